@@ -1,0 +1,84 @@
+"""Atomic file writes and safe checkpoint save/load.
+
+Every output is written to a temporary file in the destination's directory and
+moved into place with `os.replace`, so a crash never leaves a half-written file
+that DVC could cache. Checkpoints are plain dicts of tensors and plain data,
+loaded with `torch.load(weights_only=True)`: a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from srgan.errors import SrganError
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success move it onto `path`.
+
+    Works for files and directories: whatever the caller creates at the yielded
+    path replaces `path` (an existing directory is removed first). On an
+    exception the temporary is deleted and `path` is left untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # the caller creates a file or a directory here
+    try:
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON (NaN/inf allowed, as DVC reads them)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Save a dict of state_dicts / tensors / plain data atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint saved by `save_checkpoint` with `weights_only=True`.
+
+    Raises SrganError for a missing, truncated or unsafe file (a pickle that
+    would import or call arbitrary objects is refused, not executed).
+    """
+    if not path.is_file():
+        raise SrganError(f"checkpoint {path} not found; run the stage that makes it (dvc repro) or check the path")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SrganError(f"checkpoint {path} was refused by the safe loader (weights_only=True): {first}") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise SrganError(f"checkpoint {path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise SrganError(f"checkpoint {path} is not an srgan checkpoint (no 'model' entry)")
+    return ckpt

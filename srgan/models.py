@@ -1,0 +1,162 @@
+"""SRResNet generator and SRGAN discriminator (Ledig et al., CVPR 2017).
+
+Tensors are float32 RGB, NCHW. The generator maps LR images in [0, 1] to SR
+images in (approximately) [0, 1]; it never clamps inside `forward`, so pixels
+outside the range still get a gradient during training. Clamp at the edges
+(`srgan.data` on save, `srgan.metrics` on scoring).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from srgan.errors import SrganError
+
+SUPPORTED_SCALES = (2, 4, 8)
+
+
+class _ResidualBlock(nn.Module):
+    """conv3x3 -> BN -> PReLU -> conv3x3 -> BN, plus the identity skip.
+
+    Each block owns two distinct BatchNorm layers (the study's code shared one).
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.act = nn.PReLU(num_parameters=1)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.act(self.bn1(self.conv1(x)))
+        return x + self.bn2(self.conv2(out))
+
+
+class _UpsampleBlock(nn.Module):
+    """conv3x3 (C -> 4C) -> PixelShuffle(2) -> PReLU: doubles height and width."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels * 4, kernel_size=3, padding=1)
+        self.shuffle = nn.PixelShuffle(upscale_factor=2)
+        self.act = nn.PReLU(num_parameters=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.shuffle(self.conv(x)))
+
+
+class SRResNet(nn.Module):
+    """The paper's SRResNet: B residual blocks, log2(scale) x2 upsampling blocks.
+
+    Input (N, 3, h, w) LR in [0, 1]; output (N, 3, scale*h, scale*w), unclamped.
+    Convolutions followed by BatchNorm carry no bias (BN's shift replaces it).
+    """
+
+    def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64) -> None:
+        super().__init__()
+        if scale not in SUPPORTED_SCALES:
+            raise SrganError(f"scale {scale} is not supported; use one of {SUPPORTED_SCALES}")
+        if num_blocks < 1 or channels < 1:
+            raise SrganError(f"num_blocks ({num_blocks}) and channels ({channels}) must be >= 1")
+        self.scale = scale
+        self.num_blocks = num_blocks
+        self.channels = channels
+        self.head = nn.Sequential(
+            nn.Conv2d(3, channels, kernel_size=9, padding=4), nn.PReLU(num_parameters=1)
+        )
+        self.body = nn.Sequential(*[_ResidualBlock(channels) for _ in range(num_blocks)])
+        self.body_tail = nn.Sequential(
+            nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        self.upsample = nn.Sequential(
+            *[_UpsampleBlock(channels) for _ in range(int(math.log2(scale)))]
+        )
+        self.tail = nn.Conv2d(channels, 3, kernel_size=9, padding=4)
+
+    def forward(self, lr_img: Tensor) -> Tensor:
+        features = self.head(lr_img)
+        # Long skip from the first block's output over all residual blocks.
+        features = features + self.body_tail(self.body(features))
+        return self.tail(self.upsample(features))
+
+
+def _disc_block(in_ch: int, out_ch: int, stride: int, batch_norm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1, bias=not batch_norm)
+    ]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_ch))
+    layers.append(nn.LeakyReLU(negative_slope=0.2))
+    return layers
+
+
+class Discriminator(nn.Module):
+    """The paper's discriminator; returns logits (apply sigmoid for D's probability).
+
+    Input (N, 3, patch_px, patch_px) in [0, 1]; output (N, 1) logits. Four stride-2
+    convs shrink the patch 16x, so patch_px must be a multiple of 16; for the
+    paper's 96 px patches the last feature map is 512 x 6 x 6.
+    """
+
+    # (out_channels, stride) of the 7 conv-BN-LeakyReLU blocks after the first conv.
+    BLOCKS = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2))
+
+    def __init__(self, patch_px: int = 96) -> None:
+        super().__init__()
+        if patch_px < 16 or patch_px % 16:
+            raise SrganError(f"discriminator patch_px must be a positive multiple of 16, got {patch_px}")
+        self.patch_px = patch_px
+        layers = _disc_block(3, 64, stride=1, batch_norm=False)
+        in_ch = 64
+        for out_ch, stride in self.BLOCKS:
+            layers += _disc_block(in_ch, out_ch, stride=stride, batch_norm=True)
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        side = patch_px // 16
+        self.classifier = nn.Sequential(
+            nn.Flatten(),  # (N, 512, side, side) -> (N, 512*side*side): Dense acts on a vector
+            nn.Linear(512 * side * side, 1024),
+            nn.LeakyReLU(negative_slope=0.2),
+            nn.Linear(1024, 1),
+        )
+
+    def forward(self, img: Tensor) -> Tensor:
+        if img.shape[-2:] != (self.patch_px, self.patch_px):
+            raise SrganError(
+                f"discriminator built for {self.patch_px}x{self.patch_px} patches got {tuple(img.shape[-2:])}"
+            )
+        return self.classifier(self.features(img))
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def generator_from_state(state: dict[str, Tensor], scale: int) -> SRResNet:
+    """Build an SRResNet whose shape matches `state` and load it (eval mode).
+
+    Raises SrganError when the state is not an SRResNet of the given scale.
+    """
+    try:
+        num_blocks = len({k.split(".")[1] for k in state if k.startswith("body.") and k.count(".") >= 2})
+        channels = int(state["head.0.weight"].shape[0])
+        num_up = len({k.split(".")[1] for k in state if k.startswith("upsample.")})
+    except (KeyError, IndexError, AttributeError) as e:
+        raise SrganError(f"checkpoint does not hold SRResNet weights (missing {e})") from None
+    if 2**num_up != scale:
+        raise SrganError(f"checkpoint is a x{2**num_up} generator, but scale is {scale}")
+    model = SRResNet(scale=scale, num_blocks=num_blocks, channels=channels)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise SrganError(
+            f"checkpoint does not match SRResNet (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    return model.eval()

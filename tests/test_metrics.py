@@ -1,0 +1,261 @@
+"""Tests for srgan.metrics: hand-computed cases, scikit-image agreement, published bicubic figures."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data as skdata
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from srgan.errors import SrganError
+from srgan.metrics import (
+    evaluate_pair,
+    gray_luma,
+    ms_ssim_rgb,
+    psnr_rgb,
+    psnr_y,
+    quantize_u8,
+    rgb_to_y,
+    shave,
+    ssim_y,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL image -> (1, 3, H, W) float32 RGB in [0, 1], as data.py would load it."""
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def _bicubic_x4_roundtrip(arr_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mod-crop an HR array to a multiple of 4, PIL-bicubic it down and back up; (sr, hr) uint8."""
+    hr = Image.fromarray(arr_u8)
+    width_px, height_px = hr.size
+    hr = hr.crop((0, 0, width_px - width_px % 4, height_px - height_px % 4))
+    lr = hr.resize((hr.width // 4, hr.height // 4), Image.BICUBIC)
+    sr = lr.resize(hr.size, Image.BICUBIC)
+    return np.asarray(sr), np.asarray(hr)
+
+
+def _numpy_y(arr_u8: np.ndarray) -> np.ndarray:
+    """Independent BT.601 Y of an (H, W, 3) uint8 array, float64 in [16, 235]."""
+    rgb = arr_u8.astype(np.float64) / 255.0
+    return 16.0 + 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
+
+
+def _u8_to_tensor(arr_u8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(arr_u8.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+# ---------------------------------------------------------------- hand-computed cases
+
+
+def test_rgb_to_y_of_pure_colours() -> None:
+    colours_u8 = torch.tensor([[255.0, 255, 255], [0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]])
+    img_u8 = colours_u8.view(5, 3, 1, 1).double()
+    y = rgb_to_y(img_u8)
+    assert y.shape == (5, 1, 1, 1) and y.dtype == torch.float64
+    expected = torch.tensor([235.0, 16.0, 16 + 65.481, 16 + 128.553, 16 + 24.966], dtype=torch.float64)
+    torch.testing.assert_close(y.flatten(), expected, rtol=0, atol=1e-12)
+
+
+def test_gray_luma_gives_back_the_gray_value() -> None:
+    gray_u8 = torch.arange(256, dtype=torch.float64).view(1, 1, 16, 16).expand(1, 3, 16, 16)
+    luma = gray_luma(gray_u8)
+    assert luma.shape == (1, 1, 16, 16)
+    torch.testing.assert_close(luma, gray_u8[:, :1], rtol=0, atol=1e-9)
+
+
+def test_quantize_u8_clamps_and_rounds_ties_up() -> None:
+    img = torch.tensor([-0.2, 0.0, 0.5, 1.0, 1.3, 0.2 / 255, 0.7 / 255]).view(1, 1, 1, 7).expand(1, 3, 1, 7)
+    u8 = quantize_u8(img)
+    assert u8.dtype == torch.float64
+    assert u8[0, 0, 0].tolist() == [0.0, 0.0, 128.0, 255.0, 255.0, 0.0, 1.0]
+
+
+def test_psnr_y_of_a_known_mse() -> None:
+    hr_img = torch.full((1, 3, 16, 16), 100 / 255)
+    sr_img = hr_img.clone()
+    sr_img[..., :, :8] = 110 / 255  # left half off by 10 grey levels in every channel
+    # Y moves by 10 * (65.481 + 128.553 + 24.966) / 255 = 10 * 219/255; half the pixels -> MSE = d^2 / 2.
+    dy = 10 * 219 / 255
+    expected_db = 10 * math.log10(255**2 / (dy**2 / 2))
+    assert psnr_y(sr_img, hr_img, shave_px=0).item() == pytest.approx(expected_db, abs=1e-9)
+    # Gray images are scored on the gray value itself: d = 10.
+    expected_gray_db = 10 * math.log10(255**2 / (10**2 / 2))
+    assert psnr_y(sr_img, hr_img, shave_px=0, gray=True).item() == pytest.approx(expected_gray_db, abs=1e-9)
+
+
+def test_psnr_rgb_of_a_known_mse_is_not_rounded() -> None:
+    hr_img = torch.full((2, 3, 8, 8), 0.25, dtype=torch.float64)
+    sr_img = hr_img + 1e-3  # below half an 8-bit step
+    torch.testing.assert_close(psnr_rgb(sr_img, hr_img), torch.full((2,), 60.0, dtype=torch.float64))
+    # The paper protocol rounds to 8 bits first, so the same error vanishes there.
+    assert torch.isinf(psnr_y(sr_img, hr_img, shave_px=0)).all()
+
+
+def test_psnr_rgb_clamps_to_unit_range() -> None:
+    hr_img = torch.ones(1, 3, 8, 8)
+    assert torch.isinf(psnr_rgb(hr_img + 0.5, hr_img)).all()
+
+
+def test_identical_images_give_inf_psnr_and_unit_ssim() -> None:
+    arr_u8 = np.asarray(Image.fromarray(skdata.astronaut()).resize((64, 64), Image.BICUBIC))
+    img = _u8_to_tensor(arr_u8).repeat(2, 1, 1, 1)
+    for gray in (False, True):
+        psnr = psnr_y(img, img, shave_px=4, gray=gray)
+        ssim = ssim_y(img, img, shave_px=4, gray=gray)
+        assert psnr.shape == ssim.shape == (2,)
+        assert psnr.dtype == ssim.dtype == torch.float64
+        assert torch.isinf(psnr).all() and (psnr > 0).all()
+        torch.testing.assert_close(ssim, torch.ones(2, dtype=torch.float64))
+    assert torch.isinf(psnr_rgb(img, img)).all()
+
+
+def test_shave_removes_exactly_the_border() -> None:
+    hr_img = torch.full((1, 3, 20, 20), 0.5)
+    border_err = hr_img.clone()
+    border_err[..., 3, 3:17] = 0.9  # row 3 is inside a 4-px border
+    border_err[..., :, 0] = 0.0
+    assert torch.isinf(psnr_y(border_err, hr_img, shave_px=4)).all()
+    assert torch.isfinite(psnr_y(border_err, hr_img, shave_px=3)).all()
+    assert ssim_y(border_err, hr_img, shave_px=4).item() == pytest.approx(1.0)
+    inner_err = hr_img.clone()
+    inner_err[..., 4, 4] = 0.9  # first pixel kept by a 4-px shave
+    assert torch.isfinite(psnr_y(inner_err, hr_img, shave_px=4)).all()
+
+
+def test_shave_shapes_and_errors() -> None:
+    img = torch.rand(2, 1, 10, 12)
+    assert shave(img, 0) is img
+    assert shave(img, 2).shape == (2, 1, 6, 8)
+    torch.testing.assert_close(shave(img, 2), img[:, :, 2:8, 2:10])
+    with pytest.raises(SrganError):
+        shave(img, 5)
+    with pytest.raises(SrganError):
+        shave(img, -1)
+
+
+@pytest.mark.parametrize(
+    "sr_shape, hr_shape",
+    [((1, 3, 32, 32), (1, 3, 32, 28)), ((3, 32, 32), (3, 32, 32)), ((1, 1, 32, 32), (1, 1, 32, 32))],
+)
+def test_bad_shapes_raise_srgan_error(sr_shape: tuple[int, ...], hr_shape: tuple[int, ...]) -> None:
+    sr_img, hr_img = torch.rand(sr_shape), torch.rand(hr_shape)
+    for metric in (psnr_rgb, ms_ssim_rgb):
+        with pytest.raises(SrganError):
+            metric(sr_img, hr_img)
+    for metric in (psnr_y, ssim_y):
+        with pytest.raises(SrganError):
+            metric(sr_img, hr_img, shave_px=0)
+
+
+def test_integer_tensors_and_tiny_images_raise_srgan_error() -> None:
+    with pytest.raises(SrganError):
+        psnr_y(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8), 0)
+    with pytest.raises(SrganError):
+        ssim_y(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), shave_px=4)  # 8x8 left < 11x11 window
+
+
+# ---------------------------------------------------------------- agreement with scikit-image
+
+
+@pytest.mark.parametrize("image_name", ["astronaut", "coffee"])
+def test_paper_protocol_agrees_with_skimage(image_name: str) -> None:
+    sr_u8, hr_u8 = _bicubic_x4_roundtrip(getattr(skdata, image_name)())
+    sr_y, hr_y = _numpy_y(sr_u8)[4:-4, 4:-4], _numpy_y(hr_u8)[4:-4, 4:-4]
+    expected_psnr_db = peak_signal_noise_ratio(hr_y, sr_y, data_range=255)
+    expected_ssim = structural_similarity(
+        hr_y, sr_y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+    )
+    sr_img, hr_img = _u8_to_tensor(sr_u8), _u8_to_tensor(hr_u8)
+    assert psnr_y(sr_img, hr_img, shave_px=4).item() == pytest.approx(expected_psnr_db, abs=1e-3)
+    assert ssim_y(sr_img, hr_img, shave_px=4).item() == pytest.approx(expected_ssim, abs=1e-3)
+    assert 20 < expected_psnr_db < 40 and 0.5 < expected_ssim < 1  # a real degradation, not a no-op
+
+
+@pytest.mark.parametrize("image_name", ["astronaut", "coffee"])
+def test_study_protocol_sanity(image_name: str) -> None:
+    hr_u8 = getattr(skdata, image_name)()
+    sr4_u8, hr_u8 = _bicubic_x4_roundtrip(hr_u8)
+    hr_pil = Image.fromarray(hr_u8)
+    sr2_u8 = np.asarray(hr_pil.resize((hr_pil.width // 2, hr_pil.height // 2), Image.BICUBIC).resize(hr_pil.size, Image.BICUBIC))
+    hr_img, sr4_img, sr2_img = _u8_to_tensor(hr_u8), _u8_to_tensor(sr4_u8), _u8_to_tensor(sr2_u8)
+
+    expected_db = peak_signal_noise_ratio(hr_u8 / 255.0, sr4_u8 / 255.0, data_range=1.0)
+    assert psnr_rgb(sr4_img, hr_img).item() == pytest.approx(expected_db, abs=1e-3)
+
+    ms4, ms2 = ms_ssim_rgb(sr4_img, hr_img).item(), ms_ssim_rgb(sr2_img, hr_img).item()
+    assert ms_ssim_rgb(hr_img, hr_img).item() == pytest.approx(1.0, abs=1e-6)
+    assert 0.5 < ms4 < ms2 < 1.0  # a milder degradation scores higher
+    assert psnr_rgb(sr4_img, hr_img).item() < psnr_rgb(sr2_img, hr_img).item()
+
+
+def test_ms_ssim_rgb_is_nan_below_161_px() -> None:
+    img = torch.rand(2, 3, 160, 400)
+    result = ms_ssim_rgb(img, img)
+    assert result.shape == (2,) and result.dtype == torch.float64 and torch.isnan(result).all()
+    assert ms_ssim_rgb(torch.rand(1, 3, 161, 161), torch.rand(1, 3, 161, 161)).isfinite().all()
+
+
+def test_batch_gives_the_per_image_values() -> None:
+    sr_u8, hr_u8 = _bicubic_x4_roundtrip(skdata.astronaut()[:200, :200])
+    sr_img, hr_img = _u8_to_tensor(sr_u8), _u8_to_tensor(hr_u8)
+    sr_batch, hr_batch = torch.cat([sr_img, hr_img]), torch.cat([hr_img, hr_img])
+    for metric in (psnr_rgb, ms_ssim_rgb, lambda a, b: psnr_y(a, b, 4), lambda a, b: ssim_y(a, b, 4)):
+        batch = metric(sr_batch, hr_batch)
+        assert batch.shape == (2,)
+        torch.testing.assert_close(batch[0], metric(sr_img, hr_img)[0])
+        assert batch[1].item() == pytest.approx(1.0) or math.isinf(batch[1].item())
+
+
+def test_evaluate_pair_keys_and_values() -> None:
+    sr_u8, hr_u8 = _bicubic_x4_roundtrip(skdata.coffee())
+    sr_img, hr_img = _u8_to_tensor(sr_u8), _u8_to_tensor(hr_u8)
+    scores = evaluate_pair(sr_img, hr_img, scale=4, gray=False)
+    assert set(scores) == {"psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb"}
+    assert all(isinstance(v, float) for v in scores.values())
+    assert scores["psnr_y_db"] == pytest.approx(psnr_y(sr_img, hr_img, shave_px=4).item())
+    assert scores["ssim_y"] == pytest.approx(ssim_y(sr_img, hr_img, shave_px=4).item())
+    assert scores["psnr_rgb_db"] == pytest.approx(psnr_rgb(sr_img, hr_img).item())
+    assert scores["ms_ssim_rgb"] == pytest.approx(ms_ssim_rgb(sr_img, hr_img).item())
+    with pytest.raises(SrganError):
+        evaluate_pair(sr_img.repeat(2, 1, 1, 1), hr_img.repeat(2, 1, 1, 1), scale=4, gray=False)
+
+
+# ---------------------------------------------------------------- published bicubic figures
+
+
+def _bicubic_benchmark_scores(set_name: str) -> dict[str, float]:
+    """Mean scores of PIL-bicubic x4 upsampling of a benchmark's LRbicx4 files."""
+    set_dir = SHARED_DATA / set_name
+    if not (set_dir / "HR").is_dir() or not (set_dir / "LRbicx4").is_dir():
+        pytest.skip(f"benchmark data not found at {set_dir}")
+    rows = []
+    for hr_path in sorted((set_dir / "HR").glob("*.png")):
+        with Image.open(hr_path) as hr_file, Image.open(set_dir / "LRbicx4" / hr_path.name) as lr_file:
+            gray = hr_file.mode == "L"  # Set14 bridge: scored as it is, not as Y
+            hr = hr_file.crop((0, 0, hr_file.width - hr_file.width % 4, hr_file.height - hr_file.height % 4))
+            sr = lr_file.resize(hr.size, Image.BICUBIC)
+            rows.append(evaluate_pair(_to_tensor(sr), _to_tensor(hr), scale=4, gray=gray))
+    assert rows, f"no PNG files in {set_dir / 'HR'}"
+    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+
+
+def test_set5_bicubic_matches_published_figures() -> None:
+    scores = _bicubic_benchmark_scores("Set5")
+    assert scores["psnr_y_db"] == pytest.approx(28.42, abs=0.02)
+    assert scores["ssim_y"] == pytest.approx(0.810, abs=0.002)
+    assert math.isfinite(scores["ms_ssim_rgb"])  # every Set5 image is > 160 px
+
+
+def test_set14_bicubic_matches_published_figures() -> None:
+    scores = _bicubic_benchmark_scores("Set14")
+    assert scores["psnr_y_db"] == pytest.approx(26.00, abs=0.1)
+    assert scores["ssim_y"] == pytest.approx(0.702, abs=0.002)
+    assert math.isfinite(scores["ms_ssim_rgb"])
