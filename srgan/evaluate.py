@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import pandas as pd
 from torch import nn
 from tqdm import tqdm
 
 from srgan import metrics
+from srgan.artifacts import load_checkpoint
 from srgan.data import EvalImage, bicubic_upscale, to_tensor
+from srgan.errors import SrganError
 from srgan.infer import super_resolve
+from srgan.models import generator_from_state
 from srgan.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -48,3 +52,54 @@ def summarize(per_image: pd.DataFrame) -> dict[str, float]:
         out[key] = round(value, 4) if math.isfinite(value) else value
     out["images"] = int(len(per_image))
     return out
+
+
+def load_generator(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
+    """Load a generator checkpoint (weights_only) onto the runtime's device, eval mode.
+
+    Returns (model, checkpoint metadata without the weights).
+    """
+    ckpt = load_checkpoint(checkpoint)
+    try:
+        model = generator_from_state(ckpt["model"], scale)
+    except SrganError as e:
+        raise SrganError(f"checkpoint {checkpoint}: {e}") from None
+    info = {k: v for k, v in ckpt.items() if k != "model"}
+    return runtime.prepare_model(model).eval(), info
+
+
+def describe_feature_weights(feature_weights: dict[str, str]) -> str:
+    """One line for metrics/report: which weights each feature term used."""
+    parts = [f"{term}: {used}" for term, used in feature_weights.items() if used != "none"]
+    return "; ".join(parts) if parts else "none (pixel loss only)"
+
+
+def evaluate_model(
+    checkpoint: Path | None, sets: dict[str, list[EvalImage]], scale: int, runtime: Runtime
+) -> tuple[dict, pd.DataFrame]:
+    """Score a generator checkpoint (None = bicubic) on every set.
+
+    Returns ({set: {metric: mean}, plus model metadata}, per-image rows with a `set` column).
+    """
+    model, info = (None, {"kind": "bicubic"}) if checkpoint is None else load_generator(checkpoint, scale, runtime)
+    summary: dict = {
+        "kind": info["kind"],
+        "content_loss": info.get("content_loss", "none"),
+        "feature_weights": describe_feature_weights(info.get("feature_weights", {})),
+    }
+    frames = []
+    for set_name, images in sets.items():
+        per_image = score_images(model, images, scale, runtime)
+        summary[set_name] = summarize(per_image)
+        frames.append(per_image.assign(set=set_name))
+    per_image = pd.concat(frames, ignore_index=True)
+    return summary, per_image[["set", "image", "gray", *METRIC_KEYS]]
+
+
+def evaluate_model_on_folders(model: str, folders: list[Path], scale: int, runtime: Runtime) -> dict:
+    """`srgan evaluate`: score a checkpoint or 'bicubic' on benchmark folders (HR/ + optional LRbicx4/)."""
+    from srgan.prepare import folder_eval_images
+
+    sets = {folder.name: folder_eval_images(folder, scale) for folder in folders}
+    summary, _ = evaluate_model(None if model == "bicubic" else Path(model), sets, scale, runtime)
+    return summary

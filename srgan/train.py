@@ -94,6 +94,60 @@ def validate(model: nn.Module, images: list[EvalImage], scale: int, runtime: Run
     return float(np.mean(scores))
 
 
+def pretrain_step(
+    generator: nn.Module, content_loss: ContentLoss, optimizer: torch.optim.Optimizer,
+    lr_img: Tensor, hr_img: Tensor, runtime: Runtime,
+) -> dict[str, float]:
+    """One SRResNet optimiser step on a batch; returns the loss scalars for logging."""
+    with runtime.autocast():
+        sr_img = generator(lr_img)
+        loss, terms = content_loss(sr_img, hr_img)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss/content": loss.item(), **{f"loss/{k}": v.item() for k, v in terms.items()}}
+
+
+def gan_step(
+    generator: nn.Module, discriminator: nn.Module, content_loss: ContentLoss,
+    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+    lr_img: Tensor, hr_img: Tensor, adversarial_weight: float, runtime: Runtime,
+) -> dict[str, float]:
+    """One SRGAN step: G against a frozen-but-differentiable D, then D on the same batch.
+
+    G's loss = content + adversarial_weight * -log D(G(LR)); the adversarial term's
+    gradient flows through D into G (D's parameters get no update from it). D's
+    loss = -log D(HR) - log(1 - D(G(LR))), on G's output detached.
+    After the call, G's parameter .grad holds the gradient of G's loss.
+    """
+    discriminator.requires_grad_(False)
+    with runtime.autocast():
+        sr_img = generator(lr_img)
+        content, terms = content_loss(sr_img, hr_img)
+        adversarial = generator_adversarial_loss(discriminator(sr_img))
+        g_loss = content + adversarial_weight * adversarial
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    discriminator.requires_grad_(True)
+    with runtime.autocast():
+        real_logits = discriminator(hr_img)
+        fake_logits = discriminator(sr_img.detach())
+        d_loss = discriminator_loss(real_logits, fake_logits)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    return {
+        "loss/generator": g_loss.item(),
+        "loss/content": content.item(),
+        "loss/adversarial": adversarial.item(),
+        "loss/discriminator": d_loss.item(),
+        "d/real_prob": torch.sigmoid(real_logits.detach().float()).mean().item(),
+        "d/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean().item(),
+        **{f"loss/{k}": v.item() for k, v in terms.items()},
+    }
+
+
 @dataclass
 class _Trainer:
     """State shared by the two training stages."""
@@ -222,16 +276,11 @@ def pretrain_srresnet(
     trainer.generator.train()
     bar = tqdm(trainer.loader(dataset), total=p.steps, desc="pretrain", disable=not progress)
     for step, (lr_img, hr_img) in enumerate(bar, start=1):
-        lr_img, hr_img = runtime.to_device(lr_img), runtime.to_device(hr_img)
-        with runtime.autocast():
-            sr_img = trainer.generator(lr_img)
-            loss, terms = content_loss(sr_img, hr_img)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scalars = pretrain_step(
+            trainer.generator, content_loss, optimizer, runtime.to_device(lr_img), runtime.to_device(hr_img), runtime
+        )
         scheduler.step()
-        scalars = {"loss/content": loss.item(), "lr": optimizer.param_groups[0]["lr"]}
-        scalars.update({f"loss/{k}": v.item() for k, v in terms.items()})
+        scalars["lr"] = optimizer.param_groups[0]["lr"]
         bar.set_postfix(loss=f"{scalars['loss/content']:.4f}")
         trainer.after_step(step, scalars)
         trainer.generator.train()
@@ -281,38 +330,13 @@ def finetune_srgan(
     trainer.generator.train()
     bar = tqdm(trainer.loader(dataset), total=p.steps, desc=f"finetune {loss_name}", disable=not progress)
     for step, (lr_img, hr_img) in enumerate(bar, start=1):
-        lr_img, hr_img = runtime.to_device(lr_img), runtime.to_device(hr_img)
-        # Generator step: D is frozen but differentiable, so -log D(G(LR)) reaches G.
-        discriminator.requires_grad_(False)
-        with runtime.autocast():
-            sr_img = trainer.generator(lr_img)
-            content, terms = content_loss(sr_img, hr_img)
-            adversarial = generator_adversarial_loss(discriminator(sr_img))
-            g_loss = content + adversarial_weight * adversarial
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        # Discriminator step on the same batch; G's output is detached here only.
-        discriminator.requires_grad_(True)
-        with runtime.autocast():
-            real_logits = discriminator(hr_img)
-            fake_logits = discriminator(sr_img.detach())
-            d_loss = discriminator_loss(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        scalars = gan_step(
+            trainer.generator, discriminator, content_loss, opt_g, opt_d,
+            runtime.to_device(lr_img), runtime.to_device(hr_img), adversarial_weight, runtime,
+        )
         for sched in schedules:
             sched.step()
-        scalars = {
-            "loss/generator": g_loss.item(),
-            "loss/content": content.item(),
-            "loss/adversarial": adversarial.item(),
-            "loss/discriminator": d_loss.item(),
-            "d/real_prob": torch.sigmoid(real_logits.detach().float()).mean().item(),
-            "d/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean().item(),
-            "lr": opt_g.param_groups[0]["lr"],
-        }
-        scalars.update({f"loss/{k}": v.item() for k, v in terms.items()})
+        scalars["lr"] = opt_g.param_groups[0]["lr"]
         bar.set_postfix(g=f"{scalars['loss/generator']:.4f}", d=f"{scalars['loss/discriminator']:.3f}")
         trainer.after_step(step, scalars)
         trainer.generator.train()

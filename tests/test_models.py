@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from srgan.errors import SrganError
+from srgan.models import Discriminator, SRResNet, _ResidualBlock, count_parameters, generator_from_state
+
+
+def test_srresnet_maps_24_to_96():
+    model = SRResNet(scale=4)
+    out = model(torch.rand(2, 3, 24, 24))
+    assert out.shape == (2, 3, 96, 96)
+
+
+def test_srresnet_matches_the_paper_layout():
+    model = SRResNet(scale=4)
+    assert len(model.body) == 16
+    assert len(model.upsample) == 2
+    assert model.head[0].kernel_size == (9, 9) and model.tail.kernel_size == (9, 9)
+    assert model.upsample[0].conv.out_channels == 256
+    # 1.55 M parameters, the figure usually quoted for SRResNet-16 (no bias before BN).
+    assert 1.5e6 < count_parameters(model) < 1.6e6
+
+
+def test_each_residual_block_has_two_distinct_batchnorms():
+    model = SRResNet()
+    bns = []
+    for block in model.body:
+        assert isinstance(block, _ResidualBlock)
+        assert block.bn1 is not block.bn2
+        bns += [block.bn1, block.bn2]
+    assert len({id(bn) for bn in bns}) == 32
+
+
+def test_generator_does_not_clamp_so_gradients_flow_everywhere():
+    model = SRResNet(num_blocks=2, channels=8)
+    lr_img = torch.rand(1, 3, 8, 8)
+    out = model(lr_img)
+    with torch.no_grad():
+        model.tail.bias.fill_(5.0)  # push outputs far above 1
+    out = model(lr_img)
+    assert out.min() > 1.0
+    out.sum().backward()
+    assert model.head[0].weight.grad.abs().sum() > 0
+
+
+def test_discriminator_shapes_and_last_feature_map():
+    disc = Discriminator(patch_px=96)
+    x = torch.rand(2, 3, 96, 96)
+    assert disc.features(x).shape == (2, 512, 6, 6)
+    assert disc(x).shape == (2, 1)
+    convs = [m for m in disc.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.stride[0]) for c in convs] == [(64, 1)] + list(Discriminator.BLOCKS)
+    bns = [m for m in disc.features if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 7  # none after the first conv
+
+
+def test_discriminator_rejects_wrong_sizes():
+    with pytest.raises(SrganError, match="multiple of 16"):
+        Discriminator(patch_px=100)
+    with pytest.raises(SrganError, match="96x96"):
+        Discriminator(patch_px=96)(torch.rand(1, 3, 64, 64))
+
+
+def test_unsupported_scale_is_a_clear_error():
+    with pytest.raises(SrganError, match="scale 3"):
+        SRResNet(scale=3)
+
+
+def test_generator_from_state_round_trip_and_wrong_scale():
+    model = SRResNet(scale=4, num_blocks=3, channels=16).eval()
+    rebuilt = generator_from_state(model.state_dict(), scale=4)
+    x = torch.rand(1, 3, 10, 10)
+    assert torch.equal(model(x), rebuilt(x))
+    with pytest.raises(SrganError, match="x4 generator"):
+        generator_from_state(model.state_dict(), scale=2)
+    with pytest.raises(SrganError, match="SRResNet"):
+        generator_from_state({"foo": torch.zeros(1)}, scale=4)
