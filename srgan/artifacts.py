@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,9 +76,13 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # torch's message opens with advice to retry with weights_only=False; show the reason instead.
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        reasons = [ln for ln in lines if "unsupported" in ln.lower()]
+        first = (reasons or lines or [type(e).__name__])[0]
         raise SrganError(f"checkpoint {path} was refused by the safe loader (weights_only=True): {first}") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
+    # A corrupt file trips the safe unpickler in many ways (IndexError, KeyError, struct.error, ...).
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, struct.error) as e:
         raise SrganError(f"checkpoint {path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise SrganError(f"checkpoint {path} is not an srgan checkpoint (no 'model' entry)")

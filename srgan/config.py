@@ -70,17 +70,23 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
 
 
 def _from_dict(cls: type[T], raw: Any, prefix: str) -> T:
+    """`prefix` is the section's dotted key ("" at the top), so errors name keys as DVC does."""
+
+    def key(name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
     if not isinstance(raw, dict):
-        raise SrganError(f"params section '{prefix}' must be a mapping, got {raw!r}")
+        where = f"params section '{prefix}'" if prefix else "the params file"
+        raise SrganError(f"{where} must be a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - fields)
+    unknown = sorted(set(raw) - fields, key=str)
     if unknown:
-        raise SrganError(f"unknown params key '{prefix}.{unknown[0]}'; valid keys: {', '.join(sorted(fields))}")
+        raise SrganError(f"unknown params key '{key(unknown[0])}'; valid keys: {', '.join(sorted(fields))}")
     missing = sorted(fields - set(raw))
     if missing:
-        raise SrganError(f"missing params key '{prefix}.{missing[0]}'")
-    values = {name: _check_type(raw[name], hints[name], f"{prefix}.{name}") for name in fields}
+        raise SrganError(f"missing params key '{key(missing[0])}'")
+    values = {name: _check_type(raw[name], hints[name], key(name)) for name in fields}
     return cls(**values)
 
 
@@ -104,6 +110,8 @@ class RuntimeParams:
     def validate(self) -> None:
         _choice(self.device, DEVICES, "runtime.device")
         _choice(self.precision, PRECISIONS, "runtime.precision")
+        # numpy's default_rng (PatchDataset) rejects negative seeds.
+        _positive(self.seed, "runtime.seed", allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -281,7 +289,7 @@ def validate_loss_terms(name: str, terms: dict[str, float]) -> None:
 
 def params_from_dict(raw: Any) -> Params:
     """Validate a parsed params mapping and return the typed `Params`."""
-    params = _from_dict(Params, raw, "params")
+    params = _from_dict(Params, raw, "")
     params.validate()
     return params
 
@@ -295,6 +303,8 @@ def load_params(path: Path) -> Params:
         raise SrganError(f"params file {path} not found; run from the project root") from None
     except yaml.YAMLError as e:
         raise SrganError(f"params file {path} is not valid YAML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SrganError(f"params file {path} cannot be read as UTF-8 text: {e}") from None
     try:
         return params_from_dict(raw)
     except SrganError as e:

@@ -97,7 +97,7 @@ def mod_crop(img_u8: np.ndarray, scale: int) -> np.ndarray:
 def resize_bicubic(img_u8: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     """PIL (antialiased) bicubic resize of an HxWx3 uint8 image to (height, width)."""
     out = Image.fromarray(img_u8).resize((size_hw[1], size_hw[0]), Image.Resampling.BICUBIC)
-    return np.asarray(out, dtype=np.uint8)
+    return np.array(out, dtype=np.uint8)
 
 
 def bicubic_downscale(hr_u8: np.ndarray, scale: int) -> np.ndarray:
@@ -203,10 +203,16 @@ def _crop_rotated(img_u8: np.ndarray, patch_px: int, rng: np.random.Generator) -
     A window large enough to hold the rotated patch is cut, rotated with bicubic
     interpolation and centre-cropped, so no padding enters the patch.
     """
+    h, w = img_u8.shape[:2]
     angle = float(rng.uniform(-10.0, 10.0))
+    # An image too small for a 10-degree window gets a proportionally smaller angle:
+    # the rotated patch's bounding box, patch_px * (cos + sin), must fit with a margin.
+    room = (min(h, w) - 3) / (patch_px * math.sqrt(2.0))
+    max_deg = math.degrees(math.asin(min(room, 1.0))) - 45.0 if room > 0 else 0.0
+    if max_deg < 10.0:
+        angle *= max(max_deg, 0.0) / 10.0
     rad = math.radians(abs(angle))
     side = int(math.ceil(patch_px * (math.cos(rad) + math.sin(rad)))) + 2
-    h, w = img_u8.shape[:2]
     side = min(side, h, w)
     top, left = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
     window = Image.fromarray(img_u8[top : top + side, left : left + side])

@@ -1,0 +1,508 @@
+"""Tests for srgan.data: image I/O in every mode, geometry, prepared sets, training patches,
+and PIL-bicubic LR generation against the shipped Set5/Set14 LRbicx4 files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.data import (
+    PatchDataset,
+    _crop_rotated,
+    bicubic_downscale,
+    bicubic_upscale,
+    load_eval_set,
+    load_hr_images,
+    mod_crop,
+    read_image,
+    to_tensor,
+    to_u8,
+    write_png,
+    write_prepared_set,
+)
+from srgan.errors import SrganError
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _noise(h: int, w: int, seed: int = 0, channels: int = 3) -> np.ndarray:
+    shape = (h, w, channels) if channels else (h, w)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def _smooth(h: int, w: int) -> np.ndarray:
+    """A smooth colour gradient: bicubic resampling stays close to it, unlike noise."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([xx * 255 // max(w - 1, 1), yy * 255 // max(h - 1, 1), (xx + yy) * 255 // max(h + w - 2, 1)], axis=2).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- read_image
+
+
+def test_read_rgb_png(tmp_path: Path) -> None:
+    arr = _noise(7, 9)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    img, gray = read_image(tmp_path / "a.png")
+    assert gray is False
+    assert img.dtype == np.uint8 and img.shape == (7, 9, 3)
+    np.testing.assert_array_equal(img, arr)
+
+
+def test_read_gray_png(tmp_path: Path) -> None:
+    arr = _noise(6, 5, channels=0)
+    Image.fromarray(arr).save(tmp_path / "g.png")
+    img, gray = read_image(tmp_path / "g.png")
+    assert gray is True
+    assert img.shape == (6, 5, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(img[:, :, c], arr)
+
+
+def test_read_la_png(tmp_path: Path) -> None:
+    luma, alpha = _noise(4, 5, 1, channels=0), _noise(4, 5, 2, channels=0)
+    Image.fromarray(np.stack([luma, alpha], axis=2), mode="LA").save(tmp_path / "la.png")
+    assert Image.open(tmp_path / "la.png").mode == "LA"
+    img, gray = read_image(tmp_path / "la.png")
+    assert gray is True
+    np.testing.assert_array_equal(img, np.repeat(luma[:, :, None], 3, axis=2))
+
+
+def test_read_rgba_drops_alpha(tmp_path: Path) -> None:
+    rgb = _noise(5, 6)
+    alpha = np.zeros((5, 6, 1), dtype=np.uint8)  # fully transparent: the colour must still come through
+    Image.fromarray(np.concatenate([rgb, alpha], axis=2)).save(tmp_path / "rgba.png")
+    assert Image.open(tmp_path / "rgba.png").mode == "RGBA"
+    img, gray = read_image(tmp_path / "rgba.png")
+    assert gray is False
+    np.testing.assert_array_equal(img, rgb)
+
+
+def _palette_image() -> tuple[Image.Image, np.ndarray]:
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30]], dtype=np.uint8)
+    index = np.array([[0, 1, 2, 3], [3, 2, 1, 0], [1, 1, 3, 3]], dtype=np.uint8)
+    pal = Image.fromarray(index, mode="P")
+    pal.putpalette(colours.flatten().tolist())
+    return pal, colours[index]
+
+
+def test_read_palette(tmp_path: Path) -> None:
+    pal, expected = _palette_image()
+    pal.save(tmp_path / "p.png")
+    assert Image.open(tmp_path / "p.png").mode == "P"
+    img, gray = read_image(tmp_path / "p.png")
+    assert gray is False
+    np.testing.assert_array_equal(img, expected)
+
+
+def test_read_palette_with_transparency(tmp_path: Path) -> None:
+    pal, expected = _palette_image()
+    pal.save(tmp_path / "pt.png", transparency=3)
+    with Image.open(tmp_path / "pt.png") as check:
+        assert check.mode == "P" and "transparency" in check.info
+    img, gray = read_image(tmp_path / "pt.png")
+    assert gray is False
+    np.testing.assert_array_equal(img, expected)  # transparent entries keep their palette colour
+
+
+def test_read_16bit_gray_png(tmp_path: Path) -> None:
+    arr = np.array([[0, 65535, 32896], [257, 128, 65280]], dtype=np.uint16)
+    Image.fromarray(arr).save(tmp_path / "g16.png")
+    with Image.open(tmp_path / "g16.png") as check:
+        assert check.mode == "I;16"
+    img, gray = read_image(tmp_path / "g16.png")
+    assert gray is True
+    assert img.dtype == np.uint8
+    # 65535 -> 255, 32896 = 128 * 257 -> 128, 257 -> 1, 65280 = 255 * 256 -> 254.0 rounds to 254;
+    # 128 / 65535 * 255 = 0.498 -> 0: a dark 16-bit value is not mistaken for 8-bit.
+    expected = np.array([[0, 255, 128], [1, 0, 254]], dtype=np.uint8)
+    for c in range(3):
+        np.testing.assert_array_equal(img[:, :, c], expected)
+
+
+def test_read_16bit_dark_image_is_not_read_as_8bit(tmp_path: Path) -> None:
+    arr = np.full((3, 3), 200, dtype=np.uint16)  # every value <= 255
+    Image.fromarray(arr).save(tmp_path / "dark16.png")
+    img, _ = read_image(tmp_path / "dark16.png")
+    assert int(img.max()) == 1  # 200 / 65535 * 255 = 0.78
+
+
+def test_read_jpeg(tmp_path: Path) -> None:
+    arr = _smooth(32, 40)
+    Image.fromarray(arr).save(tmp_path / "a.jpg", quality=95)
+    img, gray = read_image(tmp_path / "a.jpg")
+    assert gray is False and img.shape == (32, 40, 3)
+    assert np.abs(img.astype(int) - arr.astype(int)).mean() < 3
+
+
+def test_read_gray_jpeg(tmp_path: Path) -> None:
+    Image.fromarray(_smooth(16, 16)[:, :, 0]).save(tmp_path / "g.jpg")
+    img, gray = read_image(tmp_path / "g.jpg")
+    assert gray is True and img.shape == (16, 16, 3)
+
+
+def test_read_truncated_png(tmp_path: Path) -> None:
+    Image.fromarray(_noise(64, 64)).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SrganError) as info:
+        read_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_non_image(tmp_path: Path) -> None:
+    path = tmp_path / "notes.png"
+    path.write_text("this is not a picture\n", encoding="utf-8")
+    with pytest.raises(SrganError) as info:
+        read_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "gone.png"
+    with pytest.raises(SrganError, match="not found") as info:
+        read_image(path)
+    assert str(path) in str(info.value)
+
+
+# ---------------------------------------------------------------- geometry and conversion
+
+
+@pytest.mark.parametrize(("h", "w", "scale", "out_hw"), [(10, 13, 4, (8, 12)), (8, 12, 4, (8, 12)), (7, 7, 2, (6, 6)), (3, 5, 4, (0, 4))])
+def test_mod_crop(h: int, w: int, scale: int, out_hw: tuple[int, int]) -> None:
+    img = _noise(h, w)
+    out = mod_crop(img, scale)
+    assert out.shape == (*out_hw, 3)
+    np.testing.assert_array_equal(out, img[: out_hw[0], : out_hw[1]])  # crops bottom/right only
+
+
+def test_bicubic_downscale_shape_and_values() -> None:
+    hr = _smooth(40, 24)
+    lr = bicubic_downscale(hr, 4)
+    assert lr.shape == (10, 6, 3) and lr.dtype == np.uint8
+    expected = np.asarray(Image.fromarray(hr).resize((6, 10), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(lr, expected)
+
+
+def test_bicubic_downscale_constant_stays_constant() -> None:
+    lr = bicubic_downscale(np.full((16, 16, 3), 77, dtype=np.uint8), 4)
+    assert (lr == 77).all()
+
+
+@pytest.mark.parametrize("hw", [(41, 24), (40, 26)])
+def test_bicubic_downscale_rejects_non_multiple(hw: tuple[int, int]) -> None:
+    with pytest.raises(SrganError, match="mod-crop"):
+        bicubic_downscale(_noise(*hw), 4)
+
+
+def test_bicubic_downscale_accepts_non_contiguous_view() -> None:
+    hr = mod_crop(_smooth(42, 27), 4)
+    assert not hr.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(bicubic_downscale(hr, 4), bicubic_downscale(np.ascontiguousarray(hr), 4))
+
+
+def test_bicubic_upscale() -> None:
+    lr = _smooth(6, 5)
+    sr = bicubic_upscale(lr, 4)
+    assert sr.shape == (24, 20, 3) and sr.dtype == np.uint8
+    # Down again lands close to where it started.
+    assert np.abs(bicubic_downscale(sr, 4).astype(int) - lr.astype(int)).max() <= 8
+
+
+def test_to_tensor_and_back() -> None:
+    img = _noise(5, 7)
+    t = to_tensor(img)
+    assert t.shape == (3, 5, 7) and t.dtype == torch.float32
+    assert float(t.min()) >= 0.0 and float(t.max()) <= 1.0
+    assert t[1, 2, 3].item() == pytest.approx(img[2, 3, 1] / 255.0)
+    np.testing.assert_array_equal(to_u8(t), img)
+    np.testing.assert_array_equal(to_u8(t.unsqueeze(0)), img)  # 1x3xHxW too
+
+
+def test_to_u8_clamps_and_rounds() -> None:
+    t = torch.tensor([-0.5, 0.0, 0.5 / 255, 1.4 / 255, 1.6 / 255, 1.0, 2.0]).view(1, 1, 7).expand(3, 1, 7)
+    out = to_u8(t.requires_grad_(False))
+    assert out.shape == (1, 7, 3) and out.dtype == np.uint8
+    assert out[0, :, 0].tolist() == [0, 0, 0, 1, 2, 255, 255]
+
+
+# ---------------------------------------------------------------- write_png
+
+
+def test_write_png_rgb(tmp_path: Path) -> None:
+    img = _noise(6, 8)
+    path = tmp_path / "sub" / "out.png"
+    write_png(path, img)
+    with Image.open(path) as check:
+        assert check.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(check), img)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["out.png"]  # no temp files left
+
+
+def test_write_png_gray_is_mode_l(tmp_path: Path) -> None:
+    gray = np.repeat(_noise(6, 8, channels=0)[:, :, None], 3, axis=2)
+    path = tmp_path / "g.png"
+    write_png(path, gray, gray=True)
+    with Image.open(path) as check:
+        assert check.mode == "L"
+    back, was_gray = read_image(path)
+    assert was_gray is True
+    np.testing.assert_array_equal(back, gray)
+
+
+def test_write_png_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "out.png"
+    path.write_bytes(b"old")
+    write_png(path, _noise(3, 3))
+    assert read_image(path)[0].shape == (3, 3, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_write_png_failure_leaves_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.png"
+    write_png(path, _noise(3, 3, 1))
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        write_png(path, np.zeros((3, 3, 3), dtype=np.float64))  # not uint8: PIL refuses
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+# ---------------------------------------------------------------- prepared sets
+
+
+def _images() -> list[tuple[str, np.ndarray, bool, np.ndarray | None]]:
+    gray = np.repeat(_smooth(21, 34)[:, :, :1], 3, axis=2)
+    return [("colour", _smooth(30, 41), False, None), ("gray", gray, True, None)]
+
+
+def test_prepared_set_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "prepared" / "set"
+    manifest = write_prepared_set(out, _images(), 4, "unit-test")
+    assert manifest == {
+        "scale": 4,
+        "source": "unit-test",
+        "images": [
+            {"name": "colour", "gray": False, "hr_hw": [28, 40]},
+            {"name": "gray", "gray": True, "hr_hw": [20, 32]},
+        ],
+    }
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == manifest
+    assert sorted(p.name for p in (out / "HR").iterdir()) == ["colour.png", "gray.png"]
+    with Image.open(out / "HR" / "gray.png") as hr_gray, Image.open(out / "LR" / "gray.png") as lr_gray:
+        assert hr_gray.mode == "L" and lr_gray.mode == "L"
+    assert not [p for p in out.parent.iterdir() if p.name != "set"]  # no temp dirs left
+
+    pairs = load_eval_set(out, 4)
+    assert [p.name for p in pairs] == ["colour", "gray"]
+    colour = pairs[0]
+    np.testing.assert_array_equal(colour.hr_u8, mod_crop(_smooth(30, 41), 4))
+    np.testing.assert_array_equal(colour.lr_u8, bicubic_downscale(mod_crop(_smooth(30, 41), 4), 4))
+    assert colour.gray is False and pairs[1].gray is True
+    assert pairs[1].lr_u8.shape == (5, 8, 3)
+
+    hr_images = load_hr_images(out)
+    assert [name for name, _ in hr_images] == ["colour", "gray"]
+    np.testing.assert_array_equal(hr_images[0][1], colour.hr_u8)
+
+
+def test_prepared_set_uses_given_lr(tmp_path: Path) -> None:
+    hr = _smooth(16, 24)
+    lr = _noise(4, 6)  # not what bicubic would make: proves it was used as given
+    write_prepared_set(tmp_path / "set", [("x", hr, False, lr)], 4, "unit-test")
+    np.testing.assert_array_equal(load_eval_set(tmp_path / "set", 4)[0].lr_u8, lr)
+
+
+def test_prepared_set_replaces_existing(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    write_prepared_set(out, _images(), 4, "first")
+    write_prepared_set(out, _images()[:1], 4, "second")
+    assert [p.name for p in load_eval_set(out, 4)] == ["colour"]
+    assert not (out / "HR" / "gray.png").exists()
+
+
+def test_prepared_set_wrong_lr_size_fails_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    images = _images() + [("bad", _smooth(16, 24), False, _noise(5, 6))]
+    with pytest.raises(SrganError, match="bad") as info:
+        write_prepared_set(out, images, 4, "unit-test")
+    assert "5" in str(info.value) and "6x4" in str(info.value)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temp dir left behind
+
+
+def test_prepared_set_failure_keeps_previous(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    write_prepared_set(out, _images(), 4, "good")
+    with pytest.raises(SrganError):
+        write_prepared_set(out, [("bad", _smooth(16, 24), False, _noise(5, 6))], 4, "bad")
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["source"] == "good"
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]
+
+
+def test_prepared_set_too_small_and_empty(tmp_path: Path) -> None:
+    with pytest.raises(SrganError, match="tiny"):
+        write_prepared_set(tmp_path / "a", [("tiny", _noise(3, 9), False, None)], 4, "t")
+    with pytest.raises(SrganError, match="no images"):
+        write_prepared_set(tmp_path / "b", [], 4, "t")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_eval_set_wrong_scale_and_missing(tmp_path: Path) -> None:
+    write_prepared_set(tmp_path / "set", _images(), 4, "t")
+    with pytest.raises(SrganError, match="x4"):
+        load_eval_set(tmp_path / "set", 2)
+    with pytest.raises(SrganError, match="manifest.json"):
+        load_eval_set(tmp_path / "nothing", 4)
+    with pytest.raises(SrganError, match="manifest.json"):
+        load_hr_images(tmp_path / "nothing")
+
+
+def test_load_eval_set_missing_image_file(tmp_path: Path) -> None:
+    write_prepared_set(tmp_path / "set", _images(), 4, "t")
+    (tmp_path / "set" / "LR" / "gray.png").unlink()
+    with pytest.raises(SrganError, match="gray.png"):
+        load_eval_set(tmp_path / "set", 4)
+
+
+# ---------------------------------------------------------------- PatchDataset
+
+
+def _train_images() -> list[tuple[str, np.ndarray]]:
+    return [("a", _noise(40, 52, 1)), ("b", _noise(37, 45, 2)), ("c", _smooth(64, 33))]
+
+
+@pytest.mark.parametrize("augment", ["none", "flip_rot90", "rot10_hflip"])
+def test_patch_dataset_shapes_and_range(augment: str) -> None:
+    ds = PatchDataset(_train_images(), patch_px=32, scale=4, augment=augment, length=12, seed=0)
+    assert len(ds) == 12
+    for i in range(len(ds)):
+        lr_img, hr_img = ds[i]
+        assert hr_img.shape == (3, 32, 32) and lr_img.shape == (3, 8, 8)
+        assert hr_img.dtype == torch.float32 and lr_img.dtype == torch.float32
+        assert float(hr_img.min()) >= 0.0 and float(hr_img.max()) <= 1.0
+        assert float(lr_img.min()) >= 0.0 and float(lr_img.max()) <= 1.0
+
+
+@pytest.mark.parametrize("augment", ["none", "flip_rot90", "rot10_hflip"])
+def test_patch_dataset_is_deterministic(augment: str) -> None:
+    make = lambda seed: PatchDataset(_train_images(), 32, 4, augment, length=8, seed=seed)  # noqa: E731
+    first, again, other = make(3), make(3), make(4)
+    for i in (0, 5, 7):
+        torch.testing.assert_close(first[i][0], again[i][0], rtol=0, atol=0)
+        torch.testing.assert_close(first[i][1], again[i][1], rtol=0, atol=0)
+        torch.testing.assert_close(first[i][1], first[i][1], rtol=0, atol=0)  # the same index twice
+    assert any(not torch.equal(first[i][1], other[i][1]) for i in range(8))  # another seed differs
+    assert any(not torch.equal(first[0][1], first[i][1]) for i in range(1, 8))  # indices differ
+
+
+def test_patch_dataset_lr_is_bicubic_of_hr_patch() -> None:
+    ds = PatchDataset(_train_images(), 32, 4, "none", length=6, seed=1)
+    for i in range(6):
+        lr_img, hr_img = ds[i]
+        hr_u8 = to_u8(hr_img)
+        np.testing.assert_array_equal(to_u8(lr_img), bicubic_downscale(hr_u8, 4))
+
+
+def test_patch_dataset_none_is_an_unaltered_crop() -> None:
+    img = _noise(40, 52, 1)
+    ds = PatchDataset([("a", img)], 16, 4, "none", length=5, seed=0)
+    for i in range(5):
+        patch = to_u8(ds[i][1])
+        hits = [
+            (top, left)
+            for top in range(40 - 16 + 1)
+            for left in range(52 - 16 + 1)
+            if np.array_equal(img[top : top + 16, left : left + 16], patch)
+        ]
+        assert hits, "the patch is not a crop of the image"
+
+
+def test_patch_dataset_flip_rot90_is_a_dihedral_crop() -> None:
+    img = _noise(20, 20, 5)
+    ds = PatchDataset([("a", img)], 20, 4, "flip_rot90", length=16, seed=0)  # patch = whole image
+    variants = [np.rot90(img, k) for k in range(4)]
+    variants += [v[:, ::-1] for v in variants]
+    seen = set()
+    for i in range(16):
+        patch = to_u8(ds[i][1])
+        matches = [j for j, v in enumerate(variants) if np.array_equal(v, patch)]
+        assert matches, "not one of the 8 flips/rotations"
+        seen.add(matches[0])
+    assert len(seen) > 2  # the augmentation actually varies
+
+
+def test_rot10_patch_has_no_padding_even_near_patch_size() -> None:
+    # A white image exactly (or nearly) the patch size: any black fill from rotation would show.
+    for side in (32, 34, 38, 80):
+        white = np.full((side, side + 3, 3), 255, dtype=np.uint8)
+        for i in range(25):
+            patch = _crop_rotated(white, 32, np.random.default_rng(i))
+            assert patch.shape == (32, 32, 3)
+            assert int(patch.min()) == 255, f"padding in a {side} px image"
+
+
+def test_rot10_rotates() -> None:
+    # On a large image the study's augmentation does rotate: a horizontal stripe pattern tilts.
+    stripes = np.zeros((200, 200, 3), dtype=np.uint8)
+    stripes[::8] = 255
+    rows_constant = []
+    for i in range(10):
+        patch = _crop_rotated(stripes, 48, np.random.default_rng(i)).astype(int)
+        rows_constant.append(all(np.ptp(row) == 0 for row in patch[:, :, 0]))
+    assert not all(rows_constant)
+
+
+def test_patch_dataset_image_smaller_than_patch() -> None:
+    images = [("big", _noise(64, 64)), ("small_one", _noise(64, 30))]
+    with pytest.raises(SrganError, match="small_one"):
+        PatchDataset(images, 32, 4, "none", length=4, seed=0)
+
+
+def test_patch_dataset_empty() -> None:
+    with pytest.raises(SrganError, match="empty"):
+        PatchDataset([], 32, 4, "none", length=4, seed=0)
+
+
+def test_patch_dataset_in_a_dataloader() -> None:
+    ds = PatchDataset(_train_images(), 16, 4, "flip_rot90", length=6, seed=0)
+    lr_batch, hr_batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=3)))
+    assert lr_batch.shape == (3, 3, 4, 4) and hr_batch.shape == (3, 3, 16, 16)
+
+
+# ---------------------------------------------------------------- LR generation vs the shipped LRbicx4
+
+
+def _psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+@pytest.mark.parametrize(("set_name", "n_images"), [("Set5", 5), ("Set14", 14)])
+def test_bicubic_downscale_matches_shipped_lrbicx4(set_name: str, n_images: int) -> None:
+    root = SHARED_DATA / set_name
+    if not (root / "HR").is_dir() or not (root / "LRbicx4").is_dir():
+        pytest.skip(f"{root} is absent")
+    psnrs, cropped = {}, 0
+    for hr_path in sorted((root / "HR").glob("*.png")):
+        hr_u8, _ = read_image(hr_path)
+        hr_crop = mod_crop(hr_u8, 4)
+        cropped += hr_crop.shape != hr_u8.shape
+        lr_ref, _ = read_image(root / "LRbicx4" / hr_path.name)
+        lr_u8 = bicubic_downscale(hr_crop, 4)
+        assert lr_u8.shape == lr_ref.shape, hr_path.name
+        psnrs[hr_path.stem] = _psnr_u8(lr_u8, lr_ref)
+    assert len(psnrs) == n_images
+    mean_db = sum(psnrs.values()) / len(psnrs)
+    print(f"{set_name}: PIL bicubic LR vs LRbicx4 mean PSNR {mean_db:.2f} dB over {len(psnrs)} images")
+    assert mean_db >= 50.0, psnrs
+    assert min(psnrs.values()) >= 40.0, psnrs
+    if set_name == "Set14":
+        assert cropped >= 4  # several Set14 HR images are not multiples of 4
+        assert read_image(root / "HR" / "bridge.png")[1] is True  # bridge is grayscale

@@ -1,0 +1,347 @@
+"""Tests for srgan.prepare: skimage, folder and download sources (a real HTTP server on loopback)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srgan.config import DatasetParams
+from srgan.data import bicubic_downscale, load_eval_set, load_hr_images, mod_crop, read_image
+from srgan.errors import SrganError
+from srgan.prepare import folder_eval_images, prepare_dataset
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _ds(source: str, images: tuple[str, ...] = (), path: str = "", url: str = "", sha256: str = "") -> DatasetParams:
+    return DatasetParams(source=source, images=images, path=path, url=url, sha256=sha256)
+
+
+def _smooth(h: int, w: int, shift: int = 0) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([(xx * 5 + shift) % 256, (yy * 3) % 256, (xx + yy + shift) % 256], axis=2).astype(np.uint8)
+
+
+def _png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# Test images: one colour with a size that is not a multiple of 4, one grayscale.
+HR_IMAGES = {
+    "alpha": _smooth(26, 35),
+    "beta": _smooth(24, 32, shift=40)[:, :, 0],
+}
+
+
+def _write_hr_folder(root: Path, with_lr: bool = False) -> dict[str, np.ndarray]:
+    """root/HR/<name>.png, and root/LRbicx4/<name>.png (random, so provenance shows) if asked."""
+    (root / "HR").mkdir(parents=True)
+    lr_written = {}
+    for i, (name, arr) in enumerate(HR_IMAGES.items()):
+        (root / "HR" / f"{name}.png").write_bytes(_png_bytes(arr))
+        if with_lr:
+            (root / "LRbicx4").mkdir(exist_ok=True)
+            h, w = arr.shape[0] // 4, arr.shape[1] // 4
+            lr = np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8)
+            (root / "LRbicx4" / f"{name}.png").write_bytes(_png_bytes(lr))
+            lr_written[name] = lr
+    return lr_written
+
+
+def _expected_hr(name: str) -> np.ndarray:
+    arr = HR_IMAGES[name]
+    rgb = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
+    return mod_crop(rgb, 4)
+
+
+# ---------------------------------------------------------------- skimage
+
+
+def test_prepare_skimage(tmp_path: Path) -> None:
+    out = tmp_path / "prepared" / "sample"
+    manifest = prepare_dataset(_ds("skimage", ("camera", "chelsea")), 4, out, tmp_path / "cache")
+    assert [e["name"] for e in manifest["images"]] == ["camera", "chelsea"]
+    assert manifest["scale"] == 4 and manifest["source"] == "skimage.data"
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == manifest
+    by_name = {e["name"]: e for e in manifest["images"]}
+    assert by_name["camera"]["gray"] is True and by_name["chelsea"]["gray"] is False
+    assert by_name["chelsea"]["hr_hw"] == [300, 448]  # 300x451 mod-cropped
+    with Image.open(out / "HR" / "camera.png") as cam, Image.open(out / "HR" / "chelsea.png") as cat:
+        assert cam.mode == "L" and cat.mode == "RGB"
+        assert cam.size == (512, 512) and cat.size == (448, 300)
+    pairs = {p.name: p for p in load_eval_set(out, 4)}
+    assert pairs["chelsea"].lr_u8.shape == (75, 112, 3)
+    assert pairs["camera"].lr_u8.shape == (128, 128, 3)
+    from skimage import data as skdata
+
+    np.testing.assert_array_equal(pairs["chelsea"].hr_u8, skdata.chelsea()[:300, :448])
+    np.testing.assert_array_equal(pairs["chelsea"].lr_u8, bicubic_downscale(pairs["chelsea"].hr_u8, 4))
+    np.testing.assert_array_equal(pairs["camera"].hr_u8[:, :, 1], skdata.camera())
+    assert not (tmp_path / "cache").exists()  # nothing downloaded or cached
+
+
+def test_prepare_skimage_unknown_name(tmp_path: Path) -> None:
+    out = tmp_path / "sample"
+    with pytest.raises(SrganError) as info:
+        prepare_dataset(_ds("skimage", ("camera", "lena")), 4, out, tmp_path / "cache")
+    message = str(info.value)
+    assert "'lena'" in message
+    for name in ("astronaut", "camera", "chelsea", "motorcycle_right"):
+        assert name in message  # lists the valid names
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- folder
+
+
+def test_prepare_folder_hr_only_generates_lr(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    out = tmp_path / "prepared"
+    manifest = prepare_dataset(_ds("folder", path=str(src)), 4, out, tmp_path / "cache")
+    assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
+    assert [e["gray"] for e in manifest["images"]] == [False, True]
+    assert manifest["images"][0]["hr_hw"] == [24, 32]
+    assert manifest["source"] == str(src.resolve())
+    for pair in load_eval_set(out, 4):
+        np.testing.assert_array_equal(pair.hr_u8, _expected_hr(pair.name))
+        np.testing.assert_array_equal(pair.lr_u8, bicubic_downscale(_expected_hr(pair.name), 4))
+    with Image.open(out / "LR" / "beta.png") as lr_gray:
+        assert lr_gray.mode == "L"
+
+
+def test_prepare_folder_with_lr_uses_files(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    lr_written = _write_hr_folder(src, with_lr=True)
+    out = tmp_path / "prepared"
+    prepare_dataset(_ds("folder", path=str(src)), 4, out, tmp_path / "cache")
+    pairs = {p.name: p for p in load_eval_set(out, 4)}
+    np.testing.assert_array_equal(pairs["alpha"].lr_u8, lr_written["alpha"])
+    # beta is gray in HR, so its LR is stored as one channel: the first channel of the file.
+    np.testing.assert_array_equal(pairs["beta"].lr_u8[:, :, 0], lr_written["beta"][:, :, 0])
+
+
+def test_prepare_folder_selected_images(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    manifest = prepare_dataset(_ds("folder", ("beta",), path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert [e["name"] for e in manifest["images"]] == ["beta"]
+    with pytest.raises(SrganError, match="'gamma'"):
+        prepare_dataset(_ds("folder", ("beta", "gamma"), path=str(src)), 4, tmp_path / "out2", tmp_path / "c")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_prepare_folder_without_hr_subfolder(tmp_path: Path) -> None:
+    src = tmp_path / "flat"
+    src.mkdir()
+    (src / "one.png").write_bytes(_png_bytes(_smooth(16, 20)))
+    (src / "readme.txt").write_text("not an image", encoding="utf-8")
+    manifest = prepare_dataset(_ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert [e["name"] for e in manifest["images"]] == ["one"]
+
+
+def test_prepare_folder_lr_wrong_size(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    (src / "LRbicx4").mkdir()
+    (src / "LRbicx4" / "alpha.png").write_bytes(_png_bytes(_smooth(7, 7)))
+    out = tmp_path / "out"
+    with pytest.raises(SrganError, match="alpha"):
+        prepare_dataset(_ds("folder", path=str(src)), 4, out, tmp_path / "c")
+    assert not out.exists()
+
+
+def test_prepare_folder_empty(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "HR").mkdir(parents=True)
+    with pytest.raises(SrganError, match="no images") as info:
+        prepare_dataset(_ds("folder", path=str(tmp_path / "empty")), 4, tmp_path / "out", tmp_path / "c")
+    assert str(tmp_path / "empty" / "HR") in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_prepare_folder_missing(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SrganError, match="does not exist") as info:
+        prepare_dataset(_ds("folder", path=str(missing)), 4, tmp_path / "out", tmp_path / "c")
+    assert str(missing) in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_prepare_folder_corrupt_image(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    (src / "HR" / "broken.png").write_bytes(_png_bytes(_smooth(40, 40))[:60])
+    with pytest.raises(SrganError, match="broken.png"):
+        prepare_dataset(_ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- folder_eval_images
+
+
+def test_folder_eval_images(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    pairs = {p.name: p for p in folder_eval_images(src, 4)}
+    assert sorted(pairs) == ["alpha", "beta"]
+    assert pairs["beta"].gray is True and pairs["alpha"].gray is False
+    np.testing.assert_array_equal(pairs["alpha"].hr_u8, _expected_hr("alpha"))
+    np.testing.assert_array_equal(pairs["alpha"].lr_u8, bicubic_downscale(_expected_hr("alpha"), 4))
+
+
+def test_folder_eval_images_with_lr(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    lr_written = _write_hr_folder(src, with_lr=True)
+    pairs = {p.name: p for p in folder_eval_images(src, 4)}
+    np.testing.assert_array_equal(pairs["alpha"].lr_u8, lr_written["alpha"])
+
+
+def test_folder_eval_images_lr_mismatch(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    (src / "LRbicx4").mkdir()
+    (src / "LRbicx4" / "beta.png").write_bytes(_png_bytes(_smooth(3, 3)))
+    with pytest.raises(SrganError, match="beta"):
+        folder_eval_images(src, 4)
+
+
+def test_folder_eval_images_set14() -> None:
+    root = SHARED_DATA / "Set14"
+    if not (root / "HR").is_dir():
+        pytest.skip(f"{root} is absent")
+    pairs = {p.name: p for p in folder_eval_images(root, 4)}
+    assert len(pairs) == 14
+    assert pairs["bridge"].gray is True
+    for pair in pairs.values():
+        assert pair.hr_u8.shape[0] % 4 == 0 and pair.hr_u8.shape[1] % 4 == 0
+        assert pair.lr_u8.shape == (pair.hr_u8.shape[0] // 4, pair.hr_u8.shape[1] // 4, 3)
+
+
+# ---------------------------------------------------------------- download
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder served over HTTP on 127.0.0.1 (ephemeral port): (folder, base URL)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _zip_of_hr(path: Path, top: str = "") -> bytes:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, arr in HR_IMAGES.items():
+            zf.writestr(f"{top}HR/{name}.png", _png_bytes(arr))
+    return path.read_bytes()
+
+
+def _tgz_of_hr_and_lr(path: Path, top: str) -> dict[str, np.ndarray]:
+    lr_written = {}
+    with tarfile.open(path, "w:gz") as tar:
+        for i, (name, arr) in enumerate(HR_IMAGES.items()):
+            lr = np.random.default_rng(10 + i).integers(0, 256, (arr.shape[0] // 4, arr.shape[1] // 4, 3), dtype=np.uint8)
+            lr_written[name] = lr
+            for sub, data in (("HR", _png_bytes(arr)), ("LRbicx4", _png_bytes(lr))):
+                info = tarfile.TarInfo(f"{top}{sub}/{name}.png")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return lr_written
+
+
+def test_prepare_download_zip(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    served, base = http_root
+    data = _zip_of_hr(served / "Mini_HR.zip")
+    digest = hashlib.sha256(data).hexdigest()
+    out = tmp_path / "prepared" / "mini"
+    cache = tmp_path / "cache"
+    manifest = prepare_dataset(_ds("download", url=f"{base}/Mini_HR.zip", sha256=digest), 4, out, cache)
+    assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
+    assert digest in manifest["source"] and "Mini_HR.zip" in manifest["source"]
+    for pair in load_eval_set(out, 4):
+        np.testing.assert_array_equal(pair.hr_u8, _expected_hr(pair.name))
+        np.testing.assert_array_equal(pair.lr_u8, bicubic_downscale(_expected_hr(pair.name), 4))
+    assert (cache / "Mini_HR.zip").read_bytes() == data  # the archive is kept for the next run
+
+
+def test_prepare_download_tar_gz_with_top_folder_and_lr(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    served, base = http_root
+    lr_written = _tgz_of_hr_and_lr(served / "Mini.tar.gz", top="Mini/")
+    out = tmp_path / "prepared"
+    # No sha256 given: the seen one is recorded in the manifest.
+    manifest = prepare_dataset(_ds("download", url=f"{base}/Mini.tar.gz"), 4, out, tmp_path / "cache")
+    digest = hashlib.sha256((served / "Mini.tar.gz").read_bytes()).hexdigest()
+    assert f"sha256={digest}" in manifest["source"]
+    pairs = {p.name: p for p in load_eval_set(out, 4)}
+    np.testing.assert_array_equal(pairs["alpha"].lr_u8, lr_written["alpha"])  # LR from the archive
+    assert [name for name, _ in load_hr_images(out)] == ["alpha", "beta"]
+
+
+def test_prepare_download_wrong_sha256(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    served, base = http_root
+    _zip_of_hr(served / "Mini_HR.zip")
+    out = tmp_path / "prepared"
+    cache = tmp_path / "cache"
+    with pytest.raises(SrganError, match="sha256"):
+        prepare_dataset(_ds("download", url=f"{base}/Mini_HR.zip", sha256="0" * 64), 4, out, cache)
+    assert not out.exists()
+    assert not (cache / "Mini_HR.zip").exists()
+    assert not (cache / "extracted").exists()
+
+
+def test_prepare_download_missing_url(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    _, base = http_root
+    out = tmp_path / "prepared"
+    with pytest.raises(SrganError, match="404"):
+        prepare_dataset(_ds("download", url=f"{base}/absent.zip"), 4, out, tmp_path / "cache")
+    assert not out.exists()
+
+
+def test_prepare_download_archive_without_images(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    served, base = http_root
+    with zipfile.ZipFile(served / "Docs.zip", "w") as zf:
+        zf.writestr("Docs/HR/readme.txt", "no images here")
+    out = tmp_path / "prepared"
+    with pytest.raises(SrganError, match="no images"):
+        prepare_dataset(_ds("download", url=f"{base}/Docs.zip"), 4, out, tmp_path / "cache")
+    assert not out.exists()
+
+
+def test_prepare_download_flat_archive(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    # A flat archive (DIV2K style: images in one top folder, no HR/) is read too.
+    served, base = http_root
+    with zipfile.ZipFile(served / "Flat_HR.zip", "w") as zf:
+        for name, arr in HR_IMAGES.items():
+            zf.writestr(f"Flat_HR/{name}.png", _png_bytes(arr))
+    out = tmp_path / "prepared"
+    manifest = prepare_dataset(_ds("download", url=f"{base}/Flat_HR.zip"), 4, out, tmp_path / "cache")
+    assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
+    hr, gray = read_image(out / "HR" / "beta.png")
+    assert gray is True
+    np.testing.assert_array_equal(hr, _expected_hr("beta"))
