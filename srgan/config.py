@@ -105,6 +105,8 @@ class RuntimeParams:
     device: str  # auto | cpu | cuda; auto picks cuda when available
     precision: str  # fp32 | bf16 | fp16 autocast on CUDA; the CPU always runs fp32
     channels_last: bool  # NHWC memory format on CUDA (faster convolutions on tensor cores)
+    compile: bool  # torch.compile the generator and discriminator for training (CUDA)
+    processes: int  # training processes: 1, or N > 1 for DistributedDataParallel under torchrun
     seed: int
 
     def validate(self) -> None:
@@ -112,6 +114,7 @@ class RuntimeParams:
         _choice(self.precision, PRECISIONS, "runtime.precision")
         # numpy's default_rng (PatchDataset) rejects negative seeds.
         _positive(self.seed, "runtime.seed", allow_zero=True)
+        _positive(self.processes, "runtime.processes")
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,10 @@ class FeatureParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    steps: int  # optimiser steps (iterations)
-    batch_size: int
+    steps: int  # optimiser steps (iterations); 0 when `epochs` is used
+    epochs: int  # 0, or passes over the training images (one patch per image per pass, as the study)
+    batch_size: int  # global batch: split across processes when runtime.processes > 1
+    grad_accumulation: int  # split each process's batch into N micro-batches (same maths, less memory)
     patch_px: int  # HR patch side in pixels; the LR patch is patch_px / scale
     augment: str  # none | flip_rot90 | rot10_hflip (the study's 10-degree rotation + flip)
     learning_rate: float  # Adam, betas (0.9, 0.999)
@@ -181,10 +186,17 @@ class TrainParams:
     valid_every: int  # validate (PSNR-Y on the valid set) and keep the best every N steps
     log_every: int  # TensorBoard scalars every N steps
     num_workers: int  # DataLoader worker processes
+    checkpoint_every: int  # save the resume checkpoint every N steps (and on a non-finite stop)
+    max_bad_steps: int  # non-finite loss/gradient steps to skip in total before stopping (0 = stop at once)
 
     def validate(self, section: str) -> None:
-        for name in ("steps", "batch_size", "patch_px", "valid_every", "log_every"):
+        for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every", "log_every", "checkpoint_every"):
             _positive(getattr(self, name), f"{section}.{name}")
+        _positive(self.steps, f"{section}.steps", allow_zero=True)
+        _positive(self.epochs, f"{section}.epochs", allow_zero=True)
+        if (self.steps > 0) == (self.epochs > 0):
+            raise SrganError(f"params keys '{section}.steps' and '{section}.epochs': set exactly one of them > 0")
+        _positive(self.max_bad_steps, f"{section}.max_bad_steps", allow_zero=True)
         _positive(self.learning_rate, f"{section}.learning_rate")
         _positive(self.num_workers, f"{section}.num_workers", allow_zero=True)
         _positive(self.lr_decay_step, f"{section}.lr_decay_step", allow_zero=True)

@@ -228,7 +228,10 @@ class PatchDataset(Dataset):
     """Random (LR, HR) training patches from in-memory HR images.
 
     Item i is a pure function of (seed, i): the same index gives the same patch
-    in any worker or process, so runs are reproducible and resumable.
+    in any worker or process, so runs are reproducible, resumable and shard
+    cleanly across DDP ranks. Images are drawn uniformly at random, or with
+    `per_epoch=True` each image once per pass (item i belongs to pass
+    i // len(images), in a fresh random order per pass; the study's epochs).
     Returns (lr_img (3, p/scale, p/scale), hr_img (3, p, p)) float32 in [0, 1];
     LR is the PIL bicubic x`scale` downscale of the HR patch.
     """
@@ -241,6 +244,7 @@ class PatchDataset(Dataset):
         augment: str,
         length: int,
         seed: int,
+        per_epoch: bool = False,
     ) -> None:
         if not images:
             raise SrganError("training set is empty")
@@ -252,14 +256,21 @@ class PatchDataset(Dataset):
                 )
         self.images = [img for _, img in images]
         self.patch_px, self.scale, self.augment = patch_px, scale, augment
-        self.length, self.seed = length, seed
+        self.length, self.seed, self.per_epoch = length, seed, per_epoch
+
+    def _image_index(self, index: int, rng: np.random.Generator) -> int:
+        n = len(self.images)
+        if not self.per_epoch:
+            return int(rng.integers(n))
+        epoch, position = divmod(index, n)
+        return int(np.random.default_rng([self.seed, epoch, n]).permutation(n)[position])
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([self.seed, index])
-        img = self.images[int(rng.integers(len(self.images)))]
+        img = self.images[self._image_index(index, rng)]
         if self.augment == "rot10_hflip":
             patch = _crop_rotated(img, self.patch_px, rng)
         else:

@@ -1,27 +1,34 @@
-"""Stage `report`: tables of every model on every evaluation set, in the study's layout.
+"""Stage `report`: tables, comparison grids, training curves and metric charts of every model.
 
-usage: python stages/report.py METRICS_DIR OUT_DIR
+usage: python stages/report.py METRICS_DIR MODELS_DIR LOGS_DIR PREPARED_DIR OUT_DIR
 """
 
 from pathlib import Path
 
 from srgan.cli import run_main
 from srgan.config import load_params
-from srgan.report import load_metrics, write_report
+from srgan.errors import SrganError
+from srgan.report import build_report
+from srgan.runtime import resolve_runtime
 
 
 def main(argv: list[str]) -> None:
-    metrics_dir, out_dir = Path(argv[1]), Path(argv[2])
+    if len(argv) != 6:
+        raise SrganError("usage: python stages/report.py METRICS_DIR MODELS_DIR LOGS_DIR PREPARED_DIR OUT_DIR")
+    metrics_dir, models_dir, logs_dir, prepared_dir, out_dir = (Path(a) for a in argv[1:])
     params = load_params(Path("params.yaml"))
-    models = ["bicubic", "srresnet"] + [f"srgan_{loss}" for loss in params.finetune.losses]
-    results = load_metrics(metrics_dir, models)
-    notes = []
-    if any("random" in r.get("feature_weights", "") for r in results.values()):
-        notes.append(
-            "**Warning:** some feature losses used randomly initialised extractors because ImageNet "
-            "weights were unavailable (offline); their numbers are not the study's losses."
-        )
-    write_report(results, list(params.evaluate.sets), out_dir, notes)
+    build_report(
+        metrics_dir=metrics_dir,
+        models_dir=models_dir,
+        logs_dir=logs_dir,
+        prepared_dir=prepared_dir,
+        out_dir=out_dir,
+        losses=params.finetune.losses,
+        sets=params.evaluate.sets,
+        scale=params.data.scale,
+        report=params.report,
+        runtime=resolve_runtime(params.runtime),
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from srgan.data import EvalImage, bicubic_downscale
 from srgan.losses import ContentLoss
 from srgan.models import Discriminator, SRResNet
 from srgan.runtime import Runtime
-from srgan.train import EMA, finetune_srgan, gan_step, lr_factor, pretrain_srresnet, pretrain_step
+from srgan.train import EMA, StagePaths, finetune_srgan, gan_step, lr_factor, pretrain_srresnet, pretrain_step
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 TINY = ModelParams(num_blocks=2, channels=8)
@@ -21,6 +21,7 @@ def _train_params(steps=3, patch_px=32, **overrides):
     values = dict(
         steps=steps, batch_size=2, patch_px=patch_px, augment="flip_rot90", learning_rate=1e-3,
         lr_schedule="cosine", lr_decay_step=0, ema_decay=0.9, valid_every=2, log_every=1, num_workers=0,
+        epochs=0, grad_accumulation=1, checkpoint_every=2, max_bad_steps=0,
     )
     values.update(overrides)
     return TrainParams(**values)
@@ -103,20 +104,22 @@ def test_pretrain_then_finetune_write_checkpoints_and_logs(tmp_path):
     summary = pretrain_srresnet(
         train_images=train, valid_images=valid, scale=4, model_params=TINY, train_params=_train_params(),
         loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=CPU,
-        out_dir=tmp_path / "srresnet", log_dir=tmp_path / "logs", progress=False,
+        paths=StagePaths(tmp_path / "srresnet", tmp_path / "logs", tmp_path / "state"), progress=False,
     )
     assert summary["steps"] == 3 and [h["step"] for h in summary["history"]] == [2, 3]
     assert summary["best_step"] in (2, 3)
     assert json.loads((tmp_path / "srresnet" / "summary.json").read_text())["steps"] == 3
     best = load_checkpoint(tmp_path / "srresnet" / "best.pt")
     assert best["kind"] == "srresnet" and best["scale"] == 4 and best["content_loss"] == "mse"
-    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "logs").iterdir())
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "logs" / "tb").iterdir())
+    assert (tmp_path / "logs" / "dvclive" / "plots" / "metrics" / "valid" / "psnr_y_db.tsv").is_file()
+    assert not (tmp_path / "state" / "resume.pt").exists()  # finished runs keep only final artefacts
 
     summary = finetune_srgan(
         init_state=best["model"], train_images=train, valid_images=valid, scale=4, model_params=TINY,
         train_params=_train_params(steps=2, ema_decay=0.0), adversarial_weight=1e-3, loss_name="hybrid",
         content_loss=ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"), seed=0, runtime=CPU,
-        out_dir=tmp_path / "srgan", log_dir=tmp_path / "glogs", progress=False,
+        paths=StagePaths(tmp_path / "srgan", tmp_path / "glogs", tmp_path / "gstate"), progress=False,
     )
     last = load_checkpoint(tmp_path / "srgan" / "last.pt")
     assert last["kind"] == "srgan" and last["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
@@ -131,7 +134,7 @@ def test_training_is_reproducible(tmp_path):
         pretrain_srresnet(
             train_images=train, valid_images=valid, scale=4, model_params=TINY, train_params=_train_params(),
             loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=3, runtime=CPU,
-            out_dir=tmp_path / run, log_dir=tmp_path / f"log{run}", progress=False,
+            paths=StagePaths(tmp_path / run, tmp_path / f"log{run}", tmp_path / f"state{run}"), progress=False,
         )
         states.append(load_checkpoint(tmp_path / run / "last.pt")["model"])
     for key in states[0]:

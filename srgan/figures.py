@@ -1,0 +1,429 @@
+"""The report's figures: comparison grids, training curves and metric charts, as PNG files.
+
+Each drawing function takes plain data (arrays, data frames, scalar series) and
+writes one PNG atomically; nothing here reads pipeline folders except
+`read_scalars` (TensorBoard event files). Figures are built with
+`matplotlib.figure.Figure` and the Agg canvas directly, so no pyplot state or
+global backend is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
+
+from srgan.artifacts import atomic_path
+from srgan.errors import SrganError
+
+log = logging.getLogger(__name__)
+
+DPI = 110
+TITLE_PT = 13
+LABEL_PT = 11
+TICK_PT = 10
+# tab10 without its gray (gray is bicubic's): nine distinct colours, one per SRGAN variant.
+_VARIANT_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+)
+_FIXED_COLORS = {"bicubic": "#7f7f7f", "srresnet": "#000000"}
+
+
+def model_colors(models: Sequence[str]) -> dict[str, str]:
+    """One colour per model name, the same in every figure: bicubic gray, srresnet black."""
+    colors, k = {}, 0
+    for model in models:
+        if model in _FIXED_COLORS:
+            colors[model] = _FIXED_COLORS[model]
+        else:
+            colors[model] = _VARIANT_COLORS[k % len(_VARIANT_COLORS)]
+            k += 1
+    return colors
+
+
+def _save(fig: Figure, path: Path) -> None:
+    FigureCanvasAgg(fig)
+    with atomic_path(path) as tmp:
+        # No "Software" entry: the PNG bytes then depend only on the data and the renderer.
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+    log.debug("wrote %s", path)
+
+
+# ---------------------------------------------------------------- comparison grids
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A square window of an HR-sized image, in HR pixels."""
+
+    top: int
+    left: int
+    size_px: int
+
+    def cut(self, img_u8: np.ndarray) -> np.ndarray:
+        return img_u8[self.top : self.top + self.size_px, self.left : self.left + self.size_px]
+
+
+def most_detailed_crop(hr_u8: np.ndarray, crop_px: int) -> CropBox:
+    """The `crop_px` window of `hr_u8` (HxWx3 uint8) with the most gradient energy.
+
+    Energy is the sum of squared differences between horizontally and vertically
+    neighbouring luma values, over the pairs lying inside the window. It is
+    computed in integers, so equal windows tie exactly; ties go to the top-most,
+    then left-most window. An image smaller than `crop_px` gives a window of its
+    shorter side.
+    """
+    h, w = hr_u8.shape[:2]
+    size = min(crop_px, h, w)
+    # BT.601 luma weights x1000, in integers.
+    luma = hr_u8[..., :3].astype(np.int64) @ np.array([299, 587, 114], dtype=np.int64)
+    horizontal = np.zeros((h, w), dtype=np.int64)
+    horizontal[:, :-1] = np.diff(luma, axis=1) ** 2  # pair (c, c+1) stored at column c
+    vertical = np.zeros((h, w), dtype=np.int64)
+    vertical[:-1, :] = np.diff(luma, axis=0) ** 2  # pair (r, r+1) stored at row r
+    positions = (h - size + 1, w - size + 1)
+    # A window holds horizontal pairs in its first size-1 columns and vertical pairs in its first size-1 rows.
+    total = _box_sums(horizontal, size, size - 1, positions) + _box_sums(vertical, size - 1, size, positions)
+    top, left = np.unravel_index(int(np.argmax(total)), total.shape)
+    return CropBox(top=int(top), left=int(left), size_px=size)
+
+
+def _box_sums(values: np.ndarray, rows_px: int, cols_px: int, positions: tuple[int, int]) -> np.ndarray:
+    """Sums of `values` over the rows_px x cols_px boxes whose top-left corners are the
+    first `positions` = (rows, cols) pixels; an integral image makes each sum O(1)."""
+    h, w = values.shape
+    integral = np.zeros((h + 1, w + 1), dtype=values.dtype)
+    integral[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
+    n_rows, n_cols = positions
+    return (
+        integral[rows_px : rows_px + n_rows, cols_px : cols_px + n_cols]
+        - integral[:n_rows, cols_px : cols_px + n_cols]
+        - integral[rows_px : rows_px + n_rows, :n_cols]
+        + integral[:n_rows, :n_cols]
+    )
+
+
+@dataclass(frozen=True)
+class GridPanel:
+    label: str  # the model's name, first title line
+    crop_u8: np.ndarray  # (crop, crop, 3) window of this model's output (or of HR)
+    caption: str  # second title line, e.g. "27.31 dB / 0.8123"
+
+
+def comparison_grid(
+    path: Path,
+    hr_u8: np.ndarray,
+    crop: CropBox,
+    panels: Sequence[GridPanel],
+    title: str,
+    *,
+    zoom_px: int = 200,
+    max_cols: int = 6,
+) -> None:
+    """Write one comparison grid: the full HR image with the crop outlined, then one zoomed
+    crop per panel, in order, wrapped into rows of at most `max_cols`.
+
+    Crops are enlarged by an integer nearest-neighbour factor to about `zoom_px`
+    pixels, so each source pixel stays a sharp square.
+    """
+    if not panels:
+        raise ValueError("comparison_grid needs at least one panel")
+    zoom = max(1, round(zoom_px / crop.size_px))
+    panel_in = crop.size_px * zoom / DPI
+    rows = math.ceil(len(panels) / max_cols)
+    cols = math.ceil(len(panels) / rows)
+    h, w = hr_u8.shape[:2]
+    full_in = min(w / h * rows * panel_in, 2.4 * panel_in)
+    title_in = 0.52  # two or three title lines above each crop
+    fig = Figure(
+        figsize=(full_in + cols * panel_in + 0.4, rows * (panel_in + title_in) + 0.4),
+        layout="constrained",
+    )
+    grid = fig.add_gridspec(rows, cols + 1, width_ratios=[full_in / panel_in] + [1] * cols)
+
+    full = fig.add_subplot(grid[:, 0])
+    full.imshow(hr_u8, interpolation="antialiased")
+    full.add_patch(
+        Rectangle((crop.left - 0.5, crop.top - 0.5), crop.size_px, crop.size_px,
+                  fill=False, edgecolor="#ff2020", linewidth=2.0)
+    )
+    full.set_title(f"HR {w}×{h}\ncrop at x={crop.left}, y={crop.top}", fontsize=LABEL_PT)
+    full.set_axis_off()
+
+    for i in range(rows * cols):
+        ax = fig.add_subplot(grid[i // cols, 1 + i % cols])
+        ax.set_axis_off()
+        if i >= len(panels):
+            continue
+        panel = panels[i]
+        enlarged = np.repeat(np.repeat(panel.crop_u8, zoom, axis=0), zoom, axis=1)
+        ax.imshow(enlarged, interpolation="nearest")
+        ax.set_title(f"{_wrap_name(panel.label)}\n{panel.caption}", fontsize=LABEL_PT - 1)
+    fig.suptitle(title, fontsize=TITLE_PT)
+    _save(fig, path)
+
+
+def _wrap_name(name: str, width: int = 22) -> str:
+    """Break a long model name at its last '_' before `width` characters, so grid titles do not collide."""
+    if len(name) <= width or "_" not in name[1:width]:
+        return name
+    cut = name.rindex("_", 1, width)
+    return f"{name[:cut]}\n{name[cut:]}"
+
+
+# ---------------------------------------------------------------- training curves
+
+
+@dataclass(frozen=True)
+class ScalarSeries:
+    steps: np.ndarray  # int64, increasing
+    values: np.ndarray  # float64
+
+
+def read_scalars(log_dir: Path) -> dict[str, ScalarSeries]:
+    """Every scalar tag of a training run's TensorBoard logs, as {tag: series sorted by step}.
+
+    The event files are read from <log_dir>/tb (where `srgan.train` writes them)
+    or, for runs made before that layout, from <log_dir> itself. All files of
+    the folder are read in order, so a resumed run's later files continue the
+    earlier ones (TensorBoard drops the steps a resume re-ran); a step logged
+    twice keeps its last value. Raises SrganError when there are no event files.
+    """
+    from tensorboard.backend.event_processing import event_accumulator
+
+    folder = next((d for d in (log_dir / "tb", log_dir) if d.is_dir() and any(d.glob("*tfevents*"))), None)
+    if folder is None:
+        raise SrganError(f"no TensorBoard event files in {log_dir}; run the training stage (dvc repro) or check the path")
+    acc = event_accumulator.EventAccumulator(
+        str(folder), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.IMAGES: 1}
+    )
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["scalars"]:
+        by_step = {event.step: event.value for event in acc.Scalars(tag)}
+        steps = np.array(sorted(by_step), dtype=np.int64)
+        out[tag] = ScalarSeries(steps, np.array([by_step[s] for s in steps], dtype=np.float64))
+    return out
+
+
+def smoothing_window(points: int) -> int:
+    """Width (odd, in points) of the centred moving average for a curve of `points` values:
+    1 (no smoothing) below 20 points, else about a fifteenth of the curve, at most 101."""
+    if points < 20:
+        return 1
+    return min(101, 2 * (points // 30) + 1)
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over `window` points (fewer at the ends); NaN values are skipped.
+
+    Centred, unlike TensorBoard's EMA, so the smoothed curve does not lag the raw one.
+    """
+    return pd.Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+
+
+@dataclass(frozen=True)
+class Curve:
+    tag: str  # TensorBoard scalar tag
+    label: str  # panel title
+    smooth: bool  # a moving average over the raw values (training losses); else markers (validation)
+    log_y: bool = False
+    ylim: tuple[float, float] | None = None
+
+
+def training_curves(
+    path: Path,
+    runs: dict[str, dict[str, ScalarSeries]],
+    curves: Sequence[Curve],
+    title: str,
+    colors: dict[str, str],
+    *,
+    max_cols: int = 3,
+) -> None:
+    """Small multiples: one panel per curve, one line per run (vs optimiser step).
+
+    Smoothed curves show a centred moving average, over the raw values drawn
+    faint when there are at most 3 runs; unsmoothed ones (validation) show
+    markers and a star at each run's best value.
+    """
+    rows = math.ceil(len(curves) / max_cols)
+    cols = min(len(curves), max_cols)
+    fig = Figure(figsize=(4.6 * cols, 3.4 * rows + 0.9), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(curves):]:
+        ax.set_axis_off()
+    show_raw = len(runs) <= 3  # more runs' raw lines would bury the smoothed ones
+    smoothed = validation = False
+    for ax, curve in zip(axes.flat, curves):
+        drawn = False
+        for run, scalars in runs.items():
+            series = scalars.get(curve.tag)
+            if series is None or len(series.steps) == 0:
+                continue
+            drawn = True
+            color = colors[run]
+            window = smoothing_window(len(series.values)) if curve.smooth else 1
+            if window > 1:
+                smoothed = True
+                if show_raw:
+                    ax.plot(series.steps, series.values, color=color, alpha=0.25, linewidth=0.8)
+                ax.plot(series.steps, smooth(series.values, window), color=color, linewidth=1.6)
+            elif curve.smooth:
+                ax.plot(series.steps, series.values, color=color, linewidth=1.4, marker=".")
+            else:
+                validation = True
+                ax.plot(series.steps, series.values, color=color, linewidth=1.4, marker="o", markersize=3.5)
+                finite = np.where(np.isfinite(series.values), series.values, -np.inf)
+                best = int(np.argmax(finite))
+                ax.plot(series.steps[best], series.values[best], marker="*", markersize=11, color=color,
+                        markeredgecolor="white", linestyle="none")
+        if not drawn:
+            ax.text(0.5, 0.5, f"no '{curve.tag}' scalars", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=LABEL_PT, color="#888888")
+        elif curve.log_y and _spans_decades(runs, curve.tag):
+            ax.set_yscale("log")
+        if curve.ylim is not None:
+            ax.set_ylim(*curve.ylim)
+        ax.set_title(curve.label, fontsize=LABEL_PT + 1)
+        ax.set_xlabel("step", fontsize=LABEL_PT)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=TICK_PT)
+        ax.grid(True, alpha=0.3)
+    if len(runs) > 1:
+        handles = [Line2D([], [], color=colors[run], linewidth=2.5, label=run) for run in runs]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(runs), 5), fontsize=LABEL_PT,
+                   frameon=False)
+    notes = []
+    if smoothed:
+        notes.append("faint: raw, solid: centred moving average" if show_raw else "losses: centred moving average")
+    if validation:
+        notes.append("★ best value")
+    fig.suptitle(f"{title} ({'; '.join(notes)})" if notes else title, fontsize=TITLE_PT)
+    _save(fig, path)
+
+
+def _spans_decades(runs: dict[str, dict[str, ScalarSeries]], tag: str) -> bool:
+    """A log axis helps only when the positive values span more than a decade (early losses)."""
+    values = np.concatenate([s[tag].values for s in runs.values() if tag in s])
+    values = values[np.isfinite(values)]
+    return values.size > 0 and values.min() > 0 and values.max() / values.min() > 10.0
+
+
+# ---------------------------------------------------------------- metric charts
+
+_METRICS = (("psnr_y_db", "PSNR-Y (dB)", 2), ("ssim_y", "SSIM-Y", 4))
+
+
+def _axis_range(values: np.ndarray) -> tuple[float, float]:
+    """x range that shows the differences: the bars start below the lowest value (not at 0)
+    and room is left on the right for the value labels."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0) * 0.1
+    return max(0.0, lo - 0.6 * span), hi + 0.45 * span
+
+
+def metric_bars(path: Path, scores: pd.DataFrame, set_name: str, colors: dict[str, str]) -> None:
+    """PSNR-Y and SSIM-Y per model on one set, as two panels of horizontal bars.
+
+    scores: index = model names in display order (bicubic first), columns
+    `psnr_y_db` and `ssim_y`. The bicubic value is drawn as a dashed reference line.
+    """
+    models = list(scores.index)
+    fig = Figure(figsize=(12.0, 1.2 + 0.42 * len(models)), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(models))
+    for ax, (key, label, digits) in zip(axes, _METRICS):
+        values = scores[key].to_numpy(dtype=np.float64)
+        left, right = _axis_range(values)
+        shown = np.where(np.isfinite(values), values, left)
+        ax.barh(y, shown - left, left=left, color=[colors[m] for m in models], height=0.7)
+        for yi, value in zip(y, values):
+            text = f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
+            ax.text(value if math.isfinite(value) else left, yi, f" {text}", va="center", ha="left",
+                    fontsize=TICK_PT, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
+        if "bicubic" in scores.index and math.isfinite(scores.loc["bicubic", key]):
+            ax.axvline(scores.loc["bicubic", key], color="#444444", linestyle="--", linewidth=1.2)
+        ax.set_xlim(left, right)
+        note = " (axis does not start at 0)" if left > 0 else ""
+        ax.set_xlabel(f"{label}{note}", fontsize=LABEL_PT)
+        ax.set_title(f"{label}, higher is better (dashed: bicubic)", fontsize=LABEL_PT + 1)
+        ax.tick_params(labelsize=TICK_PT)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(y, models)
+    axes[0].invert_yaxis()  # first model (bicubic) on top
+    fig.suptitle(f"{set_name}: mean over images (paper protocol)", fontsize=TITLE_PT)
+    _save(fig, path)
+
+
+def metric_scatter(path: Path, scores: pd.DataFrame, set_name: str, colors: dict[str, str]) -> None:
+    """PSNR-Y against SSIM-Y, one labelled point per model, on one set.
+
+    Labels sit in a column right of the plot, in the points' SSIM order, joined
+    to their points by thin lines, so they never overlap however close the points are.
+    """
+    scores = scores[np.isfinite(scores["psnr_y_db"]) & np.isfinite(scores["ssim_y"])]
+    fig = Figure(figsize=(9.0, 5.6), layout="constrained")
+    ax = fig.subplots()
+    if scores.empty:
+        ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes, fontsize=LABEL_PT)
+        _save(fig, path)
+        return
+    for model, row in scores.iterrows():
+        ax.scatter(row["psnr_y_db"], row["ssim_y"], s=60, color=colors[model], edgecolor="white", zorder=3)
+    if "bicubic" in scores.index:
+        ax.axvline(scores.loc["bicubic", "psnr_y_db"], color="#888888", linestyle="--", linewidth=1)
+        ax.axhline(scores.loc["bicubic", "ssim_y"], color="#888888", linestyle="--", linewidth=1)
+    # Pad the data range so points are not on the frame.
+    for setter, values in ((ax.set_xlim, scores["psnr_y_db"]), (ax.set_ylim, scores["ssim_y"])):
+        lo, hi = float(values.min()), float(values.max())
+        pad = (hi - lo) * 0.08 if hi > lo else max(abs(hi), 1.0) * 0.02
+        setter(lo - pad, hi + pad)
+    order = scores.sort_values(["ssim_y", "psnr_y_db"]).index
+    y_lo, y_hi = ax.get_ylim()
+    wanted = [(scores.loc[m, "ssim_y"] - y_lo) / (y_hi - y_lo) for m in order]
+    # Label height in axes fraction: 1.6 lines of TICK_PT text over the axes' height (~80% of the figure).
+    gap = 1.6 * TICK_PT / 72 / (0.8 * fig.get_figheight())
+    for slot, model in zip(_spread(wanted, gap), order):
+        row = scores.loc[model]
+        ax.annotate(
+            f"{model}  ({row['psnr_y_db']:.2f} dB, {row['ssim_y']:.4f})",
+            xy=(row["psnr_y_db"], row["ssim_y"]), xycoords="data",
+            xytext=(1.04, slot), textcoords="axes fraction", va="center", ha="left",
+            fontsize=TICK_PT, color=colors[model],
+            arrowprops={"arrowstyle": "-", "color": colors[model], "linewidth": 0.7, "alpha": 0.7,
+                        "shrinkA": 0, "shrinkB": 4},
+        )
+    ax.set_xlabel("PSNR-Y (dB)", fontsize=LABEL_PT)
+    ax.set_ylabel("SSIM-Y", fontsize=LABEL_PT)
+    ax.tick_params(labelsize=TICK_PT)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{set_name}: PSNR-Y vs SSIM-Y (dashed: bicubic; up and right is better)", fontsize=LABEL_PT + 1)
+    _save(fig, path)
+
+
+def _spread(wanted: Sequence[float], gap: float, lo: float = 0.02, hi: float = 0.98) -> list[float]:
+    """Label positions in [lo, hi] near the sorted `wanted` ones and at least `gap` apart (less
+    only when they cannot fit): pushed up where they crowd, then down from `hi` if they overflow."""
+    if len(wanted) > 1:
+        gap = min(gap, (hi - lo) / (len(wanted) - 1))
+    slots = [min(max(w, lo), hi) for w in wanted]
+    for i in range(1, len(slots)):
+        slots[i] = max(slots[i], slots[i - 1] + gap)
+    if slots and slots[-1] > hi:
+        slots[-1] = hi
+        for i in range(len(slots) - 2, -1, -1):
+            slots[i] = min(slots[i], slots[i + 1] - gap)
+    return slots
