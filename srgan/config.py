@@ -138,14 +138,16 @@ class DatasetParams:
 @dataclass(frozen=True)
 class DataParams:
     scale: int  # upscaling factor; HR is mod-cropped to a multiple of it
-    sets: dict[str, DatasetParams]  # name -> source; `train` and `valid` are required
+    train_set: str  # name in `sets` to train on
+    valid_set: str  # name in `sets` to validate on (best-checkpoint selection)
+    sets: dict[str, DatasetParams]  # name -> source; prepare@<name> writes data/prepared/<name>
 
     def validate(self) -> None:
         if self.scale not in (2, 4, 8):
             raise SrganError(f"params key 'data.scale' must be 2, 4 or 8, got {self.scale}")
-        for role in ("train", "valid"):
-            if role not in self.sets:
-                raise SrganError(f"params key 'data.sets.{role}' is missing")
+        for role in ("train_set", "valid_set"):
+            if getattr(self, role) not in self.sets:
+                raise SrganError(f"params key 'data.{role}' names '{getattr(self, role)}', which is not in data.sets")
         for name, ds in self.sets.items():
             if not re.fullmatch(r"[A-Za-z0-9_]+", name):
                 raise SrganError(f"dataset name 'data.sets.{name}' may only use letters, digits and _")

@@ -231,12 +231,19 @@ class GridImage:
 
 
 def _load_grid_image(entry: str, prepared_dir: Path, sets: Sequence[str], scale: int, crop_px: int) -> GridImage:
+    """`entry` is '<set>/<image>', or '<set>/#<k>' for the set's k-th image (0-based, manifest order)."""
     set_name, _, name = entry.partition("/")
     if not name or set_name not in sets:
         raise SrganError(
-            f"params key 'report.grid_images' has '{entry}'; write '<set>/<image>' with a set from "
-            f"evaluate.sets ({', '.join(sets)})"
+            f"params key 'report.grid_images' has '{entry}'; write '<set>/<image>' or '<set>/#<k>' with a set "
+            f"from evaluate.sets ({', '.join(sets)})"
         )
+    if name.startswith("#") and name[1:].isdigit():
+        manifest = json.loads((prepared_dir / set_name / "manifest.json").read_text(encoding="utf-8"))
+        names = [e["name"] for e in manifest["images"]]
+        if int(name[1:]) >= len(names):
+            raise SrganError(f"params key 'report.grid_images' has '{entry}', but {set_name} has {len(names)} images")
+        name = names[int(name[1:])]
     hr_u8, _ = read_image(prepared_dir / set_name / "HR" / f"{name}.png")
     lr_u8, _ = read_image(prepared_dir / set_name / "LR" / f"{name}.png")
     if hr_u8.shape[:2] != (lr_u8.shape[0] * scale, lr_u8.shape[1] * scale):

@@ -51,7 +51,7 @@ def test_committed_params_yaml_validates() -> None:
     params = load_params(PARAMS_YAML)
     assert isinstance(params, Params)
     assert params.data.scale == 4
-    assert {"train", "valid"} <= set(params.data.sets)
+    assert {params.data.train_set, params.data.valid_set} <= set(params.data.sets)
     assert params.pretrain.content_loss in params.losses
     assert set(params.finetune.losses) <= set(params.losses)
     assert set(params.evaluate.sets) <= set(params.data.sets)
@@ -66,7 +66,7 @@ def test_committed_params_types(raw_params: dict[str, Any]) -> None:
     assert params.pretrain.learning_rate == pytest.approx(1.0e-3)
     # Lists from YAML become tuples, so the frozen config cannot be edited in place.
     assert isinstance(params.finetune.losses, tuple)
-    assert isinstance(params.data.sets["train"].images, tuple)
+    assert isinstance(params.data.sets["sample_train"].images, tuple)
     assert params.losses["hybrid_vgg19_5_4"] == {"mse": 0.6, "vgg19_5_4": 0.4}
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.pretrain.steps = 1  # type: ignore[misc]
@@ -134,15 +134,15 @@ BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     ("pretrain.patch_px not a multiple of the scale", _set("pretrain", "patch_px", 66),
      ["pretrain.patch_px", "data.scale"]),
     ("bad scale", lambda r: r["data"].__setitem__("scale", 3), ["data.scale"]),
-    ("missing valid set", lambda r: r["data"]["sets"].pop("valid"), ["data.sets.valid"]),
-    ("bad data source", lambda r: r["data"]["sets"]["valid"].__setitem__("source", "ftp"),
-     ["data.sets.valid.source"]),
-    ("folder source without a path", lambda r: r["data"]["sets"]["valid"].__setitem__("source", "folder"),
-     ["data.sets.valid.path"]),
-    ("download source without a url", lambda r: r["data"]["sets"]["valid"].__setitem__("source", "download"),
-     ["data.sets.valid.url"]),
-    ("images not a list", lambda r: r["data"]["sets"]["valid"].__setitem__("images", "rocket"),
-     ["data.sets.valid.images", "list"]),
+    ("missing valid set", lambda r: r["data"]["sets"].pop("sample_valid"), ["data.valid_set", "sample_valid"]),
+    ("bad data source", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("source", "ftp"),
+     ["data.sets.sample_valid.source"]),
+    ("folder source without a path", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("source", "folder"),
+     ["data.sets.sample_valid.path"]),
+    ("download source without a url", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("source", "download"),
+     ["data.sets.sample_valid.url"]),
+    ("images not a list", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("images", "rocket"),
+     ["data.sets.sample_valid.images", "list"]),
     ("section not a mapping", lambda r: r.__setitem__("model", [16, 64]), ["model"]),
     ("duplicate finetune loss", lambda r: r["finetune"]["losses"].append("mse"), ["finetune.losses"]),
 ]

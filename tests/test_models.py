@@ -31,6 +31,14 @@ def test_each_residual_block_has_two_distinct_batchnorms():
     assert len({id(bn) for bn in bns}) == 32
 
 
+def test_residual_blocks_start_as_identity():
+    model = SRResNet(num_blocks=2, channels=8).eval()
+    x = torch.rand(1, 8, 5, 5)
+    for block in model.body:
+        assert torch.equal(block.bn2.weight, torch.zeros(8))
+        assert torch.allclose(block(x), x + block.bn2.bias.view(1, -1, 1, 1))
+
+
 def test_generator_does_not_clamp_so_gradients_flow_everywhere():
     model = SRResNet(num_blocks=2, channels=8)
     lr_img = torch.rand(1, 3, 8, 8)

@@ -21,7 +21,7 @@ def micro_params() -> dict:
     params = copy.deepcopy(params)
     params["model"] = {"num_blocks": 2, "channels": 8}
     params["features"]["weights"] = "random"
-    params["data"]["sets"]["train"]["images"] = ["camera", "astronaut"]
+    params["data"]["sets"]["sample_train"]["images"] = ["camera", "astronaut"]
     params["data"]["sets"]["sample_test"]["images"] = ["chelsea", "coffee"]
     for section in ("pretrain", "finetune"):
         params[section].update(steps=2, batch_size=2, patch_px=32, valid_every=1, log_every=1)
@@ -78,7 +78,7 @@ def test_repro_then_exp_run_reruns_only_the_changed_loss(repo):
     dvc = [sys.executable, "-m", "dvc"]
     out = _run(dvc + ["repro"], repo, env)
     expected = {
-        "prepare@train", "prepare@valid", "prepare@sample_test", "pretrain",
+        "prepare@sample_train", "prepare@sample_valid", "prepare@sample_test", "pretrain",
         "finetune@mse", "finetune@hybrid_res18_4", "evaluate_bicubic", "evaluate_srresnet",
         "evaluate_srgan@mse", "evaluate_srgan@hybrid_res18_4", "report",
     }
@@ -114,14 +114,14 @@ def test_stage_with_bad_params_fails_with_one_line(repo):
     params["losses"]["mse"]["mse"] = -1.0
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     result = subprocess.run(
-        [sys.executable, "stages/prepare.py", "valid", "data/prepared/valid", "data/cache"],
+        [sys.executable, "stages/prepare.py", "sample_valid", "data/prepared/sample_valid", "data/cache"],
         cwd=repo, env=env, capture_output=True, text=True,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: params.yaml: params key 'losses.mse.mse' must be a weight >= 0, got -1.0"
     ]
-    assert not (repo / "data" / "prepared" / "valid").exists()
+    assert not (repo / "data" / "prepared" / "sample_valid").exists()
 
 
 def test_missing_checkpoint_is_one_clear_line(repo):
