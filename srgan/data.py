@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from srgan.artifacts import atomic_path, write_json_atomic
 from srgan.errors import SrganError
@@ -180,9 +183,30 @@ def load_eval_set(set_dir: Path, scale: int) -> list[EvalImage]:
 
 
 def load_hr_images(set_dir: Path) -> list[tuple[str, np.ndarray]]:
-    """Load a prepared set's HR images (RGB uint8; grayscale replicated) for training."""
+    """Load a prepared set's HR images (RGB uint8; grayscale replicated) for training.
+
+    Each file is decoded once, by a thread pool (PIL releases the GIL while it
+    decodes PNG/JPEG), and returned in manifest order; the first unreadable
+    image in that order raises its SrganError. `PatchDataset` then cuts patches
+    from these arrays instead of decoding a 2K image per sample. DataLoader
+    workers started by fork (the Linux default) share the arrays copy-on-write:
+    reading pixels copies no pages, so the set sits in memory once, not once
+    per worker.
+    """
     manifest = _read_manifest(set_dir)
-    return [(e["name"], read_image(set_dir / "HR" / f"{e['name']}.png")[0]) for e in manifest["images"]]
+    names = [e["name"] for e in manifest["images"]]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(read_image, set_dir / "HR" / f"{name}.png") for name in names]
+        try:
+            images = [
+                future.result()[0]
+                for future in tqdm(futures, desc="load train images", unit="image", disable=len(futures) < 20)
+            ]
+        except BaseException:
+            # Don't decode the rest of a large set only to throw it away.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return list(zip(names, images))
 
 
 # ---------------------------------------------------------------- training patches

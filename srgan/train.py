@@ -7,8 +7,8 @@ the end, and write, when training has finished:
   <out_dir>/best.pt       the averaged generator with the best validation PSNR-Y
   <out_dir>/last.pt       the averaged generator after the last step
   <out_dir>/summary.json  steps, timings, best step, validation history, weights used
-TensorBoard scalars/images go to <log_dir>/tb, the same curves as DVC plots to
-<log_dir>/dvclive. Every `checkpoint_every` steps the whole training state
+TensorBoard scalars/images go to <log_dir>, the same curves as TSV files for
+`dvc plots` to <plots_dir>. Every `checkpoint_every` steps the whole training state
 (G, D, optimisers, schedules, EMA, RNG, step, best-so-far) is saved atomically
 to <state_dir>/resume.pt; a run started again with the same inputs continues
 from it, and a finished run deletes it. A non-finite loss or gradient skips the
@@ -56,8 +56,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class StagePaths:
     out_dir: Path  # final artefacts (DVC output, written at the end)
-    log_dir: Path  # TensorBoard + dvclive (DVC output with persist: true)
+    log_dir: Path  # TensorBoard (DVC output with persist: true)
     state_dir: Path  # resume checkpoint (DVC output with persist: true, not cached)
+    plots_dir: Path  # one TSV per scalar for `dvc plots` (DVC plots output with persist: true)
 
 
 class NonFiniteStep(Exception):
@@ -265,34 +266,41 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 class _Live:
-    """TensorBoard writer plus dvclive (the same scalars as DVC plots); main process only."""
+    """TensorBoard writer plus one TSV per scalar for `dvc plots`; main process only.
 
-    def __init__(self, log_dir: Path, resume_step: int) -> None:
-        from dvclive import Live
+    dvclive was considered: its summary metrics.json inside the plots folder
+    stops `dvc plots show` from rendering a folder that spans all matrix
+    instances (DVC 3.67), so the plot files are written here, one per scalar:
+    <plots_dir>/<tag>.tsv with columns step and the tag's last part.
+    """
 
-        live_dir = log_dir / "dvclive"
+    def __init__(self, log_dir: Path, plots_dir: Path, resume_step: int) -> None:
+        self.writer = SummaryWriter(str(log_dir), purge_step=resume_step + 1 if resume_step else None)
+        self.plots_dir = plots_dir
         if resume_step:
-            _truncate_tsv(live_dir / "plots" / "metrics", resume_step)
-        self.writer = SummaryWriter(str(log_dir / "tb"), purge_step=resume_step + 1 if resume_step else None)
-        self.live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=bool(resume_step), report=None)
+            _truncate_tsv(plots_dir, resume_step)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
-        self.live.step = step
         for key, value in values.items():
             self.writer.add_scalar(key, value, step)
-            self.live.log_metric(key, value, plot=True)
+            path = self.plots_dir / f"{key}.tsv"
+            header = not path.exists()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                if header:
+                    fh.write(f"step\t{key.rsplit('/', 1)[-1]}\n")
+                fh.write(f"{step}\t{value:.6g}\n")
 
     def image(self, tag: str, img: Tensor, step: int) -> None:
         self.writer.add_image(tag, img, step)
 
     def close(self) -> None:
         self.writer.close()
-        self.live.end()
 
 
-def _truncate_tsv(metrics_dir: Path, step: int) -> None:
-    """Drop dvclive rows logged after `step` by a run that was killed before its next checkpoint."""
-    for path in metrics_dir.rglob("*.tsv") if metrics_dir.is_dir() else []:
+def _truncate_tsv(plots_dir: Path, step: int) -> None:
+    """Drop plot rows logged after `step` by a run that was killed before its next checkpoint."""
+    for path in plots_dir.rglob("*.tsv") if plots_dir.is_dir() else []:
         with path.open(newline="") as fh:
             rows = list(csv.reader(fh, delimiter="\t"))
         kept = [rows[0]] + [r for r in rows[1:] if int(r[rows[0].index("step")]) <= step]
@@ -368,11 +376,11 @@ def _train(
     start_step = state["step"]
     if runtime.is_main:
         if start_step == 0:
-            for folder in (paths.log_dir, paths.state_dir):
+            for folder in (paths.log_dir, paths.state_dir, paths.plots_dir):
                 if Path.cwd().resolve().is_relative_to(folder.resolve()):
                     raise SrganError(f"refusing to clear {folder}: it holds the working directory")
                 shutil.rmtree(folder, ignore_errors=True)
-        for folder in (paths.log_dir, paths.state_dir):
+        for folder in (paths.log_dir, paths.state_dir, paths.plots_dir):
             folder.mkdir(parents=True, exist_ok=True)
     runtime.barrier()
 
@@ -414,7 +422,7 @@ def _train(
     loader = DataLoader(remaining, batch_size=per_process, sampler=sampler, shuffle=False, drop_last=True,
                         num_workers=p.num_workers, pin_memory=runtime.device.type == "cuda",
                         persistent_workers=p.num_workers > 0)
-    live = _Live(paths.log_dir, start_step) if runtime.is_main else None
+    live = _Live(paths.log_dir, paths.plots_dir, start_step) if runtime.is_main else None
     content_loss = content_loss.to(runtime.device)
     bar = tqdm(loader, total=steps, initial=start_step, desc=f"{kind} {info['content_loss']}",
                disable=not (progress and runtime.is_main), mininterval=1.0)

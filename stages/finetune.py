@@ -1,6 +1,6 @@
 """Stage `finetune@<loss>`: SRGAN fine-tuning of the pretrained SRResNet with one content loss.
 
-usage: python stages/finetune.py LOSS_NAME INIT_CHECKPOINT TRAIN_DIR VALID_DIR OUT_DIR LOG_DIR STATE_DIR
+usage: python stages/finetune.py LOSS_NAME INIT_CHECKPOINT TRAIN_DIR VALID_DIR OUT_DIR LOG_DIR STATE_DIR PLOTS_DIR
 Relaunches itself under torchrun when runtime.processes > 1.
 """
 
@@ -19,7 +19,7 @@ from srgan.train import StagePaths, finetune_srgan
 
 def main(argv: list[str]) -> None:
     name = argv[1]
-    init_ckpt, train_dir, valid_dir, out_dir, log_dir, state_dir = map(Path, argv[2:8])
+    init_ckpt, train_dir, valid_dir, out_dir, log_dir, state_dir, plots_dir = map(Path, argv[2:9])
     params = load_params(Path("params.yaml"))
     if name not in params.losses:
         raise SrganError(f"loss '{name}' is not defined in params.yaml 'losses'")
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> None:
             content_loss=ContentLoss(params.losses[name], params.features.weights, params.features.allow_random_fallback),
             seed=params.runtime.seed,
             runtime=runtime,
-            paths=StagePaths(out_dir, log_dir, state_dir),
+            paths=StagePaths(out_dir, log_dir, state_dir, plots_dir),
         )
     finally:
         shutdown(runtime)

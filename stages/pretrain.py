@@ -1,6 +1,6 @@
 """Stage `pretrain`: SRResNet trained from scratch with params.pretrain.content_loss (MSE).
 
-usage: python stages/pretrain.py TRAIN_DIR VALID_DIR OUT_DIR LOG_DIR STATE_DIR
+usage: python stages/pretrain.py TRAIN_DIR VALID_DIR OUT_DIR LOG_DIR STATE_DIR PLOTS_DIR
 Relaunches itself under torchrun when runtime.processes > 1.
 """
 
@@ -16,7 +16,7 @@ from srgan.train import StagePaths, pretrain_srresnet
 
 
 def main(argv: list[str]) -> None:
-    train_dir, valid_dir, out_dir, log_dir, state_dir = map(Path, argv[1:6])
+    train_dir, valid_dir, out_dir, log_dir, state_dir, plots_dir = map(Path, argv[1:7])
     params = load_params(Path("params.yaml"))
     if relaunch_under_torchrun(params.runtime.processes, argv):
         return
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
             content_loss=ContentLoss(params.losses[name], params.features.weights, params.features.allow_random_fallback),
             seed=params.runtime.seed,
             runtime=runtime,
-            paths=StagePaths(out_dir, log_dir, state_dir),
+            paths=StagePaths(out_dir, log_dir, state_dir, plots_dir),
         )
     finally:
         shutdown(runtime)

@@ -110,7 +110,7 @@ def _tiny_run(tmp_path, loss, max_bad_steps):
     return pretrain_srresnet(
         train_images=train, valid_images=[EvalImage("v", bicubic_downscale(hr, 4), hr, False)], scale=4,
         model_params=ModelParams(1, 4), train_params=params, loss_name="mse", content_loss=loss, seed=0,
-        runtime=CPU, paths=StagePaths(tmp_path / "out", tmp_path / "logs", tmp_path / "state"), progress=False)
+        runtime=CPU, paths=StagePaths(tmp_path / "out", tmp_path / "logs", tmp_path / "state", tmp_path / "plots"), progress=False)
 
 
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):

@@ -104,22 +104,23 @@ def test_pretrain_then_finetune_write_checkpoints_and_logs(tmp_path):
     summary = pretrain_srresnet(
         train_images=train, valid_images=valid, scale=4, model_params=TINY, train_params=_train_params(),
         loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=CPU,
-        paths=StagePaths(tmp_path / "srresnet", tmp_path / "logs", tmp_path / "state"), progress=False,
+        paths=StagePaths(tmp_path / "srresnet", tmp_path / "logs", tmp_path / "state", tmp_path / "plots"), progress=False,
     )
     assert summary["steps"] == 3 and [h["step"] for h in summary["history"]] == [2, 3]
     assert summary["best_step"] in (2, 3)
     assert json.loads((tmp_path / "srresnet" / "summary.json").read_text())["steps"] == 3
     best = load_checkpoint(tmp_path / "srresnet" / "best.pt")
     assert best["kind"] == "srresnet" and best["scale"] == 4 and best["content_loss"] == "mse"
-    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "logs" / "tb").iterdir())
-    assert (tmp_path / "logs" / "dvclive" / "plots" / "metrics" / "valid" / "psnr_y_db.tsv").is_file()
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "logs").iterdir())
+    rows = (tmp_path / "plots" / "valid" / "psnr_y_db.tsv").read_text().splitlines()
+    assert rows[0] == "step\tpsnr_y_db" and [r.split("\t")[0] for r in rows[1:]] == ["2", "3"]
     assert not (tmp_path / "state" / "resume.pt").exists()  # finished runs keep only final artefacts
 
     summary = finetune_srgan(
         init_state=best["model"], train_images=train, valid_images=valid, scale=4, model_params=TINY,
         train_params=_train_params(steps=2, ema_decay=0.0), adversarial_weight=1e-3, loss_name="hybrid",
         content_loss=ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"), seed=0, runtime=CPU,
-        paths=StagePaths(tmp_path / "srgan", tmp_path / "glogs", tmp_path / "gstate"), progress=False,
+        paths=StagePaths(tmp_path / "srgan", tmp_path / "glogs", tmp_path / "gstate", tmp_path / "gplots"), progress=False,
     )
     last = load_checkpoint(tmp_path / "srgan" / "last.pt")
     assert last["kind"] == "srgan" and last["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
@@ -134,7 +135,7 @@ def test_training_is_reproducible(tmp_path):
         pretrain_srresnet(
             train_images=train, valid_images=valid, scale=4, model_params=TINY, train_params=_train_params(),
             loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=3, runtime=CPU,
-            paths=StagePaths(tmp_path / run, tmp_path / f"log{run}", tmp_path / f"state{run}"), progress=False,
+            paths=StagePaths(tmp_path / run, tmp_path / f"log{run}", tmp_path / f"state{run}", tmp_path / f"plots{run}"), progress=False,
         )
         states.append(load_checkpoint(tmp_path / run / "last.pt")["model"])
     for key in states[0]:

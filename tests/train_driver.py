@@ -41,13 +41,13 @@ def main(argv):
     train, valid = images()
     pretrain_srresnet(train_images=train, valid_images=valid, scale=4, model_params=model, train_params=params,
                       loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=runtime,
-                      paths=StagePaths(root / "srresnet", root / "logs", root / "state"), progress=False)
+                      paths=StagePaths(root / "srresnet", root / "logs", root / "state", root / "plots"), progress=False)
     if len(argv) > 5:
         init = torch.load(root / "srresnet" / "last.pt", weights_only=True)["model"]
         finetune_srgan(init_state=init, train_images=train, valid_images=valid, scale=4, model_params=model,
                        train_params=params, adversarial_weight=1e-2, loss_name="mse",
                        content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=runtime,
-                       paths=StagePaths(root / "srgan", root / "glogs", root / "gstate"), progress=False)
+                       paths=StagePaths(root / "srgan", root / "glogs", root / "gstate", root / "gplots"), progress=False)
     shutdown(runtime)
 
 
