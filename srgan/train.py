@@ -135,20 +135,22 @@ def _check_finite(
 ) -> None:
     """Raise NonFiniteStep on every process if any loss part or gradient is NaN/inf.
 
-    With fp16 loss scaling the gradients are not checked: GradScaler itself skips
-    the (expected, occasional) overflowing steps while it calibrates its scale.
+    One fused norm over all gradients and one host sync per call. With fp16 loss
+    scaling the gradients are not checked: GradScaler itself skips the (expected,
+    occasional) overflowing steps while it calibrates its scale.
     """
-    bad_terms = [name for name, value in loss_parts.items() if not torch.isfinite(value).all()]
+    checks = [torch.stack([v.detach().float().reshape(()) for v in loss_parts.values()])]
     grads = [p.grad for p in params if p.grad is not None] if check_grads else []
-    grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])) if grads else None
-    bad_grad = grad_norm is not None and not torch.isfinite(grad_norm)
-    flag = torch.tensor([float(bool(bad_terms) or bad_grad)], device=runtime.device)
+    if grads:
+        checks.append(torch.stack(torch._foreach_norm(grads)).float())
+    flag = torch.stack([(~torch.isfinite(c)).any() for c in checks]).float().reshape(-1)
     if runtime.distributed:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    if flag.item() > 0:
+    if flag.max().item() > 0:
+        bad_terms = [name for name, value in loss_parts.items() if not torch.isfinite(value).all()]
         if bad_terms:
             raise NonFiniteStep(f"{what} loss term '{bad_terms[0]}'")
-        raise NonFiniteStep(f"{what} gradient" if bad_grad else f"{what} loss on another process")
+        raise NonFiniteStep(f"{what} gradient" if flag[-1].item() > 0 and grads else f"{what} loss on another process")
 
 
 def _no_scaler() -> torch.amp.GradScaler:
@@ -160,7 +162,7 @@ def pretrain_step(
     lr_img: Tensor, hr_img: Tensor, runtime: Runtime, accumulation: int = 1,
     scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One SRResNet optimiser step on a batch; returns the loss scalars for logging.
+    """One SRResNet optimiser step on a batch; returns the loss scalars (0-d tensors, on the device).
 
     Raises NonFiniteStep (without stepping) when a loss term or gradient is not finite.
     """
@@ -179,7 +181,7 @@ def pretrain_step(
     _check_finite(parts, list(generator.parameters()), runtime, "generator", check_grads=not scaler.is_enabled())
     scaler.step(optimizer)
     scaler.update()
-    return {f"loss/{k}": v.item() for k, v in parts.items()}
+    return {f"loss/{k}": v for k, v in parts.items()}
 
 
 def gan_step(
@@ -225,22 +227,21 @@ def gan_step(
 
     discriminator.requires_grad_(True)
     opt_d.zero_grad(set_to_none=True)
-    real_prob = fake_prob = 0.0
     for i, (sr_mb, hr_mb) in enumerate(zip(sr_imgs, hr_mbs)):
         with _no_sync(discriminator, i == accumulation - 1):
             with runtime.autocast():
                 real_logits, fake_logits = discriminator(hr_mb), discriminator(sr_mb)
                 d_loss = discriminator_loss(real_logits, fake_logits)
             scaler.scale(d_loss / accumulation).backward()
-        add({"discriminator": d_loss})
-        real_prob += torch.sigmoid(real_logits.detach().float()).mean().item() / accumulation
-        fake_prob += torch.sigmoid(fake_logits.detach().float()).mean().item() / accumulation
+        add({"discriminator": d_loss, "real_prob": torch.sigmoid(real_logits.float()).mean(),
+             "fake_prob": torch.sigmoid(fake_logits.float()).mean()})
     scaler.unscale_(opt_d)
     _check_finite({"discriminator": parts["discriminator"]}, list(discriminator.parameters()), runtime,
                   "discriminator", check_grads=not scaler.is_enabled())
     scaler.step(opt_d)
     scaler.update()
-    return {**{f"loss/{k}": v.item() for k, v in parts.items()}, "d/real_prob": real_prob, "d/fake_prob": fake_prob}
+    probs = {"d/real_prob": parts.pop("real_prob"), "d/fake_prob": parts.pop("fake_prob")}
+    return {**{f"loss/{k}": v for k, v in parts.items()}, **probs}
 
 
 # ---------------------------------------------------------------- the loop
@@ -458,12 +459,13 @@ def _train(
         if ema is not None:
             ema.update(generator)
         state["step"] = step
-        scalars["lr"] = optimizers["generator"].param_groups[0]["lr"]
-        scalars["bad_steps"] = state["bad_steps"]
-        if "loss/content" in scalars:
-            bar.set_postfix(loss=f"{scalars['loss/content']:.4f}", refresh=False)
         if live is not None and (step % p.log_every == 0 or step == steps):
-            live.scalars(step, scalars)
+            # Reading the values syncs with the device: only on logging steps.
+            values = {k: float(v) for k, v in scalars.items()}
+            values.update(lr=optimizers["generator"].param_groups[0]["lr"], bad_steps=state["bad_steps"])
+            if "loss/content" in values:
+                bar.set_postfix(loss=f"{values['loss/content']:.4f}", refresh=False)
+            live.scalars(step, values)
         if step % p.valid_every == 0 or step == steps:
             if runtime.is_main:
                 psnr = validate(averaged(), valid_images, scale, runtime)
