@@ -11,11 +11,8 @@ from torch import nn
 from tqdm import tqdm
 
 from srgan import metrics
-from srgan.artifacts import load_checkpoint
 from srgan.data import EvalImage, bicubic_upscale, to_tensor
-from srgan.errors import SrganError
-from srgan.infer import super_resolve
-from srgan.models import generator_from_state
+from srgan.infer import load_generator, super_resolve
 from srgan.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,20 +49,6 @@ def summarize(per_image: pd.DataFrame) -> dict[str, float]:
         out[key] = round(value, 4) if math.isfinite(value) else value
     out["images"] = int(len(per_image))
     return out
-
-
-def load_generator(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
-    """Load a generator checkpoint (weights_only) onto the runtime's device, eval mode.
-
-    Returns (model, checkpoint metadata without the weights).
-    """
-    ckpt = load_checkpoint(checkpoint)
-    try:
-        model = generator_from_state(ckpt["model"], scale)
-    except SrganError as e:
-        raise SrganError(f"checkpoint {checkpoint}: {e}") from None
-    info = {k: v for k, v in ckpt.items() if k != "model"}
-    return runtime.prepare_model(model).eval(), info
 
 
 def describe_feature_weights(feature_weights: dict[str, str]) -> str:

@@ -374,8 +374,8 @@ def available_models(models_dir: Path) -> list[str]:
     return names
 
 
-def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
-    """Load a generator checkpoint (weights_only) and `prepare_for_inference` it.
+def load_generator(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
+    """Load a generator checkpoint (weights_only) onto the runtime's device, in eval mode.
 
     Raises SrganError naming the file when it is unreadable, not an SRResNet, or
     made for another scale. Returns (model, checkpoint metadata without weights).
@@ -392,6 +392,12 @@ def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[
     except SrganError as e:
         raise SrganError(f"checkpoint {checkpoint}: {e}") from None
     info = {k: v for k, v in ckpt.items() if k != "model"}
+    return runtime.prepare_model(model).eval(), info
+
+
+def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
+    """`load_generator`, then `prepare_for_inference` (BatchNorm folded, channels_last)."""
+    model, info = load_generator(checkpoint, scale, runtime)
     return prepare_for_inference(model, runtime), info
 
 

@@ -25,8 +25,7 @@ from srgan.artifacts import atomic_path, write_text_atomic
 from srgan.config import ReportParams
 from srgan.data import bicubic_upscale, read_image, to_tensor, to_u8
 from srgan.errors import SrganError
-from srgan.evaluate import load_generator
-from srgan.infer import super_resolve
+from srgan.infer import load_generator, super_resolve
 from srgan.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,19 @@ def test_upscale_help_documents_colour_handling():
     text = sub.format_help()
     for phrase in ("Grayscale", "RGBA", "Palette", "8-bit", "--tile", "srgan_<loss>"):
         assert phrase in text
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "Set5" / "HR").is_dir(), reason="../shared/data/Set5 is not present")
+def test_evaluate_a_local_set5_folder(capsys):
+    """`srgan evaluate` on the real Set5 folder: the bicubic baseline gives the published figures."""
+    from srgan.cli import main
+
+    main(["evaluate", "--model", "bicubic", "--device", "cpu", str(SHARED / "Set5")])
+    scores = json.loads(capsys.readouterr().out)["Set5"]
+    assert scores["images"] == 5
+    assert scores["psnr_y_db"] == pytest.approx(28.42, abs=0.02)
+    assert scores["ssim_y"] == pytest.approx(0.810, abs=0.002)
+    assert {"psnr_rgb_db", "ms_ssim_rgb"} <= set(scores)
