@@ -287,7 +287,8 @@ def test_prepare_download_zip(tmp_path: Path, http_root: tuple[Path, str]) -> No
     for pair in load_eval_set(out, 4):
         np.testing.assert_array_equal(pair.hr_u8, _expected_hr(pair.name))
         np.testing.assert_array_equal(pair.lr_u8, bicubic_downscale(_expected_hr(pair.name), 4))
-    assert (cache / "Mini_HR.zip").read_bytes() == data  # the archive is kept for the next run
+    kept = list(cache.rglob("Mini_HR.zip"))  # the archive is kept for the next run, one folder per URL
+    assert len(kept) == 1 and kept[0].read_bytes() == data
 
 
 def test_prepare_download_tar_gz_with_top_folder_and_lr(tmp_path: Path, http_root: tuple[Path, str]) -> None:
@@ -311,8 +312,8 @@ def test_prepare_download_wrong_sha256(tmp_path: Path, http_root: tuple[Path, st
     with pytest.raises(SrganError, match="sha256"):
         prepare_dataset(_ds("download", url=f"{base}/Mini_HR.zip", sha256="0" * 64), 4, out, cache)
     assert not out.exists()
-    assert not (cache / "Mini_HR.zip").exists()
-    assert not (cache / "extracted").exists()
+    assert not list(cache.rglob("Mini_HR.zip"))
+    assert not list(cache.rglob("extracted"))
 
 
 def test_prepare_download_missing_url(tmp_path: Path, http_root: tuple[Path, str]) -> None:
@@ -345,3 +346,16 @@ def test_prepare_download_flat_archive(tmp_path: Path, http_root: tuple[Path, st
     hr, gray = read_image(out / "HR" / "beta.png")
     assert gray is True
     np.testing.assert_array_equal(hr, _expected_hr("beta"))
+
+
+def test_two_urls_with_the_same_file_name_do_not_share_a_cache(http_root, tmp_path):
+    served, base = http_root
+    for sub, value in (("a", 40), ("b", 200)):
+        (served / sub).mkdir()
+        with zipfile.ZipFile(served / sub / "HR.zip", "w") as zf:
+            zf.writestr("HR/x.png", _png_bytes(np.full((16, 16, 3), value, dtype=np.uint8)))
+    cache = tmp_path / "cache"
+    prepare_dataset(_ds("download", url=f"{base}/a/HR.zip"), 4, tmp_path / "a", cache)
+    prepare_dataset(_ds("download", url=f"{base}/b/HR.zip"), 4, tmp_path / "b", cache)
+    assert read_image(tmp_path / "a" / "HR" / "x.png")[0][0, 0, 0] == 40
+    assert read_image(tmp_path / "b" / "HR" / "x.png")[0][0, 0, 0] == 200
