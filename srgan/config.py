@@ -222,7 +222,7 @@ class FinetuneParams(TrainParams):
 @dataclass(frozen=True)
 class EvaluateParams:
     sets: tuple[str, ...]  # names in data.sets to score every model on
-    tile_px: int  # LR tile side for inference on big images; 0 = whole image at once
+    tile_px: int  # LR tile side for inference on big images (>= 32; tiles overlap by 16 px); 0 = whole image
 
     def validate(self, data: DataParams) -> None:
         if not self.sets:
@@ -230,7 +230,8 @@ class EvaluateParams:
         for name in self.sets:
             if name not in data.sets:
                 raise SrganError(f"params key 'evaluate.sets' names '{name}', which is not in data.sets")
-        _positive(self.tile_px, "evaluate.tile_px", allow_zero=True)
+        if self.tile_px != 0 and self.tile_px < 32:
+            raise SrganError(f"params key 'evaluate.tile_px' must be 0 (whole images) or >= 32 LR px (tiles overlap by 16), got {self.tile_px}")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ METRIC_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb")
 
 
 def score_images(
-    model: nn.Module | None, images: list[EvalImage], scale: int, runtime: Runtime, progress: bool = False
+    model: nn.Module | None, images: list[EvalImage], scale: int, runtime: Runtime, progress: bool = False,
+    tile_px: int = 0,
 ) -> pd.DataFrame:
     """Per-image metrics of `model` (None = bicubic baseline) on one set.
 
@@ -35,7 +36,7 @@ def score_images(
         if model is None:
             sr_img = to_tensor(bicubic_upscale(item.lr_u8, scale))[None]
         else:
-            sr_img = super_resolve(model, to_tensor(item.lr_u8)[None], runtime)
+            sr_img = super_resolve(model, to_tensor(item.lr_u8)[None], runtime, tile_px=tile_px)
         hr_img = to_tensor(item.hr_u8)[None]
         rows.append({"image": item.name, "gray": item.gray, **metrics.evaluate_pair(sr_img, hr_img, scale, item.gray)})
     return pd.DataFrame(rows)
@@ -58,9 +59,9 @@ def describe_feature_weights(feature_weights: dict[str, str]) -> str:
 
 
 def evaluate_model(
-    checkpoint: Path | None, sets: dict[str, list[EvalImage]], scale: int, runtime: Runtime
+    checkpoint: Path | None, sets: dict[str, list[EvalImage]], scale: int, runtime: Runtime, tile_px: int = 0
 ) -> tuple[dict, pd.DataFrame]:
-    """Score a generator checkpoint (None = bicubic) on every set.
+    """Score a generator checkpoint (None = bicubic) on every set (tile_px > 0: tiled inference).
 
     Returns ({set: {metric: mean}, plus model metadata}, per-image rows with a `set` column).
     """
@@ -72,7 +73,7 @@ def evaluate_model(
     }
     frames = []
     for set_name, images in sets.items():
-        per_image = score_images(model, images, scale, runtime)
+        per_image = score_images(model, images, scale, runtime, tile_px=tile_px)
         summary[set_name] = summarize(per_image)
         frames.append(per_image.assign(set=set_name))
     per_image = pd.concat(frames, ignore_index=True)

@@ -22,7 +22,7 @@ def main(argv: list[str]) -> None:
         raise SrganError(f"checkpoint {checkpoint} not found; train it first (dvc repro) or check the path")
     scale = params.data.scale
     sets = {name: load_eval_set(prepared_root / name, scale) for name in params.evaluate.sets}
-    summary, per_image = evaluate_model(checkpoint, sets, scale, resolve_runtime(params.runtime))
+    summary, per_image = evaluate_model(checkpoint, sets, scale, resolve_runtime(params.runtime), params.evaluate.tile_px)
     write_json_atomic(metrics_json, summary)
     with atomic_path(per_image_csv) as tmp:
         per_image.to_csv(tmp, index=False, float_format="%.4f")
