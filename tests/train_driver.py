@@ -13,7 +13,7 @@ import torch
 from srgan.config import ModelParams, TrainParams
 from srgan.data import EvalImage, bicubic_downscale
 from srgan.losses import ContentLoss
-from srgan.runtime import Runtime, resolve_runtime, shutdown
+from srgan.runtime import resolve_runtime, shutdown
 from srgan.config import RuntimeParams
 from srgan.train import StagePaths, finetune_srgan, pretrain_srresnet
 
