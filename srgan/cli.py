@@ -9,29 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from srgan.console import setup_logging
 from srgan.errors import SrganError
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-
-
-def run_main(main: Callable[[list[str]], None]) -> None:
-    """Run a stage's `main(sys.argv)`; a SrganError becomes `error: ...` and exit 1."""
-    setup_logging()
-    try:
-        main(sys.argv)
-    except SrganError as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted")
 
 
 def _cli_runtime(device: str, precision: str, channels_last: bool):

@@ -6,7 +6,7 @@ usage: python stages/evaluate.py CHECKPOINT|bicubic PREPARED_ROOT METRICS_JSON P
 from pathlib import Path
 
 from srgan.artifacts import atomic_path, write_json_atomic
-from srgan.cli import run_main
+from srgan.console import run_main
 from srgan.config import load_params
 from srgan.data import load_eval_set
 from srgan.errors import SrganError

@@ -5,7 +5,7 @@ usage: python stages/prepare.py SET_NAME OUT_DIR CACHE_DIR
 
 from pathlib import Path
 
-from srgan.cli import run_main
+from srgan.console import run_main
 from srgan.config import load_params
 from srgan.prepare import prepare_dataset
 

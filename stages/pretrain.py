@@ -6,7 +6,7 @@ Relaunches itself under torchrun when runtime.processes > 1.
 
 from pathlib import Path
 
-from srgan.cli import run_main
+from srgan.console import run_main
 from srgan.launch import relaunch_under_torchrun
 from srgan.config import load_params
 from srgan.data import load_eval_set, load_hr_images

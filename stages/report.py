@@ -5,7 +5,7 @@ usage: python stages/report.py METRICS_DIR MODELS_DIR LOGS_DIR PREPARED_DIR OUT_
 
 from pathlib import Path
 
-from srgan.cli import run_main
+from srgan.console import run_main
 from srgan.config import load_params
 from srgan.errors import SrganError
 from srgan.report import build_report
