@@ -29,11 +29,15 @@ class TqdmHandler(logging.Handler):
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """INFO (or DEBUG) logging to stderr through tqdm; replaces any handlers already set."""
+    """INFO (or DEBUG) logging to stderr through tqdm.
+
+    Replaces console handlers set before (plain StreamHandlers, an earlier
+    TqdmHandler); other handlers (files, pytest's capture) stay.
+    """
     handler = TqdmHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if type(h) not in (logging.StreamHandler, TqdmHandler)] + [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
