@@ -41,15 +41,8 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from srgan.data import (
-    PatchDataset,
-    _crop_rotated,
-    bicubic_downscale,
-    load_hr_images,
-    read_image,
-    to_tensor,
-    write_prepared_set,
-)
+from srgan.data import PatchDataset, _crop_rotated, load_hr_images, to_tensor
+from srgan.images import bicubic_downscale, read_image, write_prepared_set
 
 WIDTH_PX, HEIGHT_PX = 2040, 1356
 PATCH_PX, SCALE, BATCH_SIZE, AUGMENT = 128, 4, 16, "rot10_hflip"
@@ -134,10 +127,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_loader_") as tmp:
         set_dir = Path(tmp) / "train"
         start = time.perf_counter()
-        images = [(f"{i:04d}", synthetic_photo(HEIGHT_PX, WIDTH_PX, args.seed + i), False, None)
-                  for i in range(args.images)]
+        images = ((f"{i:04d}", synthetic_photo(HEIGHT_PX, WIDTH_PX, args.seed + i), False, None)
+                  for i in range(args.images))  # made and written one at a time
         manifest = write_prepared_set(set_dir, images, SCALE, source="synthetic")
-        del images
         hr_paths = [set_dir / "HR" / f"{e['name']}.png" for e in manifest["images"]]
         sizes_mb = [p.stat().st_size / 1e6 for p in hr_paths]
         raw_mb = WIDTH_PX * HEIGHT_PX * 3 / 1e6

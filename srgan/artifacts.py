@@ -17,11 +17,12 @@ import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from srgan.errors import SrganError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @contextlib.contextmanager
@@ -61,6 +62,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     """Save a dict of state_dicts / tensors / plain data atomically."""
+    import torch  # here, not at the top: the atomic writers above serve torch-free modules too
+
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
 
@@ -71,6 +74,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     Raises SrganError for a missing, truncated or unsafe file (a pickle that
     would import or call arbitrary objects is refused, not executed).
     """
+    import torch
+
     if not path.is_file():
         raise SrganError(f"checkpoint {path} not found; run the stage that makes it (dvc repro) or check the path")
     try:

@@ -1,79 +1,32 @@
-"""Image I/O, PIL-bicubic LR generation, mod-crop, datasets and augmentation.
+"""Tensors at the image edge, prepared-set loading, and training patches.
 
 Arrays are uint8 HxWx3 RGB (`*_u8`); tensors are float32 RGB in [0, 1], CHW or
-NCHW. Conversions between the two happen only here (and in `srgan.metrics`).
-LR images are made with PIL's antialiased bicubic resize, which reproduces the
-benchmark LRbicx4 files at > 50 dB (BRIEF section 2).
+NCHW. Conversions between the two happen only here (and in `srgan.metrics`),
+with the project's one 8-bit rounding rule (`round_u8`). Image files, geometry
+and the prepared-set writer live in `srgan.images`, which needs no torch.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from srgan.artifacts import atomic_path, write_json_atomic
 from srgan.errors import SrganError
+from srgan.images import EvalImage, bicubic_downscale, read_image
+# Written in srgan.images (the prepare stage imports no torch), read here; re-exported beside its readers.
+from srgan.images import write_prepared_set as write_prepared_set
 
-log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-# ---------------------------------------------------------------- image I/O
-
-
-def pil_to_rgb_u8(img: Image.Image, name: str) -> tuple[np.ndarray, bool]:
-    """Convert any PIL image to (HxWx3 uint8 RGB, was_gray).
-
-    Grayscale (L, LA, 1), 16-bit/32-bit gray (I;16, I), palette (P) and
-    RGBA/LA (alpha dropped: SR models see colour only) are handled; 16-bit
-    values are scaled to 8 bit with rounding.
-    """
-    mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        gray = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2), True
-    if mode in ("1", "L", "LA"):
-        gray = np.asarray(img.convert("L"), dtype=np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2), True
-    if mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if mode not in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa"):
-        raise SrganError(f"image {name} has unsupported mode {mode}")
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy(), False
-
-
-def read_image(path: Path) -> tuple[np.ndarray, bool]:
-    """Read an image file as (HxWx3 uint8 RGB, was_gray); SrganError if unreadable."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return pil_to_rgb_u8(img, str(path))
-    except FileNotFoundError:
-        raise SrganError(f"image {path} not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise SrganError(f"image {path} cannot be read (corrupt or truncated?): {e}") from None
-
-
-def write_png(path: Path, img_u8: np.ndarray, gray: bool = False) -> None:
-    """Write HxWx3 uint8 RGB as PNG atomically; `gray` stores one channel (mode L)."""
-    img = Image.fromarray(img_u8[:, :, 0] if gray else img_u8, mode="L" if gray else "RGB")
-    with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
+# ---------------------------------------------------------------- tensors
 
 
 def to_tensor(img_u8: np.ndarray) -> Tensor:
@@ -81,85 +34,28 @@ def to_tensor(img_u8: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(img_u8)).permute(2, 0, 1).float().div_(255.0)
 
 
+def round_u8(img: Tensor) -> Tensor:
+    """Float in [0, 1] (clamped), any shape and device -> uint8 of the same shape.
+
+    floor(x * 255 + 0.5) in float64: ties round up, as MATLAB's im2uint8,
+    `srgan.metrics.quantize_u8` and `srgan.images.float_to_u8` do (torch.round
+    would send ties to the even integer). float64 because x * 255 rounded to
+    float32 can land a value just below a tie on it.
+    """
+    # copy=True: the in-place steps below must never write into the caller's tensor.
+    return img.detach().to(torch.float64, copy=True).clamp_(0, 1).mul_(255.0).add_(0.5).floor_().to(torch.uint8)
+
+
 def to_u8(img: Tensor) -> np.ndarray:
-    """3xHxW (or 1x3xHxW) float in [0, 1] -> HxWx3 uint8, clamped and rounded."""
+    """3xHxW (or 1x3xHxW) float in [0, 1] -> HxWx3 uint8, clamped and rounded by `round_u8`."""
     if img.dim() == 4:
         img = img[0]
-    return img.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
-# ---------------------------------------------------------------- geometry
-
-
-def mod_crop(img_u8: np.ndarray, scale: int) -> np.ndarray:
-    """Crop bottom/right so height and width are multiples of `scale`."""
-    h, w = img_u8.shape[:2]
-    return img_u8[: h - h % scale, : w - w % scale]
-
-
-def resize_bicubic(img_u8: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """PIL (antialiased) bicubic resize of an HxWx3 uint8 image to (height, width)."""
-    out = Image.fromarray(img_u8).resize((size_hw[1], size_hw[0]), Image.Resampling.BICUBIC)
-    return np.array(out, dtype=np.uint8)
-
-
-def bicubic_downscale(hr_u8: np.ndarray, scale: int) -> np.ndarray:
-    """LR image from a mod-cropped HR image by PIL bicubic; shape (H/scale, W/scale, 3)."""
-    h, w = hr_u8.shape[:2]
-    if h % scale or w % scale:
-        raise SrganError(f"HR size {w}x{h} is not a multiple of scale {scale}; mod-crop it first")
-    return resize_bicubic(hr_u8, (h // scale, w // scale))
-
-
-def bicubic_upscale(lr_u8: np.ndarray, scale: int) -> np.ndarray:
-    """The bicubic baseline: PIL bicubic upscaling by `scale`."""
-    h, w = lr_u8.shape[:2]
-    return resize_bicubic(lr_u8, (h * scale, w * scale))
+    return round_u8(img).permute(1, 2, 0).cpu().numpy()
 
 
 # ---------------------------------------------------------------- prepared sets
 
-# A prepared set is a folder: HR/<name>.png (mod-cropped; grayscale stays mode L),
-# LR/<name>.png (x scale smaller) and manifest.json listing the images.
-
-
-@dataclass(frozen=True)
-class EvalImage:
-    name: str
-    lr_u8: np.ndarray  # (h, w, 3)
-    hr_u8: np.ndarray  # (h*scale, w*scale, 3)
-    gray: bool  # the source file was grayscale: scored on its gray values
-
-
-def write_prepared_set(
-    out_dir: Path, images: list[tuple[str, np.ndarray, bool, np.ndarray | None]], scale: int, source: str
-) -> dict:
-    """Write a prepared set atomically from (name, hr_u8, gray, lr_u8 or None).
-
-    HR is mod-cropped; LR is taken as given (checked against HR's size) or made
-    by PIL bicubic. Returns the manifest.
-    """
-    if not images:
-        raise SrganError(f"dataset for {out_dir} has no images")
-    entries = []
-    with atomic_path(out_dir) as tmp:
-        for name, hr_u8, gray, lr_u8 in images:
-            hr_u8 = mod_crop(hr_u8, scale)
-            if hr_u8.shape[0] < scale or hr_u8.shape[1] < scale:
-                raise SrganError(f"image {name} is smaller than the scale ({scale} px)")
-            if lr_u8 is None:
-                lr_u8 = bicubic_downscale(hr_u8, scale)
-            elif lr_u8.shape[:2] != (hr_u8.shape[0] // scale, hr_u8.shape[1] // scale):
-                raise SrganError(
-                    f"LR image {name} is {lr_u8.shape[1]}x{lr_u8.shape[0]}, expected HR/{scale} = "
-                    f"{hr_u8.shape[1] // scale}x{hr_u8.shape[0] // scale}"
-                )
-            write_png(tmp / "HR" / f"{name}.png", hr_u8, gray)
-            write_png(tmp / "LR" / f"{name}.png", lr_u8, gray)
-            entries.append({"name": name, "gray": gray, "hr_hw": list(hr_u8.shape[:2])})
-        manifest = {"scale": scale, "source": source, "images": entries}
-        write_json_atomic(tmp / "manifest.json", manifest)
-    return manifest
+# The folder layout (HR/, LR/, manifest.json) is described in `srgan.images`.
 
 
 def _read_manifest(set_dir: Path) -> dict:

@@ -1,15 +1,16 @@
-"""Running a trained generator on images: whole or tiled, fast path, image files.
+"""Running a trained generator on tensors: whole or tiled, BN folding, loading.
 
 Tensors are float32 RGB in [0, 1], NCHW; `*_u8` arrays are uint8 HxWx3 (or HxW
-for gray). Three layers, each usable alone:
+for gray). Two layers, each usable alone:
 
 - `super_resolve` / `super_resolve_tiled`: tensor in, tensor out (what
   `srgan.evaluate` uses).
 - `super_resolve_u8`: uint8 array in, uint8 array out, tiled and streaming, so
   the only full-size buffer is the 8-bit result (for images too large to hold
   as float SR tensors).
-- `upscale_image` / `upscale_file`: PIL images and files, with the colour-mode
-  rules of `srgan upscale` (see `upscale_image`).
+
+Image files, colour modes and output formats (`srgan upscale`) are in
+`srgan.upscale`.
 
 Tiling: the LR image is cut into tiles of `tile_px` LR pixels that overlap by at
 least `overlap_px`; each tile is upscaled alone and the SR tiles are blended with
@@ -26,44 +27,21 @@ pixels and about 65 dB PSNR against the whole-image result for a trained model
 from __future__ import annotations
 
 import copy
-import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor, nn
 
-from srgan.artifacts import atomic_path, load_checkpoint
-from srgan.data import pil_to_rgb_u8
+from srgan.artifacts import load_checkpoint
+from srgan.data import round_u8
 from srgan.errors import SrganError
 from srgan.models import SRResNet, generator_from_state
 from srgan.runtime import Runtime
 
-log = logging.getLogger(__name__)
-
-# Output suffix -> PIL format, and the modes each format can store (others are converted).
-OUTPUT_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
-_SAVE_OPTIONS = {
-    "PNG": {},
-    "JPEG": {"quality": 95},
-    "WEBP": {"quality": 95},
-    "TIFF": {"compression": "tiff_deflate"},
-    "BMP": {},
-}
 # BT.601 luma, as PIL's convert("L") and srgan.metrics.gray_luma.
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
 # ---------------------------------------------------------------- fast path
@@ -291,9 +269,9 @@ def super_resolve_u8(
 ) -> np.ndarray:
     """Upscale an HxWx3 uint8 RGB image -> (s*H, s*W, 3) uint8, or (s*H, s*W) luma when `gray`.
 
-    Tiled and streaming: finished SR rows are rounded to 8 bit (on the device)
-    and written into the preallocated result, which is the only full-size
-    buffer. tile_px <= 0 runs the image as a single tile. gray: the input is a
+    Tiled and streaming: finished SR rows are rounded to 8 bit on the device
+    (`srgan.data.round_u8`, ties up) and written into the preallocated result,
+    which is the only full-size buffer. tile_px <= 0 runs the image as a single tile. gray: the input is a
     gray image replicated to RGB; the result is the BT.601 luma of the SR image.
     """
     scale = _model_scale(model, scale)
@@ -308,7 +286,7 @@ def super_resolve_u8(
         strip = strip[0].clamp_(0, 1)
         if gray:
             strip = (strip * luma).sum(dim=0)
-        strip_u8 = strip.mul_(255.0).round_().to(torch.uint8)
+        strip_u8 = round_u8(strip)
         if not gray:
             strip_u8 = strip_u8.permute(1, 2, 0)
         out[top : top + strip_u8.shape[0]] = strip_u8.cpu().numpy()
@@ -332,46 +310,6 @@ class _LazyFloat:
 
 
 # ---------------------------------------------------------------- models
-
-
-def resolve_model(model: str, models_dir: Path) -> Path:
-    """Map `srgan upscale --model` to a checkpoint path.
-
-    A path to an existing file (or anything ending in .pt or holding a path
-    separator) is taken as is. Otherwise a pipeline model name: `srresnet` ->
-    models_dir/srresnet/best.pt, `srgan_<loss>` -> models_dir/srgan/<loss>/best.pt.
-    Raises SrganError listing the models that exist when the name is unknown or
-    its checkpoint is missing.
-    """
-    path = Path(model)
-    if path.is_file():
-        return path
-    if path.suffix == ".pt" or "/" in model or os.sep in model:
-        raise SrganError(f"checkpoint {path} not found; check the path")
-    if model == "srresnet":
-        candidate = models_dir / "srresnet" / "best.pt"
-    elif model.startswith("srgan_") and len(model) > len("srgan_"):
-        candidate = models_dir / "srgan" / model[len("srgan_") :] / "best.pt"
-    else:
-        candidate = None
-    if candidate is not None and candidate.is_file():
-        return candidate
-    found = available_models(models_dir)
-    where = f"{candidate} does not exist" if candidate is not None else "names are srresnet or srgan_<loss>"
-    if found:
-        have = f"models under {models_dir}/: {', '.join(found)}"
-    else:
-        have = f"no trained models under {models_dir}/ (run dvc repro)"
-    raise SrganError(f"unknown model '{model}' ({where}); {have}; or pass a checkpoint path")
-
-
-def available_models(models_dir: Path) -> list[str]:
-    """Names `resolve_model` accepts whose checkpoints exist under models_dir."""
-    names = ["srresnet"] if (models_dir / "srresnet" / "best.pt").is_file() else []
-    srgan_dir = models_dir / "srgan"
-    if srgan_dir.is_dir():
-        names += sorted(f"srgan_{d.name}" for d in srgan_dir.iterdir() if (d / "best.pt").is_file())
-    return names
 
 
 def load_generator(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
@@ -399,117 +337,3 @@ def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[
     """`load_generator`, then `prepare_for_inference` (BatchNorm folded, channels_last)."""
     model, info = load_generator(checkpoint, scale, runtime)
     return prepare_for_inference(model, runtime), info
-
-
-# ---------------------------------------------------------------- images and files
-
-
-def open_image(path: Path) -> Image.Image:
-    """Open and fully decode an image file (EXIF rotation applied); SrganError if unreadable."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if getattr(img, "n_frames", 1) > 1:
-                log.warning("%s has %d frames; only the first is upscaled", path, img.n_frames)
-            return ImageOps.exif_transpose(img)
-    except FileNotFoundError:
-        raise SrganError(f"image {path} not found") from None
-    except Image.DecompressionBombError as e:
-        raise SrganError(f"image {path} is too large to open safely: {e}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise SrganError(f"image {path} cannot be read (corrupt or truncated?): {e}") from None
-
-
-def upscale_image(
-    model: nn.Module,
-    img: Image.Image,
-    runtime: Runtime,
-    scale: int,
-    tile_px: int,
-    overlap_px: int = 16,
-    name: str = "image",
-) -> Image.Image:
-    """Upscale a PIL image by `scale`, keeping its kind of colour.
-
-    - RGB: upscaled as is.
-    - Grayscale (1, L, 16-bit I;16, 32-bit I): the gray value is replicated to
-      RGB, upscaled, and the SR luma is returned as 8-bit L. 16-bit inputs come
-      back as 8 bit (logged).
-    - RGBA / LA: the colour is upscaled by the model; alpha is upscaled on its
-      own with PIL bicubic and re-attached (RGBA / LA result).
-    - Palette (P): converted to RGB, or RGBA when it has transparency.
-    - Other modes (CMYK, YCbCr, ...): converted to RGB.
-    """
-    if img.mode in ("P", "PA"):
-        img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
-    elif img.mode in ("RGBa", "La"):  # premultiplied alpha
-        img = img.convert("RGBA" if img.mode == "RGBa" else "LA")
-    if img.mode in _SIXTEEN_BIT_MODES:
-        log.warning("%s is %s (more than 8 bits); the result is written as 8-bit grayscale", name, img.mode)
-    alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
-    rgb_u8, gray = pil_to_rgb_u8(img, name)
-    sr_u8 = super_resolve_u8(model, rgb_u8, runtime, tile_px, overlap_px, gray=gray, scale=scale)
-    out = Image.fromarray(sr_u8)  # (H, W) -> L, (H, W, 3) -> RGB
-    if alpha is not None:
-        out.putalpha(alpha.resize(out.size, Image.Resampling.BICUBIC))
-    return out
-
-
-def _fit_format(img: Image.Image, fmt: str, name: str) -> Image.Image:
-    """Convert to a mode `fmt` can store; JPEG drops alpha with a warning."""
-    if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
-        log.warning("%s: JPEG has no alpha channel; transparency is dropped", name)
-        return img.convert("RGB" if img.mode == "RGBA" else "L")
-    if fmt == "WEBP" and img.mode in ("L", "LA"):  # WebP stores colour only
-        return img.convert("RGB" if img.mode == "L" else "RGBA")
-    if fmt == "BMP" and img.mode == "LA":
-        return img.convert("RGBA")
-    return img
-
-
-def output_path(in_path: Path, out_dir: Path, out_format: str | None) -> Path:
-    """out_dir / input stem + the input's suffix, or `.{out_format}` when given."""
-    suffix = f".{out_format.lower()}" if out_format else in_path.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        what = suffix or "files without a suffix"
-        raise SrganError(f"cannot write {what} ({in_path}); use --format png|jpg|webp|tiff")
-    return out_dir / f"{in_path.stem}{suffix}"
-
-
-def upscale_file(
-    model: nn.Module,
-    in_path: Path,
-    out_path: Path,
-    runtime: Runtime,
-    scale: int,
-    tile_px: int,
-    overlap_px: int = 16,
-) -> tuple[int, int]:
-    """Read `in_path`, `upscale_image` it and write `out_path` atomically (format from its suffix).
-
-    Returns the output (width, height). Raises SrganError naming the file for
-    unreadable input, out-of-memory and write errors; nothing is left at
-    `out_path` on failure.
-    """
-    fmt = OUTPUT_FORMATS.get(out_path.suffix.lower())
-    if fmt is None:
-        raise SrganError(f"cannot write {out_path}: unknown suffix; use one of {', '.join(OUTPUT_FORMATS)}")
-    src = open_image(in_path)
-    icc = src.info.get("icc_profile")
-    in_family = "gray" if src.mode in ("L", "LA") else "rgb" if src.mode in ("RGB", "RGBA") else None
-    try:
-        sr = upscale_image(model, src, runtime, scale, tile_px, overlap_px, name=str(in_path))
-    except (torch.cuda.OutOfMemoryError, MemoryError):
-        hint = f"use a smaller --tile than {tile_px}" if tile_px > 0 else "use --tile 256"
-        raise SrganError(f"out of memory upscaling {in_path}; {hint}") from None
-    sr = _fit_format(sr, fmt, str(in_path))
-    options = dict(_SAVE_OPTIONS[fmt])
-    out_family = "gray" if sr.mode in ("L", "LA") else "rgb"
-    if icc and in_family == out_family:  # a profile only describes the colour space it came with
-        options["icc_profile"] = icc
-    try:
-        with atomic_path(out_path) as tmp:
-            sr.save(tmp, format=fmt, **options)
-    except OSError as e:
-        raise SrganError(f"cannot write {out_path} (from {in_path}): {e}") from None
-    return sr.size

@@ -1,19 +1,28 @@
-"""Stage `prepare@<set>`: build data/prepared/<set> from its source in params.data.sets.
+"""Stages `prepare_train`, `prepare_valid`, `prepare_test@<set>`: one prepared folder from its source.
 
-usage: python stages/prepare.py SET_NAME OUT_DIR CACHE_DIR
+usage: python -m stages.prepare train|valid|test/<set> OUT_DIR CACHE_DIR
+The source is params `data.train`, `data.valid` or `data.test.<set>`.
 """
 
 from pathlib import Path
 
-from srgan.console import run_main
 from srgan.config import load_params
+from srgan.console import run_main
+from srgan.errors import SrganError
 from srgan.prepare import prepare_dataset
 
 
 def main(argv: list[str]) -> None:
-    name, out_dir, cache_dir = argv[1], Path(argv[2]), Path(argv[3])
+    role, out_dir, cache_dir = argv[1], Path(argv[2]), Path(argv[3])
     data = load_params(Path("params.yaml")).data
-    prepare_dataset(data.sets[name], data.scale, out_dir, cache_dir)
+    kind, _, name = role.partition("/")
+    if kind == "test" and name in data.test:
+        source = data.test[name]
+    elif kind in ("train", "valid") and not name:
+        source, name = getattr(data, kind), kind
+    else:
+        raise SrganError(f"unknown dataset '{role}': use train, valid or test/<a key of data.test>")
+    prepare_dataset(name, source, data.scale, out_dir, cache_dir)
 
 
 if __name__ == "__main__":

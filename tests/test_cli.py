@@ -1,4 +1,5 @@
-"""Tests for the `srgan upscale` command: batches with bad files, colour modes, model names."""
+"""Tests for `srgan upscale` and srgan.upscale: inputs (skipped and unsupported files), colour modes,
+formats, the --model checkpoint path."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torch import nn
 
 from srgan.artifacts import save_checkpoint
 from srgan.cli import build_parser, main
+from srgan.errors import SrganError
 from srgan.models import SRResNet
+from srgan.runtime import Runtime
+from srgan.upscale import collect_inputs, upscale_file, upscale_image
+
+CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 
 
 def _save_tiny(path: Path, scale: int = 4, with_scale_key: bool = True) -> Path:
@@ -60,6 +68,9 @@ def test_upscale_folder_with_good_and_bad_files(tmp_path, checkpoint):
     full = (src / "rgb.png").read_bytes()
     (src / "truncated.png").write_bytes(full[: len(full) // 2])
     (src / "notes.txt").write_text("not an image")
+    Image.fromarray(_rgb()).save(src / "anim.gif")
+    (src / ".rgb.png.1234.tmp").write_bytes(b"left by an interrupted run")
+    (src / "._rgb.png").write_bytes(b"macOS resource fork")
 
     proc = subprocess.run(
         [sys.executable, "-m", "srgan.cli", "upscale", str(src), "-o", str(out), "--model", str(checkpoint),
@@ -71,7 +82,11 @@ def test_upscale_folder_with_good_and_bad_files(tmp_path, checkpoint):
     error_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(error_lines) == 2
     assert any("corrupt.png" in ln for ln in error_lines) and any("truncated.png" in ln for ln in error_lines)
-    assert "6 written" in proc.stdout and "2 failed" in proc.stdout
+    assert "6 written" in proc.stdout and "2 failed, 2 skipped" in proc.stdout
+    skipped = [ln for ln in proc.stderr.splitlines() if "skipped" in ln]
+    assert len(skipped) == 2  # hidden files are passed over silently
+    assert any("anim.gif: .gif is not a supported image type (png, jpg" in ln for ln in skipped)
+    assert any("notes.txt: .txt is not a supported image type" in ln for ln in skipped)
 
     expected_modes = {"rgb.png": "RGB", "gray.png": "L", "rgba.png": "RGBA", "palette.png": "RGB",
                       "deep16.png": "L", "photo.jpg": "RGB"}
@@ -108,23 +123,37 @@ def test_jpeg_output_drops_alpha_with_a_warning(tmp_path, checkpoint, capsys, ca
         assert img.mode == "L" and img.size == (20, 16)
 
 
-def test_unknown_model_name_is_one_line(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    _save_tiny(tmp_path / "models" / "srresnet" / "best.pt")
+def test_explicit_unsupported_file_says_why(tmp_path, checkpoint, capsys):
+    Image.fromarray(_rgb()).save(tmp_path / "x.gif")
     Image.fromarray(_rgb()).save(tmp_path / "a.png")
-    code, _, err = _run(["upscale", "a.png", "-o", "out", "--model", "srgan_nope", "--device", "cpu"], capsys)
+    code, out, err = _run(["upscale", str(tmp_path / "x.gif"), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"),
+                           "--model", str(checkpoint), "--device", "cpu"], capsys)
+    assert code == 1 and "1 written" in out and "1 failed" in out
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: {tmp_path / 'x.gif'}: .gif is not a supported image type "
+                      "(png, jpg, jpeg, bmp, tif, tiff, webp)"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("model", ["srgan_vgg19_5_4", "models/srresnet/best.pt"])
+def test_model_is_a_checkpoint_path_and_a_missing_one_is_one_line(tmp_path, capsys, monkeypatch, model):
+    monkeypatch.chdir(tmp_path)
+    # A pipeline-looking layout is not searched: --model is a path, nothing else.
+    _save_tiny(tmp_path / "models" / "srgan" / "vgg19_5_4" / "best.pt")
+    Image.fromarray(_rgb()).save(tmp_path / "a.png")
+    code, _, err = _run(["upscale", "a.png", "-o", "out", "--model", model, "--device", "cpu"], capsys)
     assert code == 1
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: unknown model 'srgan_nope'")
-    assert "srresnet" in lines[0]
+    assert lines == [f"error: --model {model}: no such file; pass the path of a generator checkpoint (.pt)"]
     assert not (tmp_path / "out").exists()
 
 
-def test_model_name_resolves_under_models(tmp_path, capsys, monkeypatch):
+def test_model_path_relative_to_the_working_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _save_tiny(tmp_path / "models" / "srgan" / "vgg19_5_4" / "best.pt")
     Image.fromarray(_rgb()).save(tmp_path / "a.bmp")
-    code, out, _ = _run(["upscale", "a.bmp", "-o", "out", "--model", "srgan_vgg19_5_4", "--device", "cpu"], capsys)
+    code, out, _ = _run(["upscale", "a.bmp", "-o", "out", "--model", "models/srgan/vgg19_5_4/best.pt",
+                         "--device", "cpu"], capsys)
     assert code == 0 and "1 written" in out
     with Image.open(tmp_path / "out" / "a.bmp") as img:
         assert img.size == (36, 28)
@@ -155,8 +184,72 @@ def test_output_never_overwrites_input_and_missing_inputs_fail(tmp_path, checkpo
 def test_upscale_help_documents_colour_handling():
     sub = build_parser()._subparsers._group_actions[0].choices["upscale"]
     text = sub.format_help()
-    for phrase in ("Grayscale", "RGBA", "Palette", "8-bit", "--tile", "srgan_<loss>"):
+    for phrase in ("Grayscale", "RGBA", "Palette", "8-bit", "--tile", "checkpoint (.pt)", "skipped", "EXIF"):
         assert phrase in text
+    assert "srgan_<loss>" not in text  # no model names: paths live in dvc.yaml
+
+
+# ---------------------------------------------------------------- srgan.upscale
+
+
+class _NearestUp(nn.Module):
+    scale = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+
+
+def test_upscale_image_modes():
+    model = _NearestUp()
+    rgba = Image.new("RGBA", (6, 5), (10, 20, 30, 128))
+    out = upscale_image(model, rgba, CPU, scale=4, tile_px=0)
+    assert out.mode == "RGBA" and out.size == (24, 20)
+    assert out.getpixel((3, 3)) == (10, 20, 30, 128)
+    la = upscale_image(model, Image.new("LA", (6, 5), (77, 200)), CPU, scale=4, tile_px=0)
+    assert la.mode == "LA" and la.getpixel((0, 0)) == (77, 200)
+    gray16 = Image.fromarray(np.full((5, 6), 65535, dtype=np.uint16))
+    out16 = upscale_image(model, gray16, CPU, scale=4, tile_px=0)
+    assert out16.mode == "L" and out16.getpixel((0, 0)) == 255
+    pal = Image.new("P", (6, 5), 1)
+    pal.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
+    assert upscale_image(model, pal, CPU, scale=4, tile_px=0).getpixel((0, 0)) == (200, 100, 50)
+    pal.info["transparency"] = 1
+    assert upscale_image(model, pal, CPU, scale=4, tile_px=0).mode == "RGBA"
+    cmyk = upscale_image(model, Image.new("CMYK", (6, 5), (0, 255, 255, 0)), CPU, scale=4, tile_px=0)
+    assert cmyk.mode == "RGB" and cmyk.getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_upscale_file_reads_with_the_shared_reader(tmp_path):
+    """EXIF orientation applies to upscaling too (one reader for prepare and upscale)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    Image.fromarray(_rgb(w=6, h=4)).save(tmp_path / "rot.png", exif=exif)
+    size = upscale_file(_NearestUp(), tmp_path / "rot.png", tmp_path / "out.png", CPU, scale=4, tile_px=0)
+    assert size == (16, 24)
+    with pytest.raises(SrganError, match=r"x\.gif: \.gif is not a supported image type"):
+        upscale_file(_NearestUp(), tmp_path / "x.gif", tmp_path / "x.png", CPU, scale=4, tile_px=0)
+
+
+def test_collect_inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("b.png", "a.JPG", "c.gif", "README", ".hidden.png", ".a.png.77.tmp"):
+        (folder / name).write_bytes(b"x")
+    (folder / "nested").mkdir()
+    (tmp_path / "x.webp").write_bytes(b"x")
+    (tmp_path / "y.heic").write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    found = collect_inputs([tmp_path / "x.webp", folder, tmp_path / "y.heic", tmp_path / "gone.png",
+                            tmp_path / "empty"])
+    assert [p.name for p in found.files] == ["x.webp", "a.JPG", "b.png"]
+    assert [(p.name, why.split(" (")[0]) for p, why in found.skipped] == [
+        ("README", "a file without a suffix is not a supported image type"),
+        ("c.gif", ".gif is not a supported image type"),
+    ]
+    assert found.errors[0].startswith(f"{tmp_path / 'y.heic'}: .heic is not a supported image type (png, jpg")
+    assert found.errors[1] == f"input {tmp_path / 'gone.png'} not found"
+    assert found.errors[2].startswith(f"folder {tmp_path / 'empty'} holds no png/jpg/")
+    assert len(found.errors) == 3
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -1,10 +1,17 @@
-"""Tests for srgan.data: image I/O in every mode, geometry, prepared sets, training patches,
-and PIL-bicubic LR generation against the shipped Set5/Set14 LRbicx4 files."""
+"""Tests for srgan.images and srgan.data: the one image reader in every mode, geometry,
+8-bit rounding, prepared sets (streamed), training patches, and PIL-bicubic LR
+generation against the shipped Set5/Set14 LRbicx4 files."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import subprocess
+import sys
+import types
+import weakref
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -12,21 +19,22 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.data import (
-    PatchDataset,
-    _crop_rotated,
+import srgan.images
+from srgan.data import PatchDataset, _crop_rotated, load_eval_set, load_hr_images, round_u8, to_tensor, to_u8
+from srgan.errors import SrganError
+from srgan.images import (
+    SUPPORTED_MODES,
     bicubic_downscale,
     bicubic_upscale,
-    load_eval_set,
-    load_hr_images,
+    float_to_u8,
+    list_images,
     mod_crop,
+    open_image,
+    pil_to_rgb_u8,
     read_image,
-    to_tensor,
-    to_u8,
     write_png,
     write_prepared_set,
 )
-from srgan.errors import SrganError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -132,6 +140,115 @@ def test_read_16bit_dark_image_is_not_read_as_8bit(tmp_path: Path) -> None:
     assert int(img.max()) == 1  # 200 / 65535 * 255 = 0.78
 
 
+@pytest.mark.parametrize(("mode", "dtype"), [("I;16B", ">u2"), ("I;16L", "<u2"), ("I;16N", "=u2")])
+def test_read_16bit_gray_any_byte_order(mode: str, dtype: str) -> None:
+    img = Image.frombytes(mode, (3, 1), np.array([0, 65535, 32896], dtype=dtype).tobytes())
+    rgb, gray = pil_to_rgb_u8(img, "x")
+    assert gray is True
+    assert rgb[:, :, 0].tolist() == [[0, 255, 128]]
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "expected"),
+    [
+        ("I", [0, 255, 1000, 65535], [0, 1, 4, 255]),  # a value above 255: the range is 16 bit
+        ("I", [0, 128, 255], [0, 128, 255]),  # all within 8 bit: PIL opened an 8-bit file as I
+        ("F", [0.0, 127.5, 255.0], [0, 128, 255]),  # ties round up
+    ],
+)
+def test_read_32bit_gray_modes(mode: str, values: list, expected: list[int]) -> None:
+    img = Image.fromarray(np.array([values], dtype=np.int32 if mode == "I" else np.float32), mode=mode)
+    rgb, gray = pil_to_rgb_u8(img, "x")
+    assert gray is True
+    assert rgb[0, :, 1].tolist() == expected
+
+
+def test_read_16bit_tiff_file(tmp_path: Path) -> None:
+    arr = np.array([[0, 65535], [32896, 257]], dtype=np.uint16)
+    Image.fromarray(arr).save(tmp_path / "g16.tif")
+    img, gray = read_image(tmp_path / "g16.tif")
+    assert gray is True and img[:, :, 2].tolist() == [[0, 255], [128, 1]]
+
+
+@pytest.mark.parametrize("mode", SUPPORTED_MODES)
+def test_every_supported_mode_reads(mode: str) -> None:
+    img = Image.new(mode, (5, 3))
+    rgb, gray = pil_to_rgb_u8(img, "x")
+    assert rgb.shape == (3, 5, 3) and rgb.dtype == np.uint8 and rgb.flags.writeable
+    assert gray is (mode in srgan.images.GRAY_MODES + srgan.images.DEEP_GRAY_MODES)
+
+
+def test_unsupported_mode_names_the_image() -> None:
+    fake = types.SimpleNamespace(mode="BGR;24", info={})
+    with pytest.raises(SrganError, match=r"pic\.png has PIL mode BGR;24.*RGB"):
+        pil_to_rgb_u8(fake, "pic.png")  # type: ignore[arg-type]
+
+
+def test_read_premultiplied_and_palette_alpha_modes() -> None:
+    rgba = Image.new("RGBA", (2, 2), (100, 120, 140, 128))
+    rgb, gray = pil_to_rgb_u8(rgba.convert("RGBa"), "x")
+    assert gray is False and np.abs(rgb[0, 0].astype(int) - [100, 120, 140]).max() <= 2  # un-premultiplied
+    la, gray = pil_to_rgb_u8(Image.new("LA", (2, 2), (90, 128)).convert("La"), "x")
+    assert gray is True and abs(int(la[0, 0, 0]) - 90) <= 2
+    pa = Image.new("PA", (2, 2))
+    pa.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
+    pa.putdata([(1, 0)] * 4)
+    assert pil_to_rgb_u8(pa, "x")[0][0, 0].tolist() == [200, 100, 50]
+
+
+def test_read_cmyk_jpeg(tmp_path: Path) -> None:
+    Image.new("CMYK", (8, 6), (0, 255, 255, 0)).save(tmp_path / "c.jpg", quality=95)
+    with Image.open(tmp_path / "c.jpg") as check:
+        assert check.mode == "CMYK"
+    img, gray = read_image(tmp_path / "c.jpg")
+    assert gray is False and img.shape == (6, 8, 3)
+    assert img[3, 4, 0] > 200 and img[3, 4, 1] < 60  # red
+
+
+def test_read_applies_exif_orientation(tmp_path: Path) -> None:
+    arr = _noise(4, 6)  # 4 rows, 6 columns as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    Image.fromarray(arr).save(tmp_path / "rot.jpg", exif=exif, quality=100, subsampling=0)
+    Image.fromarray(arr).save(tmp_path / "rot.png", exif=exif)
+    img, _ = read_image(tmp_path / "rot.png")
+    np.testing.assert_array_equal(img, np.rot90(arr, k=-1))  # displayed: 6 rows, 4 columns
+    assert read_image(tmp_path / "rot.jpg")[0].shape == (6, 4, 3)
+    assert open_image(tmp_path / "rot.png").size == (4, 6)
+
+
+def test_read_multi_frame_uses_the_first_with_a_warning(tmp_path: Path, caplog) -> None:
+    frames = [Image.fromarray(np.full((4, 5, 3), v, dtype=np.uint8)) for v in (10, 200)]
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    with caplog.at_level(logging.WARNING, logger="srgan.images"):
+        img, _ = read_image(tmp_path / "pages.tif")
+    assert int(img.max()) == 10
+    assert "2 frames" in caplog.text and "pages.tif" in caplog.text
+
+
+def test_read_refuses_decompression_bomb(tmp_path: Path, monkeypatch) -> None:
+    Image.fromarray(_noise(40, 40)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1600 px > 2x the limit: PIL raises
+    with pytest.raises(SrganError, match="too large") as info:
+        read_image(tmp_path / "big.png")
+    assert "big.png" in str(info.value)
+
+
+def test_images_module_does_not_import_torch() -> None:
+    code = "import sys, srgan.images; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_list_images_splits_images_from_other_files(tmp_path: Path) -> None:
+    for name in ("b.PNG", "a.jpg", "c.gif", "notes.txt", ".hidden.png", "._a.jpg", ".out.png.tmp"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub.png").mkdir()
+    images, others = list_images(tmp_path)
+    assert [p.name for p in images] == ["a.jpg", "b.PNG"]
+    assert [p.name for p in others] == ["c.gif", "notes.txt"]
+
+
 def test_read_jpeg(tmp_path: Path) -> None:
     arr = _smooth(32, 40)
     Image.fromarray(arr).save(tmp_path / "a.jpg", quality=95)
@@ -225,11 +342,42 @@ def test_to_tensor_and_back() -> None:
     np.testing.assert_array_equal(to_u8(t.unsqueeze(0)), img)  # 1x3xHxW too
 
 
-def test_to_u8_clamps_and_rounds() -> None:
-    t = torch.tensor([-0.5, 0.0, 0.5 / 255, 1.4 / 255, 1.6 / 255, 1.0, 2.0]).view(1, 1, 7).expand(3, 1, 7)
-    out = to_u8(t.requires_grad_(False))
+def test_to_u8_clamps_and_rounds_ties_up() -> None:
+    t = torch.tensor([-0.5, 0.0, 1.4 / 255, 1.6 / 255, 2.5 / 255, 1.0, 2.0], dtype=torch.float64)
+    out = to_u8(t.view(1, 1, 7).expand(3, 1, 7))
     assert out.shape == (1, 7, 3) and out.dtype == np.uint8
-    assert out[0, :, 0].tolist() == [0, 0, 0, 1, 2, 255, 255]
+    assert out[0, :, 0].tolist() == [0, 0, 1, 2, 3, 255, 255]  # 2.5 -> 3, where torch.round gives 2
+
+
+def _half_up(x: float) -> int:
+    """floor(x * 255 + 1/2) in exact arithmetic, clamped to 0..255."""
+    return min(max(math.floor(Fraction(x) * 255 + Fraction(1, 2)), 0), 255)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rounding_rule_agrees_everywhere_on_ties(dtype: torch.dtype) -> None:
+    """to_u8, round_u8 (super_resolve_u8's rounding; see test_infer), float_to_u8 and
+    metrics.quantize_u8 give the same bytes on (k + 0.5) / 255 and its neighbours."""
+    from srgan.metrics import quantize_u8
+
+    ties = (torch.arange(255, dtype=torch.float64) + 0.5) / 255
+    values = torch.cat([ties, ties + 1e-9, ties - 1e-9, torch.tensor([-0.1, 0.0, 1.0, 1.1], dtype=torch.float64)])
+    values = values.to(dtype)
+    img = values.view(1, 1, -1).expand(3, 1, -1)
+    before = img.clone()
+    expected = quantize_u8(img[None])[0, 0, 0].to(torch.int64).tolist()
+    assert to_u8(img)[0, :, 0].tolist() == expected
+    assert round_u8(values).tolist() == expected
+    assert float_to_u8(values.numpy()).tolist() == expected
+    assert torch.equal(img, before)  # nothing is rounded in place
+    if dtype == torch.float32:
+        # float64 holds x * 255 + 0.5 exactly for a float32 x: the rule is exact rounding, half up.
+        assert expected == [_half_up(float(v)) for v in values]
+    else:
+        assert expected[:255] == list(range(1, 256))  # every tie goes up
+    # The rule used before (torch.round in the input's precision) sends some ties down.
+    old = values.mul(255).round().clamp(0, 255).to(torch.int64).tolist()
+    assert old != expected
 
 
 # ---------------------------------------------------------------- write_png
@@ -310,6 +458,42 @@ def test_prepared_set_round_trip(tmp_path: Path) -> None:
     hr_images = load_hr_images(out)
     assert [name for name, _ in hr_images] == ["colour", "gray"]
     np.testing.assert_array_equal(hr_images[0][1], colour.hr_u8)
+
+
+def test_write_prepared_set_streams_one_image_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """The writer draws the next image only after the previous one is written and released."""
+    written: list[str] = []
+    real_write_png = srgan.images.write_png
+
+    def recording_write_png(path: Path, img_u8: np.ndarray, gray: bool = False) -> None:
+        written.append(f"{path.parent.name}/{path.stem}")
+        real_write_png(path, img_u8, gray)
+
+    monkeypatch.setattr(srgan.images, "write_png", recording_write_png)
+    alive: list[weakref.ref] = []
+    peak_alive = 0
+
+    def decode_on_demand():
+        nonlocal peak_alive
+        for i in range(6):
+            if i:
+                assert written[-2:] == [f"HR/img{i - 1}", f"LR/img{i - 1}"], "drawn before the previous was written"
+            hr_u8 = _smooth(20 + 4 * i, 24)
+            alive.append(weakref.ref(hr_u8))
+            peak_alive = max(peak_alive, sum(ref() is not None for ref in alive))
+            yield f"img{i}", hr_u8, False, None
+            del hr_u8
+
+    manifest = write_prepared_set(tmp_path / "set", decode_on_demand(), 4, "generator")
+    assert [e["name"] for e in manifest["images"]] == [f"img{i}" for i in range(6)]
+    assert peak_alive == 1  # never two decoded images at once
+    assert all(ref() is None for ref in alive)
+
+
+def test_write_prepared_set_from_an_empty_generator(tmp_path: Path) -> None:
+    with pytest.raises(SrganError, match="no images"):
+        write_prepared_set(tmp_path / "set", iter(()), 4, "t")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_prepared_set_uses_given_lr(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srgan.data import load_hr_images, read_image, write_prepared_set
+from srgan.data import load_hr_images
 from srgan.errors import SrganError
+from srgan.images import read_image, write_prepared_set
 
 
 def _small_set(set_dir: Path, count: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""Tests for srgan.infer: BN folding, tiling, the uint8 path, colour modes, model names."""
+"""Tests for srgan.infer: BN folding, tiling, the uint8 path and its rounding, checkpoint loading."""
 
 from __future__ import annotations
 
@@ -8,25 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from skimage import data as skdata
 from torch import nn
 
 from srgan.artifacts import save_checkpoint
-from srgan.data import bicubic_downscale, mod_crop, to_tensor, to_u8
+from srgan.data import to_tensor, to_u8
 from srgan.errors import SrganError
+from srgan.images import bicubic_downscale, mod_crop
 from srgan.infer import (
     _blend_weights,
     fold_batchnorm,
     load_for_inference,
     prepare_for_inference,
-    resolve_model,
     super_resolve,
     super_resolve_tiled,
     super_resolve_u8,
     tile_spans,
-    upscale_image,
 )
+from srgan.metrics import quantize_u8
 from srgan.models import SRResNet
 from srgan.runtime import Runtime
 
@@ -213,46 +212,36 @@ def test_super_resolve_u8_equals_tensor_path(trained_tiny):
     assert gray.shape == (120, 164)
 
 
-def test_upscale_image_modes():
-    model = _NearestUp()
-    rgba = Image.new("RGBA", (6, 5), (10, 20, 30, 128))
-    out = upscale_image(model, rgba, CPU, scale=4, tile_px=0)
-    assert out.mode == "RGBA" and out.size == (24, 20)
-    assert out.getpixel((3, 3)) == (10, 20, 30, 128)
-    la = upscale_image(model, Image.new("LA", (6, 5), (77, 200)), CPU, scale=4, tile_px=0)
-    assert la.mode == "LA" and la.getpixel((0, 0)) == (77, 200)
-    gray16 = Image.fromarray(np.full((5, 6), 65535, dtype=np.uint16))
-    out16 = upscale_image(model, gray16, CPU, scale=4, tile_px=0)
-    assert out16.mode == "L" and out16.getpixel((0, 0)) == 255
-    pal = Image.new("P", (6, 5), 1)
-    pal.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
-    assert upscale_image(model, pal, CPU, scale=4, tile_px=0).getpixel((0, 0)) == (200, 100, 50)
-    pal.info["transparency"] = 1
-    assert upscale_image(model, pal, CPU, scale=4, tile_px=0).mode == "RGBA"
+class _Constant(nn.Module):
+    """A x4 'model' whose output is a fixed SR image, whatever the LR input."""
+
+    scale = 4
+
+    def __init__(self, sr_img: torch.Tensor) -> None:
+        super().__init__()
+        self.sr_img = sr_img
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sr_img[:, :, : x.shape[2] * 4, : x.shape[3] * 4].expand(x.shape[0], -1, -1, -1)
 
 
-# ---------------------------------------------------------------- model names and loading
+def test_super_resolve_u8_rounds_ties_like_metrics_and_to_u8():
+    # SR values (k + 0.5) / 255 and neighbours, as float32 (what a model returns).
+    ties = (torch.arange(256, dtype=torch.float64) + 0.5) / 255
+    values = torch.stack([ties, ties + 1e-7, ties - 1e-7]).float()  # (3, 256)
+    sr_img = values.view(1, 3, 16, 16)
+    got = super_resolve_u8(_Constant(sr_img), np.zeros((4, 4, 3), np.uint8), CPU, tile_px=0)
+    expected = quantize_u8(sr_img).to(torch.uint8)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, to_u8(sr_img))
+
+
+# ---------------------------------------------------------------- loading
 
 
 def _save_tiny(path: Path, scale: int = 4) -> None:
     model = SRResNet(scale=scale, num_blocks=2, channels=8)
     save_checkpoint(path, {"model": model.state_dict(), "scale": scale, "kind": "srresnet"})
-
-
-def test_resolve_model_names(tmp_path):
-    models = tmp_path / "models"
-    _save_tiny(models / "srresnet" / "best.pt")
-    _save_tiny(models / "srgan" / "vgg19_5_4" / "best.pt")
-    assert resolve_model("srresnet", models) == models / "srresnet" / "best.pt"
-    assert resolve_model("srgan_vgg19_5_4", models) == models / "srgan" / "vgg19_5_4" / "best.pt"
-    assert resolve_model(str(models / "srresnet" / "best.pt"), models) == models / "srresnet" / "best.pt"
-    with pytest.raises(SrganError, match="srgan_vgg19_5_4") as info:
-        resolve_model("srgan_mse", models)
-    assert "srresnet" in str(info.value) and "\n" not in str(info.value)
-    with pytest.raises(SrganError, match="not found"):
-        resolve_model("missing.pt", models)
-    with pytest.raises(SrganError, match="no trained models"):
-        resolve_model("srresnet", tmp_path / "nowhere")
 
 
 def test_load_for_inference_checks_scale(tmp_path):

@@ -1,8 +1,10 @@
-"""Tests for srgan.prepare: skimage, folder and download sources (a real HTTP server on loopback)."""
+"""Tests for srgan.prepare: skimage, folder and download sources (a real HTTP server on loopback),
+known-set counts, ignored hidden files and __MACOSX/, one image in memory at a time."""
 
 from __future__ import annotations
 
 import functools
+import weakref
 import hashlib
 import io
 import json
@@ -18,9 +20,11 @@ import pytest
 from PIL import Image
 
 from srgan.config import DatasetParams
-from srgan.data import bicubic_downscale, load_eval_set, load_hr_images, mod_crop, read_image
+import srgan.prepare
+from srgan.data import load_eval_set, load_hr_images
 from srgan.errors import SrganError
-from srgan.prepare import folder_eval_images, prepare_dataset
+from srgan.images import bicubic_downscale, mod_crop, read_image
+from srgan.prepare import folder_eval_images, known_set, prepare_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -73,7 +77,7 @@ def _expected_hr(name: str) -> np.ndarray:
 
 def test_prepare_skimage(tmp_path: Path) -> None:
     out = tmp_path / "prepared" / "sample"
-    manifest = prepare_dataset(_ds("skimage", ("camera", "chelsea")), 4, out, tmp_path / "cache")
+    manifest = prepare_dataset("mini", _ds("skimage", ("camera", "chelsea")), 4, out, tmp_path / "cache")
     assert [e["name"] for e in manifest["images"]] == ["camera", "chelsea"]
     assert manifest["scale"] == 4 and manifest["source"] == "skimage.data"
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == manifest
@@ -97,7 +101,7 @@ def test_prepare_skimage(tmp_path: Path) -> None:
 def test_prepare_skimage_unknown_name(tmp_path: Path) -> None:
     out = tmp_path / "sample"
     with pytest.raises(SrganError) as info:
-        prepare_dataset(_ds("skimage", ("camera", "lena")), 4, out, tmp_path / "cache")
+        prepare_dataset("mini", _ds("skimage", ("camera", "lena")), 4, out, tmp_path / "cache")
     message = str(info.value)
     assert "'lena'" in message
     for name in ("astronaut", "camera", "chelsea", "motorcycle_right"):
@@ -112,7 +116,7 @@ def test_prepare_folder_hr_only_generates_lr(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _write_hr_folder(src)
     out = tmp_path / "prepared"
-    manifest = prepare_dataset(_ds("folder", path=str(src)), 4, out, tmp_path / "cache")
+    manifest = prepare_dataset("mini", _ds("folder", path=str(src)), 4, out, tmp_path / "cache")
     assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
     assert [e["gray"] for e in manifest["images"]] == [False, True]
     assert manifest["images"][0]["hr_hw"] == [24, 32]
@@ -128,7 +132,7 @@ def test_prepare_folder_with_lr_uses_files(tmp_path: Path) -> None:
     src = tmp_path / "src"
     lr_written = _write_hr_folder(src, with_lr=True)
     out = tmp_path / "prepared"
-    prepare_dataset(_ds("folder", path=str(src)), 4, out, tmp_path / "cache")
+    prepare_dataset("mini", _ds("folder", path=str(src)), 4, out, tmp_path / "cache")
     pairs = {p.name: p for p in load_eval_set(out, 4)}
     np.testing.assert_array_equal(pairs["alpha"].lr_u8, lr_written["alpha"])
     # beta is gray in HR, so its LR is stored as one channel: the first channel of the file.
@@ -138,10 +142,10 @@ def test_prepare_folder_with_lr_uses_files(tmp_path: Path) -> None:
 def test_prepare_folder_selected_images(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _write_hr_folder(src)
-    manifest = prepare_dataset(_ds("folder", ("beta",), path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    manifest = prepare_dataset("mini", _ds("folder", ("beta",), path=str(src)), 4, tmp_path / "out", tmp_path / "c")
     assert [e["name"] for e in manifest["images"]] == ["beta"]
     with pytest.raises(SrganError, match="'gamma'"):
-        prepare_dataset(_ds("folder", ("beta", "gamma"), path=str(src)), 4, tmp_path / "out2", tmp_path / "c")
+        prepare_dataset("mini", _ds("folder", ("beta", "gamma"), path=str(src)), 4, tmp_path / "out2", tmp_path / "c")
     assert not (tmp_path / "out2").exists()
 
 
@@ -150,7 +154,7 @@ def test_prepare_folder_without_hr_subfolder(tmp_path: Path) -> None:
     src.mkdir()
     (src / "one.png").write_bytes(_png_bytes(_smooth(16, 20)))
     (src / "readme.txt").write_text("not an image", encoding="utf-8")
-    manifest = prepare_dataset(_ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    manifest = prepare_dataset("mini", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
     assert [e["name"] for e in manifest["images"]] == ["one"]
 
 
@@ -161,14 +165,14 @@ def test_prepare_folder_lr_wrong_size(tmp_path: Path) -> None:
     (src / "LRbicx4" / "alpha.png").write_bytes(_png_bytes(_smooth(7, 7)))
     out = tmp_path / "out"
     with pytest.raises(SrganError, match="alpha"):
-        prepare_dataset(_ds("folder", path=str(src)), 4, out, tmp_path / "c")
+        prepare_dataset("mini", _ds("folder", path=str(src)), 4, out, tmp_path / "c")
     assert not out.exists()
 
 
 def test_prepare_folder_empty(tmp_path: Path) -> None:
     (tmp_path / "empty" / "HR").mkdir(parents=True)
     with pytest.raises(SrganError, match="no images") as info:
-        prepare_dataset(_ds("folder", path=str(tmp_path / "empty")), 4, tmp_path / "out", tmp_path / "c")
+        prepare_dataset("mini", _ds("folder", path=str(tmp_path / "empty")), 4, tmp_path / "out", tmp_path / "c")
     assert str(tmp_path / "empty" / "HR") in str(info.value)
     assert not (tmp_path / "out").exists()
 
@@ -176,7 +180,7 @@ def test_prepare_folder_empty(tmp_path: Path) -> None:
 def test_prepare_folder_missing(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(SrganError, match="does not exist") as info:
-        prepare_dataset(_ds("folder", path=str(missing)), 4, tmp_path / "out", tmp_path / "c")
+        prepare_dataset("mini", _ds("folder", path=str(missing)), 4, tmp_path / "out", tmp_path / "c")
     assert str(missing) in str(info.value)
     assert not (tmp_path / "out").exists()
 
@@ -186,7 +190,7 @@ def test_prepare_folder_corrupt_image(tmp_path: Path) -> None:
     _write_hr_folder(src)
     (src / "HR" / "broken.png").write_bytes(_png_bytes(_smooth(40, 40))[:60])
     with pytest.raises(SrganError, match="broken.png"):
-        prepare_dataset(_ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+        prepare_dataset("mini", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
     assert not (tmp_path / "out").exists()
 
 
@@ -281,7 +285,7 @@ def test_prepare_download_zip(tmp_path: Path, http_root: tuple[Path, str]) -> No
     digest = hashlib.sha256(data).hexdigest()
     out = tmp_path / "prepared" / "mini"
     cache = tmp_path / "cache"
-    manifest = prepare_dataset(_ds("download", url=f"{base}/Mini_HR.zip", sha256=digest), 4, out, cache)
+    manifest = prepare_dataset("mini", _ds("download", url=f"{base}/Mini_HR.zip", sha256=digest), 4, out, cache)
     assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
     assert digest in manifest["source"] and "Mini_HR.zip" in manifest["source"]
     for pair in load_eval_set(out, 4):
@@ -296,7 +300,7 @@ def test_prepare_download_tar_gz_with_top_folder_and_lr(tmp_path: Path, http_roo
     lr_written = _tgz_of_hr_and_lr(served / "Mini.tar.gz", top="Mini/")
     out = tmp_path / "prepared"
     # No sha256 given: the seen one is recorded in the manifest.
-    manifest = prepare_dataset(_ds("download", url=f"{base}/Mini.tar.gz"), 4, out, tmp_path / "cache")
+    manifest = prepare_dataset("mini", _ds("download", url=f"{base}/Mini.tar.gz"), 4, out, tmp_path / "cache")
     digest = hashlib.sha256((served / "Mini.tar.gz").read_bytes()).hexdigest()
     assert f"sha256={digest}" in manifest["source"]
     pairs = {p.name: p for p in load_eval_set(out, 4)}
@@ -310,7 +314,7 @@ def test_prepare_download_wrong_sha256(tmp_path: Path, http_root: tuple[Path, st
     out = tmp_path / "prepared"
     cache = tmp_path / "cache"
     with pytest.raises(SrganError, match="sha256"):
-        prepare_dataset(_ds("download", url=f"{base}/Mini_HR.zip", sha256="0" * 64), 4, out, cache)
+        prepare_dataset("mini", _ds("download", url=f"{base}/Mini_HR.zip", sha256="0" * 64), 4, out, cache)
     assert not out.exists()
     assert not list(cache.rglob("Mini_HR.zip"))
     assert not list(cache.rglob("extracted"))
@@ -320,7 +324,7 @@ def test_prepare_download_missing_url(tmp_path: Path, http_root: tuple[Path, str
     _, base = http_root
     out = tmp_path / "prepared"
     with pytest.raises(SrganError, match="404"):
-        prepare_dataset(_ds("download", url=f"{base}/absent.zip"), 4, out, tmp_path / "cache")
+        prepare_dataset("mini", _ds("download", url=f"{base}/absent.zip"), 4, out, tmp_path / "cache")
     assert not out.exists()
 
 
@@ -330,7 +334,7 @@ def test_prepare_download_archive_without_images(tmp_path: Path, http_root: tupl
         zf.writestr("Docs/HR/readme.txt", "no images here")
     out = tmp_path / "prepared"
     with pytest.raises(SrganError, match="no images"):
-        prepare_dataset(_ds("download", url=f"{base}/Docs.zip"), 4, out, tmp_path / "cache")
+        prepare_dataset("mini", _ds("download", url=f"{base}/Docs.zip"), 4, out, tmp_path / "cache")
     assert not out.exists()
 
 
@@ -341,7 +345,7 @@ def test_prepare_download_flat_archive(tmp_path: Path, http_root: tuple[Path, st
         for name, arr in HR_IMAGES.items():
             zf.writestr(f"Flat_HR/{name}.png", _png_bytes(arr))
     out = tmp_path / "prepared"
-    manifest = prepare_dataset(_ds("download", url=f"{base}/Flat_HR.zip"), 4, out, tmp_path / "cache")
+    manifest = prepare_dataset("mini", _ds("download", url=f"{base}/Flat_HR.zip"), 4, out, tmp_path / "cache")
     assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
     hr, gray = read_image(out / "HR" / "beta.png")
     assert gray is True
@@ -355,7 +359,144 @@ def test_two_urls_with_the_same_file_name_do_not_share_a_cache(http_root, tmp_pa
         with zipfile.ZipFile(served / sub / "HR.zip", "w") as zf:
             zf.writestr("HR/x.png", _png_bytes(np.full((16, 16, 3), value, dtype=np.uint8)))
     cache = tmp_path / "cache"
-    prepare_dataset(_ds("download", url=f"{base}/a/HR.zip"), 4, tmp_path / "a", cache)
-    prepare_dataset(_ds("download", url=f"{base}/b/HR.zip"), 4, tmp_path / "b", cache)
+    prepare_dataset("mini", _ds("download", url=f"{base}/a/HR.zip"), 4, tmp_path / "a", cache)
+    prepare_dataset("mini", _ds("download", url=f"{base}/b/HR.zip"), 4, tmp_path / "b", cache)
     assert read_image(tmp_path / "a" / "HR" / "x.png")[0][0, 0, 0] == 40
     assert read_image(tmp_path / "b" / "HR" / "x.png")[0][0, 0, 0] == 200
+
+
+# ---------------------------------------------------------------- known sets, hidden files, streaming
+
+
+def _write_n_images(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"img{i:03d}.png").write_bytes(_png_bytes(_smooth(16, 20, shift=i)))
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "key"),
+    [
+        ("set5", "", "set5"),
+        ("Set14", "", "set14"),
+        ("BSD100", "", "bsd100"),
+        ("urban100", "", "urban100"),
+        ("DIV2K_train", "", "div2k_train"),
+        ("train", "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip", "div2k_train"),
+        ("valid", "http://example.org/x/DIV2K_valid_HR.zip", "div2k_valid"),
+        ("bench", "https://huggingface.co/datasets/eugenesiow/Set5/resolve/main/data/Set5_HR.tar.gz", "set5"),
+        ("sample_test", "", None),
+        ("mine", "http://example.org/photos.zip", None),
+    ],
+)
+def test_known_set_by_name_or_archive(name: str, url: str, key: str | None) -> None:
+    assert known_set(name, url) == key
+
+
+def test_known_set_with_wrong_count_fails_naming_set_source_and_count(tmp_path: Path) -> None:
+    src = tmp_path / "Set5"
+    _write_n_images(src / "HR", 4)
+    out = tmp_path / "out"
+    with pytest.raises(SrganError) as info:
+        prepare_dataset("set5", _ds("folder", path=str(src)), 4, out, tmp_path / "c")
+    message = str(info.value)
+    assert message.startswith(f"set5 from folder {src}: expected 5 HR images, found 4 in {src / 'HR'}")
+    assert "\n" not in message
+    assert not out.exists()
+
+
+def test_known_set_count_is_checked_only_when_all_images_are_asked_for(tmp_path: Path) -> None:
+    src = tmp_path / "Set14"
+    _write_n_images(src / "HR", 3)
+    manifest = prepare_dataset("Set14", _ds("folder", ("img001",), path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert [e["name"] for e in manifest["images"]] == ["img001"]
+
+
+def test_known_set_with_right_count_ignores_hidden_files(tmp_path: Path) -> None:
+    src = tmp_path / "Set5"
+    _write_n_images(src / "HR", 5)
+    (src / "HR" / "._img000.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS fork: not a PNG
+    (src / "HR" / ".DS_Store").write_bytes(b"junk")
+    (src / "HR" / ".img001.png.tmp").write_bytes(b"partial")
+    manifest = prepare_dataset("set5", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert [e["name"] for e in manifest["images"]] == [f"img{i:03d}" for i in range(5)]
+
+
+def test_download_recognised_by_archive_name_checks_count(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    served, base = http_root
+    with tarfile.open(served / "Set14_HR.tar.gz", "w:gz") as tar:
+        for i in range(13):
+            data = _png_bytes(_smooth(16, 16, shift=i))
+            info = tarfile.TarInfo(f"Set14_HR/img{i:02d}.png")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    url = f"{base}/Set14_HR.tar.gz"
+    with pytest.raises(SrganError) as info:
+        prepare_dataset("bench", _ds("download", url=url), 4, tmp_path / "out", tmp_path / "cache")
+    message = str(info.value)
+    assert message.startswith(f"bench (set14 by its archive name) from {url}: expected 14 HR images, found 13 in ")
+    assert message.split(" in ", 1)[1].split(";")[0].endswith("Set14_HR")
+    assert not (tmp_path / "out").exists()
+
+
+def test_download_ignores_macosx_folder_and_hidden_files(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    served, base = http_root
+    with zipfile.ZipFile(served / "Mac_HR.zip", "w") as zf:
+        for name, arr in HR_IMAGES.items():
+            zf.writestr(f"Mac_HR/{name}.png", _png_bytes(arr))
+            zf.writestr(f"__MACOSX/Mac_HR/._{name}.png", b"\x00\x05\x16\x07 resource fork")
+            zf.writestr(f"Mac_HR/._{name}.png", b"\x00\x05\x16\x07 resource fork")
+        zf.writestr("Mac_HR/.DS_Store", b"junk")
+        zf.writestr(".hidden_top", b"junk")
+    manifest = prepare_dataset("mini", _ds("download", url=f"{base}/Mac_HR.zip"), 4, tmp_path / "out", tmp_path / "c")
+    assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
+
+
+def test_prepare_reads_one_image_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """When an image is decoded, no earlier image's pixels are still alive."""
+    src = tmp_path / "src"
+    _write_n_images(src / "HR", 5)
+    (src / "LRbicx4").mkdir()
+    for i in range(5):
+        (src / "LRbicx4" / f"img{i:03d}.png").write_bytes(_png_bytes(_smooth(4, 5, shift=i)))
+    real_read_image = srgan.prepare.read_image
+    decoded: list[tuple[str, weakref.ref]] = []
+    others_alive: list[int] = []
+
+    def tracking_read_image(path: Path) -> tuple[np.ndarray, bool]:
+        others_alive.append(sum(ref() is not None for name, ref in decoded if name != path.stem))
+        img_u8, gray = real_read_image(path)
+        decoded.append((path.stem, weakref.ref(img_u8)))
+        return img_u8, gray
+
+    monkeypatch.setattr(srgan.prepare, "read_image", tracking_read_image)
+    manifest = prepare_dataset("mini", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert len(manifest["images"]) == 5
+    assert len(others_alive) == 10  # HR and LR of each image
+    assert max(others_alive) == 0
+
+
+def test_prepare_folder_two_files_with_one_name(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_n_images(src / "HR", 2)
+    Image.fromarray(_smooth(16, 20)).save(src / "HR" / "img001.jpg")
+    with pytest.raises(SrganError, match=r"two images named 'img001' \(img001\.jpg, img001\.png\)"):
+        prepare_dataset("mini", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+
+
+def test_prepare_does_not_import_torch(tmp_path: Path) -> None:
+    """The prepare stage runs on numpy and PIL only: its script imports no torch."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    code = (
+        "import sys; from pathlib import Path; from srgan.config import DatasetParams; "
+        "from srgan.prepare import prepare_dataset; "
+        f"ds = DatasetParams(source='folder', images=(), path={str(src)!r}, url='', sha256=''); "
+        f"prepare_dataset('mini', ds, 4, Path({str(tmp_path / 'out')!r}), Path({str(tmp_path / 'c')!r})); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
