@@ -1,136 +1,111 @@
-"""Content losses of the study, their weighted mixes, and the adversarial losses.
+"""Content losses, their weighted mixes, frozen feature extractors, and the adversarial losses.
 
-Terms (names as in params.yaml `losses`):
-- `mse`: pixel MSE computed on intensities in [-1, 1], as the paper did (it
-  scaled HR to [-1, 1]); that is 4x the MSE of [0, 1] images.
-- `vgg19_<i>_<j>`: MSE between VGG-19 feature maps phi_i,j -- the output of the
-  j-th conv of block i *after its ReLU* (vgg19_5_4 = torchvision
-  `vgg19().features[:36]`), on ImageNet-normalised input, features rescaled by
-  1/12.75 as in the paper.
-- `res18_<k>`, `res34_<k>`: MSE between ResNet-18/34 features after the k-th
-  BasicBlock, counting layer1..layer4 in order, 1-based (res18_4 = end of
-  layer2, res34_3 = end of layer1, res34_5 = layer2[1]).
+Terms and their grammar live in `srgan.loss_terms` (the same table validates
+params): `mse` is pixel MSE computed on intensities in [-1, 1], as the paper
+did (it scaled HR to [-1, 1]), i.e. 4x the MSE of [0, 1] images; every other
+term is the MSE between feature maps of a frozen torchvision model cut at a
+graph node (`torchvision.models.feature_extraction.create_feature_extractor`),
+on input normalised with the mean/std of the model's own default weights.
 
-Feature extractors are frozen at construction (`requires_grad_(False)`, eval
-mode) and stay in eval mode when the loss module is put in train mode.
+Extractors are frozen at construction (`requires_grad_(False)`, eval mode) and
+stay in eval mode when the loss module is put in train mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import re
+import pickle
+import sys
 import urllib.error
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import Tensor, nn
 
 from srgan.errors import SrganError
+from srgan.loss_terms import FeatureTerm, feature_term
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-VGG_FEATURE_SCALE = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
 RANDOM_INIT_SEED = 0  # the same random extractor for every run and loss variant
 
-_BACKBONES = {
-    "vgg19": (torchvision.models.vgg19, torchvision.models.VGG19_Weights.IMAGENET1K_V1),
-    "resnet18": (torchvision.models.resnet18, torchvision.models.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet34": (torchvision.models.resnet34, torchvision.models.ResNet34_Weights.IMAGENET1K_V1),
-}
+
+def _default_weights(model: str):
+    """torchvision's default (ImageNet) weights enum member for `model`."""
+    import torchvision
+
+    return torchvision.models.get_model_weights(model).DEFAULT
 
 
-def imagenet_weight_file(arch: str) -> Path:
-    """Where torchvision's cache keeps the ImageNet weights of `arch`."""
-    _, weights = _BACKBONES[arch]
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+def weight_file(model: str) -> Path:
+    """Where torchvision's cache keeps the default ImageNet weights of `model`."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(_default_weights(model).url).name
 
 
-def load_backbone(arch: str, weights: str, allow_random_fallback: bool) -> tuple[nn.Module, str]:
-    """Build a torchvision backbone; returns (module, weights actually used).
+def load_backbone(model: str, weights: str, allow_random_fallback: bool) -> tuple[nn.Module, str]:
+    """Build torchvision `model` (eval mode); returns (module, weights actually used).
 
-    weights: "imagenet" (torchvision's cache, downloading when reachable) or
-    "random" (a fixed-seed random initialisation). When ImageNet weights cannot
-    be had: with allow_random_fallback, log a warning and return random weights
-    (reported as "random (imagenet unavailable)"); otherwise raise SrganError
-    naming the weight file and the cache folder to put it in.
+    weights: "imagenet" (the model's default weights through torchvision's cache,
+    downloading when reachable) or "random" (a fixed-seed random initialisation).
+    When ImageNet weights cannot be had: with allow_random_fallback, log a warning
+    and return random weights (reported as "random (imagenet unavailable)");
+    otherwise raise SrganError naming the weight file and the cache folder.
     """
-    builder, imagenet = _BACKBONES[arch]
+    import torchvision
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
-        model = builder(weights=None)
+        net = torchvision.models.get_model(model, weights=None)
+    net.eval()
     if weights == "random":
-        return model, "random"
+        return net, "random"
+    default = _default_weights(model)
     try:
-        model.load_state_dict(imagenet.get_state_dict(progress=False, check_hash=True))
-        return model, "imagenet"
-    except (urllib.error.URLError, OSError, RuntimeError, ValueError) as e:
-        target = imagenet_weight_file(arch)
+        # torch.hub announces downloads on stdout (the CLI's output): send it to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            net.load_state_dict(default.get_state_dict(progress=False, check_hash=True))
+        return net, "imagenet"
+    # A corrupt or truncated file in the cache (e.g. an HTML page saved as the .pth) fails in torch.load
+    # with EOFError / UnpicklingError / RuntimeError: the same fix (replace the file) as a missing one.
+    except (urllib.error.URLError, OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
+        target = weight_file(model)
         reason = f"{type(e).__name__}: {e}".splitlines()[0]
         if not allow_random_fallback:
             raise SrganError(
-                f"ImageNet weights for {arch} are not available ({reason}); download {imagenet.url} "
+                f"ImageNet weights for {model} are not available ({reason}); download {default.url} "
                 f"and put it at {target} (folder {target.parent}, set TORCH_HOME to move it), "
                 "or set features.allow_random_fallback: true"
             ) from None
         log.warning(
             "ImageNet weights for %s unavailable (%s): using a RANDOMLY INITIALISED %s for the "
-            "feature loss. Put %s at %s for the real loss.", arch, reason, arch, Path(imagenet.url).name, target
+            "feature loss. Put %s at %s for the real loss.", model, reason, model, Path(default.url).name, target
         )
-        return model, "random (imagenet unavailable)"
-
-
-def vgg19_feature_index(block: int, conv: int) -> int:
-    """Index in `vgg19().features` of the ReLU after conv `conv` of block `block`."""
-    convs_per_block = (2, 2, 4, 4, 4)
-    if not (1 <= block <= 5 and 1 <= conv <= convs_per_block[block - 1]):
-        raise SrganError(f"VGG-19 has no phi_{block},{conv}")
-    index = 0
-    for b in range(block - 1):
-        index += 2 * convs_per_block[b] + 1  # conv+ReLU pairs, then a max-pool
-    return index + 2 * (conv - 1) + 1
-
-
-def resnet_block_layers(depth: int, block: int) -> list[tuple[str, int]]:
-    """(layer name, number of its blocks to keep) up to the `block`-th BasicBlock, 1-based."""
-    blocks_per_layer = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}[depth]
-    if not 1 <= block <= sum(blocks_per_layer):
-        raise SrganError(f"ResNet-{depth} has {sum(blocks_per_layer)} blocks, not {block}")
-    kept, left = [], block
-    for i, n in enumerate(blocks_per_layer):
-        if left <= 0:
-            break
-        kept.append((f"layer{i + 1}", min(n, left)))
-        left -= n
-    return kept
+        return net, "random (imagenet unavailable)"
 
 
 class FeatureExtractor(nn.Module):
-    """Frozen, ImageNet-normalised feature map of a truncated torchvision backbone.
+    """Frozen feature map of a torchvision model cut at one graph node.
 
-    Input (N, 3, H, W) RGB in [0, 1]; output the feature map (N, C, h, w).
+    Input (N, 3, H, W) RGB in [0, 1], normalised with the mean/std of the
+    model's default weights (`weights.transforms()`); output the node's tensor,
+    usually a feature map (N, C, h, w), times `term.rescale` (VGG aliases:
+    1/12.75, the paper's). `backbone_weights` says which weights it holds.
     """
 
-    def __init__(self, term: str, weights: str, allow_random_fallback: bool) -> None:
+    def __init__(self, term: FeatureTerm, weights: str, allow_random_fallback: bool) -> None:
+        from torchvision.models.feature_extraction import create_feature_extractor
+
         super().__init__()
-        if m := re.fullmatch(r"vgg19_(\d)_(\d)", term):
-            backbone, self.weights_used = load_backbone("vgg19", weights, allow_random_fallback)
-            self.body = backbone.features[: vgg19_feature_index(int(m[1]), int(m[2])) + 1]
-            self.scale = VGG_FEATURE_SCALE
-        elif m := re.fullmatch(r"res(18|34)_(\d+)", term):
-            depth = int(m[1])
-            backbone, self.weights_used = load_backbone(f"resnet{depth}", weights, allow_random_fallback)
-            stem = [backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool]
-            layers = [getattr(backbone, name)[:n] for name, n in resnet_block_layers(depth, int(m[2]))]
-            self.body = nn.Sequential(*stem, *layers)
-            self.scale = 1.0
-        else:
-            raise SrganError(f"unknown feature-loss term '{term}'")
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.term = term
+        backbone, self.backbone_weights = load_backbone(term.model, weights, allow_random_fallback)
+        # The graph is pruned after the node: nothing past it is computed or kept.
+        self.body = create_feature_extractor(backbone, return_nodes={term.node: "features"})
+        self.feature_rescale = term.rescale
+        preset = _default_weights(term.model).transforms()
+        self.register_buffer("mean", torch.tensor(preset.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(preset.std).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
 
@@ -139,7 +114,8 @@ class FeatureExtractor(nn.Module):
         return super().train(False)
 
     def forward(self, img: Tensor) -> Tensor:
-        return self.body((img - self.mean) / self.std) * self.scale
+        features = self.body((img - self.mean) / self.std)["features"]
+        return features * self.feature_rescale if self.feature_rescale != 1.0 else features
 
 
 class ContentLoss(nn.Module):
@@ -148,32 +124,41 @@ class ContentLoss(nn.Module):
     forward(sr_img, hr_img) -> (total, {term: value}); inputs (N, 3, H, W) in
     [0, 1]; total is a scalar attached to sr_img's graph, the per-term values
     are detached (for logging). Terms with weight 0 are not built.
+    `term_weights`: {term: weight} of the built terms; `backbone_weights`:
+    {term: "imagenet" | "random" | "random (imagenet unavailable)" | "none" (pixel)}.
     """
 
-    def __init__(self, terms: dict[str, float], weights: str = "imagenet", allow_random_fallback: bool = False) -> None:
+    def __init__(self, terms: dict[str, float], feature_weights: str = "imagenet",
+                 allow_random_fallback: bool = False) -> None:
         super().__init__()
-        self.weights = {t: float(w) for t, w in terms.items() if w > 0}
-        if not self.weights:
+        self.term_weights = {t: float(w) for t, w in terms.items() if w > 0}
+        if not self.term_weights:
             raise SrganError(f"content loss {terms} has no positive weight")
-        self.extractors = nn.ModuleDict(
-            {t: FeatureExtractor(t, weights, allow_random_fallback) for t in self.weights if t != "mse"}
+        specs = {t: feature_term(t, t) for t in self.term_weights}
+        # term -> index into `extractors` (a list: tv/ terms hold "." and "/", which module names may not).
+        self._extractor_index = {t: i for i, t in enumerate(t for t, spec in specs.items() if spec is not None)}
+        self.extractors = nn.ModuleList(
+            FeatureExtractor(specs[t], feature_weights, allow_random_fallback) for t in self._extractor_index
         )
-        # term -> "imagenet" | "random" | "random (imagenet unavailable)" | "none" (pixel loss)
-        self.weights_used = {t: (self.extractors[t].weights_used if t in self.extractors else "none") for t in self.weights}
+        self.backbone_weights = {
+            t: self.extractors[self._extractor_index[t]].backbone_weights if t in self._extractor_index else "none"
+            for t in self.term_weights
+        }
 
     def forward(self, sr_img: Tensor, hr_img: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         values: dict[str, Tensor] = {}
-        for term in self.weights:
-            if term == "mse":
+        for term in self.term_weights:
+            if term not in self._extractor_index:
                 # MSE on [-1, 1] intensities: (2a-1) - (2b-1) = 2(a-b)
                 values[term] = F.mse_loss(sr_img.float(), hr_img.float()) * 4.0
             else:
-                extractor = self.extractors[term]
+                extractor = self.extractors[self._extractor_index[term]]
                 with torch.no_grad():
                     target = extractor(hr_img)
                 values[term] = F.mse_loss(extractor(sr_img).float(), target.float())
-        total = sum(self.weights[t] * v for t, v in values.items())
+        total = sum(self.term_weights[t] * v for t, v in values.items())
         return total, {t: v.detach() for t, v in values.items()}
+
 
 
 def generator_adversarial_loss(fake_logits: Tensor) -> Tensor:

@@ -1,0 +1,229 @@
+"""Tests for srgan.loss_terms: the one grammar of content-loss terms, and its checks at params load.
+
+Expected layers are derived from torchvision's own model definitions (walked on
+the meta device: no weights), never from the module's constants.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torchvision
+import yaml
+
+from srgan.config import params_from_dict
+from srgan.errors import SrganError
+from srgan.loss_terms import FeatureTerm, check_variant, feature_term
+
+PARAMS_YAML = Path(__file__).resolve().parents[1] / "params.yaml"
+KEY = "srgan.variants.x"
+
+
+def _on_meta(builder: Any) -> torch.nn.Module:
+    with torch.device("meta"):
+        return builder(weights=None)
+
+
+def _vgg19_relu_nodes() -> dict[str, str]:
+    """{"vgg19_<i>_<j>": "features.<index of the ReLU after conv j of block i>"} from torchvision's vgg19."""
+    nodes, block, conv = {}, 1, 0
+    for index, layer in enumerate(_on_meta(torchvision.models.vgg19).features):
+        if isinstance(layer, torch.nn.Conv2d):
+            conv += 1
+        elif isinstance(layer, torch.nn.ReLU):
+            nodes[f"vgg19_{block}_{conv}"] = f"features.{index}"
+        elif isinstance(layer, torch.nn.MaxPool2d):
+            block, conv = block + 1, 0
+    return nodes
+
+
+def _resnet_block_nodes(depth: int) -> list[str]:
+    """Module names of ResNet-`depth`'s BasicBlocks over layer1..layer4, in order."""
+    net = _on_meta(getattr(torchvision.models, f"resnet{depth}"))
+    return [f"layer{i}.{b}" for i in range(1, 5) for b in range(len(getattr(net, f"layer{i}")))]
+
+
+def _one_line_error(terms: dict[str, float], key: str = KEY) -> str:
+    with pytest.raises(SrganError) as err:
+        check_variant(terms, key)
+    message = str(err.value)
+    assert "\n" not in message, message
+    return message
+
+
+# ---------------------------------------------------------------- the study's aliases
+
+
+def test_every_vgg19_alias_is_the_relu_after_its_conv() -> None:
+    expected = _vgg19_relu_nodes()
+    assert len(expected) == 16  # VGG-19: 2 + 2 + 4 + 4 + 4 convs
+    for alias, node in expected.items():
+        assert feature_term(alias, alias) == FeatureTerm("vgg19", node, 1 / 12.75), alias
+
+
+def test_vgg19_aliases_spot_checks() -> None:
+    # phi_5,4 = features[:36] (ReLU 35, before the 5th max-pool at 36); phi_2,2 = features[:9].
+    assert feature_term("vgg19_5_4", "k") == FeatureTerm("vgg19", "features.35", 1 / 12.75)
+    assert feature_term("vgg19_2_2", "k") == FeatureTerm("vgg19", "features.8", 1 / 12.75)
+    assert feature_term("vgg19_1_1", "k") == FeatureTerm("vgg19", "features.1", 1 / 12.75)
+    assert feature_term("vgg19_4_4", "k") == FeatureTerm("vgg19", "features.26", 1 / 12.75)
+    features = _on_meta(torchvision.models.vgg19).features
+    assert isinstance(features[35], torch.nn.ReLU) and isinstance(features[36], torch.nn.MaxPool2d)
+
+
+@pytest.mark.parametrize("depth", [18, 34])
+def test_every_resnet_alias_is_its_kth_basic_block(depth: int) -> None:
+    blocks = _resnet_block_nodes(depth)
+    assert len(blocks) == {18: 8, 34: 16}[depth]
+    for k, node in enumerate(blocks, start=1):
+        assert feature_term(f"res{depth}_{k}", "k") == FeatureTerm(f"resnet{depth}", node, 1.0)
+
+
+@pytest.mark.parametrize(
+    "alias,node",
+    [("res18_4", "layer2.1"), ("res34_3", "layer1.2"), ("res34_5", "layer2.1"), ("res18_1", "layer1.0"),
+     ("res18_8", "layer4.1"), ("res34_16", "layer4.2")],
+)
+def test_resnet_aliases_of_the_study(alias: str, node: str) -> None:
+    model = "resnet18" if alias.startswith("res18") else "resnet34"
+    assert feature_term(alias, alias) == FeatureTerm(model, node, 1.0)
+
+
+def test_mse_is_the_pixel_term() -> None:
+    assert feature_term("mse", "k") is None
+    check_variant({"mse": 1.0}, KEY)
+    check_variant({"mse": 0.6, "vgg19_5_4": 0.4}, KEY)
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["vgg19_1_3",  # block 1 has 2 convs
+     "vgg19_2_3", "vgg19_6_1", "vgg19_0_1", "vgg19_5_0", "res18_9", "res18_0", "res34_17", "res34_05",
+     "vgg16_5_4", "resnet18_4", "MSE", "", " mse"],
+)
+def test_invalid_aliases_are_one_line_naming_the_key(term: str) -> None:
+    message = _one_line_error({term: 1.0})
+    assert f"'{KEY}.{term}'" in message
+    assert "vgg19_<i>_<j>" in message and "tv/" in message  # says what is valid
+
+
+# ---------------------------------------------------------------- tv/<model>/<node>
+
+
+@pytest.mark.parametrize(
+    "term,model,node",
+    [("tv/resnet18/layer2.1", "resnet18", "layer2.1"),  # a module prefix
+     ("tv/resnet18/layer2.1.relu_1", "resnet18", "layer2.1.relu_1"),  # an exact graph node
+     ("tv/mobilenet_v3_small/features.3", "mobilenet_v3_small", "features.3"),
+     ("tv/regnet_y_400mf/trunk_output.block2", "regnet_y_400mf", "trunk_output.block2")],  # not traceable on meta
+)
+def test_tv_terms_are_accepted(term: str, model: str, node: str) -> None:
+    assert feature_term(term, term) == FeatureTerm(model, node, 1.0)
+    check_variant({"mse": 0.6, term: 0.4}, KEY)
+
+
+def test_tv_unknown_model_lists_close_models() -> None:
+    message = _one_line_error({"tv/resnet19/layer2": 1.0})
+    assert f"'{KEY}.tv/resnet19/layer2'" in message
+    closest = message.split("closest:", 1)[1]
+    assert "resnet18" in closest
+
+
+def test_tv_unknown_node_lists_close_nodes() -> None:
+    message = _one_line_error({"mse": 0.5, "tv/resnet18/layer9": 0.5})
+    assert f"'{KEY}.tv/resnet18/layer9'" in message and "layer9" in message
+    closest = message.split("closest:", 1)[1]
+    for layer in ("layer1", "layer2", "layer3", "layer4"):
+        assert layer in closest
+
+
+@pytest.mark.parametrize("term", ["tv/resnet18", "tv/resnet18/", "tv//layer1", "tv/"])
+def test_tv_malformed_terms_are_rejected(term: str) -> None:
+    message = _one_line_error({term: 1.0})
+    assert f"'{KEY}.{term}'" in message and "tv/<model>/<node>" in message
+
+
+def test_tv_prefix_must_end_at_a_module_boundary() -> None:
+    # "layer2.1" is a module; "layer2.1." and "layer" are not names of anything.
+    _one_line_error({"tv/resnet18/layer2.1.": 1.0})
+    _one_line_error({"tv/resnet18/layer": 1.0})
+
+
+# ---------------------------------------------------------------- weights
+
+
+@pytest.mark.parametrize("weight", [-0.1, math.nan, math.inf])
+def test_bad_weights_are_rejected(weight: float) -> None:
+    message = _one_line_error({"mse": 1.0, "res18_4": weight})
+    assert f"'{KEY}.res18_4'" in message
+
+
+@pytest.mark.parametrize("terms", [{"mse": 0.0}, {"mse": 0.0, "vgg19_5_4": 0.0}, {}])
+def test_a_variant_needs_a_positive_weight(terms: dict[str, float]) -> None:
+    assert f"'{KEY}'" in _one_line_error(terms)
+
+
+def test_zero_weight_terms_are_allowed_beside_a_positive_one() -> None:
+    check_variant({"mse": 1.0, "vgg19_5_4": 0.0}, KEY)
+
+
+# ---------------------------------------------------------------- through params.yaml
+
+
+@pytest.fixture(scope="module")
+def committed_params() -> dict[str, Any]:
+    with PARAMS_YAML.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@pytest.fixture
+def raw_params(committed_params: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(committed_params)
+
+
+@pytest.mark.parametrize("section", ["srresnet", "srgan"])
+@pytest.mark.parametrize(
+    "term,hint",
+    [("vgg19_1_3", "vgg19_<i>_<j>"), ("res34_17", "res34_<k>"), ("tv/resnet19/layer2", "resnet18"),
+     ("tv/resnet18/layer9", "layer1")],
+)
+def test_bad_terms_fail_at_params_load(raw_params: dict[str, Any], section: str, term: str, hint: str) -> None:
+    raw_params[section]["variants"]["x"] = {"mse": 0.6, term: 0.4}
+    with pytest.raises(SrganError) as err:
+        params_from_dict(raw_params)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"{section}.variants.x.{term}" in message and hint in message
+
+
+def test_the_brief_example_fails_at_load(raw_params: dict[str, Any]) -> None:
+    raw_params["srgan"]["variants"]["x"] = {"vgg19_1_3": 1.0}
+    with pytest.raises(SrganError, match=r"srgan\.variants\.x\.vgg19_1_3"):
+        params_from_dict(raw_params)
+
+
+def test_bad_weight_fails_at_params_load(raw_params: dict[str, Any]) -> None:
+    raw_params["srresnet"]["variants"]["x"] = {"mse": 1.0, "res18_4": -0.5}
+    with pytest.raises(SrganError, match=r"srresnet\.variants\.x\.res18_4"):
+        params_from_dict(raw_params)
+
+
+def test_tv_variant_loads_from_params(raw_params: dict[str, Any]) -> None:
+    mix = {"mse": 0.7, "tv/mobilenet_v3_small/features.3": 0.3}
+    raw_params["srresnet"]["variants"]["mnv3"] = mix
+    raw_params["srgan"]["variants"]["r18"] = {"tv/resnet18/layer2.1": 1.0}
+    params = params_from_dict(raw_params)
+    assert params.srresnet.variants["mnv3"] == mix
+    assert params.srgan.variants["r18"] == {"tv/resnet18/layer2.1": 1.0}
+
+
+def test_module_is_torch_free_at_import() -> None:
+    code = "import sys, srgan.loss_terms, srgan.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, cwd=PARAMS_YAML.parent).returncode == 0
