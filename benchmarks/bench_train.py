@@ -23,7 +23,7 @@ import torch
 from srgan.losses import ContentLoss
 from srgan.models import Discriminator, SRResNet
 from srgan.runtime import Runtime
-from srgan.train import gan_step, pretrain_step
+from srgan.tasks import gan_step, pretrain_step
 
 
 def _sync(device: torch.device) -> None:
@@ -42,7 +42,7 @@ def build(runtime: Runtime, patch: int, kind: str):
     disc = runtime.prepare_model(Discriminator(patch_px=patch))
     opt_d = torch.optim.Adam(disc.parameters(), lr=1e-4)
     d_run = torch.compile(disc) if runtime.compile else disc
-    loss = ContentLoss({"vgg19_5_4": 1.0}, weights="random").to(runtime.device)
+    loss = ContentLoss({"vgg19_5_4": 1.0}, feature_weights="random").to(runtime.device)
     return lambda lr, hr: gan_step(g_run, d_run, loss, opt_g, opt_d, lr, hr, 1e-3, runtime)
 
 

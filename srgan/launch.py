@@ -22,7 +22,10 @@ def relaunch_under_torchrun(processes: int, argv: list[str]) -> bool:
     """
     if processes <= 1 or "WORLD_SIZE" in os.environ:
         return False
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *argv]
+    # A stage started as `python -m stages.x` is relaunched the same way (so it imports the same srgan).
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    target = ["-m", spec.name, *argv[1:]] if spec is not None else argv
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", *target]
     log.info("starting %d processes: %s", processes, " ".join(cmd))
     result = subprocess.run(cmd, check=False)
     if result.returncode != 0:

@@ -60,7 +60,11 @@ class Runtime:
 
 
 def resolve_runtime(params: RuntimeParams) -> Runtime:
-    """Pick the device; AMP, channels_last and compile apply on CUDA only (the CPU runs fp32 NCHW eager).
+    """Pick the device; AMP and compile apply on CUDA only (the CPU runs fp32 eager).
+
+    channels_last (NHWC) applies on both: oneDNN's NHWC convolutions trained the
+    paper-size SRResNet 1.2x faster than NCHW on this project's 2-core CPU
+    (64-px patches, batch 16: 1.08 vs 1.31 s/step).
 
     Under torchrun (WORLD_SIZE > 1) this also joins the process group (NCCL on
     CUDA, gloo on the CPU) and binds the process to GPU LOCAL_RANK.
@@ -70,7 +74,7 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
     use_cuda = params.device == "cuda" or (params.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if use_cuda else "cpu")
     amp = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[params.precision] if use_cuda else None
-    runtime = Runtime(device=device, amp_dtype=amp, channels_last=use_cuda and params.channels_last,
+    runtime = Runtime(device=device, amp_dtype=amp, channels_last=params.channels_last,
                       compile=use_cuda and params.compile)
     if use_cuda:
         torch.backends.cudnn.benchmark = True

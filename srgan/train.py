@@ -1,68 +1,86 @@
-"""SRResNet pretraining (`pretrain_srresnet`) and SRGAN fine-tuning (`finetune_srgan`).
+"""Training: one loop for both tasks (`train_srresnet`, `finetune_srgan`).
 
-Both run a fixed number of optimiser steps over random patches, keep an
-exponential moving average (EMA) of the generator's weights, validate the
-averaged generator by PSNR-Y on the valid set every `valid_every` steps and at
-the end, and write, when training has finished:
-  <out_dir>/best.pt       the averaged generator with the best validation PSNR-Y
-  <out_dir>/last.pt       the averaged generator after the last step
-  <out_dir>/summary.json  steps, timings, best step, validation history, weights used
-TensorBoard scalars/images go to <log_dir>, the same curves as TSV files for
-`dvc plots` to <plots_dir>. Every `checkpoint_every` steps the whole training state
-(G, D, optimisers, schedules, EMA, RNG, step, best-so-far) is saved atomically
-to <state_dir>/resume.pt; a run started again with the same inputs continues
-from it, and a finished run deletes it. A non-finite loss or gradient skips the
-step (up to `max_bad_steps` in total) or stops with a clear message after
-saving the last good state.
+The loop (`TrainingRun`) owns what both tasks share: the step count and the
+patch loader, an exponential moving average (EMA) of the generator's weights,
+validation (PSNR-Y and SSIM-Y of the averaged generator on the valid set) with
+the best-so-far weights, the non-finite-step policy, logging, and the resume
+checkpoint. A task (`srgan.tasks`) owns its networks, optimisers and step.
+
+A run writes, when it has finished, for each checkpoint point (SRResNet: one,
+its end; SRGAN: `srgan.checkpoints`) into `<out_dir>/<point folder>/`:
+  best.pt  the averaged generator with the best validation PSNR-Y so far
+  last.pt  the averaged generator at that point
+and `<out_dir>/summary.json` (steps, timings, validation history, which file
+of each point `srgan.evaluate` scores). TensorBoard scalars and images go to
+<log_dir>, the same scalars as TSV files for `dvc plots` to <plots_dir>.
+
+Every `checkpoint_every` steps the whole state (task, EMA, RNG, progress,
+best-so-far, points already written) is saved atomically to
+<state_dir>/resume.pt. A run started again continues from it when its
+fingerprint matches: the stage's declared settings (`config.STAGE_PARAMS`),
+its code (`code_deps`), the data, the initial weights and the world size; a
+finished run deletes it. A non-finite loss or gradient skips the step (up to
+`max_bad_steps` in total) or stops with a clear message after saving the last
+good state.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import csv
 import hashlib
 import json
 import logging
 import math
 import random
+import resource
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
-from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
 from srgan import metrics
-from srgan.artifacts import load_checkpoint, save_checkpoint, write_json_atomic
-from srgan.config import ModelParams, TrainParams, as_dict
+from srgan.artifacts import atomic_path, load_checkpoint, save_checkpoint, write_json_atomic
+from srgan.config import ExecutionParams, ModelParams, SRGANParams, TrainParams, as_dict
 from srgan.data import EvalImage, PatchDataset, to_tensor
 from srgan.errors import SrganError
 from srgan.infer import super_resolve
-from srgan.losses import ContentLoss, discriminator_loss, generator_adversarial_loss
+from srgan.losses import ContentLoss
 from srgan.models import Discriminator, SRResNet
 from srgan.runtime import Runtime
+from srgan.tasks import NonFiniteStep, SRGANTask, SRResNetTask, unwrap
+from srgan.train_log import TrainLog
 
 log = logging.getLogger(__name__)
 
+Task = SRResNetTask | SRGANTask
+
 
 @dataclass(frozen=True)
-class StagePaths:
-    out_dir: Path  # final artefacts (DVC output, written at the end)
-    log_dir: Path  # TensorBoard (DVC output with persist: true)
-    state_dir: Path  # resume checkpoint (DVC output with persist: true, not cached)
-    plots_dir: Path  # one TSV per scalar for `dvc plots` (DVC plots output with persist: true)
+class RunPaths:
+    out_dir: Path  # final artefacts (DVC output, written at each checkpoint point)
+    log_dir: Path  # TensorBoard (DVC output, persist: true)
+    plots_dir: Path  # one TSV per scalar for `dvc plots` (DVC plots output, persist: true)
+    state_dir: Path  # resume checkpoint: scratch, not a DVC output
 
 
-class NonFiniteStep(Exception):
-    """A loss or gradient was NaN/inf in this step (raised on every process alike)."""
+@dataclass
+class TrainState:
+    """Progress of a run; the typed part of the resume checkpoint."""
+
+    step: int = 0
+    bad_steps: int = 0
+    best_psnr_y_db: float = -math.inf
+    best_step: int = 0
+    train_s: float = 0.0  # seconds spent in optimiser steps (not validation), over all sessions
+    history: list[dict[str, float]] = field(default_factory=list)  # one entry per validation
+    points_done: list[int] = field(default_factory=list)  # steps of checkpoint points already written
 
 
 class EMA:
@@ -82,174 +100,51 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for avg, cur in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if avg.dtype.is_floating_point:
-                avg.lerp_(cur.detach(), 1.0 - decay)
-            else:
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        floats = [(a, c) for a, c in pairs if a.dtype.is_floating_point]
+        if floats:  # one fused kernel for all floating tensors
+            torch._foreach_lerp_([a for a, _ in floats], [c.detach() for _, c in floats], 1.0 - decay)
+        for avg, cur in pairs:
+            if not avg.dtype.is_floating_point:
                 avg.copy_(cur)
 
 
-def lr_factor(schedule: str, step: int, total_steps: int, decay_step: int) -> float:
-    """Learning-rate multiplier at `step` (0-based) for the schedules in params."""
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-    if schedule == "step":
-        return 0.1 if decay_step and step >= decay_step else 1.0
-    return 1.0
-
-
-def total_steps(params: TrainParams, num_images: int) -> int:
+def total_steps(p: TrainParams, num_images: int) -> int:
     """Optimiser steps of a run: `steps`, or `epochs` passes of `num_images` at `batch_size`."""
-    if params.steps:
-        return params.steps
-    return params.epochs * max(1, num_images // params.batch_size)
+    return p.steps if p.steps else p.epochs * steps_per_epoch(p, num_images)
 
 
-def validate(model: nn.Module, images: list[EvalImage], scale: int, runtime: Runtime) -> float:
-    """Mean PSNR-Y (dB, shave = scale) of `model` on full validation images."""
+def steps_per_epoch(p: TrainParams, num_images: int) -> int:
+    return max(1, num_images // p.batch_size)
+
+
+def point_label(p: TrainParams, count: int) -> str:
+    """Folder name of a checkpoint point: 'step20', 'epoch100'."""
+    return f"{p.unit}{count}"
+
+
+def validate(model: nn.Module, images: list[EvalImage], scale: int, runtime: Runtime) -> dict[str, float]:
+    """Mean PSNR-Y (dB) and SSIM-Y (paper protocol, shave = scale) of `model` on full validation images."""
     model.eval()
-    scores = []
+    psnr, ssim = [], []
     for item in images:
         sr_img = super_resolve(model, to_tensor(item.lr_u8)[None], runtime)
-        scores.append(float(metrics.psnr_y(sr_img, to_tensor(item.hr_u8)[None], scale, item.gray)[0]))
-    return float(np.mean(scores))
+        hr_img = to_tensor(item.hr_u8)[None]
+        psnr.append(float(metrics.psnr_y(sr_img, hr_img, scale, item.gray)[0]))
+        ssim.append(float(metrics.ssim_y(sr_img, hr_img, scale, item.gray)[0]))
+    return {"valid_psnr_y_db": float(np.mean(psnr)), "valid_ssim_y": float(np.mean(ssim))}
 
 
-# ---------------------------------------------------------------- one optimiser step
+def run_fingerprint(**parts: Any) -> dict[str, str]:
+    """{name: short hash} of everything a resumable run depends on (compared part by part)."""
+    return {name: hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            for name, value in parts.items()}
 
 
-def _micro_batches(img: Tensor, n: int) -> list[Tensor]:
-    # Interleaved, as DistributedSampler splits a global batch across processes, so that
-    # N micro-batches in one process do exactly the maths of N processes.
-    return [img[i::n] for i in range(n)]
-
-
-def _no_sync(model: nn.Module, last: bool) -> contextlib.AbstractContextManager:
-    if isinstance(model, DistributedDataParallel) and not last:
-        return model.no_sync()
-    return contextlib.nullcontext()
-
-
-def _check_finite(
-    loss_parts: dict[str, Tensor], params: list[nn.Parameter], runtime: Runtime, what: str, check_grads: bool = True
-) -> None:
-    """Raise NonFiniteStep on every process if any loss part or gradient is NaN/inf.
-
-    One fused norm over all gradients and one host sync per call. With fp16 loss
-    scaling the gradients are not checked: GradScaler itself skips the (expected,
-    occasional) overflowing steps while it calibrates its scale.
-    """
-    checks = [torch.stack([v.detach().float().reshape(()) for v in loss_parts.values()])]
-    grads = [p.grad for p in params if p.grad is not None] if check_grads else []
-    if grads:
-        checks.append(torch.stack(torch._foreach_norm(grads)).float())
-    flag = torch.stack([(~torch.isfinite(c)).any() for c in checks]).float().reshape(-1)
-    if runtime.distributed:
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    if flag.max().item() > 0:
-        bad_terms = [name for name, value in loss_parts.items() if not torch.isfinite(value).all()]
-        if bad_terms:
-            raise NonFiniteStep(f"{what} loss term '{bad_terms[0]}'")
-        raise NonFiniteStep(f"{what} gradient" if flag[-1].item() > 0 and grads else f"{what} loss on another process")
-
-
-def _no_scaler() -> torch.amp.GradScaler:
-    return torch.amp.GradScaler("cpu", enabled=False)
-
-
-def pretrain_step(
-    generator: nn.Module, content_loss: ContentLoss, optimizer: torch.optim.Optimizer,
-    lr_img: Tensor, hr_img: Tensor, runtime: Runtime, accumulation: int = 1,
-    scaler: torch.amp.GradScaler | None = None,
-) -> dict[str, float]:
-    """One SRResNet optimiser step on a batch; returns the loss scalars (0-d tensors, on the device).
-
-    Raises NonFiniteStep (without stepping) when a loss term or gradient is not finite.
-    """
-    scaler = scaler or _no_scaler()
-    optimizer.zero_grad(set_to_none=True)
-    parts: dict[str, Tensor] = {}
-    for i, (lr_mb, hr_mb) in enumerate(zip(_micro_batches(lr_img, accumulation), _micro_batches(hr_img, accumulation))):
-        with _no_sync(generator, i == accumulation - 1):
-            with runtime.autocast():
-                loss, terms = content_loss(generator(lr_mb), hr_mb)
-            scaler.scale(loss / accumulation).backward()
-        # Specific terms first, so a non-finite step names the term that went wrong.
-        for name, value in {**terms, "content": loss.detach()}.items():
-            parts[name] = parts.get(name, 0) + value.float() / accumulation
-    scaler.unscale_(optimizer)
-    _check_finite(parts, list(generator.parameters()), runtime, "generator", check_grads=not scaler.is_enabled())
-    scaler.step(optimizer)
-    scaler.update()
-    return {f"loss/{k}": v for k, v in parts.items()}
-
-
-def gan_step(
-    generator: nn.Module, discriminator: nn.Module, content_loss: ContentLoss,
-    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-    lr_img: Tensor, hr_img: Tensor, adversarial_weight: float, runtime: Runtime, accumulation: int = 1,
-    scaler: torch.amp.GradScaler | None = None,
-) -> dict[str, float]:
-    """One SRGAN step: G against a frozen-but-differentiable D, then D on the same batch.
-
-    G's loss = content + adversarial_weight * -log D(G(LR)); the adversarial term's
-    gradient flows through D into G (D's parameters get no update from it). D's
-    loss = -log D(HR) - log(1 - D(G(LR))), on G's output detached.
-    After the call, G's parameter .grad holds the gradient of G's loss.
-    Under DDP, G's step runs the plain discriminator module: its parameters are
-    frozen there, so DDP must not wait for their gradients.
-    """
-    scaler = scaler or _no_scaler()
-    d_plain = _unwrap(discriminator)
-    lr_mbs, hr_mbs = _micro_batches(lr_img, accumulation), _micro_batches(hr_img, accumulation)
-    parts: dict[str, Tensor] = {}
-
-    def add(values: dict[str, Tensor]) -> None:
-        for name, value in values.items():
-            parts[name] = parts.get(name, 0) + value.detach().float() / accumulation
-
-    discriminator.requires_grad_(False)
-    opt_g.zero_grad(set_to_none=True)
-    sr_imgs = []
-    for i, (lr_mb, hr_mb) in enumerate(zip(lr_mbs, hr_mbs)):
-        with _no_sync(generator, i == accumulation - 1):
-            with runtime.autocast():
-                sr_mb = generator(lr_mb)
-                content, terms = content_loss(sr_mb, hr_mb)
-                adversarial = generator_adversarial_loss(d_plain(sr_mb))
-                g_loss = content + adversarial_weight * adversarial
-            scaler.scale(g_loss / accumulation).backward()
-        sr_imgs.append(sr_mb.detach())
-        add({**terms, "content": content, "adversarial": adversarial, "generator": g_loss})
-    scaler.unscale_(opt_g)
-    _check_finite(parts, list(generator.parameters()), runtime, "generator", check_grads=not scaler.is_enabled())
-    scaler.step(opt_g)
-
-    discriminator.requires_grad_(True)
-    opt_d.zero_grad(set_to_none=True)
-    for i, (sr_mb, hr_mb) in enumerate(zip(sr_imgs, hr_mbs)):
-        with _no_sync(discriminator, i == accumulation - 1):
-            with runtime.autocast():
-                real_logits, fake_logits = discriminator(hr_mb), discriminator(sr_mb)
-                d_loss = discriminator_loss(real_logits, fake_logits)
-            scaler.scale(d_loss / accumulation).backward()
-        add({"discriminator": d_loss, "real_prob": torch.sigmoid(real_logits.float()).mean(),
-             "fake_prob": torch.sigmoid(fake_logits.float()).mean()})
-    scaler.unscale_(opt_d)
-    _check_finite({"discriminator": parts["discriminator"]}, list(discriminator.parameters()), runtime,
-                  "discriminator", check_grads=not scaler.is_enabled())
-    scaler.step(opt_d)
-    scaler.update()
-    probs = {"d/real_prob": parts.pop("real_prob"), "d/fake_prob": parts.pop("fake_prob")}
-    return {**{f"loss/{k}": v for k, v in parts.items()}, **probs}
-
-
-# ---------------------------------------------------------------- the loop
-
-
-def run_fingerprint(**inputs) -> str:
-    """Hash of everything a resumable run depends on; a resume checkpoint with another one is ignored."""
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def data_digest(images: list[tuple[str, np.ndarray]]) -> list:
+    """Names, shapes and a 1/256 pixel sample of the training images: cheap even for DIV2K."""
+    return [(name, list(img.shape), hashlib.sha256(np.ascontiguousarray(img[::16, ::16]).tobytes()).hexdigest()[:12])
+            for name, img in images]
 
 
 def _rng_state() -> dict:
@@ -261,345 +156,323 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    return model.module if isinstance(model, DistributedDataParallel) else model
+def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
 
 
-class _Live:
-    """TensorBoard writer plus one TSV per scalar for `dvc plots`; main process only.
-
-    dvclive was considered: its summary metrics.json inside the plots folder
-    stops `dvc plots show` from rendering a folder that spans all matrix
-    instances (DVC 3.67), so the plot files are written here, one per scalar:
-    <plots_dir>/<tag>.tsv with columns step and the tag's last part.
-    """
-
-    def __init__(self, log_dir: Path, plots_dir: Path, resume_step: int) -> None:
-        self.writer = SummaryWriter(str(log_dir), purge_step=resume_step + 1 if resume_step else None)
-        self.plots_dir = plots_dir
-        if resume_step:
-            _truncate_tsv(plots_dir, resume_step)
-
-    def scalars(self, step: int, values: dict[str, float]) -> None:
-        for key, value in values.items():
-            self.writer.add_scalar(key, value, step)
-            path = self.plots_dir / f"{key}.tsv"
-            header = not path.exists()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as fh:
-                if header:
-                    fh.write(f"step\t{key.rsplit('/', 1)[-1]}\n")
-                fh.write(f"{step}\t{value:.6g}\n")
-
-    def image(self, tag: str, img: Tensor, step: int) -> None:
-        self.writer.add_image(tag, img, step)
-
-    def close(self) -> None:
-        self.writer.close()
+def _peak_memory_mib(runtime: Runtime) -> float:
+    if runtime.device.type == "cuda":
+        return torch.cuda.max_memory_allocated(runtime.device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _truncate_tsv(plots_dir: Path, step: int) -> None:
-    """Drop plot rows logged after `step` by a run that was killed before its next checkpoint."""
-    for path in plots_dir.rglob("*.tsv") if plots_dir.is_dir() else []:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh, delimiter="\t"))
-        kept = [rows[0]] + [r for r in rows[1:] if int(r[rows[0].index("step")]) <= step]
-        with path.open("w", newline="") as fh:
-            csv.writer(fh, delimiter="\t").writerows(kept)
+@dataclass(frozen=True)
+class TrainData:
+    train_images: list[tuple[str, np.ndarray]]  # (name, HxWx3 uint8) HR training images
+    valid_images: list[EvalImage]
+    scale: int
+    seed: int  # patch sampling: item i of the run is a pure function of (seed, i)
 
 
-def _train(
-    *,
-    kind: str,
-    generator: SRResNet,
-    discriminator: Discriminator | None,
-    content_loss: ContentLoss,
-    adversarial_weight: float,
-    train_images: list[tuple[str, np.ndarray]],
-    valid_images: list[EvalImage],
-    scale: int,
-    p: TrainParams,
-    seed: int,
-    runtime: Runtime,
-    paths: StagePaths,
-    fingerprint: str,
-    info: dict,
-    progress: bool,
-) -> dict:
-    started = time.time()
-    steps = total_steps(p, len(train_images))
-    per_process = p.batch_size // runtime.world_size
-    if per_process * runtime.world_size != p.batch_size or per_process % p.grad_accumulation:
-        raise SrganError(
-            f"batch_size {p.batch_size} must split evenly into {runtime.world_size} process(es) x "
-            f"{p.grad_accumulation} micro-batch(es)"
-        )
-    generator = runtime.prepare_model(generator)
-    if runtime.distributed and runtime.device.type == "cuda":
-        # Global-batch BatchNorm statistics, as in one process with the same batch.
-        generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
-    ema = EMA(generator, p.ema_decay) if p.ema_decay > 0 else None
-    optimizers = {"generator": torch.optim.Adam(generator.parameters(), lr=p.learning_rate, betas=(0.9, 0.999))}
-    if discriminator is not None:
-        discriminator = runtime.prepare_model(discriminator)
-        if runtime.distributed and runtime.device.type == "cuda":
-            discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
-        optimizers["discriminator"] = torch.optim.Adam(discriminator.parameters(), lr=p.learning_rate, betas=(0.9, 0.999))
-    schedulers = {
-        name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(p.lr_schedule, s, steps, p.lr_decay_step))
-        for name, opt in optimizers.items()
-    }
-    scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
+class TrainingRun:
+    """Drives one task through a run: see the module docstring."""
 
-    state = {"step": 0, "best_psnr": -math.inf, "best_step": 0, "bad_steps": 0, "history": []}
-    best_weights: dict[str, Tensor] | None = None
-    resume_path = paths.state_dir / "resume.pt"
-    if resume_path.is_file():
-        ckpt = load_checkpoint(resume_path, map_location=runtime.device)
-        if ckpt.get("fingerprint") == fingerprint:
-            generator.load_state_dict(ckpt["model"])
-            if discriminator is not None:
-                discriminator.load_state_dict(ckpt["discriminator"])
-            for name, opt in optimizers.items():
-                opt.load_state_dict(ckpt["optimizers"][name])
-                schedulers[name].load_state_dict(ckpt["schedulers"][name])
-            if ema is not None:
-                ema.model.load_state_dict(ckpt["ema"])
-                ema.updates = ckpt["ema_updates"]
-            scaler.load_state_dict(ckpt["scaler"])
-            state = ckpt["state"]
-            best_weights = ckpt["best_weights"]
-            _set_rng_state(ckpt["rng"])
-            log.info("resuming %s from step %d of %d (%s)", kind, state["step"], steps, resume_path)
-        else:
-            log.warning("%s holds another run's state (inputs changed): starting afresh", resume_path)
-    start_step = state["step"]
-    if runtime.is_main:
-        if start_step == 0:
-            for folder in (paths.log_dir, paths.state_dir, paths.plots_dir):
-                if Path.cwd().resolve().is_relative_to(folder.resolve()):
-                    raise SrganError(f"refusing to clear {folder}: it holds the working directory")
-                shutil.rmtree(folder, ignore_errors=True)
-        for folder in (paths.log_dir, paths.state_dir, paths.plots_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-    runtime.barrier()
+    def __init__(self, task: Task, data: TrainData, p: TrainParams, execution: ExecutionParams, runtime: Runtime,
+                 paths: RunPaths, fingerprint: dict[str, str], points: dict[int, str], info: dict) -> None:
+        self.task, self.data, self.p, self.execution = task, data, p, execution
+        self.runtime, self.paths, self.fingerprint, self.info = runtime, paths, fingerprint, info
+        self.steps = total_steps(p, len(data.train_images))
+        self.per_epoch = steps_per_epoch(p, len(data.train_images))
+        self.valid_every = p.valid_every * (self.per_epoch if p.unit == "epoch" else 1)
+        self.points = points  # step -> folder under out_dir ("" = out_dir itself)
+        self.state = TrainState()
+        self.ema = EMA(task.generator, p.ema_decay) if p.ema_decay > 0 else None
+        self.best_weights: dict[str, Tensor] | None = None
+        self.resume_path = paths.state_dir / "resume.pt"
+        self.log: TrainLog | None = None
 
-    def averaged() -> nn.Module:
-        return ema.model if ema is not None else generator
+    def averaged(self) -> nn.Module:
+        """The generator that is validated and saved: the EMA, or the raw weights without one."""
+        return self.ema.model if self.ema is not None else self.task.generator
 
-    def save_resume() -> None:
-        if not runtime.is_main:
+    # ------------------------------------------------------------ resume
+
+    def _save_resume(self) -> None:
+        if not self.runtime.is_main:
             return
-        save_checkpoint(resume_path, {
-            "model": generator.state_dict(),
-            "discriminator": discriminator.state_dict() if discriminator is not None else None,
-            "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-            "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
-            "ema": ema.model.state_dict() if ema is not None else None,
-            "ema_updates": ema.updates if ema is not None else 0,
-            "scaler": scaler.state_dict(),
-            "state": state,
-            "best_weights": best_weights,
+        save_checkpoint(self.resume_path, {
+            "model": self.task.generator.state_dict(),  # what load_checkpoint checks for
+            "task": self.task.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema is not None else None,
+            "ema_updates": self.ema.updates if self.ema is not None else 0,
+            "state": asdict(self.state),
+            "best_weights": self.best_weights,
             "rng": _rng_state(),
-            "fingerprint": fingerprint,
+            "fingerprint": self.fingerprint,
         })
 
-    # Models as the step functions see them: DDP-wrapped and/or compiled.
-    g_train: nn.Module = generator
-    d_train: nn.Module | None = discriminator
-    if runtime.distributed:
-        g_train = DistributedDataParallel(generator, device_ids=[runtime.device] if runtime.device.type == "cuda" else None)
-        if discriminator is not None:
-            d_train = DistributedDataParallel(discriminator, device_ids=[runtime.device] if runtime.device.type == "cuda" else None)
-    if runtime.compile:
-        g_train = torch.compile(g_train)
-        d_train = torch.compile(d_train) if d_train is not None else None
+    def _restore(self) -> None:
+        """Continue from resume.pt when it belongs to this run (same fingerprint), else start afresh."""
+        if not self.resume_path.is_file():
+            return
+        # On the CPU: torch.set_rng_state takes only a CPU tensor, and best_weights stay on the CPU
+        # as _cpu_state keeps them; load_state_dict moves weights and optimiser state to the device.
+        ckpt = load_checkpoint(self.resume_path, map_location="cpu")
+        saved = ckpt.get("fingerprint") or {}
+        changed = [name for name in self.fingerprint if saved.get(name) != self.fingerprint[name]]
+        if changed:
+            log.warning("%s is from a run with other %s: starting afresh", self.resume_path, ", ".join(changed))
+            return
+        self.task.load_state_dict(ckpt["task"])
+        if self.ema is not None:
+            self.ema.model.load_state_dict(ckpt["ema"])
+            self.ema.updates = ckpt["ema_updates"]
+        self.state = TrainState(**ckpt["state"])
+        self.best_weights = ckpt["best_weights"]
+        _set_rng_state(ckpt["rng"])
+        log.info("resuming %s from step %d of %d (%s)", self.task.kind, self.state.step, self.steps, self.resume_path)
 
-    dataset = PatchDataset(train_images, p.patch_px, scale, p.augment, steps * p.batch_size, seed, per_epoch=p.epochs > 0)
-    remaining = Subset(dataset, range(start_step * p.batch_size, steps * p.batch_size))
-    sampler = (DistributedSampler(remaining, runtime.world_size, runtime.rank, shuffle=False, drop_last=True)
-               if runtime.distributed else None)
-    loader = DataLoader(remaining, batch_size=per_process, sampler=sampler, shuffle=False, drop_last=True,
-                        num_workers=p.num_workers, pin_memory=runtime.device.type == "cuda",
-                        persistent_workers=p.num_workers > 0)
-    live = _Live(paths.log_dir, paths.plots_dir, start_step) if runtime.is_main else None
-    content_loss = content_loss.to(runtime.device)
-    bar = tqdm(loader, total=steps, initial=start_step, desc=f"{kind} {info['content_loss']}",
-               disable=not (progress and runtime.is_main), mininterval=1.0)
-    g_train.train()
-    for step, (lr_img, hr_img) in enumerate(bar, start=start_step + 1):
-        lr_img, hr_img = runtime.to_device(lr_img), runtime.to_device(hr_img)
+    def _prepare_folders(self) -> None:
+        """A fresh run clears its folders (logs of an older run, a stale resume.pt); a resumed one keeps them."""
+        if self.runtime.is_main:
+            folders = (self.paths.log_dir, self.paths.plots_dir, self.paths.state_dir)
+            if self.state.step == 0:
+                for folder in folders:
+                    if Path.cwd().resolve().is_relative_to(folder.resolve()):
+                        raise SrganError(f"refusing to clear {folder}: it holds the working directory")
+                    shutil.rmtree(folder, ignore_errors=True)
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            self.log = TrainLog(self.paths.log_dir, self.paths.plots_dir, self.state.step)
+        self.runtime.barrier()
+
+    # ------------------------------------------------------------ the loop
+
+    def _items(self) -> tuple[Sequence[int], int]:
+        """PatchDataset items of the steps still to run (batch after batch), and the dataset's length.
+
+        In epochs mode the dataset's pass k is items [k*n, (k+1)*n) of the n images, each
+        image once. An epoch takes `per_epoch` whole batches from the start of a fresh pass
+        (as many as it needs); images that do not fill a last batch sit that epoch out, as
+        with drop_last, rather than starting the next epoch in the middle of a pass.
+        """
+        batch = self.p.batch_size
+        start, end = self.state.step * batch, self.steps * batch
+        if self.p.unit != "epoch":
+            return range(start, end), end
+        n, used = len(self.data.train_images), self.per_epoch * batch
+        stride = -(-used // n) * n  # items per epoch, rounded up to whole passes
+        return [k // used * stride + k % used for k in range(start, end)], self.p.epochs * stride
+
+    def _loader(self) -> DataLoader:
+        p, runtime = self.p, self.runtime
+        per_process = p.batch_size // runtime.world_size
+        if per_process * runtime.world_size != p.batch_size or per_process % p.grad_accumulation:
+            raise SrganError(
+                f"batch_size {p.batch_size} must split evenly into {runtime.world_size} process(es) x "
+                f"{p.grad_accumulation} micro-batch(es)"
+            )
+        items, length = self._items()
+        dataset = PatchDataset(self.data.train_images, p.patch_px, self.data.scale, p.augment, length,
+                               self.data.seed, per_epoch=p.epochs > 0)
+        remaining = Subset(dataset, items)
+        sampler = (DistributedSampler(remaining, runtime.world_size, runtime.rank, shuffle=False, drop_last=True)
+                   if runtime.distributed else None)
+        return DataLoader(remaining, batch_size=per_process, sampler=sampler, shuffle=False, drop_last=True,
+                          num_workers=self.execution.num_workers, pin_memory=runtime.device.type == "cuda",
+                          persistent_workers=self.execution.num_workers > 0)
+
+    def run(self) -> dict:
+        """Train to the end (or from resume.pt to the end); returns the summary."""
+        started = time.time()
+        self._restore()
+        start_step = self.state.step
+        self._prepare_folders()
         try:
-            if d_train is None:
-                scalars = pretrain_step(g_train, content_loss, optimizers["generator"], lr_img, hr_img, runtime,
-                                        p.grad_accumulation, scaler)
-            else:
-                d_train.train()
-                scalars = gan_step(g_train, d_train, content_loss, optimizers["generator"], optimizers["discriminator"],
-                                   lr_img, hr_img, adversarial_weight, runtime, p.grad_accumulation, scaler)
-        except NonFiniteStep as bad:
-            state["bad_steps"] += 1
-            for opt in optimizers.values():
-                opt.zero_grad(set_to_none=True)
-            if state["bad_steps"] > p.max_bad_steps:
-                save_resume()
-                if live is not None:
-                    live.close()
-                raise SrganError(
-                    f"non-finite {bad} at step {step} of {kind} ({state['bad_steps']} bad step(s), "
-                    f"max_bad_steps is {p.max_bad_steps}); the last good state (step {state['step']}) is in "
-                    f"{resume_path}; lower learning_rate or check the data, then run again"
-                ) from None
-            log.warning("step %d: non-finite %s; step skipped (%d of %d allowed)", step, bad,
-                        state["bad_steps"], p.max_bad_steps)
-            scalars = {}
-        for sched in schedulers.values():
-            sched.step()
-        if ema is not None:
-            ema.update(generator)
-        state["step"] = step
-        if live is not None and (step % p.log_every == 0 or step == steps):
+            batches = self.log.progress(self._loader(), self.steps, start_step, self.info["variant"],
+                                        self.execution.progress) if self.log else self._loader()
+            for step, (lr_img, hr_img) in enumerate(batches, start=start_step + 1):
+                self._step(step, lr_img, hr_img)
+        finally:
+            if self.log is not None:
+                self.log.close()
+        return self._finish(start_step, time.time() - started)
+
+    def _step(self, step: int, lr_img: Tensor, hr_img: Tensor) -> None:
+        tick = time.perf_counter()
+        scalars = self._optimiser_step(step, self.runtime.to_device(lr_img), self.runtime.to_device(hr_img))
+        self.task.end_step()
+        if self.ema is not None:
+            self.ema.update(self.task.generator)
+        self.state.step = step
+        if self.log is not None and (step % self.execution.log_every == 0 or step == self.steps):
             # Reading the values syncs with the device: only on logging steps.
             values = {k: float(v) for k, v in scalars.items()}
-            values.update(lr=optimizers["generator"].param_groups[0]["lr"], bad_steps=state["bad_steps"])
-            if "loss/content" in values:
-                bar.set_postfix(loss=f"{values['loss/content']:.4f}", refresh=False)
-            live.scalars(step, values)
-        if step % p.valid_every == 0 or step == steps:
-            if runtime.is_main:
-                psnr = validate(averaged(), valid_images, scale, runtime)
-                state["history"].append({"step": step, "valid_psnr_y_db": round(psnr, 4)})
-                live.scalars(step, {"valid/psnr_y_db": psnr})
-                if valid_images:
-                    item = valid_images[0]
-                    live.image(f"valid/{item.name}", super_resolve(averaged(), to_tensor(item.lr_u8)[None], runtime)[0], step)
-                log.info("step %d: valid PSNR-Y %.3f dB", step, psnr)
-                if psnr > state["best_psnr"]:
-                    state["best_psnr"], state["best_step"] = psnr, step
-                    best_weights = {k: v.detach().cpu().clone() for k, v in averaged().state_dict().items()}
-            runtime.barrier()
-            g_train.train()
-        if step % p.checkpoint_every == 0 and step < steps:
-            save_resume()
-    bar.close()
+            values.update(lr=self.task.learning_rate, bad_steps=self.state.bad_steps)
+            self.log.scalars(step, values)
+        self.state.train_s += time.perf_counter() - tick
+        if step % self.valid_every == 0 or step in self.points or step == self.steps:
+            self._validate(step)
+        if step in self.points and step not in self.state.points_done:
+            self._write_point(step)
+        if step % self.execution.checkpoint_every == 0 and step < self.steps:
+            self._save_resume()
 
-    summary = {
-        "steps": steps,
-        "best_step": state["best_step"],
-        "best_valid_psnr_y_db": round(state["best_psnr"], 4),
-        "bad_steps": state["bad_steps"],
-        "resumed_from_step": start_step,
-        "wall_s": round(time.time() - started, 1),
-        "processes": runtime.world_size,
-        "history": state["history"],
-        "content_loss": info["content_loss"],
-        "feature_weights": info["feature_weights"],
-    }
-    if runtime.is_main:
-        live.close()
-        last = {k: v.detach().cpu().clone() for k, v in _unwrap(averaged()).state_dict().items()}
-        for name, weights, step, psnr in (
-            ("best.pt", best_weights, state["best_step"], state["best_psnr"]),
-            ("last.pt", last, steps, state["history"][-1]["valid_psnr_y_db"]),
-        ):
-            save_checkpoint(paths.out_dir / name, {"model": weights, "step": step, "valid_psnr_y_db": psnr, **info})
-        write_json_atomic(paths.out_dir / "summary.json", summary)
-        resume_path.unlink(missing_ok=True)  # finished: only the final artefacts remain
-        # A marker instead of an empty folder (DVC warns about empty outputs).
-        write_json_atomic(paths.state_dir / "finished.json", {"steps": steps, "resume_checkpoint": "deleted"})
-    runtime.barrier()
-    return summary
+    def _optimiser_step(self, step: int, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
+        """The task's step under the non-finite policy: skip and count, or save and stop."""
+        try:
+            return self.task.train_step(lr_img, hr_img)
+        except NonFiniteStep as bad:
+            self.state.bad_steps += 1
+            self.task.discard_step()
+            if self.state.bad_steps > self.p.max_bad_steps:
+                self._save_resume()
+                raise SrganError(
+                    f"non-finite {bad} at step {step} of {self.task.kind} ({self.state.bad_steps} bad step(s), "
+                    f"max_bad_steps is {self.p.max_bad_steps}); the last good state (step {self.state.step}) is in "
+                    f"{self.resume_path} for inspection (an unchanged rerun meets the same step again); lower "
+                    "learning_rate, raise max_bad_steps or check the data, then run again"
+                ) from None
+            log.warning("step %d: non-finite %s; step skipped (%d of %d allowed)", step, bad,
+                        self.state.bad_steps, self.p.max_bad_steps)
+            return {}
+
+    def _validate(self, step: int) -> None:
+        if self.runtime.is_main:
+            scores = validate(self.averaged(), self.data.valid_images, self.data.scale, self.runtime)
+            self.state.history.append({"step": step, **{k: round(v, 4) for k, v in scores.items()}})
+            self.log.scalars(step, {"valid/psnr_y_db": scores["valid_psnr_y_db"],
+                                    "valid/ssim_y": scores["valid_ssim_y"]})
+            item = self.data.valid_images[0]
+            self.log.image(f"valid/{item.name}",
+                           super_resolve(self.averaged(), to_tensor(item.lr_u8)[None], self.runtime)[0], step)
+            log.info("step %d: valid PSNR-Y %.3f dB, SSIM-Y %.4f", step, scores["valid_psnr_y_db"],
+                     scores["valid_ssim_y"])
+            if scores["valid_psnr_y_db"] > self.state.best_psnr_y_db:
+                self.state.best_psnr_y_db, self.state.best_step = scores["valid_psnr_y_db"], step
+                self.best_weights = _cpu_state(self.averaged())
+        self.runtime.barrier()
+
+    def _write_point(self, step: int) -> None:
+        """best.pt (best validated so far) and last.pt (now) of the checkpoint point at `step`.
+
+        They wait in <state_dir>/points until the run ends (DVC deletes the output
+        folder before a stage runs, so a resumed run must keep them elsewhere).
+        """
+        if self.runtime.is_main:
+            folder = self.paths.state_dir / "points" / self.points[step]
+            last = self.state.history[-1]
+            best = next(h for h in self.state.history if h["step"] == self.state.best_step)
+            for name, weights, entry in (("best.pt", self.best_weights, best), ("last.pt", _cpu_state(self.averaged()), last)):
+                save_checkpoint(folder / name, {"model": weights, **self.info, "step": entry["step"],
+                                                "valid_psnr_y_db": entry["valid_psnr_y_db"],
+                                                "valid_ssim_y": entry["valid_ssim_y"]})
+        self.state.points_done.append(step)
+
+    def _finish(self, start_step: int, wall_s: float) -> dict:
+        runtime, state = self.runtime, self.state
+        summary = {
+            "kind": self.task.kind,
+            "variant": self.info["variant"],
+            "steps": self.steps,
+            "steps_per_epoch": self.per_epoch,
+            "points": {label: step for step, label in self.points.items()},
+            "best_step": state.best_step,
+            "best_valid_psnr_y_db": round(state.best_psnr_y_db, 4),
+            "bad_steps": state.bad_steps,
+            "resumed_from_step": start_step,
+            "wall_s": round(wall_s, 1),
+            "train_step_s": round(state.train_s / max(1, state.step), 4),
+            "peak_memory_mib": round(_peak_memory_mib(runtime), 1),
+            "processes": runtime.world_size,
+            "history": state.history,
+            "loss_terms": self.info["loss_terms"],
+            "feature_weights": self.info["feature_weights"],
+            "scored": self.info["scored"],  # label -> the checkpoint srgan.evaluate scores ("" = no label)
+        }
+        if runtime.is_main:
+            self.paths.out_dir.mkdir(parents=True, exist_ok=True)
+            for folder in dict.fromkeys(self.points.values()):
+                for name in ("best.pt", "last.pt"):
+                    # Copied, not moved: until resume.pt is gone below, a killed run must find them again.
+                    with atomic_path(self.paths.out_dir / folder / name) as tmp:
+                        shutil.copy2(self.paths.state_dir / "points" / folder / name, tmp)
+            write_json_atomic(self.paths.out_dir / "summary.json", summary)
+            # Finished: only the final artefacts remain.
+            self.resume_path.unlink(missing_ok=True)
+            shutil.rmtree(self.paths.state_dir / "points", ignore_errors=True)
+        runtime.barrier()
+        return summary
 
 
-def _checkpoint_info(kind: str, scale: int, model_params: ModelParams, loss_name: str, content: ContentLoss) -> dict:
+# ---------------------------------------------------------------- the two runs
+
+
+def _info(kind: str, variant: str, scale: int, model_params: ModelParams, content_loss: ContentLoss) -> dict:
     return {
         "kind": kind,
+        "variant": variant,
         "scale": scale,
         "model_params": as_dict(model_params),
-        "content_loss": loss_name,
-        "loss_terms": content.weights,
-        "feature_weights": content.weights_used,
+        "loss_terms": content_loss.term_weights,
+        "feature_weights": content_loss.backbone_weights,
     }
 
 
-def _manifest_digest(images: list[tuple[str, np.ndarray]]) -> list:
-    # Names, shapes and a 1/256 pixel sample: cheap even for DIV2K, and changes with the data.
-    return [(name, list(img.shape), hashlib.sha256(np.ascontiguousarray(img[::16, ::16]).tobytes()).hexdigest()[:12])
-            for name, img in images]
+def _log_extractors(content_loss: ContentLoss) -> None:
+    for term, extractor in zip((t for t, w in content_loss.backbone_weights.items() if w != "none"),
+                               content_loss.extractors):
+        count = sum(p.numel() for p in extractor.parameters())
+        log.info("content term %s: %s cut at %s, %.1fM frozen parameters, %s weights", term,
+                 extractor.term.model, extractor.term.node, count / 1e6, extractor.backbone_weights)
 
 
-def pretrain_srresnet(
-    *,
-    train_images: list[tuple[str, np.ndarray]],
-    valid_images: list[EvalImage],
-    scale: int,
-    model_params: ModelParams,
-    train_params: TrainParams,
-    loss_name: str,
-    content_loss: ContentLoss,
-    seed: int,
-    runtime: Runtime,
-    paths: StagePaths,
-    progress: bool = True,
+def train_srresnet(
+    *, variant: str, content_loss: ContentLoss, data: TrainData, model_params: ModelParams, p: TrainParams,
+    execution: ExecutionParams, runtime: Runtime, paths: RunPaths, settings: dict, code: str,
 ) -> dict:
-    """Train SRResNet from scratch with `content_loss` (SRResNet-MSE: pixel MSE).
+    """Experiment 1: train SRResNet from scratch with `content_loss` (`variant` names it).
 
-    Returns the summary written to <out_dir>/summary.json.
+    settings, code: the stage's declared settings and code digest (resume fingerprint).
+    Writes <out_dir>/{best,last}.pt and summary.json; returns the summary.
+    The caller seeds the RNGs (the generator's initial weights come from them).
     """
-    torch.manual_seed(seed)
-    generator = SRResNet(scale=scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
-    fingerprint = run_fingerprint(
-        kind="srresnet", scale=scale, model=as_dict(model_params), train=as_dict(train_params),
-        loss=content_loss.weights, weights=content_loss.weights_used, seed=seed,
-        world=runtime.world_size, data=_manifest_digest(train_images),
-    )
-    return _train(
-        kind="srresnet", generator=generator, discriminator=None, content_loss=content_loss, adversarial_weight=0.0,
-        train_images=train_images, valid_images=valid_images, scale=scale, p=train_params, seed=seed,
-        runtime=runtime, paths=paths, fingerprint=fingerprint,
-        info=_checkpoint_info("srresnet", scale, model_params, loss_name, content_loss), progress=progress,
-    )
+    generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
+    steps = total_steps(p, len(data.train_images))
+    task = SRResNetTask(generator, content_loss, p, steps, runtime)
+    _log_extractors(content_loss)
+    fingerprint = run_fingerprint(settings=settings, code=code, data=data_digest(data.train_images), seed=data.seed,
+                         world=runtime.world_size)
+    info = {**_info("srresnet", variant, data.scale, model_params, content_loss), "scored": {"": "best.pt"}}
+    return TrainingRun(task, data, p, execution, runtime, paths, fingerprint, {steps: ""}, info).run()
 
 
 def finetune_srgan(
-    *,
-    init_state: dict[str, Tensor],
-    train_images: list[tuple[str, np.ndarray]],
-    valid_images: list[EvalImage],
-    scale: int,
-    model_params: ModelParams,
-    train_params: TrainParams,
-    adversarial_weight: float,
-    loss_name: str,
-    content_loss: ContentLoss,
-    seed: int,
-    runtime: Runtime,
-    paths: StagePaths,
-    progress: bool = True,
+    *, variant: str, init_state: dict[str, Tensor], content_loss: ContentLoss, data: TrainData,
+    model_params: ModelParams, p: SRGANParams, execution: ExecutionParams, runtime: Runtime, paths: RunPaths,
+    settings: dict, code: str,
 ) -> dict:
-    """Fine-tune a pretrained SRResNet as SRGAN's generator against the paper's discriminator.
+    """Experiment 2: fine-tune a trained SRResNet (`init_state`) as SRGAN's generator against the paper's D.
 
-    G's loss = content + adversarial_weight * -log D(G(LR)) (gradient flows through D
-    into G; D's weights are not updated by G's step); D's loss = -log D(HR) -
-    log(1 - D(G(LR))). Both use Adam at `learning_rate` with the same schedule.
+    G's loss = content + p.adversarial_weight * -log D(G(LR)); D's loss = -log D(HR)
+    - log(1 - D(G(LR))); both Adam at `learning_rate`, same schedule. At each of
+    `p.checkpoints` (steps or epochs) writes <out_dir>/<step20|epoch100>/{best,last}.pt;
+    `srgan.evaluate` scores last.pt (the weights after that many steps/epochs).
+    The caller seeds the RNGs (D's initial weights come from them).
     """
-    torch.manual_seed(seed)
-    generator = SRResNet(scale=scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
+    generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
     try:
         generator.load_state_dict(init_state)
     except RuntimeError as e:
-        raise SrganError(f"the pretrained SRResNet does not match params.model ({str(e).splitlines()[0]})") from None
+        raise SrganError(f"the trained SRResNet does not match params.model ({str(e).splitlines()[0]})") from None
+    steps = total_steps(p, len(data.train_images))
+    per_point = steps_per_epoch(p, len(data.train_images)) if p.unit == "epoch" else 1
+    points = {count * per_point: point_label(p, count) for count in p.checkpoints}
+    task = SRGANTask(generator, Discriminator(patch_px=p.patch_px), content_loss, p.adversarial_weight, p, steps, runtime)
+    _log_extractors(content_loss)
     init_digest = hashlib.sha256(b"".join(v.cpu().numpy().tobytes() for v in init_state.values())).hexdigest()[:16]
-    fingerprint = run_fingerprint(
-        kind="srgan", scale=scale, model=as_dict(model_params), train=as_dict(train_params),
-        loss=content_loss.weights, weights=content_loss.weights_used, adversarial=adversarial_weight,
-        seed=seed, world=runtime.world_size, data=_manifest_digest(train_images), init=init_digest,
-    )
-    return _train(
-        kind="srgan", generator=generator, discriminator=Discriminator(patch_px=train_params.patch_px),
-        content_loss=content_loss, adversarial_weight=adversarial_weight, train_images=train_images,
-        valid_images=valid_images, scale=scale, p=train_params, seed=seed, runtime=runtime, paths=paths,
-        fingerprint=fingerprint, info=_checkpoint_info("srgan", scale, model_params, loss_name, content_loss),
-        progress=progress,
-    )
+    fingerprint = run_fingerprint(settings=settings, code=code, data=data_digest(data.train_images), seed=data.seed,
+                         world=runtime.world_size, init=init_digest)
+    info = {**_info("srgan", variant, data.scale, model_params, content_loss),
+            "scored": {label: f"{label}/last.pt" for label in points.values()}}
+    return TrainingRun(task, data, p, execution, runtime, paths, fingerprint, points, info).run()

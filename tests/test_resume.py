@@ -1,154 +1,213 @@
-"""Issue 4: kill-and-resume, the non-finite guard, DDP under torchrun, the fast paths on the CPU."""
+"""Resume: a killed run continues to exactly the uninterrupted result; what the fingerprint compares; DDP.
 
+The kill tests run tests/train_driver.py in a subprocess and SIGKILL it mid-run; the
+uninterrupted run and the rerun call the same driver in this process (one intra-op thread in
+both, so the results are bit-comparable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+import train_driver
+from train_driver import execution, run_srresnet, srresnet_params
 
 from srgan.artifacts import load_checkpoint
-from srgan.config import ModelParams, TrainParams
-from srgan.data import EvalImage, bicubic_downscale
-from srgan.errors import SrganError
+from srgan.config import load_params, stage_settings
 from srgan.losses import ContentLoss
-from srgan.models import Discriminator, SRResNet
-from srgan.runtime import Runtime
-from srgan.train import StagePaths, gan_step, pretrain_srresnet, pretrain_step
+from srgan.train_log import read_tsv_scalars
 
+ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("train_driver.py")
-CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 
 
-def _env():
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1")
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on 2 shared cores a second one made the steps several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
     return env
 
 
-def _weights(path: Path) -> dict:
+def _drive(root: Path, *args: str) -> None:
+    """The driver in this process (as its command line would run it): only the killed run needs its own."""
+    train_driver.main([str(DRIVER), str(root), *args])
+
+
+def _kill_when(root: Path, args: list[str], ready: Callable[[], bool]) -> None:
+    """Start the driver, SIGKILL it as soon as `ready()` holds."""
+    proc = subprocess.Popen([sys.executable, str(DRIVER), str(root), *args], env=_env())
+    deadline = time.time() + 240
+    while not ready() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished (or failed) before it could be killed"
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path)["model"]
 
 
 def _assert_same(a: dict, b: dict, atol: float = 0.0) -> None:
     assert a.keys() == b.keys()
-    for key in a:
+    for key, value in a.items():
         if atol == 0.0:
-            assert torch.equal(a[key], b[key]), key
+            assert torch.equal(value, b[key]), key
         else:
-            torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0, msg=key)
+            torch.testing.assert_close(value, b[key], atol=atol, rtol=0, msg=key)
+
+
+def _summary(run: Path) -> dict:
+    return json.loads((run / "out" / "summary.json").read_text())
 
 
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path):
-    steps = "400"
-    subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "straight"), steps, "4", "1"],
-                   check=True, env=_env(), timeout=300)
-    root = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(DRIVER), str(root), steps, "4", "1"], env=_env())
-    resume = root / "state" / "resume.pt"
-    deadline = time.time() + 120
-    while not resume.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    args = ["--steps", "60", "--batch", "4", "--log-every", "5", "--checkpoint-every", "5"]
+    _drive(tmp_path / "straight", *args)
+    run = tmp_path / "killed" / "srresnet"
+    resume = run / "state" / "resume.pt"
+    _kill_when(tmp_path / "killed", args, resume.exists)
     killed_at = load_checkpoint(resume)["state"]["step"]
-    assert 0 < killed_at < int(steps)
-    assert not (root / "srresnet" / "last.pt").exists()
+    assert 0 < killed_at < 60
+    assert not (run / "out" / "last.pt").exists()
 
-    subprocess.run([sys.executable, str(DRIVER), str(root), steps, "4", "1"], check=True, env=_env(), timeout=300)
-    _assert_same(_weights(tmp_path / "straight" / "srresnet" / "last.pt"), _weights(root / "srresnet" / "last.pt"))
-    summary = (root / "srresnet" / "summary.json").read_text()
-    assert f'"resumed_from_step": {killed_at}' in summary
+    _drive(tmp_path / "killed", *args)
+    straight = tmp_path / "straight" / "srresnet"
+    for name in ("best.pt", "last.pt"):
+        _assert_same(_weights(straight / "out" / name), _weights(run / "out" / name))
+    summary = _summary(run)
+    assert summary["resumed_from_step"] == killed_at
+    assert summary["history"] == _summary(straight)["history"]
+    # Plot rows logged after the resume checkpoint were dropped and logged again, once.
+    assert read_tsv_scalars(run / "plots") == read_tsv_scalars(straight / "plots")
     assert not resume.exists()
 
 
+def test_srgan_with_ema_killed_after_its_first_point_resumes_bit_identically(tmp_path):
+    """EMA on, two checkpoint points, killed after the first point's files and the resume state that
+    records them were written; rerun with other execution settings (workers, logging, checkpoint
+    cadence). Every point's best.pt and last.pt equal the uninterrupted run's, and the first point's
+    files are the ones written before the kill."""
+    args = ["--stages", "srgan", "--steps", "12", "--batch", "2", "--patch", "16", "--ema-decay", "0.9",
+            "--checkpoints", "4,12"]
+    _drive(tmp_path / "straight", *args, "--checkpoint-every", "2")
+    run = tmp_path / "killed" / "srgan"
+    resume, first_point = run / "state" / "resume.pt", run / "state" / "points" / "step4" / "last.pt"
+
+    def point_recorded() -> bool:  # the resume state saved at or after step 4 lists the point as done
+        try:
+            return resume.stat().st_mtime_ns > first_point.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+
+    _kill_when(tmp_path / "killed", [*args, "--checkpoint-every", "2"], point_recorded)
+    state = load_checkpoint(resume)["state"]
+    assert state["points_done"] == [4] and 4 <= state["step"] < 12
+    before_kill = first_point.stat()
+
+    _drive(tmp_path / "killed", *args, "--num-workers", "1", "--log-every", "3", "--checkpoint-every", "3")
+    summary, straight = _summary(run), tmp_path / "straight" / "srgan"
+    assert summary["resumed_from_step"] == state["step"]
+    assert summary["history"] == _summary(straight)["history"]
+    for point in ("step4", "step12"):
+        for name in ("best.pt", "last.pt"):
+            _assert_same(_weights(straight / "out" / point / name), _weights(run / "out" / point / name))
+    # The point written before the kill is the one delivered (copied with its time stamp), not recomputed.
+    assert (run / "out" / "step4" / "last.pt").stat().st_mtime_ns == before_kill.st_mtime_ns
+    assert not resume.exists() and not (run / "state" / "points").exists()
+
+
+class _Killed(Exception):
+    """Stands in for a kill in the middle of an in-process run."""
+
+
+class _KillAt(ContentLoss):
+    def __init__(self, call: int) -> None:
+        super().__init__({"mse": 1.0})
+        self.calls, self.call = 0, call
+
+    def forward(self, sr_img, hr_img):
+        self.calls += 1
+        if self.calls == self.call:
+            raise _Killed
+        return super().forward(sr_img, hr_img)
+
+
+@pytest.mark.parametrize("change", ["execution", "settings", "code"])
+def test_only_declared_settings_and_code_decide_whether_a_run_resumes(tmp_path, caplog, change):
+    """Killed at step 5 (resume state of step 4), then rerun with one thing changed: execution settings
+    resume; a declared setting (learning_rate, as the stage's settings dict carries it) or the code
+    digest start afresh, and the log names the part that changed."""
+    p = srresnet_params(steps=6, ema_decay=0.9, valid_every=2)
+    with pytest.raises(_Killed):
+        run_srresnet(tmp_path / "run", p, loss=_KillAt(5), ex=execution(checkpoint_every=2))
+    assert load_checkpoint(tmp_path / "run" / "state" / "resume.pt")["state"]["step"] == 4
+
+    ex, code = execution(checkpoint_every=2), "code-digest-of-the-test"
+    if change == "execution":
+        ex = execution(num_workers=1, log_every=4, checkpoint_every=5, progress=True)
+    elif change == "settings":
+        p = dataclasses.replace(p, learning_rate=5.0e-4)
+    else:
+        code = "another-digest"
+    caplog.set_level(logging.INFO, logger="srgan.train")
+    summary = run_srresnet(tmp_path / "run", p, ex=ex, code=code)
+    fresh = run_srresnet(tmp_path / "fresh", p, code=code)
+    _assert_same(_weights(tmp_path / "run" / "out" / "last.pt"), _weights(tmp_path / "fresh" / "out" / "last.pt"))
+    afresh = [r.getMessage() for r in caplog.records if "starting afresh" in r.getMessage()]
+    if change == "execution":
+        assert summary["resumed_from_step"] == 4 and not afresh
+        assert summary["history"] == fresh["history"]
+    else:
+        assert summary["resumed_from_step"] == 0
+        assert len(afresh) == 1 and afresh[0].endswith(f"from a run with other {change}: starting afresh"), afresh
+
+
+def test_execution_settings_are_not_part_of_a_stages_declared_settings():
+    """The stages fingerprint `stage_settings`: execution must not enter it, learning_rate must."""
+    params = load_params(ROOT / "params.yaml")
+    other = dataclasses.replace(params, execution=dataclasses.replace(
+        params.execution, num_workers=params.execution.num_workers + 2, log_every=params.execution.log_every + 1,
+        checkpoint_every=params.execution.checkpoint_every + 1, progress=not params.execution.progress))
+    faster = dataclasses.replace(params, srgan=dataclasses.replace(params.srgan, learning_rate=1.0))
+    for stage in ("train_srresnet_mse", "train_srgan_mse"):
+        assert stage_settings(other, stage) == stage_settings(params, stage)
+    assert stage_settings(faster, "train_srgan_mse") != stage_settings(params, "train_srgan_mse")
+    assert stage_settings(faster, "train_srresnet_mse") == stage_settings(params, "train_srresnet_mse")
+
+
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
     """2 gloo processes x 2 images == 1 process x 4 images in 2 micro-batches (BN per micro-batch)."""
+    args = ["--stages", "srresnet,srgan", "--steps", "4", "--batch", "4", "--patch", "16"]
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                    str(DRIVER), str(tmp_path / "ddp"), "6", "4", "1", "finetune"],
+                    str(DRIVER), str(tmp_path / "ddp"), *args, "--accumulation", "1"],
                    check=True, env=_env(), timeout=300)
-    subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "single"), "6", "4", "2", "finetune"],
-                   check=True, env=_env(), timeout=300)
-    for stage in ("srresnet", "srgan"):
-        single, ddp = (_weights(tmp_path / run / stage / "last.pt") for run in ("single", "ddp"))
+    _drive(tmp_path / "single", *args, "--accumulation", "2")
+    for stage, last in (("srresnet", "last.pt"), ("srgan", "step4/last.pt")):
+        single, ddp = (_weights(tmp_path / run / stage / "out" / last) for run in ("single", "ddp"))
         # Trained parameters agree; BN running statistics do not take part in training and DDP
         # keeps rank 0's (broadcast_buffers), one process both micro-batches', so they are left out.
         params = [k for k in single if "running_" not in k and "num_batches" not in k]
         assert len(params) > 10
         _assert_same({k: single[k] for k in params}, {k: ddp[k] for k in params}, atol=1e-5)
-    assert '"processes": 2' in (tmp_path / "ddp" / "srgan" / "summary.json").read_text()
-
-
-class _NaNAt(ContentLoss):
-    """MSE that returns NaN on its n-th call: an injected non-finite loss."""
-
-    def __init__(self, bad_call: int) -> None:
-        super().__init__({"mse": 1.0})
-        self.calls, self.bad_call = 0, bad_call
-
-    def forward(self, sr_img, hr_img):
-        self.calls += 1
-        total, parts = super().forward(sr_img, hr_img)
-        if self.calls == self.bad_call:
-            parts = {"mse": torch.tensor(float("nan"))}
-            total = total * float("nan")
-        return total, parts
-
-
-def _tiny_run(tmp_path, loss, max_bad_steps):
-    rng = np.random.default_rng(0)
-    train = [("a", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))]
-    hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    params = TrainParams(steps=6, epochs=0, batch_size=2, grad_accumulation=1, patch_px=32, augment="none",
-                         learning_rate=1e-3, lr_schedule="constant", lr_decay_step=0, ema_decay=0.0,
-                         valid_every=3, log_every=1, num_workers=0, checkpoint_every=2, max_bad_steps=max_bad_steps)
-    return pretrain_srresnet(
-        train_images=train, valid_images=[EvalImage("v", bicubic_downscale(hr, 4), hr, False)], scale=4,
-        model_params=ModelParams(1, 4), train_params=params, loss_name="mse", content_loss=loss, seed=0,
-        runtime=CPU, paths=StagePaths(tmp_path / "out", tmp_path / "logs", tmp_path / "state", tmp_path / "plots"), progress=False)
-
-
-def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):
-    with pytest.raises(SrganError) as err:
-        _tiny_run(tmp_path, _NaNAt(bad_call=4), max_bad_steps=0)
-    message = str(err.value)
-    assert "non-finite generator loss term 'mse' at step 4" in message and "resume.pt" in message
-    state = load_checkpoint(tmp_path / "state" / "resume.pt")
-    assert state["state"]["step"] == 3  # the last good step; nothing of step 4 was applied
-    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
-    assert not (tmp_path / "out" / "last.pt").exists()
-
-
-def test_non_finite_steps_can_be_skipped_and_counted(tmp_path):
-    summary = _tiny_run(tmp_path, _NaNAt(bad_call=4), max_bad_steps=1)
-    assert summary["bad_steps"] == 1 and summary["steps"] == 6
-    weights = _weights(tmp_path / "out" / "last.pt")
-    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
-
-
-def test_a_resume_checkpoint_of_other_inputs_is_ignored(tmp_path):
-    with pytest.raises(SrganError):
-        _tiny_run(tmp_path, _NaNAt(bad_call=4), max_bad_steps=0)
-    # Same folders, different loss weights: the stale state must not be loaded.
-    summary = _tiny_run(tmp_path, ContentLoss({"mse": 0.5}), max_bad_steps=0)
-    assert summary["resumed_from_step"] == 0
-
-
-@pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16])
-def test_fast_path_code_runs_on_the_cpu(amp):
-    """bf16/fp16 autocast, channels_last and the GradScaler path, exercised on the CPU."""
-    runtime = Runtime(device=torch.device("cpu"), amp_dtype=amp, channels_last=True)
-    torch.manual_seed(0)
-    gen = runtime.prepare_model(SRResNet(num_blocks=1, channels=8))
-    disc = runtime.prepare_model(Discriminator(patch_px=32))
-    lr_img, hr_img = runtime.to_device(torch.rand(2, 3, 8, 8)), runtime.to_device(torch.rand(2, 3, 32, 32))
-    scaler = torch.amp.GradScaler("cpu", enabled=amp == torch.float16)
-    opt_g, opt_d = torch.optim.Adam(gen.parameters()), torch.optim.Adam(disc.parameters())
-    scalars = pretrain_step(gen, ContentLoss({"mse": 1.0}), opt_g, lr_img, hr_img, runtime, 2, scaler)
-    scalars.update(gan_step(gen, disc, ContentLoss({"mse": 1.0}), opt_g, opt_d, lr_img, hr_img, 1e-3, runtime, 1, scaler))
-    assert all(np.isfinite(float(v)) for v in scalars.values())
+    assert _summary(tmp_path / "ddp" / "srgan")["processes"] == 2

@@ -1,38 +1,69 @@
+"""srgan.train and srgan.tasks: the steps, the loop's outputs, epochs mode, best-so-far and the non-finite policy.
+
+Tiny CPU runs (SRResNet 2 blocks x 8 channels, 32-px patches; 16-px patches where the
+paper's discriminator takes part, which dominates a step's cost). Helpers: train_driver.py.
+"""
+
+from __future__ import annotations
+
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from train_driver import (
+    CPU,
+    SCALE,
+    TINY,
+    execution,
+    images,
+    paths,
+    run_srgan,
+    run_srresnet,
+    srgan_params,
+    srresnet_params,
+)
 
+import srgan.tasks
+import srgan.train
 from srgan.artifacts import load_checkpoint
-from srgan.config import ModelParams, TrainParams
-from srgan.data import EvalImage, bicubic_downscale
+from srgan.config import ModelParams
+from srgan.errors import SrganError
+from srgan.images import EvalImage, bicubic_downscale
 from srgan.losses import ContentLoss
 from srgan.models import Discriminator, SRResNet
 from srgan.runtime import Runtime
-from srgan.train import EMA, StagePaths, finetune_srgan, gan_step, lr_factor, pretrain_srresnet, pretrain_step
-
-CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
-TINY = ModelParams(num_blocks=2, channels=8)
-
-
-def _train_params(steps=3, patch_px=32, **overrides):
-    values = dict(
-        steps=steps, batch_size=2, patch_px=patch_px, augment="flip_rot90", learning_rate=1e-3,
-        lr_schedule="cosine", lr_decay_step=0, ema_decay=0.9, valid_every=2, log_every=1, num_workers=0,
-        epochs=0, grad_accumulation=1, checkpoint_every=2, max_bad_steps=0,
-    )
-    values.update(overrides)
-    return TrainParams(**values)
+from srgan.tasks import (
+    NonFiniteStep,
+    SRGANTask,
+    SRResNetTask,
+    gan_step,
+    lr_factor,
+    pretrain_step,
+)
+from srgan.train import EMA, TrainData, TrainingRun, point_label, total_steps, validate
 
 
-def _images(seed=0):
-    rng = np.random.default_rng(seed)
-    train = [(f"img{i}", rng.integers(0, 256, (48, 56, 3), dtype=np.uint8)) for i in range(2)]
-    hr = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
-    valid = [EvalImage("v0", bicubic_downscale(hr, 4), hr, False)]
-    return train, valid
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on 2 shared cores a second one made the steps several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _finite(weights: dict[str, torch.Tensor]) -> bool:
+    return all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+
+
+# ---------------------------------------------------------------- schedules, EMA, the steps
 
 
 def test_lr_schedules():
@@ -50,7 +81,7 @@ def test_ema_tracks_weights_and_copies_integer_buffers():
         for p in model.parameters():
             p.add_(1.0)
     model.body[0].bn1.num_batches_tracked.fill_(7)
-    ema.update(model)  # warm-up decay min(0.5, 2/11) = 0.1818...
+    ema.update(model)  # warm-up decay min(0.5, 2/11)
     decay = 2 / 11
     for (name, avg), cur in zip(ema.model.named_parameters(), model.parameters()):
         expected = (cur - 1.0) * decay + cur * (1 - decay)
@@ -95,48 +126,239 @@ def test_pretrain_step_lowers_the_loss_on_a_fixed_batch():
     gen = SRResNet(num_blocks=1, channels=8)
     opt = torch.optim.Adam(gen.parameters(), lr=1e-3)
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
-    losses = [pretrain_step(gen, ContentLoss({"mse": 1.0}), opt, lr_img, hr_img, CPU)["loss/content"] for _ in range(20)]
+    losses = [pretrain_step(gen, ContentLoss({"mse": 1.0}), opt, lr_img, hr_img, CPU)["loss/content"]
+              for _ in range(20)]
     assert losses[-1] < losses[0]
 
 
-def test_pretrain_then_finetune_write_checkpoints_and_logs(tmp_path):
-    train, valid = _images()
-    summary = pretrain_srresnet(
-        train_images=train, valid_images=valid, scale=4, model_params=TINY, train_params=_train_params(),
-        loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=CPU,
-        paths=StagePaths(tmp_path / "srresnet", tmp_path / "logs", tmp_path / "state", tmp_path / "plots"), progress=False,
-    )
-    assert summary["steps"] == 3 and [h["step"] for h in summary["history"]] == [2, 3]
-    assert summary["best_step"] in (2, 3)
-    assert json.loads((tmp_path / "srresnet" / "summary.json").read_text())["steps"] == 3
-    best = load_checkpoint(tmp_path / "srresnet" / "best.pt")
-    assert best["kind"] == "srresnet" and best["scale"] == 4 and best["content_loss"] == "mse"
-    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "logs").iterdir())
-    rows = (tmp_path / "plots" / "valid" / "psnr_y_db.tsv").read_text().splitlines()
-    assert rows[0] == "step\tpsnr_y_db" and [r.split("\t")[0] for r in rows[1:]] == ["2", "3"]
-    assert not (tmp_path / "state" / "resume.pt").exists()  # finished runs keep only final artefacts
+class _NaNAt(ContentLoss):
+    """Pixel MSE that returns NaN on its n-th call: an injected non-finite loss."""
 
-    summary = finetune_srgan(
-        init_state=best["model"], train_images=train, valid_images=valid, scale=4, model_params=TINY,
-        train_params=_train_params(steps=2, ema_decay=0.0), adversarial_weight=1e-3, loss_name="hybrid",
-        content_loss=ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"), seed=0, runtime=CPU,
-        paths=StagePaths(tmp_path / "srgan", tmp_path / "glogs", tmp_path / "gstate", tmp_path / "gplots"), progress=False,
-    )
-    last = load_checkpoint(tmp_path / "srgan" / "last.pt")
+    def __init__(self, bad_call: int) -> None:
+        super().__init__({"mse": 1.0})
+        self.calls, self.bad_call = 0, bad_call
+
+    def forward(self, sr_img, hr_img):
+        self.calls += 1
+        total, parts = super().forward(sr_img, hr_img)
+        if self.calls == self.bad_call:
+            parts = {"mse": torch.tensor(float("nan"))}
+            total = total * float("nan")
+        return total, parts
+
+
+@pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_fast_path_code_runs_on_the_cpu(amp):
+    """bf16/fp16 autocast, channels_last and the GradScaler path, through both tasks, on the CPU.
+
+    A skipped non-finite step must leave the fp16 loss scaler usable for the next one.
+    """
+    runtime = Runtime(device=torch.device("cpu"), amp_dtype=amp, channels_last=True)
+    p = srgan_params(steps=3, patch_px=16, grad_accumulation=2, lr_schedule="constant")
+    # Batch 4 in 2 micro-batches: D's BatchNorm needs more than one value per channel (1x1 maps at 16 px).
+    lr_img, hr_img = runtime.to_device(torch.rand(4, 3, 4, 4)), runtime.to_device(torch.rand(4, 3, 16, 16))
+    torch.manual_seed(0)
+    pretrain = SRResNetTask(SRResNet(num_blocks=1, channels=8), _NaNAt(bad_call=3), p, 3, runtime)
+    assert pretrain.scaler.is_enabled() == (amp == torch.float16)
+    assert pretrain.generator.tail.weight.is_contiguous(memory_format=torch.channels_last)
+    scalars = pretrain.train_step(lr_img, hr_img)  # calls 1, 2 (two micro-batches)
+    with pytest.raises(NonFiniteStep, match="loss term 'mse'"):
+        pretrain.train_step(lr_img, hr_img)  # call 3 is NaN
+    pretrain.discard_step()
+    pretrain.end_step()
+    scalars.update(pretrain.train_step(lr_img, hr_img))
+    gan = SRGANTask(SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=16), ContentLoss({"mse": 1.0}),
+                    1e-3, p, 3, runtime)
+    scalars.update(gan.train_step(lr_img, hr_img))
+    assert all(np.isfinite(float(v)) for v in scalars.values())
+    assert _finite(pretrain.generator.state_dict()) and _finite(gan.generator.state_dict())
+
+
+# ---------------------------------------------------------------- the loop's outputs
+
+
+def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path):
+    summary = run_srresnet(tmp_path / "srresnet", srresnet_params(steps=3, valid_every=2, ema_decay=0.9))
+    out = tmp_path / "srresnet" / "out"
+    assert summary["steps"] == 3 and [h["step"] for h in summary["history"]] == [2, 3]
+    assert json.loads((out / "summary.json").read_text())["steps"] == 3
+    assert summary["scored"] == {"": "best.pt"} and summary["resumed_from_step"] == 0
+    best = load_checkpoint(out / "best.pt")
+    assert best["kind"] == "srresnet" and best["scale"] == SCALE and best["variant"] == "mse"
+    assert best["model_params"] == {"num_blocks": 2, "channels": 8} and best["step"] == summary["best_step"]
+    assert load_checkpoint(out / "last.pt")["step"] == 3
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "srresnet" / "logs").iterdir())
+    rows = (tmp_path / "srresnet" / "plots" / "valid" / "psnr_y_db.tsv").read_text().splitlines()
+    assert rows[0] == "step\tpsnr_y_db" and [r.split("\t")[0] for r in rows[1:]] == ["2", "3"]
+    assert (tmp_path / "srresnet" / "plots" / "loss" / "content.tsv").is_file()
+    assert not (tmp_path / "srresnet" / "state" / "resume.pt").exists()  # finished: only final artefacts
+    assert not (tmp_path / "srresnet" / "state" / "points").exists()
+
+    summary = run_srgan(tmp_path / "srgan", srgan_params(steps=2, patch_px=16, checkpoints=(1, 2)),
+                        init_state=best["model"], loss=ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"))
+    out = tmp_path / "srgan" / "out"
+    assert summary["points"] == {"step1": 1, "step2": 2}
+    assert summary["scored"] == {"step1": "step1/last.pt", "step2": "step2/last.pt"}
+    last = load_checkpoint(out / "step2" / "last.pt")
     assert last["kind"] == "srgan" and last["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
     assert last["feature_weights"] == {"mse": "none", "res18_4": "random"}
+    assert load_checkpoint(out / "step1" / "last.pt")["step"] == 1
     assert summary["feature_weights"]["res18_4"] == "random"
+    assert (tmp_path / "srgan" / "plots" / "d" / "real_prob.tsv").is_file()
 
 
 def test_training_is_reproducible(tmp_path):
-    train, valid = _images()
     states = []
     for run in ("a", "b"):
-        pretrain_srresnet(
-            train_images=train, valid_images=valid, scale=4, model_params=TINY, train_params=_train_params(),
-            loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=3, runtime=CPU,
-            paths=StagePaths(tmp_path / run, tmp_path / f"log{run}", tmp_path / f"state{run}", tmp_path / f"plots{run}"), progress=False,
-        )
-        states.append(load_checkpoint(tmp_path / run / "last.pt")["model"])
-    for key in states[0]:
-        assert torch.equal(states[0][key], states[1][key]), key
+        run_srresnet(tmp_path / run, srresnet_params(steps=3, ema_decay=0.9))
+        states.append(load_checkpoint(tmp_path / run / "out" / "last.pt")["model"])
+    assert _same(states[0], states[1])
+
+
+# ---------------------------------------------------------------- epochs mode
+
+
+def test_epochs_count_steps_from_images_and_batch():
+    p = srresnet_params(steps=0, epochs=3, batch_size=4)
+    assert p.unit == "epoch" and total_steps(p, 10) == 3 * 2  # 10 images at batch 4: 2 full batches
+    assert total_steps(p, 3) == 3  # a batch larger than the set: one step per epoch
+    assert total_steps(srresnet_params(steps=7), 10) == 7
+    assert point_label(p, 100) == "epoch100" and point_label(srresnet_params(steps=7), 20) == "step20"
+
+
+def _coloured_images(count: int) -> list[tuple[str, np.ndarray]]:
+    """Flat images of distinct grey levels: a patch tells which image it came from."""
+    return [(f"flat{i}", np.full((40, 40, 3), 20 * i + 10, dtype=np.uint8)) for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [4, 5], ids=["4_images", "5_images"])
+def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
+    """batch 2: 2 steps per epoch; with 5 images one image per epoch sits out (as drop_last), never one twice."""
+    p = srresnet_params(steps=0, epochs=4, batch_size=2, augment="none")
+    _, valid = images()
+    data = TrainData(_coloured_images(count), valid, SCALE, seed=0)
+    torch.manual_seed(0)
+    task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, 8, CPU)
+    run = TrainingRun(task, data, p, execution(), CPU, paths(Path("unused")), {}, {8: ""},
+                      {"variant": "mse"})
+    shown = [round(float(hr_img.mean()) * 255 - 10) // 20 for _, hr in run._loader() for hr_img in hr]
+    epochs = [shown[i : i + 4] for i in range(0, len(shown), 4)]
+    assert len(epochs) == 4 == run.steps // run.per_epoch
+    for epoch in epochs:
+        assert len(set(epoch)) == 4, f"an image twice in one epoch: {epochs}"
+    assert len({tuple(epoch) for epoch in epochs}) > 1  # a fresh random order per epoch
+
+
+def test_srgan_in_epochs_writes_epoch_folders(tmp_path):
+    train, valid = images(count=5)
+    p = srgan_params(steps=0, epochs=3, batch_size=2, patch_px=16, valid_every=1, checkpoints=(1, 3))
+    summary = run_srgan(tmp_path, p, data=TrainData(train, valid, SCALE, 0))
+    assert summary["steps_per_epoch"] == 2 and summary["steps"] == 6  # 5 images at batch 2: 2 steps per epoch
+    assert summary["points"] == {"epoch1": 2, "epoch3": 6}
+    assert summary["scored"] == {"epoch1": "epoch1/last.pt", "epoch3": "epoch3/last.pt"}
+    assert [h["step"] for h in summary["history"]] == [2, 4, 6]  # valid_every counts epochs
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["epoch1", "epoch3", "summary.json"]
+    assert load_checkpoint(tmp_path / "out" / "epoch1" / "last.pt")["step"] == 2
+    assert load_checkpoint(tmp_path / "out" / "epoch3" / "last.pt")["step"] == 6
+
+
+# ---------------------------------------------------------------- best.pt
+
+
+def test_best_pt_holds_exactly_the_best_validated_weights(tmp_path, monkeypatch):
+    """Scripted validation scores (best at step 2 by the first point, at step 5 by the second);
+    best.pt and last.pt of each point must hold the averaged (EMA) weights validated at those steps."""
+    psnr_by_call = [10.0, 14.0, 12.0, 11.0, 16.0, 12.0]
+    seen: list[dict[str, torch.Tensor]] = []
+
+    def scripted(model, valid_images, scale, runtime):
+        seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return {"valid_psnr_y_db": psnr_by_call[len(seen) - 1], "valid_ssim_y": 0.5}
+
+    monkeypatch.setattr(srgan.train, "validate", scripted)
+    p = srgan_params(steps=6, patch_px=16, valid_every=1, ema_decay=0.9, checkpoints=(3, 6))
+    summary = run_srgan(tmp_path, p)
+    assert len(seen) == 6 and summary["best_step"] == 5 and summary["best_valid_psnr_y_db"] == 16.0
+    weights = {step: seen[step - 1] for step in range(1, 7)}
+    assert not _same(weights[2], weights[3]) and not _same(weights[5], weights[6])
+    for point, best_step, last_step in (("step3", 2, 3), ("step6", 5, 6)):
+        best = load_checkpoint(tmp_path / "out" / point / "best.pt")
+        last = load_checkpoint(tmp_path / "out" / point / "last.pt")
+        assert _same(best["model"], weights[best_step]), f"{point}/best.pt is not the step-{best_step} weights"
+        assert _same(last["model"], weights[last_step]), f"{point}/last.pt is not the step-{last_step} weights"
+        assert best["step"] == best_step and best["valid_psnr_y_db"] == psnr_by_call[best_step - 1]
+
+
+def test_best_pt_scores_what_its_validation_recorded(tmp_path):
+    """Real validation: best.pt re-validated gives the recorded best score, at the recorded best step."""
+    summary = run_srresnet(tmp_path, srresnet_params(steps=6, valid_every=1, ema_decay=0.5))
+    history = {h["step"]: h for h in summary["history"]}
+    assert sorted(history) == [1, 2, 3, 4, 5, 6]
+    best_step = max(history, key=lambda s: history[s]["valid_psnr_y_db"])
+    assert summary["best_step"] == best_step
+    _, valid = images()
+    for name, step in (("best.pt", best_step), ("last.pt", 6)):
+        ckpt = load_checkpoint(tmp_path / "out" / name)
+        model = SRResNet(scale=SCALE, num_blocks=TINY.num_blocks, channels=TINY.channels)
+        model.load_state_dict(ckpt["model"])
+        scores = validate(model, valid, SCALE, CPU)
+        assert ckpt["step"] == step
+        assert round(scores["valid_psnr_y_db"], 4) == history[step]["valid_psnr_y_db"], name
+        assert round(scores["valid_ssim_y"], 4) == history[step]["valid_ssim_y"], name
+
+
+# ---------------------------------------------------------------- non-finite steps
+
+
+def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4):
+    rng = np.random.default_rng(0)
+    train = [("a", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))]
+    hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    data = TrainData(train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)], SCALE, 0)
+    p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=3,
+                        max_bad_steps=max_bad_steps)
+    return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, model=ModelParams(1, 4))
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):
+    with pytest.raises(SrganError) as err:
+        _nan_run(tmp_path / "nan", max_bad_steps=0)
+    message = str(err.value)
+    assert "non-finite generator loss term 'mse' at step 4" in message and "resume.pt" in message
+    state = load_checkpoint(tmp_path / "nan" / "state" / "resume.pt")
+    assert state["state"]["step"] == 3 and state["state"]["bad_steps"] == 1
+    assert not (tmp_path / "nan" / "out" / "last.pt").exists()
+    # The last good state: weights and BatchNorm statistics as a clean 3-step run leaves them (no EMA,
+    # constant learning rate), nothing of step 4 applied.
+    _nan_run(tmp_path / "three", max_bad_steps=0, steps=3, bad_call=0)
+    assert _same(state["model"], load_checkpoint(tmp_path / "three" / "out" / "last.pt")["model"])
+
+
+def test_non_finite_steps_can_be_skipped_and_counted(tmp_path):
+    summary = _nan_run(tmp_path, max_bad_steps=1)
+    assert summary["bad_steps"] == 1 and summary["steps"] == 6
+    assert _finite(load_checkpoint(tmp_path / "out" / "last.pt")["model"])
+    rows = (tmp_path / "plots" / "bad_steps.tsv").read_text().splitlines()[1:]
+    assert [r.split("\t")[1] for r in rows] == ["0", "0", "0", "1", "1", "1"]
+
+
+def test_a_non_finite_discriminator_step_leaves_the_generator_at_the_last_good_step(tmp_path, monkeypatch):
+    """A NaN in D's loss stops the run; the saved state must not hold G's update of that step."""
+    p = srgan_params(steps=3, patch_px=16, lr_schedule="constant")
+    calls = []
+    real_loss = srgan.tasks.discriminator_loss
+
+    def nan_at_third(real_logits, fake_logits):
+        calls.append(1)
+        loss = real_loss(real_logits, fake_logits)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(srgan.tasks, "discriminator_loss", nan_at_third)
+    with pytest.raises(SrganError, match="non-finite discriminator loss term 'discriminator' at step 3"):
+        run_srgan(tmp_path / "nan", p)
+    monkeypatch.setattr(srgan.tasks, "discriminator_loss", real_loss)
+    saved = load_checkpoint(tmp_path / "nan" / "state" / "resume.pt")
+    assert saved["state"]["step"] == 2
+    run_srgan(tmp_path / "two", srgan_params(steps=2, patch_px=16, lr_schedule="constant"))
+    after_two = load_checkpoint(tmp_path / "two" / "out" / "step2" / "last.pt")["model"]  # no EMA: raw weights
+    assert _same(saved["task"]["networks"]["generator"], after_two)  # parameters and BatchNorm statistics

@@ -1,54 +1,155 @@
-"""Runs a tiny pretrain (+ optional finetune) for the resume and DDP tests (not a test itself).
+"""Tiny training runs for the training and resume tests (not a test itself).
 
-usage: python train_driver.py OUT_ROOT STEPS BATCH ACCUMULATION [finetune]
-Under torchrun it trains with DistributedDataParallel (gloo on the CPU).
+Imported by the tests for its helpers (images, params, `run_srresnet`, `run_srgan`),
+and run as a script by the kill-and-resume and DDP tests:
+
+usage: python train_driver.py OUT_ROOT [--steps N] [--batch B] [--patch P] [--accumulation K] [--stages srresnet,srgan]
+           [--ema-decay D] [--checkpoints 10,300] [--num-workers W] [--log-every L] [--checkpoint-every C]
+
+Under torchrun it trains with DistributedDataParallel (gloo on the CPU). OUT_ROOT/<stage>/
+holds the outputs (out/), TensorBoard (logs/), plots (plots/) and the resume state (state/).
+The srgan stage starts from OUT_ROOT/srresnet/out/last.pt when the srresnet stage ran, else
+from a seeded random SRResNet.
 """
 
+from __future__ import annotations
+
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from srgan.config import ModelParams, TrainParams
-from srgan.data import EvalImage, bicubic_downscale
+from srgan.config import (
+    ExecutionParams,
+    ModelParams,
+    RuntimeParams,
+    SRGANParams,
+    SRResNetParams,
+    as_dict,
+)
+from srgan.images import EvalImage, bicubic_downscale, resize_bicubic
 from srgan.losses import ContentLoss
-from srgan.runtime import resolve_runtime, shutdown
-from srgan.config import RuntimeParams
-from srgan.train import StagePaths, finetune_srgan, pretrain_srresnet
+from srgan.models import SRResNet
+from srgan.runtime import Runtime, resolve_runtime, seed_everything, shutdown
+from srgan.train import RunPaths, TrainData, finetune_srgan, train_srresnet
+
+CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
+TINY = ModelParams(num_blocks=2, channels=8)
+SCALE = 4
+CODE = "code-digest-of-the-test"
 
 
-def images():
-    rng = np.random.default_rng(0)
+def images(count: int = 3, seed: int = 0) -> tuple[list[tuple[str, np.ndarray]], list[EvalImage]]:
+    """`count` smooth-ish 64x72 training images (upsampled noise: something to learn) and one 32x40 valid image."""
+    rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, (12, 14, 3)).astype(np.uint8)
-    # Smooth-ish images (upsampled noise) so training has something to learn.
-    from srgan.data import resize_bicubic
-    train = [(f"img{i}", resize_bicubic(np.roll(base, i, axis=0), (64, 72))) for i in range(3)]
+    train = [(f"img{i}", resize_bicubic(np.roll(base, i, axis=0), (64, 72))) for i in range(count)]
     hr = resize_bicubic(base, (32, 40))
-    return train, [EvalImage("v", bicubic_downscale(hr, 4), hr, False)]
+    return train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)]
 
 
-def main(argv):
-    root, steps, batch, accumulation = Path(argv[1]), int(argv[2]), int(argv[3]), int(argv[4])
+_TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "patch_px": 32, "augment": "flip_rot90",
+          "learning_rate": 1.0e-3, "lr_schedule": "cosine", "lr_decay_step": 0, "ema_decay": 0.0, "valid_every": 3,
+          "max_bad_steps": 0}
+
+
+def srresnet_params(**overrides) -> SRResNetParams:
+    params = SRResNetParams(**{**_TRAIN, "variants": {}, **overrides})
+    params.validate()
+    return params
+
+
+def srgan_params(**overrides) -> SRGANParams:
+    values = {**_TRAIN, "variants": {}, "adversarial_weight": 1.0e-2, **overrides}
+    values.setdefault("checkpoints", (values["steps"] or values["epochs"],))
+    params = SRGANParams(**values)
+    params.validate()
+    return params
+
+
+def execution(**overrides) -> ExecutionParams:
+    return ExecutionParams(**{"num_workers": 0, "log_every": 1, "checkpoint_every": 2, "progress": False, **overrides})
+
+
+def settings_of(section: str, p: SRResNetParams | SRGANParams) -> dict:
+    """The declared settings of a run on `p`, as the stages' `stage_settings` gives them (execution left out)."""
+    return {"runtime.seed": 0, "data.scale": SCALE, "model": as_dict(TINY),
+            **{f"{section}.{k}": v for k, v in as_dict(p).items()}}
+
+
+def paths(root: Path) -> RunPaths:
+    return RunPaths(root / "out", root / "logs", root / "plots", root / "state")
+
+
+def run_srresnet(root: Path, p: SRResNetParams, *, loss: ContentLoss | None = None, data: TrainData | None = None,
+                 ex: ExecutionParams | None = None, runtime: Runtime = CPU, settings: dict | None = None,
+                 code: str = CODE, model: ModelParams = TINY) -> dict:
+    """train_srresnet on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
+    if data is None:
+        train, valid = images()
+        data = TrainData(train, valid, SCALE, 0)
+    seed_everything(data.seed)
+    return train_srresnet(variant="mse", content_loss=loss or ContentLoss({"mse": 1.0}), data=data,
+                          model_params=model, p=p, execution=ex or execution(), runtime=runtime, paths=paths(root),
+                          settings=settings_of("srresnet", p) if settings is None else settings, code=code)
+
+
+def random_init(model: ModelParams = TINY) -> dict[str, torch.Tensor]:
+    torch.manual_seed(123)
+    return SRResNet(scale=SCALE, num_blocks=model.num_blocks, channels=model.channels).state_dict()
+
+
+def run_srgan(root: Path, p: SRGANParams, *, init_state: dict | None = None, loss: ContentLoss | None = None,
+              data: TrainData | None = None, ex: ExecutionParams | None = None, runtime: Runtime = CPU,
+              settings: dict | None = None, code: str = CODE, model: ModelParams = TINY) -> dict:
+    """finetune_srgan on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
+    if data is None:
+        train, valid = images()
+        data = TrainData(train, valid, SCALE, 0)
+    init_state = random_init(model) if init_state is None else init_state
+    seed_everything(data.seed)
+    return finetune_srgan(variant="mse", init_state=init_state, content_loss=loss or ContentLoss({"mse": 1.0}),
+                          data=data, model_params=model, p=p, execution=ex or execution(), runtime=runtime,
+                          paths=paths(root), settings=settings_of("srgan", p) if settings is None else settings,
+                          code=code)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--patch", type=int, default=32, help="HR patch side (px; a multiple of 16)")
+    parser.add_argument("--accumulation", type=int, default=1)
+    parser.add_argument("--stages", default="srresnet")
+    parser.add_argument("--ema-decay", type=float, default=0.0)
+    parser.add_argument("--checkpoints", default="", help="srgan checkpoint steps, comma-separated (default: the end)")
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--log-every", type=int, default=5)
+    parser.add_argument("--checkpoint-every", type=int, default=5)
+    args = parser.parse_args(argv[1:])
     torch.set_num_threads(1)
     runtime = resolve_runtime(RuntimeParams(device="cpu", precision="fp32", channels_last=False, compile=False,
                                             processes=1, seed=0))
-    params = TrainParams(steps=steps, epochs=0, batch_size=batch, grad_accumulation=accumulation, patch_px=32,
-                         augment="flip_rot90", learning_rate=1e-3, lr_schedule="cosine", lr_decay_step=0,
-                         ema_decay=0.0, valid_every=max(1, steps // 2), log_every=5, num_workers=0,
-                         checkpoint_every=5, max_bad_steps=0)
-    model = ModelParams(num_blocks=2, channels=8)
-    train, valid = images()
-    pretrain_srresnet(train_images=train, valid_images=valid, scale=4, model_params=model, train_params=params,
-                      loss_name="mse", content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=runtime,
-                      paths=StagePaths(root / "srresnet", root / "logs", root / "state", root / "plots"), progress=False)
-    if len(argv) > 5:
-        init = torch.load(root / "srresnet" / "last.pt", weights_only=True)["model"]
-        finetune_srgan(init_state=init, train_images=train, valid_images=valid, scale=4, model_params=model,
-                       train_params=params, adversarial_weight=1e-2, loss_name="mse",
-                       content_loss=ContentLoss({"mse": 1.0}), seed=0, runtime=runtime,
-                       paths=StagePaths(root / "srgan", root / "glogs", root / "gstate", root / "gplots"), progress=False)
-    shutdown(runtime)
+    common = {"steps": args.steps, "batch_size": args.batch, "patch_px": args.patch,
+              "grad_accumulation": args.accumulation, "ema_decay": args.ema_decay,
+              "valid_every": max(1, args.steps // 2)}
+    ex = execution(num_workers=args.num_workers, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
+    stages = args.stages.split(",")
+    try:
+        if "srresnet" in stages:
+            run_srresnet(args.root / "srresnet", srresnet_params(**common), ex=ex, runtime=runtime)
+        if "srgan" in stages:
+            checkpoints = tuple(int(c) for c in args.checkpoints.split(",")) if args.checkpoints else (args.steps,)
+            init = None
+            if "srresnet" in stages:
+                init = torch.load(args.root / "srresnet" / "out" / "last.pt", weights_only=True)["model"]
+            run_srgan(args.root / "srgan", srgan_params(**common, checkpoints=checkpoints), init_state=init,
+                      ex=ex, runtime=runtime)
+    finally:
+        shutdown(runtime)
 
 
 if __name__ == "__main__":
