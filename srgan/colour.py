@@ -71,10 +71,7 @@ def chroma_ratio(sr_u8: np.ndarray, hr_u8: np.ndarray, shave_px: int = 0) -> flo
     HR_CHROMA_MIN (1.0 C* unit): a gray image has no saturation to compare to.
     """
     sr_lab, hr_lab = _lab_pair(sr_u8, hr_u8, shave_px)
-    hr_chroma = float(np.hypot(hr_lab[..., 1], hr_lab[..., 2]).mean())
-    if hr_chroma < HR_CHROMA_MIN:
-        return math.nan
-    return float(np.hypot(sr_lab[..., 1], sr_lab[..., 2]).mean()) / hr_chroma
+    return _chroma_ratio(sr_lab, hr_lab)
 
 
 def delta_e00(sr_u8: np.ndarray, hr_u8: np.ndarray, shave_px: int = 0) -> float:
@@ -86,3 +83,19 @@ def delta_e00(sr_u8: np.ndarray, hr_u8: np.ndarray, shave_px: int = 0) -> float:
     """
     sr_lab, hr_lab = _lab_pair(sr_u8, hr_u8, shave_px)
     return float(deltaE_ciede2000(sr_lab, hr_lab).mean())
+
+
+def _chroma_ratio(sr_lab: np.ndarray, hr_lab: np.ndarray) -> float:
+    hr_chroma = float(np.hypot(hr_lab[..., 1], hr_lab[..., 2]).mean())
+    if hr_chroma < HR_CHROMA_MIN:
+        return math.nan
+    return float(np.hypot(sr_lab[..., 1], sr_lab[..., 2]).mean()) / hr_chroma
+
+
+def colour_fidelity(sr_u8: np.ndarray, hr_u8: np.ndarray, shave_px: int = 0) -> dict[str, float]:
+    """{"chroma_ratio": ..., "delta_e00": ...} of one image pair, converting each image to CIELAB once.
+
+    Same inputs and definitions as `chroma_ratio` and `delta_e00`.
+    """
+    sr_lab, hr_lab = _lab_pair(sr_u8, hr_u8, shave_px)
+    return {"chroma_ratio": _chroma_ratio(sr_lab, hr_lab), "delta_e00": float(deltaE_ciede2000(sr_lab, hr_lab).mean())}

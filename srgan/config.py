@@ -2,8 +2,10 @@
 
 `load_params(path)` reads the file and checks every key: unknown keys, missing
 keys, wrong types and out-of-range values raise `SrganError` naming the key
-(`pretrain.learning_rate`, `losses.hybrid_vgg19_5_4.mse`, ...). There are no
+(`srresnet.learning_rate`, `srgan.variants.hybrid_vgg19_5_4.mse`, ...). There are no
 code defaults for tracked params, so `dvc params diff` sees every setting.
+`STAGE_PARAMS` lists the keys each stage of dvc.yaml declares: the settings that
+can change its outputs (and its resume fingerprint); `execution` holds the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 
 from srgan.errors import SrganError
+from srgan.loss_terms import check_variant
 
 T = TypeVar("T")
 
@@ -27,9 +30,10 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 AUGMENTS = ("none", "flip_rot90", "rot10_hflip")
 DATA_SOURCES = ("skimage", "folder", "download")
 FEATURE_WEIGHTS = ("imagenet", "random")
-# Content-loss terms: pixel MSE, VGG-19 phi_i,j, ResNet-18/34 after the k-th BasicBlock.
-LOSS_TERM_PATTERN = re.compile(r"^(mse|vgg19_[1-5]_[1-4]|res18_[1-8]|res34_(?:[1-9]|1[0-6]))$")
-
+# The pixel-MSE variant of both experiments: experiment 1's baseline and every SRGAN's start.
+BASELINE_VARIANT = "mse"
+BASELINE_TERMS: dict[str, float] = {"mse": 1.0}
+_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 def _check_type(value: Any, hint: Any, key: str) -> Any:
     """Return `value` converted to `hint` or raise SrganError naming `key`."""
@@ -100,11 +104,16 @@ def _positive(value: float, key: str, allow_zero: bool = False) -> None:
         raise SrganError(f"params key '{key}' must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
 
+def _name(name: str, key: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise SrganError(f"name '{key}' may only use letters, digits and _ (it becomes a folder and a stage name)")
+
+
 @dataclass(frozen=True)
 class RuntimeParams:
     device: str  # auto | cpu | cuda; auto picks cuda when available
-    precision: str  # fp32 | bf16 | fp16 autocast on CUDA; the CPU always runs fp32
-    channels_last: bool  # NHWC memory format on CUDA (faster convolutions on tensor cores)
+    precision: str  # fp32 | bf16 | fp16 autocast on CUDA for training; the CPU always runs fp32
+    channels_last: bool  # NHWC memory format for training (faster on tensor cores, and on the CPU with oneDNN)
     compile: bool  # torch.compile the generator and discriminator for training (CUDA)
     processes: int  # training processes: 1, or N > 1 for DistributedDataParallel under torchrun
     seed: int
@@ -115,6 +124,22 @@ class RuntimeParams:
         # numpy's default_rng (PatchDataset) rejects negative seeds.
         _positive(self.seed, "runtime.seed", allow_zero=True)
         _positive(self.processes, "runtime.processes")
+
+
+@dataclass(frozen=True)
+class ExecutionParams:
+    """How runs are carried out, never what they compute: no stage declares these keys,
+    and the resume fingerprint ignores them, so changing them reruns nothing."""
+
+    num_workers: int  # DataLoader worker processes per training process
+    log_every: int  # training steps between TensorBoard / `dvc plots` scalars
+    checkpoint_every: int  # training steps between resume checkpoints (state/)
+    progress: bool  # tqdm progress bars
+
+    def validate(self) -> None:
+        _positive(self.num_workers, "execution.num_workers", allow_zero=True)
+        _positive(self.log_every, "execution.log_every")
+        _positive(self.checkpoint_every, "execution.checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -138,20 +163,20 @@ class DatasetParams:
 @dataclass(frozen=True)
 class DataParams:
     scale: int  # upscaling factor; HR is mod-cropped to a multiple of it
-    train_set: str  # name in `sets` to train on
-    valid_set: str  # name in `sets` to validate on (best-checkpoint selection)
-    sets: dict[str, DatasetParams]  # name -> source; prepare@<name> writes data/prepared/<name>
+    train: DatasetParams  # training images (prepare_train -> data/prepared/train)
+    valid: DatasetParams  # validation images: best-checkpoint selection, curves (data/prepared/valid)
+    test: dict[str, DatasetParams]  # evaluation sets, name -> source (data/prepared/test/<name>)
 
     def validate(self) -> None:
         if self.scale not in (2, 4, 8):
             raise SrganError(f"params key 'data.scale' must be 2, 4 or 8, got {self.scale}")
-        for role in ("train_set", "valid_set"):
-            if getattr(self, role) not in self.sets:
-                raise SrganError(f"params key 'data.{role}' names '{getattr(self, role)}', which is not in data.sets")
-        for name, ds in self.sets.items():
-            if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-                raise SrganError(f"dataset name 'data.sets.{name}' may only use letters, digits and _")
-            ds.validate(f"data.sets.{name}")
+        self.train.validate("data.train")
+        self.valid.validate("data.valid")
+        if not self.test:
+            raise SrganError("params key 'data.test' must name at least one evaluation set")
+        for name, ds in self.test.items():
+            _name(name, f"data.test.{name}")
+            ds.validate(f"data.test.{name}")
 
 
 @dataclass(frozen=True)
@@ -166,7 +191,7 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class FeatureParams:
-    weights: str  # imagenet | random: weights of the frozen VGG/ResNet extractors
+    weights: str  # imagenet | random: weights of the frozen feature extractors
     allow_random_fallback: bool  # imagenet weights unavailable offline: warn and use random (false = stop)
 
     def validate(self) -> None:
@@ -175,24 +200,37 @@ class FeatureParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    """What a training run computes; every key here can change its result.
+
+    Lengths, `valid_every` and SRGAN `checkpoints` count optimiser steps when
+    `steps` > 0, and passes over the training images when `epochs` > 0.
+    """
+
     steps: int  # optimiser steps (iterations); 0 when `epochs` is used
     epochs: int  # 0, or passes over the training images (one patch per image per pass, as the study)
     batch_size: int  # global batch: split across processes when runtime.processes > 1
-    grad_accumulation: int  # split each process's batch into N micro-batches (same maths, less memory)
+    grad_accumulation: int  # split each process's batch into N micro-batches (less memory; BN sees the micro-batch)
     patch_px: int  # HR patch side in pixels; the LR patch is patch_px / scale
     augment: str  # none | flip_rot90 | rot10_hflip (the study's 10-degree rotation + flip)
     learning_rate: float  # Adam, betas (0.9, 0.999)
     lr_schedule: str  # constant | cosine (to 0 at the last step) | step (x0.1 at lr_decay_step)
     lr_decay_step: int  # step of the x0.1 decay for lr_schedule=step (paper SRGAN: 1e5 of 2e5)
     ema_decay: float  # exponential moving average of G's weights; 0 disables it
-    valid_every: int  # validate (PSNR-Y on the valid set) and keep the best every N steps
-    log_every: int  # TensorBoard scalars every N steps
-    num_workers: int  # DataLoader worker processes
-    checkpoint_every: int  # save the resume checkpoint every N steps (and on a non-finite stop)
+    valid_every: int  # validate (PSNR-Y, SSIM-Y on data.valid) and keep the best every N steps (epochs)
     max_bad_steps: int  # non-finite loss/gradient steps to skip in total before stopping (0 = stop at once)
 
+    @property
+    def unit(self) -> str:
+        """'step' or 'epoch': what `steps`/`epochs`, `valid_every` and checkpoints count."""
+        return "step" if self.steps > 0 else "epoch"
+
+    @property
+    def length(self) -> int:
+        """The run's length in its unit."""
+        return self.steps if self.steps > 0 else self.epochs
+
     def validate(self, section: str) -> None:
-        for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every", "log_every", "checkpoint_every"):
+        for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every"):
             _positive(getattr(self, name), f"{section}.{name}")
         _positive(self.steps, f"{section}.steps", allow_zero=True)
         _positive(self.epochs, f"{section}.epochs", allow_zero=True)
@@ -200,7 +238,6 @@ class TrainParams:
             raise SrganError(f"params keys '{section}.steps' and '{section}.epochs': set exactly one of them > 0")
         _positive(self.max_bad_steps, f"{section}.max_bad_steps", allow_zero=True)
         _positive(self.learning_rate, f"{section}.learning_rate")
-        _positive(self.num_workers, f"{section}.num_workers", allow_zero=True)
         _positive(self.lr_decay_step, f"{section}.lr_decay_step", allow_zero=True)
         _choice(self.augment, AUGMENTS, f"{section}.augment")
         _choice(self.lr_schedule, LR_SCHEDULES, f"{section}.lr_schedule")
@@ -208,98 +245,115 @@ class TrainParams:
             raise SrganError(f"params key '{section}.ema_decay' must be in [0, 1), got {self.ema_decay}")
 
 
-@dataclass(frozen=True)
-class PretrainParams(TrainParams):
-    content_loss: str  # key into `losses` (mse for SRResNet-MSE)
+def _check_variants(variants: dict[str, dict[str, float]], section: str) -> None:
+    for name, terms in variants.items():
+        _name(name, f"{section}.variants.{name}")
+        if name == BASELINE_VARIANT:
+            raise SrganError(
+                f"params key '{section}.variants.{name}': '{BASELINE_VARIANT}' (pixel MSE) always runs as the "
+                "baseline; give this variant another name"
+            )
+        check_variant(terms, f"{section}.variants.{name}")
 
 
 @dataclass(frozen=True)
-class FinetuneParams(TrainParams):
-    losses: tuple[str, ...]  # one SRGAN per entry: keys into `losses`
+class SRResNetParams(TrainParams):
+    """Experiment 1: one SRResNet from scratch per content loss; `mse` (the baseline) always runs."""
+
+    variants: dict[str, dict[str, float]]  # name -> {term: weight}, besides the pixel-MSE baseline
+
+    def validate(self, section: str = "srresnet") -> None:
+        super().validate(section)
+        _check_variants(self.variants, section)
+
+
+@dataclass(frozen=True)
+class SRGANParams(TrainParams):
+    """Experiment 2: one SRGAN per content loss, each fine-tuned from SRResNet-MSE of experiment 1."""
+
+    variants: dict[str, dict[str, float]]  # name -> {term: weight}, besides the pixel-MSE baseline
     adversarial_weight: float  # weight of -log D(G(LR)) in G's loss (1.0e-3 in the paper)
+    checkpoints: tuple[int, ...]  # points (in the run's unit) whose weights are kept and evaluated; the last = length
+
+    def validate(self, section: str = "srgan") -> None:
+        super().validate(section)
+        _check_variants(self.variants, section)
+        _positive(self.adversarial_weight, f"{section}.adversarial_weight", allow_zero=True)
+        points = list(self.checkpoints)
+        if not points or points != sorted(set(points)) or points[0] < 1 or points[-1] != self.length:
+            raise SrganError(
+                f"params key '{section}.checkpoints' must be increasing {self.unit} counts >= 1 ending at the run's "
+                f"length ({self.length}), got {points}"
+            )
+        if self.patch_px % 16:
+            raise SrganError(f"params key '{section}.patch_px' must be a multiple of 16 (the discriminator halves it 4 times)")
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    sets: tuple[str, ...]  # names in data.sets to score every model on
     tile_px: int  # LR tile side for inference on big images (>= 32; tiles overlap by 16 px); 0 = whole image
+    lpips_required: bool  # LPIPS needs AlexNet's ImageNet weights: true = stop without them, false = record "unavailable"
 
-    def validate(self, data: DataParams) -> None:
-        if not self.sets:
-            raise SrganError("params key 'evaluate.sets' must list at least one dataset")
-        for name in self.sets:
-            if name not in data.sets:
-                raise SrganError(f"params key 'evaluate.sets' names '{name}', which is not in data.sets")
+    def validate(self) -> None:
         if self.tile_px != 0 and self.tile_px < 32:
             raise SrganError(f"params key 'evaluate.tile_px' must be 0 (whole images) or >= 32 LR px (tiles overlap by 16), got {self.tile_px}")
 
 
 @dataclass(frozen=True)
 class ReportParams:
-    grid_images: tuple[str, ...]  # "set/image" names shown in the comparison grids
+    grid_images: tuple[str, ...]  # "<test set>/<image>" (or "<set>/#<k>", the k-th image) shown in the visual grids
     crop_px: int  # side of the zoomed HR crop in the grids
 
-    def validate(self) -> None:
+    def validate(self, data: DataParams) -> None:
         _positive(self.crop_px, "report.crop_px")
+        for entry in self.grid_images:
+            set_name, _, image = entry.partition("/")
+            if set_name not in data.test or not image:
+                raise SrganError(
+                    f"params key 'report.grid_images' has '{entry}'; write '<set>/<image>' or '<set>/#<k>' with a "
+                    f"set from data.test ({', '.join(data.test)})"
+                )
 
 
 @dataclass(frozen=True)
 class Params:
     runtime: RuntimeParams
+    execution: ExecutionParams
     data: DataParams
     model: ModelParams
     features: FeatureParams
-    losses: dict[str, dict[str, float]]  # variant name -> {term: weight}
-    pretrain: PretrainParams
-    finetune: FinetuneParams
+    srresnet: SRResNetParams
+    srgan: SRGANParams
     evaluate: EvaluateParams
     report: ReportParams
 
     def validate(self) -> None:
         self.runtime.validate()
+        self.execution.validate()
         self.data.validate()
         self.model.validate()
         self.features.validate()
-        for name, terms in self.losses.items():
-            validate_loss_terms(name, terms)
-        self.pretrain.validate("pretrain")
-        self.finetune.validate("finetune")
-        self.evaluate.validate(self.data)
-        self.report.validate()
-        for key, name in [("pretrain.content_loss", self.pretrain.content_loss)] + [
-            (f"finetune.losses[{i}]", n) for i, n in enumerate(self.finetune.losses)
-        ]:
-            if name not in self.losses:
-                raise SrganError(
-                    f"params key '{key}' names loss '{name}', which is not defined in 'losses' "
-                    f"(defined: {', '.join(self.losses)})"
-                )
-        if len(set(self.finetune.losses)) != len(self.finetune.losses):
-            raise SrganError("params key 'finetune.losses' lists a loss twice")
-        for section in (self.pretrain, self.finetune):
-            name = "pretrain" if section is self.pretrain else "finetune"
-            if section.patch_px % self.data.scale:
-                raise SrganError(f"params key '{name}.patch_px' must be a multiple of data.scale")
-        if self.finetune.patch_px % 16:
-            raise SrganError("params key 'finetune.patch_px' must be a multiple of 16 (the discriminator halves it 4 times)")
+        self.srresnet.validate()
+        self.srgan.validate()
+        self.evaluate.validate()
+        self.report.validate(self.data)
+        for section, train in (("srresnet", self.srresnet), ("srgan", self.srgan)):
+            if train.patch_px % self.data.scale:
+                raise SrganError(f"params key '{section}.patch_px' must be a multiple of data.scale")
 
 
-def validate_loss_terms(name: str, terms: dict[str, float]) -> None:
-    """Check one loss variant {term: weight}; raises SrganError naming `losses.<name>...`."""
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SrganError(f"loss name 'losses.{name}' may only use letters, digits and _")
-    if not terms:
-        raise SrganError(f"params key 'losses.{name}' must give at least one term, e.g. {{mse: 1.0}}")
-    for term, weight in terms.items():
-        if not LOSS_TERM_PATTERN.match(term):
-            raise SrganError(
-                f"unknown content-loss term 'losses.{name}.{term}'; use mse, vgg19_<i>_<j> "
-                "(e.g. vgg19_5_4), res18_<k> (k=1..8) or res34_<k> (k=1..16)"
-            )
-        if not weight >= 0:
-            raise SrganError(f"params key 'losses.{name}.{term}' must be a weight >= 0, got {weight}")
-    if sum(terms.values()) <= 0:
-        raise SrganError(f"params key 'losses.{name}' needs at least one positive weight")
+def variant_terms(section: SRResNetParams | SRGANParams, variant: str) -> dict[str, float]:
+    """{term: weight} of an experiment's variant; the baseline `mse` is pixel MSE."""
+    if variant == BASELINE_VARIANT:
+        return dict(BASELINE_TERMS)
+    if variant not in section.variants:
+        raise SrganError(f"variant '{variant}' is not defined (defined: {', '.join([BASELINE_VARIANT, *section.variants])})")
+    return dict(section.variants[variant])
+
+
+def variant_names(section: SRResNetParams | SRGANParams) -> list[str]:
+    """The experiment's variants in report order: the baseline first, then params order."""
+    return [BASELINE_VARIANT, *section.variants]
 
 
 def params_from_dict(raw: Any) -> Params:
@@ -327,7 +381,7 @@ def load_params(path: Path) -> Params:
 
 
 def as_dict(obj: Any) -> Any:
-    """Plain-data (JSON/YAML-safe) copy of a params dataclass, for checkpoints and logs."""
+    """Plain-data (JSON/YAML-safe) copy of a params dataclass, for checkpoints, logs and fingerprints."""
     if dataclasses.is_dataclass(obj):
         return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (tuple, list)):
@@ -336,3 +390,43 @@ def as_dict(obj: Any) -> Any:
         return {k: as_dict(v) for k, v in obj.items()}
     return obj
 
+
+# ---------------------------------------------------------------- what each stage depends on
+
+_TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainParams))
+_RUN = ["runtime", "data.scale", "model"]
+# The params keys each dvc.yaml stage declares, as written there (`${key}`: the instance's
+# variant or set): exactly the settings that can change the stage's outputs. The resume
+# fingerprint hashes the same keys; tests/test_dvc_graph.py checks dvc.yaml against this table.
+STAGE_PARAMS: dict[str, list[str]] = {
+    "prepare_train": ["data.scale", "data.train"],
+    "prepare_valid": ["data.scale", "data.valid"],
+    "prepare_test": ["data.scale", "data.test.${key}"],
+    "train_srresnet_mse": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS)],
+    "train_srresnet": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS), "features", "srresnet.variants.${key}"],
+    "train_srgan_mse": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints"],
+    "train_srgan": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints",
+              "features", "srgan.variants.${key}"],
+    "evaluate_bicubic": ["runtime.device", "data.scale", "evaluate"],
+    "evaluate_srresnet_mse": ["runtime.device", "data.scale", "evaluate"],
+    "evaluate_srresnet": ["runtime.device", "data.scale", "evaluate"],
+    "evaluate_srgan_mse": ["runtime.device", "data.scale", "evaluate"],
+    "evaluate_srgan": ["runtime.device", "data.scale", "evaluate"],
+    "report": ["runtime.device", "data.scale", "srresnet.variants", "srgan.variants", "report"],
+}
+
+
+def stage_settings(params: Params, stage: str, key: str = "") -> dict[str, Any]:
+    """{dotted key: value} of what `stage` (a STAGE_PARAMS name; `key` = its instance) declares.
+
+    The resume fingerprint of a training stage is a hash of this mapping.
+    """
+    plain = as_dict(params)
+    out = {}
+    for dotted in STAGE_PARAMS[stage]:
+        dotted = dotted.replace("${key}", key)
+        value: Any = plain
+        for part in dotted.split("."):
+            value = value[part]
+        out[dotted] = value
+    return out

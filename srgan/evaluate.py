@@ -1,51 +1,105 @@
-"""Scoring generators and the bicubic baseline on prepared evaluation sets."""
+"""Scoring generators, the bicubic baseline and HR itself on the evaluation sets.
+
+Per image (all against the mod-cropped HR, `scale` px shaved unless a metric says otherwise):
+- distortion, paper protocol: `psnr_y_db`, `ssim_y` (BT.601 Y, 8-bit rounded);
+- distortion, study protocol: `psnr_rgb_db`, `ms_ssim_rgb` (RGB in [0, 1], no shave);
+- perceptual quality: `niqe_y` (no reference; the 8-bit SR image's Y, PIRM protocol),
+  `lpips_alex` (LPIPS v0.1 on AlexNet; only when its ImageNet weights are at hand);
+- colour fidelity: `chroma_ratio` (mean CIELAB C* of SR / of HR; < 1 = desaturated;
+  NaN for gray images) and `delta_e00` (mean CIEDE2000).
+Lower is better for niqe_y, lpips_alex and delta_e00; chroma_ratio is best at 1.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from torch import nn
+import torch
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from srgan import metrics
-from srgan.data import EvalImage, bicubic_upscale, to_tensor
+from srgan.colour import colour_fidelity
+from srgan.data import to_tensor, to_u8
+from srgan.errors import SrganError
+from srgan.images import EvalImage, bicubic_upscale
 from srgan.infer import load_generator, super_resolve
+from srgan.niqe import niqe_y
+from srgan.perceptual import LpipsAlex, load_lpips_alex
 from srgan.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-METRIC_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb")
+DISTORTION_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb")
+PERCEPTUAL_KEYS = ("niqe_y", "lpips_alex")
+COLOUR_KEYS = ("chroma_ratio", "delta_e00")
+METRIC_KEYS = DISTORTION_KEYS + PERCEPTUAL_KEYS + COLOUR_KEYS
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Everything that scores one SR image; `lpips` is None when its weights are unavailable."""
+
+    scale: int
+    lpips: LpipsAlex | None
+    lpips_status: str  # "ok", or "unavailable: <reason>"
+
+
+def make_scorer(scale: int, runtime: Runtime, lpips_required: bool) -> Scorer:
+    """A Scorer; LPIPS-Alex is built when its weights are at hand (required: stop without them)."""
+    lpips, status = load_lpips_alex(runtime.device, required=lpips_required)
+    return Scorer(scale, lpips, status)
+
+
+def _niqe(img_u8, shave_px: int, gray: bool, name: str) -> float:
+    try:
+        return niqe_y(img_u8, shave_px=shave_px, gray=gray)
+    except SrganError as e:  # an image too small for two 96-px blocks has no NIQE
+        log.warning("%s: no NIQE (%s)", name, e)
+        return math.nan
+
+
+def score_image(sr_img: Tensor, item: EvalImage, scorer: Scorer) -> dict[str, float]:
+    """Every metric of one SR image. sr_img: (1, 3, H, W) float RGB in [0, 1], HR's size."""
+    hr_img = to_tensor(item.hr_u8)[None]
+    scale = scorer.scale
+    row = metrics.evaluate_pair(sr_img, hr_img, scale, item.gray)
+    sr_u8 = to_u8(sr_img)  # NIQE and colour see the image as it would be saved
+    row["niqe_y"] = _niqe(sr_u8, scale, item.gray, item.name)
+    if scorer.lpips is not None:
+        row["lpips_alex"] = float(scorer.lpips(sr_img, hr_img, shave_px=scale)[0])
+    row.update(colour_fidelity(sr_u8, item.hr_u8, shave_px=scale))
+    return row
 
 
 def score_images(
-    model: nn.Module | None, images: list[EvalImage], scale: int, runtime: Runtime, progress: bool = False,
-    tile_px: int = 0,
+    model: nn.Module | None, images: list[EvalImage], scorer: Scorer, runtime: Runtime, tile_px: int = 0,
+    progress: bool = False,
 ) -> pd.DataFrame:
-    """Per-image metrics of `model` (None = bicubic baseline) on one set.
-
-    Returns one row per image: name, gray and the `METRIC_KEYS` columns
-    (paper protocol: Y channel, shave = scale; study protocol: RGB PSNR, MS-SSIM).
-    """
+    """One row per image (image, gray, metrics) of `model` (None = bicubic baseline) on one set."""
     if model is not None:
         model.eval()
     rows = []
     for item in tqdm(images, desc="evaluate", disable=not progress, leave=False):
         if model is None:
-            sr_img = to_tensor(bicubic_upscale(item.lr_u8, scale))[None]
+            sr_img = to_tensor(bicubic_upscale(item.lr_u8, scorer.scale))[None]
         else:
             sr_img = super_resolve(model, to_tensor(item.lr_u8)[None], runtime, tile_px=tile_px)
-        hr_img = to_tensor(item.hr_u8)[None]
-        rows.append({"image": item.name, "gray": item.gray, **metrics.evaluate_pair(sr_img, hr_img, scale, item.gray)})
+        rows.append({"image": item.name, "gray": item.gray, **score_image(sr_img, item, scorer)})
     return pd.DataFrame(rows)
 
 
 def summarize(per_image: pd.DataFrame) -> dict[str, float]:
-    """Mean of each metric over the images of one set (NaN entries skipped)."""
-    out = {}
+    """Mean of each metric over the images of one set (NaN entries skipped; absent metrics left out)."""
+    out: dict[str, float] = {}
     for key in METRIC_KEYS:
+        if key not in per_image:
+            continue
         value = float(per_image[key].mean(skipna=True))
         out[key] = round(value, 4) if math.isfinite(value) else value
     out["images"] = int(len(per_image))
@@ -58,32 +112,71 @@ def describe_feature_weights(feature_weights: dict[str, str]) -> str:
     return "; ".join(parts) if parts else "none (pixel loss only)"
 
 
-def evaluate_model(
-    checkpoint: Path | None, sets: dict[str, list[EvalImage]], scale: int, runtime: Runtime, tile_px: int = 0
-) -> tuple[dict, pd.DataFrame]:
-    """Score a generator checkpoint (None = bicubic) on every set (tile_px > 0: tiled inference).
-
-    Returns ({set: {metric: mean}, plus model metadata}, per-image rows with a `set` column).
-    """
-    model, info = (None, {"kind": "bicubic"}) if checkpoint is None else load_generator(checkpoint, scale, runtime)
-    summary: dict = {
-        "kind": info["kind"],
-        "content_loss": info.get("content_loss", "none"),
-        "feature_weights": describe_feature_weights(info.get("feature_weights", {})),
-    }
-    frames = []
+def score_sets(model: nn.Module | None, sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime,
+               tile_px: int = 0, label: str = "") -> tuple[dict, list[pd.DataFrame]]:
+    """({set: mean metrics}, per-image frames with `checkpoint` = label and `set` columns) of one model."""
+    results, frames = {}, []
     for set_name, images in sets.items():
-        per_image = score_images(model, images, scale, runtime, tile_px=tile_px)
-        summary[set_name] = summarize(per_image)
-        frames.append(per_image.assign(set=set_name))
-    per_image = pd.concat(frames, ignore_index=True)
-    return summary, per_image[["set", "image", "gray", *METRIC_KEYS]]
+        per_image = score_images(model, images, scorer, runtime, tile_px)
+        results[set_name] = summarize(per_image)
+        frames.append(per_image.assign(checkpoint=label, set=set_name))
+    return results, frames
 
 
-def evaluate_model_on_folders(model: str, folders: list[Path], scale: int, runtime: Runtime) -> dict:
-    """`srgan evaluate`: score a checkpoint or 'bicubic' on benchmark folders (HR/ + optional LRbicx4/)."""
-    from srgan.prepare import folder_eval_images
+def _per_image_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["checkpoint", "set", "image", "gray", *(k for k in METRIC_KEYS if k in table)]
+    return table[columns]
 
-    sets = {folder.name: folder_eval_images(folder, scale) for folder in folders}
-    summary, _ = evaluate_model(None if model == "bicubic" else Path(model), sets, scale, runtime)
-    return summary
+
+def evaluate_bicubic(sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime) -> tuple[dict, pd.DataFrame]:
+    """Scores of bicubic upscaling; returns (metrics, per-image rows)."""
+    results, frames = score_sets(None, sets, scorer, runtime, 0, "")
+    summary = {"kind": "bicubic", "lpips_alex_status": scorer.lpips_status, **results}
+    return summary, _per_image_table(frames)
+
+
+def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> dict:
+    """NIQE of the HR images themselves (shave = scale): the natural-image reference of every table."""
+    results = {}
+    for set_name, images in sets.items():
+        scores = [_niqe(item.hr_u8, scale, item.gray, item.name) for item in images]
+        finite = [s for s in scores if math.isfinite(s)]
+        results[set_name] = {"niqe_y": round(sum(finite) / len(finite), 4) if finite else math.nan,
+                             "images": len(images)}
+    return {"kind": "hr", **results}
+
+
+def evaluate_run(model_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime,
+                 tile_px: int = 0) -> tuple[dict, pd.DataFrame]:
+    """Score every checkpoint a training run lists in <model_dir>/summary.json under "scored".
+
+    SRResNet runs list one ("" -> best.pt): the metrics hold {set: {metric: mean}};
+    SRGAN runs one per checkpoint point ("step20" -> step20/last.pt, ...): {label: {set: ...}}.
+    Returns (metrics with the run's metadata, per-image rows with a `checkpoint` column).
+    """
+    summary_path = model_dir / "summary.json"
+    if not summary_path.is_file():
+        raise SrganError(f"{summary_path} not found; train the model first (dvc repro) or check the path")
+    run = json.loads(summary_path.read_text(encoding="utf-8"))
+    out: dict = {
+        "kind": run["kind"],
+        "variant": run["variant"],
+        "loss_terms": "; ".join(f"{t}: {w:g}" for t, w in run["loss_terms"].items()),
+        "feature_weights": describe_feature_weights(run["feature_weights"]),
+        "lpips_alex_status": scorer.lpips_status,
+    }
+    frames: list[pd.DataFrame] = []
+    for label, relative in run["scored"].items():
+        model, _ = load_generator(model_dir / relative, scorer.scale, runtime)
+        results, set_frames = score_sets(model, sets, scorer, runtime, tile_px, label)
+        frames += set_frames
+        if label:
+            out[label] = results
+        else:
+            out.update(results)
+        del model
+        if runtime.device.type == "cuda":
+            torch.cuda.empty_cache()
+    return out, _per_image_table(frames)
+

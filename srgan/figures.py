@@ -24,7 +24,6 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from srgan.artifacts import atomic_path
-from srgan.errors import SrganError
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +31,15 @@ DPI = 110
 TITLE_PT = 13
 LABEL_PT = 11
 TICK_PT = 10
-# tab10 without its gray (gray is bicubic's): nine distinct colours, one per SRGAN variant.
+# tab10 without its gray (gray is bicubic's): nine distinct colours, one per loss variant.
 _VARIANT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
 )
-_FIXED_COLORS = {"bicubic": "#7f7f7f", "srresnet": "#000000"}
+_FIXED_COLORS = {"bicubic": "#7f7f7f", "mse": "#000000", "HR": "#444444"}
 
 
 def model_colors(models: Sequence[str]) -> dict[str, str]:
-    """One colour per model name, the same in every figure: bicubic gray, srresnet black."""
+    """One colour per name (a loss variant, bicubic), the same in every figure: bicubic gray, mse black."""
     colors, k = {}, 0
     for model in models:
         if model in _FIXED_COLORS:
@@ -190,32 +189,6 @@ class ScalarSeries:
     values: np.ndarray  # float64
 
 
-def read_scalars(log_dir: Path) -> dict[str, ScalarSeries]:
-    """Every scalar tag of a training run's TensorBoard logs, as {tag: series sorted by step}.
-
-    The event files are read from <log_dir>/tb (where `srgan.train` writes them)
-    or, for runs made before that layout, from <log_dir> itself. All files of
-    the folder are read in order, so a resumed run's later files continue the
-    earlier ones (TensorBoard drops the steps a resume re-ran); a step logged
-    twice keeps its last value. Raises SrganError when there are no event files.
-    """
-    from tensorboard.backend.event_processing import event_accumulator
-
-    folder = next((d for d in (log_dir / "tb", log_dir) if d.is_dir() and any(d.glob("*tfevents*"))), None)
-    if folder is None:
-        raise SrganError(f"no TensorBoard event files in {log_dir}; run the training stage (dvc repro) or check the path")
-    acc = event_accumulator.EventAccumulator(
-        str(folder), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.IMAGES: 1}
-    )
-    acc.Reload()
-    out = {}
-    for tag in acc.Tags()["scalars"]:
-        by_step = {event.step: event.value for event in acc.Scalars(tag)}
-        steps = np.array(sorted(by_step), dtype=np.int64)
-        out[tag] = ScalarSeries(steps, np.array([by_step[s] for s in steps], dtype=np.float64))
-    return out
-
-
 def smoothing_window(points: int) -> int:
     """Width (odd, in points) of the centred moving average for a curve of `points` values:
     1 (no smoothing) below 20 points, else about a fifteenth of the curve, at most 101."""
@@ -319,98 +292,69 @@ def _spans_decades(runs: dict[str, dict[str, ScalarSeries]], tag: str) -> bool:
     return values.size > 0 and values.min() > 0 and values.max() / values.min() > 10.0
 
 
-# ---------------------------------------------------------------- metric charts
-
-_METRICS = (("psnr_y_db", "PSNR-Y (dB)", 2), ("ssim_y", "SSIM-Y", 4))
+# ---------------------------------------------------------------- scatter planes
 
 
-def _axis_range(values: np.ndarray) -> tuple[float, float]:
-    """x range that shows the differences: the bars start below the lowest value (not at 0)
-    and room is left on the right for the value labels."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = float(finite.min()), float(finite.max())
-    span = hi - lo if hi > lo else max(abs(hi), 1.0) * 0.1
-    return max(0.0, lo - 0.6 * span), hi + 0.45 * span
+def labelled_scatter(
+    path: Path,
+    points: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    x_label: str,
+    y_label: str,
+    title: str,
+    colors: dict[str, str],
+    markers: dict[str, str] | None = None,
+    hlines: dict[str, float] | None = None,
+) -> None:
+    """One labelled point per row of `points` (index = label; columns `x`, `y`, `color_key`).
 
-
-def metric_bars(path: Path, scores: pd.DataFrame, set_name: str, colors: dict[str, str]) -> None:
-    """PSNR-Y and SSIM-Y per model on one set, as two panels of horizontal bars.
-
-    scores: index = model names in display order (bicubic first), columns
-    `psnr_y_db` and `ssim_y`. The bicubic value is drawn as a dashed reference line.
+    Labels sit in a column right of the plot, in the points' y order, joined to
+    their points by thin lines, so they never overlap however close the points
+    are. `colors` maps each row's `color_key` to a colour, `markers` (optional)
+    its `marker_key` to a matplotlib marker; `hlines` draws labelled horizontal
+    reference lines (e.g. HR's NIQE, whose PSNR is infinite). Rows with a
+    non-finite x or y are left out.
     """
-    models = list(scores.index)
-    fig = Figure(figsize=(12.0, 1.2 + 0.42 * len(models)), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    y = np.arange(len(models))
-    for ax, (key, label, digits) in zip(axes, _METRICS):
-        values = scores[key].to_numpy(dtype=np.float64)
-        left, right = _axis_range(values)
-        shown = np.where(np.isfinite(values), values, left)
-        ax.barh(y, shown - left, left=left, color=[colors[m] for m in models], height=0.7)
-        for yi, value in zip(y, values):
-            text = f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
-            ax.text(value if math.isfinite(value) else left, yi, f" {text}", va="center", ha="left",
-                    fontsize=TICK_PT, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
-        if "bicubic" in scores.index and math.isfinite(scores.loc["bicubic", key]):
-            ax.axvline(scores.loc["bicubic", key], color="#444444", linestyle="--", linewidth=1.2)
-        ax.set_xlim(left, right)
-        note = " (axis does not start at 0)" if left > 0 else ""
-        ax.set_xlabel(f"{label}{note}", fontsize=LABEL_PT)
-        ax.set_title(f"{label}, higher is better (dashed: bicubic)", fontsize=LABEL_PT + 1)
-        ax.tick_params(labelsize=TICK_PT)
-        ax.grid(True, axis="x", alpha=0.3)
-    axes[0].set_yticks(y, models)
-    axes[0].invert_yaxis()  # first model (bicubic) on top
-    fig.suptitle(f"{set_name}: mean over images (paper protocol)", fontsize=TITLE_PT)
-    _save(fig, path)
-
-
-def metric_scatter(path: Path, scores: pd.DataFrame, set_name: str, colors: dict[str, str]) -> None:
-    """PSNR-Y against SSIM-Y, one labelled point per model, on one set.
-
-    Labels sit in a column right of the plot, in the points' SSIM order, joined
-    to their points by thin lines, so they never overlap however close the points are.
-    """
-    scores = scores[np.isfinite(scores["psnr_y_db"]) & np.isfinite(scores["ssim_y"])]
-    fig = Figure(figsize=(9.0, 5.6), layout="constrained")
+    points = points[np.isfinite(points[x].astype(float)) & np.isfinite(points[y].astype(float))]
+    fig = Figure(figsize=(10.5, max(5.6, 0.24 * len(points) + 1.5)), layout="constrained")
     ax = fig.subplots()
-    if scores.empty:
+    if points.empty:
         ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes, fontsize=LABEL_PT)
         _save(fig, path)
         return
-    for model, row in scores.iterrows():
-        ax.scatter(row["psnr_y_db"], row["ssim_y"], s=60, color=colors[model], edgecolor="white", zorder=3)
-    if "bicubic" in scores.index:
-        ax.axvline(scores.loc["bicubic", "psnr_y_db"], color="#888888", linestyle="--", linewidth=1)
-        ax.axhline(scores.loc["bicubic", "ssim_y"], color="#888888", linestyle="--", linewidth=1)
-    # Pad the data range so points are not on the frame.
-    for setter, values in ((ax.set_xlim, scores["psnr_y_db"]), (ax.set_ylim, scores["ssim_y"])):
-        lo, hi = float(values.min()), float(values.max())
+    for label, row in points.iterrows():
+        marker = (markers or {}).get(row.get("marker_key", ""), "o")
+        ax.scatter(row[x], row[y], s=60, color=colors[row["color_key"]], marker=marker, edgecolor="white", zorder=3)
+    ys = [*points[y].astype(float), *(hlines or {}).values()]
+    for setter, values in ((ax.set_xlim, points[x].astype(float)), (ax.set_ylim, ys)):
+        lo, hi = float(np.min(values)), float(np.max(values))
         pad = (hi - lo) * 0.08 if hi > lo else max(abs(hi), 1.0) * 0.02
         setter(lo - pad, hi + pad)
-    order = scores.sort_values(["ssim_y", "psnr_y_db"]).index
+    for name, value in (hlines or {}).items():
+        ax.axhline(value, color="#555555", linestyle="--", linewidth=1)
+        ax.text(ax.get_xlim()[0], value, f" {name}", va="bottom", ha="left", fontsize=TICK_PT, color="#555555")
+    order = points.sort_values([y, x]).index
     y_lo, y_hi = ax.get_ylim()
-    wanted = [(scores.loc[m, "ssim_y"] - y_lo) / (y_hi - y_lo) for m in order]
+    wanted = [(points.loc[m, y] - y_lo) / (y_hi - y_lo) for m in order]
     # Label height in axes fraction: 1.6 lines of TICK_PT text over the axes' height (~80% of the figure).
     gap = 1.6 * TICK_PT / 72 / (0.8 * fig.get_figheight())
-    for slot, model in zip(_spread(wanted, gap), order):
-        row = scores.loc[model]
+    for slot, label in zip(_spread(wanted, gap), order):
+        row = points.loc[label]
         ax.annotate(
-            f"{model}  ({row['psnr_y_db']:.2f} dB, {row['ssim_y']:.4f})",
-            xy=(row["psnr_y_db"], row["ssim_y"]), xycoords="data",
+            f"{label}  ({row[x]:.2f}, {row[y]:.3f})",
+            xy=(row[x], row[y]), xycoords="data",
             xytext=(1.04, slot), textcoords="axes fraction", va="center", ha="left",
-            fontsize=TICK_PT, color=colors[model],
-            arrowprops={"arrowstyle": "-", "color": colors[model], "linewidth": 0.7, "alpha": 0.7,
+            fontsize=TICK_PT, color=colors[row["color_key"]],
+            arrowprops={"arrowstyle": "-", "color": colors[row["color_key"]], "linewidth": 0.7, "alpha": 0.7,
                         "shrinkA": 0, "shrinkB": 4},
         )
-    ax.set_xlabel("PSNR-Y (dB)", fontsize=LABEL_PT)
-    ax.set_ylabel("SSIM-Y", fontsize=LABEL_PT)
+    ax.set_xlabel(x_label, fontsize=LABEL_PT)
+    ax.set_ylabel(y_label, fontsize=LABEL_PT)
     ax.tick_params(labelsize=TICK_PT)
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"{set_name}: PSNR-Y vs SSIM-Y (dashed: bicubic; up and right is better)", fontsize=LABEL_PT + 1)
+    ax.set_title(title, fontsize=LABEL_PT + 1)
     _save(fig, path)
 
 

@@ -8,7 +8,7 @@ wheels ship byte-identical v0.1 heads (`alex.pth`), so the scores are the same.
 
 Weights: the heads come from the torchmetrics wheel; the AlexNet backbone is
 torchvision's `alexnet-owt-7be5be79.pth` (AlexNet_Weights.IMAGENET1K_V1), read
-through torchvision's weights API and cache (`torch.hub.get_dir()/checkpoints`,
+the way torchvision's weights API does, through its cache (`torch.hub.get_dir()/checkpoints`,
 moved by TORCH_HOME), downloaded only the way torchvision does when online. We
 build the network with torchmetrics' random-backbone switch and then load both
 weight sets with strict key checks, so a score is never computed with random
@@ -17,21 +17,24 @@ weights: missing weights give no metric (or an SrganError), never a number.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import logging
 import pickle
+import sys
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import Tensor, nn
-from torchmetrics.functional.image.lpips import _NoTrainLpips
 
 from srgan.errors import SrganError
 
 log = logging.getLogger(__name__)
 
-ALEXNET_WEIGHTS = torchvision.models.AlexNet_Weights.IMAGENET1K_V1
+# torchvision's AlexNet_Weights.IMAGENET1K_V1 (a test checks they agree). Written out so that an
+# offline evaluation, which finds no weights, never imports torchvision and torchmetrics (seconds
+# per stage process).
+ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 # AlexNet's two stride-2 max-pools after the stride-4 conv leave nothing below 31 px.
 LPIPS_MIN_SIDE_PX = 31
 _HEADS_PACKAGE = "torchmetrics.functional.image"
@@ -45,12 +48,12 @@ def alexnet_weight_file() -> Path:
     `torch.hub.get_dir()/checkpoints/alexnet-owt-7be5be79.pth`; the hub folder
     is `$TORCH_HOME/hub` (default ~/.cache/torch/hub) unless set_dir moved it.
     """
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(ALEXNET_WEIGHTS.url).name
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(ALEXNET_URL).name
 
 
 def lpips_head_file() -> Path:
     """The v0.1 LPIPS linear-head weights for AlexNet shipped in the torchmetrics wheel."""
-    return Path(str(importlib.resources.files(_HEADS_PACKAGE).joinpath(_HEADS_FILE)))
+    return Path(str(importlib.resources.files(_HEADS_PACKAGE).joinpath(_HEADS_FILE)))  # imports torchmetrics
 
 
 class LpipsAlex(nn.Module):
@@ -64,6 +67,8 @@ class LpipsAlex(nn.Module):
     """
 
     def __init__(self, backbone_state: dict[str, Tensor], head_state: dict[str, Tensor]) -> None:
+        from torchmetrics.functional.image.lpips import _NoTrainLpips
+
         super().__init__()
         # pretrained=False / pnet_rand=True: torchmetrics neither loads nor downloads
         # anything here; the random init is overwritten by the strict load below.
@@ -161,10 +166,13 @@ def load_lpips_alex(device: torch.device, required: bool) -> tuple[LpipsAlex | N
     download URL and the cache folder. Never returns a metric with random weights.
     """
     target = alexnet_weight_file()
-    head_state = _read_heads()
     try:
-        backbone_state = ALEXNET_WEIGHTS.get_state_dict(progress=False, check_hash=True, map_location="cpu")
-        metric = LpipsAlex(backbone_state, head_state)
+        # What torchvision's weights API does: the cache, else a download (with its hash check).
+        # torch.hub announces downloads on stdout, which holds the CLI's JSON: send it to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            backbone_state = torch.hub.load_state_dict_from_url(ALEXNET_URL, progress=False, check_hash=True,
+                                                                map_location="cpu", weights_only=True)
+        metric = LpipsAlex(backbone_state, _read_heads())
     except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as e:
         # OSError covers urllib's URLError (offline, proxy, HTTP error) and an unwritable cache.
         detail = f"{type(e).__name__}: {e}"
@@ -180,11 +188,11 @@ def load_lpips_alex(device: torch.device, required: bool) -> tuple[LpipsAlex | N
     if required:
         raise SrganError(
             f"LPIPS-Alex needs torchvision's AlexNet ImageNet weights, which are {problem} {target} ({detail}); "
-            f"download {ALEXNET_WEIGHTS.url} and put it in the cache folder {target.parent} "
+            f"download {ALEXNET_URL} and put it in the cache folder {target.parent} "
             "(set TORCH_HOME to move the cache: the folder is $TORCH_HOME/hub/checkpoints)."
         ) from None
     log.warning(
         "LPIPS-Alex is NOT computed: %s (%s). Put %s at %s to get it.",
-        reason, detail, ALEXNET_WEIGHTS.url, target,
+        reason, detail, ALEXNET_URL, target,
     )
     return None, reason

@@ -1,28 +1,35 @@
-"""Stages `evaluate_*`: score one model (or bicubic) on every set in params.evaluate.sets.
+"""Stages `evaluate_*`: score one trained run (every checkpoint it lists), or bicubic and HR, on every test set.
 
-usage: python stages/evaluate.py CHECKPOINT|bicubic PREPARED_ROOT METRICS_JSON PER_IMAGE_CSV
+usage: python -m stages.evaluate MODEL_DIR TEST_ROOT METRICS_JSON PER_IMAGE_CSV
+       python stages/evaluate.py bicubic TEST_ROOT METRICS_JSON PER_IMAGE_CSV HR_METRICS_JSON
+TEST_ROOT holds one prepared folder per key of params `data.test`. Evaluation
+runs in fp32 (NHWC) on runtime.device, whatever the training settings.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 from srgan.artifacts import atomic_path, write_json_atomic
-from srgan.console import run_main
 from srgan.config import load_params
+from srgan.console import run_main
 from srgan.data import load_eval_set
-from srgan.errors import SrganError
-from srgan.evaluate import evaluate_model
+from srgan.evaluate import evaluate_bicubic, evaluate_hr, evaluate_run, make_scorer
 from srgan.runtime import resolve_runtime
 
 
 def main(argv: list[str]) -> None:
-    model, prepared_root, metrics_json, per_image_csv = argv[1], Path(argv[2]), Path(argv[3]), Path(argv[4])
+    model, test_root, metrics_json, per_image_csv = argv[1], Path(argv[2]), Path(argv[3]), Path(argv[4])
     params = load_params(Path("params.yaml"))
-    checkpoint = None if model == "bicubic" else Path(model)
-    if checkpoint is not None and not checkpoint.is_file():
-        raise SrganError(f"checkpoint {checkpoint} not found; train it first (dvc repro) or check the path")
     scale = params.data.scale
-    sets = {name: load_eval_set(prepared_root / name, scale) for name in params.evaluate.sets}
-    summary, per_image = evaluate_model(checkpoint, sets, scale, resolve_runtime(params.runtime), params.evaluate.tile_px)
+    runtime = resolve_runtime(replace(params.runtime, precision="fp32", channels_last=True, compile=False,
+                                      processes=1))
+    sets = {name: load_eval_set(test_root / name, scale) for name in params.data.test}
+    scorer = make_scorer(scale, runtime, params.evaluate.lpips_required)
+    if model == "bicubic":
+        summary, per_image = evaluate_bicubic(sets, scorer, runtime)
+        write_json_atomic(Path(argv[5]), evaluate_hr(sets, scale))
+    else:
+        summary, per_image = evaluate_run(Path(model), sets, scorer, runtime, params.evaluate.tile_px)
     write_json_atomic(metrics_json, summary)
     with atomic_path(per_image_csv) as tmp:
         per_image.to_csv(tmp, index=False, float_format="%.4f")

@@ -1,12 +1,13 @@
-"""Stage `report`: tables, comparison grids, training curves and metric charts of every model.
+"""Stage `report`: tables, colour fidelity, perception-distortion planes, visual grids and curves.
 
-usage: python stages/report.py METRICS_DIR MODELS_DIR LOGS_DIR PREPARED_DIR OUT_DIR
+usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR
 """
 
+from dataclasses import replace
 from pathlib import Path
 
+from srgan.config import load_params, variant_names
 from srgan.console import run_main
-from srgan.config import load_params
 from srgan.errors import SrganError
 from srgan.report import build_report
 from srgan.runtime import resolve_runtime
@@ -14,20 +15,22 @@ from srgan.runtime import resolve_runtime
 
 def main(argv: list[str]) -> None:
     if len(argv) != 6:
-        raise SrganError("usage: python stages/report.py METRICS_DIR MODELS_DIR LOGS_DIR PREPARED_DIR OUT_DIR")
-    metrics_dir, models_dir, logs_dir, prepared_dir, out_dir = (Path(a) for a in argv[1:])
+        raise SrganError("usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR")
+    metrics_dir, models_dir, plots_dir, test_root, out_dir = (Path(a) for a in argv[1:])
     params = load_params(Path("params.yaml"))
     build_report(
         metrics_dir=metrics_dir,
         models_dir=models_dir,
-        logs_dir=logs_dir,
-        prepared_dir=prepared_dir,
+        plots_dir=plots_dir,
+        test_root=test_root,
         out_dir=out_dir,
-        losses=params.finetune.losses,
-        sets=params.evaluate.sets,
+        experiments={"srresnet": variant_names(params.srresnet), "srgan": variant_names(params.srgan)},
+        sets=list(params.data.test),
         scale=params.data.scale,
         report=params.report,
-        runtime=resolve_runtime(params.runtime),
+        # The grids run the generators as evaluation does: fp32, NHWC.
+        runtime=resolve_runtime(replace(params.runtime, precision="fp32", channels_last=True, compile=False,
+                                        processes=1)),
     )
 
 

@@ -12,13 +12,17 @@ import pytest
 import yaml
 
 from srgan.config import (
-    FinetuneParams,
+    BASELINE_VARIANT,
+    STAGE_PARAMS,
     Params,
-    PretrainParams,
+    SRGANParams,
+    SRResNetParams,
     as_dict,
     load_params,
     params_from_dict,
-    validate_loss_terms,
+    stage_settings,
+    variant_names,
+    variant_terms,
 )
 from srgan.errors import SrganError
 
@@ -51,31 +55,54 @@ def test_committed_params_yaml_validates() -> None:
     params = load_params(PARAMS_YAML)
     assert isinstance(params, Params)
     assert params.data.scale == 4
-    assert {params.data.train_set, params.data.valid_set} <= set(params.data.sets)
-    assert params.pretrain.content_loss in params.losses
-    assert set(params.finetune.losses) <= set(params.losses)
-    assert set(params.evaluate.sets) <= set(params.data.sets)
-    assert params.finetune.patch_px % 16 == 0
+    assert list(params.data.test) == ["sample"]
+    assert params.srgan.patch_px % 16 == 0
+    assert params.srgan.checkpoints[-1] == params.srgan.length
+    # The study's nine variants in both experiments, the baseline first.
+    study = ["mse", "vgg19_5_4", "res18_4", "res34_3", "res34_5",
+             "hybrid_vgg19_5_4", "hybrid_res18_4", "hybrid_res34_3", "hybrid_res34_5"]
+    assert variant_names(params.srresnet) == study and variant_names(params.srgan) == study
+    assert variant_terms(params.srresnet, "hybrid_vgg19_5_4") == {"mse": 0.7, "vgg19_5_4": 0.3}
+    assert variant_terms(params.srgan, "hybrid_vgg19_5_4") == {"mse": 0.6, "vgg19_5_4": 0.4}
+    assert variant_terms(params.srgan, BASELINE_VARIANT) == {"mse": 1.0}
 
 
 def test_committed_params_types(raw_params: dict[str, Any]) -> None:
     params = params_from_dict(raw_params)
-    assert isinstance(params.pretrain, PretrainParams)
-    assert isinstance(params.finetune, FinetuneParams)
-    assert isinstance(params.pretrain.learning_rate, float)
-    assert params.pretrain.learning_rate == pytest.approx(1.0e-3)
+    assert isinstance(params.srresnet, SRResNetParams)
+    assert isinstance(params.srgan, SRGANParams)
+    assert isinstance(params.srresnet.learning_rate, float)
+    assert params.srresnet.learning_rate == pytest.approx(1.0e-3)
     # Lists from YAML become tuples, so the frozen config cannot be edited in place.
-    assert isinstance(params.finetune.losses, tuple)
-    assert isinstance(params.data.sets["sample_train"].images, tuple)
-    assert params.losses["hybrid_vgg19_5_4"] == {"mse": 0.6, "vgg19_5_4": 0.4}
+    assert isinstance(params.srgan.checkpoints, tuple)
+    assert isinstance(params.data.test["sample"].images, tuple)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        params.pretrain.steps = 1  # type: ignore[misc]
+        params.srresnet.steps = 1  # type: ignore[misc]
 
 
 def test_int_is_accepted_where_float_expected(raw_params: dict[str, Any]) -> None:
-    params = params_from_dict(_variant(raw_params, lambda r: r["losses"]["mse"].__setitem__("mse", 1)))
-    assert params.losses["mse"]["mse"] == 1.0
-    assert isinstance(params.losses["mse"]["mse"], float)
+    params = params_from_dict(_variant(raw_params, lambda r: r["srgan"]["variants"]["res18_4"].__setitem__("res18_4", 1)))
+    assert params.srgan.variants["res18_4"]["res18_4"] == 1.0
+    assert isinstance(params.srgan.variants["res18_4"]["res18_4"], float)
+
+
+def test_unknown_variant_is_a_clear_error() -> None:
+    params = load_params(PARAMS_YAML)
+    with pytest.raises(SrganError, match="variant 'nope' is not defined"):
+        variant_terms(params.srresnet, "nope")
+
+
+def test_stage_settings_name_exactly_the_declared_keys() -> None:
+    params = load_params(PARAMS_YAML)
+    settings = stage_settings(params, "train_srgan", "vgg19_5_4")
+    assert settings["srgan.variants.vgg19_5_4"] == {"vgg19_5_4": 1.0}
+    assert "features" in settings and "execution" not in settings
+    assert not any(key.startswith("execution") for keys in STAGE_PARAMS.values() for key in keys)
+    # The baselines build no extractor: they do not depend on `features`.
+    for stage in ("train_srresnet_mse", "train_srgan_mse"):
+        assert "features" not in STAGE_PARAMS[stage]
+    # Evaluation depends on neither training nor feature settings.
+    assert STAGE_PARAMS["evaluate_srgan"] == ["runtime.device", "data.scale", "evaluate"]
 
 
 def test_as_dict_round_trips(raw_params: dict[str, Any]) -> None:
@@ -94,57 +121,65 @@ def _set(section: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]
 
 
 BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
-    ("unknown loss in finetune.losses", lambda r: r["finetune"]["losses"].append("nope"),
-     ["finetune.losses[9]", "nope"]),
-    ("unknown pretrain.content_loss", _set("pretrain", "content_loss", "vgg99"),
-     ["pretrain.content_loss", "vgg99"]),
-    ("unknown loss term", lambda r: r["losses"].__setitem__("foo", {"vgg99": 1.0}),
-     ["losses.foo.vgg99"]),
-    ("loss term out of range", lambda r: r["losses"].__setitem__("foo", {"res18_9": 1.0}),
-     ["losses.foo.res18_9"]),
-    ("negative weight", lambda r: r["losses"]["hybrid_res18_4"].__setitem__("mse", -0.5),
-     ["losses.hybrid_res18_4.mse", ">= 0"]),
-    ("non-numeric weight", lambda r: r["losses"]["hybrid_res18_4"].__setitem__("mse", "lots"),
-     ["losses.hybrid_res18_4.mse", "number"]),
-    ("all-zero weights", lambda r: r["losses"].__setitem__("zero", {"mse": 0.0}),
-     ["losses.zero"]),
-    ("empty loss", lambda r: r["losses"].__setitem__("empty", {}), ["losses.empty"]),
-    ("learning rate written 1e-4", _set("pretrain", "learning_rate", "1e-4"),
-     ["pretrain.learning_rate", "1.0e-4"]),
+    ("unknown loss term", lambda r: r["srgan"]["variants"].__setitem__("foo", {"vgg99": 1.0}),
+     ["srgan.variants.foo.vgg99"]),
+    ("loss term out of range", lambda r: r["srresnet"]["variants"].__setitem__("foo", {"res18_9": 1.0}),
+     ["srresnet.variants.foo.res18_9"]),
+    ("VGG-19 block 1 has two convs", lambda r: r["srresnet"]["variants"].__setitem__("x", {"vgg19_1_3": 1.0}),
+     ["srresnet.variants.x.vgg19_1_3"]),
+    ("negative weight", lambda r: r["srgan"]["variants"]["hybrid_res18_4"].__setitem__("mse", -0.5),
+     ["srgan.variants.hybrid_res18_4.mse", ">= 0"]),
+    ("non-numeric weight", lambda r: r["srgan"]["variants"]["hybrid_res18_4"].__setitem__("mse", "lots"),
+     ["srgan.variants.hybrid_res18_4.mse", "number"]),
+    ("all-zero weights", lambda r: r["srgan"]["variants"].__setitem__("zero", {"mse": 0.0}),
+     ["srgan.variants.zero"]),
+    ("empty loss", lambda r: r["srgan"]["variants"].__setitem__("empty", {}), ["srgan.variants.empty"]),
+    ("a variant named like the baseline", lambda r: r["srresnet"]["variants"].__setitem__("mse", {"mse": 2.0}),
+     ["srresnet.variants.mse", "baseline"]),
+    ("a variant name that is not a folder name", lambda r: r["srgan"]["variants"].__setitem__("a b", {"mse": 1.0}),
+     ["srgan.variants.a b"]),
+    ("learning rate written 1e-4", _set("srresnet", "learning_rate", "1e-4"),
+     ["srresnet.learning_rate", "1.0e-4"]),
     ("unknown key in a section", _set("runtime", "colour", "blue"), ["runtime.colour"]),
     ("unknown section", lambda r: r.__setitem__("extras", {}), ["extras"]),
-    ("missing key", lambda r: r["finetune"].pop("adversarial_weight"), ["finetune.adversarial_weight"]),
+    ("old-style section", lambda r: r.__setitem__("pretrain", {}), ["pretrain"]),
+    ("missing key", lambda r: r["srgan"].pop("adversarial_weight"), ["srgan.adversarial_weight"]),
     ("missing section", lambda r: r.pop("report"), ["report"]),
-    ("bool where int expected", _set("pretrain", "steps", True), ["pretrain.steps", "integer"]),
-    ("float where int expected", _set("pretrain", "batch_size", 16.0), ["pretrain.batch_size", "integer"]),
+    ("missing execution section", lambda r: r.pop("execution"), ["execution"]),
+    ("bool where int expected", _set("srresnet", "steps", True), ["srresnet.steps", "integer"]),
+    ("float where int expected", _set("srresnet", "batch_size", 16.0), ["srresnet.batch_size", "integer"]),
     ("int where bool expected", _set("runtime", "channels_last", 1), ["runtime.channels_last"]),
     ("bad device choice", _set("runtime", "device", "gpu"), ["runtime.device", "gpu", "cuda"]),
     ("bad precision choice", _set("runtime", "precision", "fp8"), ["runtime.precision"]),
-    ("bad augment choice", _set("finetune", "augment", "mixup"), ["finetune.augment"]),
-    ("bad schedule choice", _set("pretrain", "lr_schedule", "linear"), ["pretrain.lr_schedule"]),
+    ("bad augment choice", _set("srgan", "augment", "mixup"), ["srgan.augment"]),
+    ("bad schedule choice", _set("srresnet", "lr_schedule", "linear"), ["srresnet.lr_schedule"]),
     ("negative seed", _set("runtime", "seed", -1), ["runtime.seed"]),
-    ("zero steps", _set("pretrain", "steps", 0), ["pretrain.steps"]),
-    ("negative learning rate", _set("finetune", "learning_rate", -1.0e-4), ["finetune.learning_rate"]),
-    ("ema_decay of 1", _set("pretrain", "ema_decay", 1.0), ["pretrain.ema_decay"]),
-    ("evaluate.sets names an unknown set", _set("evaluate", "sets", ["sample_test", "Set99"]),
-     ["evaluate.sets", "Set99"]),
-    ("empty evaluate.sets", _set("evaluate", "sets", []), ["evaluate.sets"]),
-    ("finetune.patch_px not a multiple of 16", _set("finetune", "patch_px", 40),
-     ["finetune.patch_px", "16"]),
-    ("pretrain.patch_px not a multiple of the scale", _set("pretrain", "patch_px", 66),
-     ["pretrain.patch_px", "data.scale"]),
+    ("zero steps and zero epochs", _set("srresnet", "steps", 0), ["srresnet.steps", "srresnet.epochs"]),
+    ("negative learning rate", _set("srgan", "learning_rate", -1.0e-4), ["srgan.learning_rate"]),
+    ("ema_decay of 1", _set("srresnet", "ema_decay", 1.0), ["srresnet.ema_decay"]),
+    ("negative workers", _set("execution", "num_workers", -1), ["execution.num_workers"]),
+    ("zero log_every", _set("execution", "log_every", 0), ["execution.log_every"]),
+    ("checkpoints not ending at the run's length", _set("srgan", "checkpoints", [10, 15]),
+     ["srgan.checkpoints", "20"]),
+    ("checkpoints not increasing", _set("srgan", "checkpoints", [20, 10, 20]), ["srgan.checkpoints"]),
+    ("empty checkpoints", _set("srgan", "checkpoints", []), ["srgan.checkpoints"]),
+    ("srgan.patch_px not a multiple of 16", _set("srgan", "patch_px", 40), ["srgan.patch_px", "16"]),
+    ("srresnet.patch_px not a multiple of the scale", _set("srresnet", "patch_px", 66),
+     ["srresnet.patch_px", "data.scale"]),
     ("bad scale", lambda r: r["data"].__setitem__("scale", 3), ["data.scale"]),
-    ("missing valid set", lambda r: r["data"]["sets"].pop("sample_valid"), ["data.valid_set", "sample_valid"]),
-    ("bad data source", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("source", "ftp"),
-     ["data.sets.sample_valid.source"]),
-    ("folder source without a path", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("source", "folder"),
-     ["data.sets.sample_valid.path"]),
-    ("download source without a url", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("source", "download"),
-     ["data.sets.sample_valid.url"]),
-    ("images not a list", lambda r: r["data"]["sets"]["sample_valid"].__setitem__("images", "rocket"),
-     ["data.sets.sample_valid.images", "list"]),
+    ("no test set", lambda r: r["data"].__setitem__("test", {}), ["data.test"]),
+    ("bad data source", lambda r: r["data"]["valid"].__setitem__("source", "ftp"), ["data.valid.source"]),
+    ("folder source without a path", lambda r: r["data"]["valid"].__setitem__("source", "folder"),
+     ["data.valid.path"]),
+    ("download source without a url", lambda r: r["data"]["test"]["sample"].__setitem__("source", "download"),
+     ["data.test.sample.url"]),
+    ("images not a list", lambda r: r["data"]["valid"].__setitem__("images", "rocket"),
+     ["data.valid.images", "list"]),
+    ("a test set name that is not a folder name", lambda r: r["data"]["test"].__setitem__("set/5", r["data"]["valid"]),
+     ["data.test.set/5"]),
+    ("grid image from an unknown set", _set("report", "grid_images", ["set5/baby"]), ["report.grid_images", "set5/baby"]),
     ("section not a mapping", lambda r: r.__setitem__("model", [16, 64]), ["model"]),
-    ("duplicate finetune loss", lambda r: r["finetune"]["losses"].append("mse"), ["finetune.losses"]),
+    ("negative evaluation tile", _set("evaluate", "tile_px", 8), ["evaluate.tile_px"]),
 ]
 
 
@@ -159,10 +194,10 @@ def test_bad_params_raise_one_error_naming_the_key(
 
 
 def test_error_keys_are_dotted_from_the_section() -> None:
-    # Keys are named as DVC names them (pretrain.learning_rate), with no synthetic prefix.
+    # Keys are named as DVC names them (srresnet.learning_rate), with no synthetic prefix.
     raw = yaml.safe_load(PARAMS_YAML.read_text(encoding="utf-8"))
-    message = _error_for(raw, _set("pretrain", "learning_rate", "1e-4"))
-    assert "'pretrain.learning_rate'" in message
+    message = _error_for(raw, _set("srresnet", "learning_rate", "1e-4"))
+    assert "'srresnet.learning_rate'" in message
 
 
 def test_params_not_a_mapping() -> None:
@@ -170,21 +205,6 @@ def test_params_not_a_mapping() -> None:
         params_from_dict(None)
     with pytest.raises(SrganError, match="mapping"):
         params_from_dict(["runtime"])
-
-
-def test_validate_loss_terms_accepts_known_terms() -> None:
-    validate_loss_terms("ok", {"mse": 0.5, "vgg19_5_4": 0.1, "res18_8": 0.1, "res34_16": 0.1, "vgg19_1_1": 0.0})
-
-
-@pytest.mark.parametrize("term", ["vgg19_6_1", "vgg19_5_5", "res18_0", "res34_17", "res50_1", "MSE", "mse "])
-def test_validate_loss_terms_rejects_unknown_terms(term: str) -> None:
-    with pytest.raises(SrganError, match=f"losses.x.{term}"):
-        validate_loss_terms("x", {term: 1.0})
-
-
-def test_validate_loss_terms_rejects_nan_weight() -> None:
-    with pytest.raises(SrganError, match="losses.x.mse"):
-        validate_loss_terms("x", {"mse": float("nan")})
 
 
 # ---------------------------------------------------------------- load_params on files
@@ -229,4 +249,4 @@ def test_load_params_error_names_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(SrganError) as info:
         load_params(path)
     message = str(info.value)
-    assert str(path) in message and "pretrain.learning_rate" in message and "1.0e-4" in message
+    assert str(path) in message and "srresnet.learning_rate" in message and "1.0e-4" in message

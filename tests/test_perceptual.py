@@ -125,3 +125,9 @@ def test_wrong_weight_file_gives_no_metric(torch_home: Path) -> None:
     assert reason.startswith(f"unavailable: AlexNet ImageNet weights in {target} are unreadable or not AlexNet")
     with pytest.raises(SrganError, match="not AlexNet"):
         load_lpips_alex(CPU, required=True)
+
+
+def test_alexnet_url_is_torchvisions() -> None:
+    from srgan.perceptual import ALEXNET_URL
+
+    assert ALEXNET_URL == torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url

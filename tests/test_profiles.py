@@ -1,6 +1,7 @@
-"""Every profile parses and validates, and the paper profile's DAG has its datasets."""
+"""Every profile parses and validates; the paper and study profiles are what they claim; their DAGs have their stages."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from srgan.config import load_params
+from srgan.config import load_params, params_from_dict, variant_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))
+STUDY_VARIANTS = ["mse", "vgg19_5_4", "res18_4", "res34_3", "res34_5",
+                  "hybrid_vgg19_5_4", "hybrid_res18_4", "hybrid_res34_3", "hybrid_res34_5"]
 
 
 def test_there_are_paper_and_study_profiles():
@@ -21,27 +24,49 @@ def test_there_are_paper_and_study_profiles():
 @pytest.mark.parametrize("path", [ROOT / "params.yaml", *PROFILES], ids=lambda p: p.name)
 def test_profile_validates(path):
     params = load_params(path)
-    assert params.data.train_set in params.data.sets and params.data.valid_set in params.data.sets
+    assert params.srgan.checkpoints[-1] == params.srgan.length
+    assert variant_names(params.srgan) == STUDY_VARIANTS  # every profile runs the study's experiment 2
 
 
 def test_paper_profile_is_the_paper():
     params = load_params(ROOT / "profiles" / "paper.yaml")
     assert params.runtime.device == "cuda" and not params.features.allow_random_fallback
-    assert (params.pretrain.steps, params.pretrain.batch_size, params.pretrain.patch_px) == (1_000_000, 16, 96)
-    assert params.pretrain.learning_rate == 1e-4 and params.pretrain.lr_schedule == "constant"
-    assert (params.finetune.steps, params.finetune.lr_schedule, params.finetune.lr_decay_step) == (200_000, "step", 100_000)
-    assert params.finetune.adversarial_weight == 1e-3 and params.model.num_blocks == 16
-    assert set(params.evaluate.sets) == {"set5", "set14"}
+    assert params.evaluate.lpips_required
+    assert (params.srresnet.steps, params.srresnet.batch_size, params.srresnet.patch_px) == (1_000_000, 16, 96)
+    assert params.srresnet.learning_rate == 1e-4 and params.srresnet.lr_schedule == "constant"
+    assert (params.srgan.steps, params.srgan.lr_schedule, params.srgan.lr_decay_step) == (200_000, "step", 100_000)
+    assert params.srgan.checkpoints == (100_000, 200_000)
+    assert params.srgan.adversarial_weight == 1e-3 and params.model.num_blocks == 16
+    assert list(params.data.test) == ["set5", "set14"]
+    assert variant_names(params.srresnet) == ["mse"]  # experiment 1 reduced to SRResNet-MSE
 
 
-def test_study_profile_uses_epochs_and_the_study_augmentation():
+def test_paper_profile_adds_experiment_1_in_one_line():
+    text = (ROOT / "profiles" / "paper.yaml").read_text()
+    commented = re.search(r"^  # (variants: \{vgg19_5_4.*)$", text, flags=re.M)
+    assert commented, "the one-line alternative for srresnet.variants is missing"
+    edited = text.replace("  variants: {}\n", f"  {commented[1]}\n", 1)
+    import yaml
+
+    params = params_from_dict(yaml.safe_load(edited))
+    assert variant_names(params.srresnet) == STUDY_VARIANTS
+    assert params.srresnet.variants["hybrid_res34_3"] == {"mse": 0.7, "res34_3": 0.3}
+
+
+def test_study_profile_is_the_study():
     params = load_params(ROOT / "profiles" / "study.yaml")
-    assert (params.pretrain.epochs, params.finetune.epochs) == (250, 100)
-    assert params.pretrain.patch_px == 128 and params.pretrain.augment == "rot10_hflip"
+    assert (params.srresnet.epochs, params.srgan.epochs, params.srgan.checkpoints) == (250, 200, (100, 200))
+    for section in (params.srresnet, params.srgan):
+        assert section.patch_px == 128 and section.augment == "rot10_hflip"
+        assert section.learning_rate == 1e-4 and section.lr_schedule == "constant" and section.valid_every == 1
+    assert variant_names(params.srresnet) == STUDY_VARIANTS
+    assert params.srresnet.variants["hybrid_vgg19_5_4"] == {"mse": 0.7, "vgg19_5_4": 0.3}
+    assert params.srgan.variants["hybrid_vgg19_5_4"] == {"mse": 0.6, "vgg19_5_4": 0.4}
+    assert params.report.grid_images == ("set5/baby", "set5/woman", "set14/ppt3")
 
 
 @pytest.mark.parametrize("profile", ["paper", "study"])
-def test_profile_dag_shows_div2k_set5_set14(tmp_path, profile):
+def test_profile_dag_has_both_experiments(tmp_path, profile):
     for name in ("dvc.yaml", "stages", "srgan"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / name)
@@ -51,6 +76,10 @@ def test_profile_dag_shows_div2k_set5_set14(tmp_path, profile):
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True, env=env)
     dag = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout
-    for stage in ("prepare@div2k_train", "prepare@div2k_valid", "prepare@set5", "prepare@set14", "pretrain",
-                  "finetune@vgg19_5_4", "evaluate_srgan@hybrid_res34_5", "report"):
-        assert stage in dag
+    stages = ["prepare_train", "prepare_valid", "prepare_test@set5", "prepare_test@set14", "train_srresnet_mse",
+              "train_srgan_mse", "train_srgan@vgg19_5_4", "evaluate_srgan@hybrid_res34_5", "evaluate_bicubic",
+              "report"]
+    if profile == "study":
+        stages += ["train_srresnet@res34_3", "evaluate_srresnet@hybrid_vgg19_5_4"]
+    for stage in stages:
+        assert stage in dag, stage

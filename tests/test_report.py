@@ -1,9 +1,11 @@
-"""Tests for srgan.report and srgan.figures: the report folder from a tiny fake pipeline output,
-the automatic crop choice, and clear errors for missing inputs."""
+"""Tests for srgan.report and srgan.figures: the report folder built from a tiny fake pipeline output
+(both experiments, two SRGAN checkpoints, two test sets one of which the study reported), the
+automatic crop choice, the grid crops, and clear errors for missing inputs."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import runpy
 import shutil
@@ -14,25 +16,59 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from torch.utils.tensorboard import SummaryWriter
 
 from srgan.artifacts import save_checkpoint
 from srgan.config import ReportParams
-from srgan.data import write_prepared_set
+from srgan.data import to_tensor, to_u8
 from srgan.errors import SrganError
 from srgan.figures import CropBox, _spread, most_detailed_crop, smooth
+from srgan.images import write_prepared_set
+from srgan.infer import load_generator, super_resolve
 from srgan.models import SRResNet
-from srgan.report import build_report
+from srgan.report import GridImage, Scored, _published_row, build_report, grid_crops
 from srgan.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 4
-SET = "tiny"
-LOSSES = ("mse", "hybrid_res18_4")
-MODELS = ("bicubic", "srresnet", *(f"srgan_{loss}" for loss in LOSSES))
-IMAGES = ("checker", "0801")  # "0801" must stay text when the per-image CSV is read back
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Two test sets: `set5` is one the study reported (its numbers appear beside ours), `mini` is not.
+# "0801"/"0802" must stay text when the per-image CSVs are read back.
+SETS = {"set5": ("baby", "0801"), "mini": ("ppt3", "0802")}
+EXPERIMENTS = {"srresnet": ("mse", "vgg19_5_4", "res18_4"), "srgan": ("mse", "hybrid_vgg19_5_4", "res34_3")}
+SRGAN_LABELS = ("epoch100", "epoch200")
+GRID_IMAGES = ("set5/baby", "mini/#1")  # "#1": the set's second image in manifest order, 0802
+GRID_NAMES = (("set5", "baby"), ("mini", "0802"))
+CHROMA = {"mse": 0.97, "vgg19_5_4": 0.85, "hybrid_vgg19_5_4": 0.91, "res18_4": 0.95, "res34_3": 0.99}
+
+
+# ---------------------------------------------------------------- the fake pipeline output
+
+
+def _models() -> list[tuple[str, str, str]]:
+    """(experiment, variant, checkpoint label) of every scored model, bicubic first."""
+    out = [("bicubic", "bicubic", "")]
+    for experiment, variants in EXPERIMENTS.items():
+        labels = SRGAN_LABELS if experiment == "srgan" else ("",)
+        out += [(experiment, variant, label) for variant in variants for label in labels]
+    return out
+
+
+def _means(k: int, set_name: str, experiment: str, variant: str) -> dict[str, float]:
+    """Set means of model number k: distinct, exactly representable, and LPIPS only on set5."""
+    s = list(SETS).index(set_name)
+    means = {"psnr_y_db": 24.0 + k + 0.5 * s, "ssim_y": 0.70 + k / 100, "psnr_rgb_db": 20.0 + k + 0.25 * s,
+             "ms_ssim_rgb": 0.90 + k / 200, "niqe_y": 7.5 - k / 4, "chroma_ratio": CHROMA.get(variant, 1.0),
+             "delta_e00": 2.0 + k / 10}
+    if set_name == "set5":
+        means["lpips_alex"] = 0.40 - k / 50
+    return means
+
+
+def _expected_means() -> dict[tuple[str, str, str, str], dict[str, float]]:
+    """{(experiment, variant, label, set): the means the fake metrics files hold}."""
+    return {(e, v, label, s): _means(k, s, e, v) for k, (e, v, label) in enumerate(_models()) for s in SETS}
 
 
 def _hr_image(h: int, w: int, seed: int) -> np.ndarray:
@@ -43,95 +79,378 @@ def _hr_image(h: int, w: int, seed: int) -> np.ndarray:
     return img
 
 
-def _write_logs(log_dir: Path, tags: tuple[str, ...], steps: int) -> None:
-    writer = SummaryWriter(str(log_dir))
-    for step in range(1, steps + 1):
-        for tag in tags:
-            writer.add_scalar(tag, 1.0 / step + 0.01 * (step % 3), step)
-        if step % 5 == 0:
-            writer.add_scalar("valid/psnr_y_db", 20.0 + step / 10, step)
-    writer.close()
+def _per_image_rows(means: dict[str, float], set_name: str, label: str) -> list[dict]:
+    """One row per image whose mean over the set is `means` (psnr_y_db spread ±0.5)."""
+    rows = []
+    for i, image in enumerate(SETS[set_name]):
+        row = {"checkpoint": label, "set": set_name, "image": image, "gray": False, **means}
+        row["psnr_y_db"] = means["psnr_y_db"] + (0.5 if i == 0 else -0.5)
+        rows.append(row)
+    return rows
 
 
-def _write_metrics(metrics_dir: Path, model: str, offset: float) -> None:
-    rows = [
-        {"set": SET, "image": name, "gray": False, "psnr_y_db": 25.0 + offset + i, "ssim_y": 0.7 + offset / 100,
-         "psnr_rgb_db": 24.0 + offset, "ms_ssim_rgb": 0.9}
-        for i, name in enumerate(IMAGES)
-    ]
-    (metrics_dir / "per_image").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(metrics_dir / "per_image" / f"{model}.csv", index=False, float_format="%.4f")
-    means = pd.DataFrame(rows)[["psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb"]].mean().round(4).to_dict()
-    summary = {"kind": model, "content_loss": "mse", "feature_weights": "none (pixel loss only)",
-               SET: {**means, "images": len(rows)}}
-    (metrics_dir / f"{model}.json").write_text(json.dumps(summary), encoding="utf-8")
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def _fake_pipeline(root: Path) -> dict[str, Path]:
-    """What `dvc repro` leaves behind, in miniature: prepared set, checkpoints, logs, metrics."""
-    dirs = {k: root / k for k in ("metrics", "models", "logs", "prepared")}
-    write_prepared_set(
-        dirs["prepared"] / SET,
-        [(name, _hr_image(48, 64, seed), False, None) for seed, name in enumerate(IMAGES)],
-        SCALE, "test",
-    )
-    torch.manual_seed(0)
-    checkpoints = [dirs["models"] / "srresnet" / "best.pt"] + [dirs["models"] / "srgan" / loss / "best.pt" for loss in LOSSES]
-    for path in checkpoints:
-        state = SRResNet(scale=SCALE, num_blocks=1, channels=8).state_dict()
-        save_checkpoint(path, {"model": state, "scale": SCALE, "kind": "srresnet", "step": 1})
-    # srgan.train writes event files to <log_dir>/tb; older runs wrote them to <log_dir>: read both.
-    _write_logs(dirs["logs"] / "srresnet" / "tb", ("loss/content", "lr"), steps=30)
-    gan_tags = ("loss/content", "loss/generator", "loss/adversarial", "loss/discriminator", "d/real_prob", "d/fake_prob")
-    for loss in LOSSES:
-        _write_logs(dirs["logs"] / "srgan" / loss, gan_tags, steps=10)
-    for offset, model in enumerate(MODELS):
-        _write_metrics(dirs["metrics"], model, float(offset))
+def _write_tsv(folder: Path, tag: str, steps: range, values: list[float]) -> None:
+    """What srgan.train_log writes: <plots>/<tag>.tsv with the columns step and the tag's last part."""
+    path = folder / f"{tag}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"step\t{tag.rsplit('/', 1)[-1]}"] + [f"{s}\t{v:.6g}" for s, v in zip(steps, values)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_curves(folder: Path, experiment: str, k: int) -> None:
+    steps = range(1, 61)
+    _write_tsv(folder, "loss/content", steps, [1.0 / s + 0.01 * (s % 3) + k / 100 for s in steps])
+    if experiment == "srgan":
+        _write_tsv(folder, "loss/adversarial", steps, [0.7 + 0.1 * math.sin(s) for s in steps])
+        _write_tsv(folder, "loss/discriminator", steps, [1.3 - s / 100 for s in steps])
+        _write_tsv(folder, "d/fake_prob", steps, [0.5 - s / 200 for s in steps])
+    valid = range(10, 61, 10)
+    _write_tsv(folder, "valid/psnr_y_db", valid, [22.0 + k + s / 30 for s in valid])
+    _write_tsv(folder, "valid/ssim_y", valid, [0.6 + s / 300 for s in valid])
+
+
+def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> None:
+    """A training run's folder: summary.json and the tiny checkpoints it lists under "scored"."""
+    run_dir = models_dir / experiment / variant
+    scored = {label: f"{label}/last.pt" for label in SRGAN_LABELS} if experiment == "srgan" else {"": "best.pt"}
+    for i, relative in enumerate(scored.values()):
+        torch.manual_seed(seed * 10 + i)
+        state = SRResNet(scale=SCALE, num_blocks=2, channels=8).state_dict()
+        save_checkpoint(run_dir / relative, {"model": state, "scale": SCALE, "kind": experiment, "variant": variant})
+    terms = {"mse": 1.0} if variant == "mse" else {variant.removeprefix("hybrid_"): 1.0}
+    weights = {t: ("none" if t == "mse" else "random") for t in terms}
+    _write_json(run_dir / "summary.json", {"kind": experiment, "variant": variant, "loss_terms": terms,
+                                           "feature_weights": weights, "scored": scored})
+
+
+def _loss_terms(variant: str) -> str:
+    """The metrics files' 'loss_terms' line, as srgan.evaluate writes it."""
+    if variant in ("mse", "bicubic"):
+        return "mse: 1" if variant == "mse" else ""
+    if variant.startswith("hybrid_"):
+        return f"mse: 0.6; {variant.removeprefix('hybrid_')}: 0.4"
+    return f"{variant}: 1"
+
+
+def fake_pipeline(root: Path) -> dict[str, Path]:
+    """What `dvc repro` leaves behind, in miniature: test sets, runs, curves, metrics."""
+    dirs = {k: root / k for k in ("metrics", "models", "plots")}
+    dirs["test_root"] = root / "data" / "prepared" / "test"
+    for s, (set_name, names) in enumerate(SETS.items()):
+        write_prepared_set(dirs["test_root"] / set_name,
+                           [(name, _hr_image(48, 64, 10 * s + i), False, None) for i, name in enumerate(names)],
+                           SCALE, "test")
+    metrics_dir = dirs["metrics"]
+    means = _expected_means()
+    frames: dict[str, list[dict]] = {}
+    documents: dict[str, dict] = {}
+    for k, (experiment, variant, label) in enumerate(_models()):
+        name = "bicubic" if experiment == "bicubic" else f"{experiment}/{variant}"
+        if experiment != "bicubic" and label in ("", SRGAN_LABELS[0]):
+            _write_run(dirs["models"], experiment, variant, k)
+            _write_curves(dirs["plots"] / experiment / variant, experiment, k)
+        doc = documents.setdefault(name, {"kind": experiment, "variant": variant, "lpips_alex_status": "ok",
+                                          "loss_terms": _loss_terms(variant),
+                                          "feature_weights": "none (pixel loss only)" if variant == "mse"
+                                          else f"{variant}: random"})
+        per_set = {s: {**means[(experiment, variant, label, s)], "images": len(SETS[s])} for s in SETS}
+        if label:
+            doc[label] = per_set
+        else:
+            doc.update(per_set)
+        for s in SETS:
+            frames.setdefault(name, []).extend(_per_image_rows(means[(experiment, variant, label, s)], s, label))
+    for name, doc in documents.items():
+        _write_json(metrics_dir / f"{name}.json", doc)
+        path = metrics_dir / "per_image" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(frames[name]).to_csv(path, index=False, float_format="%.4f")
+    _write_json(metrics_dir / "hr.json", {"kind": "hr", **{s: {"niqe_y": 5.25, "images": 2} for s in SETS}})
     return dirs
 
 
-def _build(dirs: dict[str, Path], out_dir: Path) -> pd.DataFrame:
-    return build_report(
-        metrics_dir=dirs["metrics"], models_dir=dirs["models"], logs_dir=dirs["logs"],
-        prepared_dir=dirs["prepared"], out_dir=out_dir, losses=LOSSES, sets=(SET,), scale=SCALE,
-        report=ReportParams(grid_images=tuple(f"{SET}/{name}" for name in IMAGES), crop_px=16), runtime=CPU,
+def build(dirs: dict[str, Path], out_dir: Path, grid_images: tuple[str, ...] = GRID_IMAGES) -> None:
+    build_report(
+        metrics_dir=dirs["metrics"], models_dir=dirs["models"], plots_dir=dirs["plots"], test_root=dirs["test_root"],
+        out_dir=out_dir, experiments={e: list(v) for e, v in EXPERIMENTS.items()}, sets=list(SETS), scale=SCALE,
+        report=ReportParams(grid_images=grid_images, crop_px=16), runtime=CPU,
     )
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pipeline")
-    long_table = _build(_fake_pipeline(root), root / "report")
-    return root / "report", long_table
+    build(fake_pipeline(root), root / "report")
+    return root / "report"
 
 
-def test_report_has_tables_and_every_linked_figure(built) -> None:
-    out_dir, long_table = built
-    index = (out_dir / "index.md").read_text(encoding="utf-8")
-    assert f"## {SET} (2 images)" in index and "PSNR-Y (dB)" in index and "SSIM-Y" in index
-    header = next(line for line in index.splitlines() if line.startswith("| metric"))
-    assert [cell.strip() for cell in header.strip("|").split("|")][1:] == list(MODELS)
-    assert (out_dir / f"{SET}.csv").is_file() and (out_dir / f"{SET}.md").is_file()
-    assert "## Feature-extractor weights used by each model" in index
-    assert list(long_table["model"]) == list(MODELS)
+@pytest.fixture(scope="module")
+def index(report_dir: Path) -> str:
+    return (report_dir / "index.md").read_text(encoding="utf-8")
 
-    figures = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", index)
-    assert sorted(figures) == sorted(
-        f"figures/{name}.png"
-        for name in (f"metrics_{SET}", f"scatter_{SET}", f"grid_{SET}_checker", f"grid_{SET}_0801",
-                     "training_srresnet", "training_srgan")
-    )
-    for rel in figures:
-        data = (out_dir / rel).read_bytes()
+
+# ---------------------------------------------------------------- reading index.md back
+
+
+def _section(index: str, heading: str) -> str:
+    """The text under a '## ' heading, up to the next '## ' heading."""
+    start = index.index(heading + "\n")
+    end = index.find("\n## ", start + len(heading))
+    return index[start : end if end >= 0 else len(index)]
+
+
+def _table(text: str, title: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """(column names, {row label: {column: cell}}) of the markdown table under '### title'."""
+    lines = text[text.index(f"### {title}\n") :].splitlines()[2:]  # skip the heading and the blank line
+    table_lines = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        table_lines.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    header, body = table_lines[0], table_lines[2:]  # table_lines[1] is the alignment line
+    return header[1:], {row[0]: dict(zip(header[1:], row[1:])) for row in body}
+
+
+def _title(experiment: str, label: str) -> str:
+    if experiment == "srresnet":
+        return "Experiment 1: SRResNet per content loss (best validation PSNR-Y)"
+    return f"Experiment 2: SRGAN per content loss, from SRResNet-MSE, after {label.removeprefix('epoch')} epochs"
+
+
+# ---------------------------------------------------------------- the report's contents
+
+
+@pytest.mark.parametrize("set_name", list(SETS))
+@pytest.mark.parametrize("experiment, label", [("srresnet", ""), *(("srgan", lab) for lab in SRGAN_LABELS)])
+def test_one_table_per_experiment_and_checkpoint_with_variants_in_order(index: str, report_dir: Path, set_name: str,
+                                                                        experiment: str, label: str) -> None:
+    section = _section(index, f"## {set_name} (2 images)")
+    columns, rows = _table(section, _title(experiment, label))
+    assert columns == [*EXPERIMENTS[experiment], "bicubic", "HR"]
+    expected = _expected_means()
+    for variant in EXPERIMENTS[experiment]:
+        means = expected[(experiment, variant, label, set_name)]
+        assert rows["PSNR-Y (dB) ↑"][variant] == f"{means['psnr_y_db']:.2f}"
+        assert rows["SSIM-Y ↑"][variant] == f"{means['ssim_y']:.4f}"
+        assert rows["PSNR-RGB (dB, study protocol) ↑"][variant] == f"{means['psnr_rgb_db']:.2f}"
+        assert rows["MS-SSIM (study protocol) ↑"][variant] == f"{means['ms_ssim_rgb']:.4f}"
+        assert rows["NIQE-Y ↓"][variant] == f"{means['niqe_y']:.3f}"
+        assert rows["ΔE2000 ↓"][variant] == f"{means['delta_e00']:.2f}"
+    bicubic = expected[("bicubic", "bicubic", "", set_name)]
+    assert rows["PSNR-Y (dB) ↑"]["bicubic"] == f"{bicubic['psnr_y_db']:.2f}"
+    # HR has only NIQE: its PSNR is infinite, its SSIM 1.
+    assert rows["NIQE-Y ↓"]["HR"] == "5.250" and rows["PSNR-Y (dB) ↑"]["HR"] == "–"
+    lpips = rows["LPIPS-Alex ↓"]
+    if set_name == "set5":
+        assert lpips["mse"] == f"{expected[(experiment, 'mse', label, set_name)]['lpips_alex']:.4f}"
+    else:
+        assert set(lpips.values()) == {"–"}
+    stem = f"{set_name}_{experiment}" + (f"_{label}" if label else "")
+    assert f"[{stem}.csv]({stem}.csv)" in section
+    csv = pd.read_csv(report_dir / f"{stem}.csv", index_col="metric")
+    assert list(csv.columns) == columns
+
+
+# The study's published numbers (BRIEF §1), under its protocol: PSNR-RGB and MS-SSIM.
+@pytest.mark.parametrize("experiment, label, metric, variant, value, row_name", [
+    ("srresnet", "", "psnr_rgb_db", "mse", 23.13, "SRResNet"),
+    ("srresnet", "", "psnr_rgb_db", "vgg19_5_4", 14.68, "SRResNet"),
+    ("srresnet", "", "ms_ssim_rgb", "res18_4", 0.8017, "SRResNet"),
+    ("srgan", "epoch100", "ms_ssim_rgb", "mse", 0.9364, "SRGAN after 100 epochs"),
+    ("srgan", "epoch100", "psnr_rgb_db", "hybrid_vgg19_5_4", 23.48, "SRGAN after 100 epochs"),
+    ("srgan", "epoch200", "psnr_rgb_db", "res34_3", 18.88, "SRGAN after 200 epochs"),
+    ("srgan", "epoch200", "ms_ssim_rgb", "mse", 0.9470, "SRGAN after 200 epochs"),
+])
+def test_published_values_beside_ours_on_set5(index: str, experiment: str, label: str, metric: str, variant: str,
+                                              value: float, row_name: str) -> None:
+    _, rows = _table(_section(index, "## set5 (2 images)"), _title(experiment, label))
+    name, digits = ("PSNR-RGB", 2) if metric == "psnr_rgb_db" else ("MS-SSIM", 4)
+    published = rows[f"{name}: study, {row_name} (published)"]
+    assert published[variant] == f"{value:.{digits}f}"
+    ours = _expected_means()[(experiment, variant, label, "set5")][metric]
+    assert rows[f"{name}: ours − published"][variant] == f"{ours - value:+.{digits}f}"
+    # Each published row and its difference sit right under our row of the same protocol.
+    labels = list(rows)
+    ours_label = "PSNR-RGB (dB, study protocol) ↑" if metric == "psnr_rgb_db" else "MS-SSIM (study protocol) ↑"
+    at = labels.index(ours_label)
+    assert labels[at + 1 : at + 3] == [f"{name}: study, {row_name} (published)", f"{name}: ours − published"]
+    # Bicubic and HR have no published value; hybrid res18_4 / res34_5 were never reported ('-').
+    assert published["bicubic"] == published["HR"] == "–"
+
+
+def test_unreported_variant_and_set_get_no_published_numbers(index: str) -> None:
+    _, rows = _table(_section(index, "## set5 (2 images)"), _title("srgan", "epoch200"))
+    assert rows["PSNR-RGB: study, SRGAN after 200 epochs (published)"]["hybrid_vgg19_5_4"] == "–"  # '-' in the study
+    assert "published" not in _section(index, "## mini (2 images)")
+
+
+def test_colour_section_and_sentences(index: str, report_dir: Path) -> None:
+    section = _section(index, "## set5 (2 images)")
+    assert "### Colour fidelity: does the VGG loss desaturate, compared with the ResNet losses?" in section
+    # Experiment 1: VGG = vgg19_5_4 (0.85), ResNet = res18_4 (0.95).
+    assert ("- **srresnet** on set5: VGG-loss variants keep less of the HR chroma than ResNet-loss variants "
+            "(mean C* ratio 0.850 vs 0.950; 1 = HR's saturation).") in section
+    # Experiment 2 has a VGG + MSE hybrid but no ResNet + MSE hybrid and no pure VGG: pure and hybrid
+    # losses are not compared with each other, so there is no sentence for it.
+    assert "- **srgan@" not in section
+    colour = pd.read_csv(report_dir / "set5_colour.csv", index_col=0)
+    assert list(colour["run"].unique()) == ["bicubic", "srresnet", "srgan@epoch100", "srgan@epoch200"]
+    srresnet = colour[colour["run"] == "srresnet"].set_index("family")["chroma_ratio"].to_dict()
+    assert srresnet == pytest.approx({"MSE": 0.97, "VGG": 0.85, "ResNet": 0.95})
+    srgan = colour[colour["run"] == "srgan@epoch200"].set_index("family")["chroma_ratio"].to_dict()
+    assert set(srgan) == {"MSE", "VGG + MSE", "ResNet"} and srgan["VGG + MSE"] == pytest.approx(0.91)
+
+
+def test_every_figure_is_linked_and_is_a_png(index: str, report_dir: Path) -> None:
+    linked = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", index)
+    runs = ["srresnet", *(f"srgan_{label}" for label in SRGAN_LABELS)]
+    expected = {"figures/plane_niqe_set5.png", "figures/plane_niqe_mini.png",
+                "figures/plane_lpips_set5.png",  # only set5 has LPIPS values
+                *(f"figures/grid_{s}_{name}_{run}.png" for s, name in GRID_NAMES for run in runs),
+                "figures/training_srresnet.png", "figures/training_srgan.png"}
+    assert sorted(linked) == sorted(expected)
+    assert sorted(p.relative_to(report_dir).as_posix() for p in (report_dir / "figures").iterdir()) == sorted(expected)
+    for rel in linked:
+        data = (report_dir / rel).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5_000, rel
-        with Image.open(out_dir / rel) as img:
-            assert img.width >= 500 and 250 <= img.height <= 2000, (rel, img.size)
+        with Image.open(report_dir / rel) as img:
+            assert img.width >= 500 and 250 <= img.height <= 2500, (rel, img.size)
+    assert not list(report_dir.parent.glob(".report.*"))  # no temp folder left behind
 
-    csv_links = [link for link in re.findall(r"\]\(([^)]+\.csv)\)", index)]
-    assert csv_links == [f"{SET}.csv", f"{SET}_per_image.csv"]
-    per_image = pd.read_csv(out_dir / f"{SET}_per_image.csv", dtype={"image": str})
-    assert set(per_image["model"]) == set(MODELS) and set(per_image["image"]) == set(IMAGES)
-    assert not list(out_dir.parent.glob(".report.*"))  # no temp folder left behind
+
+def test_sections_and_feature_weights(index: str) -> None:
+    headings = [line for line in index.splitlines() if line.startswith("## ")]
+    assert headings == ["## set5 (2 images)", "## mini (2 images)", "## Visual comparison",
+                        "## Training and validation", "## Feature-extractor weights"]
+    weights = _section(index, "## Feature-extractor weights")
+    assert "- **srresnet/vgg19_5_4** (vgg19_5_4: 1): vgg19_5_4: random" in weights
+    assert "- **srgan/res34_3** (res34_3: 1): res34_3: random" in weights
+    assert "@epoch" not in weights  # one line per run, not per checkpoint
+    assert "**Warning:** some feature losses used randomly initialised extractors" in index
+
+
+@pytest.mark.slow  # builds a second report (~15 s on 2 busy cores)
+def test_report_is_deterministic(tmp_path: Path, report_dir: Path) -> None:
+    """The same inputs give the same bytes (DVC must not see a changed output for nothing)."""
+    build(fake_pipeline(tmp_path), tmp_path / "report")
+    for path in sorted(report_dir.rglob("*")):
+        if path.is_file():
+            assert (tmp_path / "report" / path.relative_to(report_dir)).read_bytes() == path.read_bytes(), path
+
+
+# ---------------------------------------------------------------- missing inputs
+
+
+@pytest.mark.parametrize("missing", [
+    "metrics/bicubic.json",
+    "metrics/hr.json",
+    "metrics/srgan/res34_3.json",
+    "metrics/per_image/srresnet/vgg19_5_4.csv",
+    "models/srresnet/res18_4/summary.json",
+    "models/srresnet/vgg19_5_4/best.pt",
+    "models/srgan/mse/epoch200/last.pt",
+    "plots/srresnet/mse",
+    "plots/srgan/hybrid_vgg19_5_4",
+    "data/prepared/test/set5/HR/baby.png",
+    "data/prepared/test/mini/LR/0802.png",
+])
+def test_missing_input_names_it_and_keeps_the_old_report(tmp_path: Path, missing: str) -> None:
+    dirs = fake_pipeline(tmp_path)
+    out_dir = tmp_path / "report"
+    (out_dir / "figures").mkdir(parents=True)
+    (out_dir / "index.md").write_text("the previous report\n", encoding="utf-8")
+    (out_dir / "figures" / "old.png").write_bytes(PNG_MAGIC)
+    target = tmp_path / missing
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    with pytest.raises(SrganError, match=re.escape(str(target))):
+        build(dirs, out_dir)
+    assert sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")) == ["figures", "figures/old.png",
+                                                                                     "index.md"]
+    assert (out_dir / "index.md").read_text(encoding="utf-8") == "the previous report\n"
+    assert not list(tmp_path.glob(".report.*"))
+
+
+def test_missing_checkpoint_results_in_metrics_file(tmp_path: Path) -> None:
+    """A metrics file without one of the checkpoints its run lists (an older evaluation) is named."""
+    dirs = fake_pipeline(tmp_path)
+    path = dirs["metrics"] / "srgan" / "mse.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    del doc["epoch200"]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(SrganError, match=re.escape(str(path)) + " has no results for checkpoint 'epoch200'"):
+        build(dirs, tmp_path / "report")
+
+
+def test_missing_per_image_row_of_a_grid_image(tmp_path: Path) -> None:
+    dirs = fake_pipeline(tmp_path)
+    path = dirs["metrics"] / "per_image" / "srgan" / "res34_3.csv"
+    frame = pd.read_csv(path, dtype={"image": str, "checkpoint": str}, keep_default_na=False)
+    frame[frame["image"] != "0802"].to_csv(path, index=False)
+    with pytest.raises(SrganError, match=r"srgan/res34_3@epoch100 have no row for mini/0802"):
+        build(dirs, tmp_path / "report")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("other/baby", "'other/baby', but .*other/HR/baby.png"),
+    ("set5/#5", "'set5/#5', but set5 has 2 images"),
+])
+def test_grid_image_must_exist(tmp_path: Path, entry: str, message: str) -> None:
+    dirs = fake_pipeline(tmp_path)
+    with pytest.raises(SrganError, match=f"report.grid_images.*{message}"):
+        build(dirs, tmp_path / "report", grid_images=(entry,))
+    assert not (tmp_path / "report").exists()
+
+
+def test_srgan_checkpoints_by_step_borrow_the_study_rows_by_position() -> None:
+    """The sample profile's step10/step20 sit beside the study's 100/200-epoch rows (first, last)."""
+    labels = ["step10", "step20"]
+    assert _published_row("srresnet", "", labels) == "srresnet"
+    assert _published_row("srgan", "step10", labels) == "epoch100"
+    assert _published_row("srgan", "step20", labels) == "epoch200"
+    assert _published_row("srgan", "epoch200", ["epoch200"]) == "epoch200"
+    assert _published_row("srgan", "step20", ["step20"]) is None
+
+
+def test_stage_rejects_a_wrong_argument_list() -> None:
+    main = runpy.run_path(str(ROOT / "stages" / "report.py"))["main"]
+    with pytest.raises(SrganError, match="usage: .* METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR"):
+        main(["stages/report.py", "metrics", "report"])
+
+
+# ---------------------------------------------------------------- grids and figure helpers
+
+
+def test_grid_crop_equals_the_crop_of_the_whole_image(tmp_path: Path) -> None:
+    """The grids run each generator on an LR window around the crop; the result must be the crop
+    of the whole super-resolved image (the window's margin covers the receptive field)."""
+    torch.manual_seed(3)
+    model = SRResNet(scale=SCALE, num_blocks=2, channels=8)
+    for module in model.modules():  # non-trivial BN statistics, so eval-mode BN matters
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+    save_checkpoint(tmp_path / "g.pt", {"model": model.state_dict(), "scale": SCALE})
+    rng = np.random.default_rng(0)
+    lr_u8 = rng.integers(0, 256, (60, 72, 3), dtype=np.uint8)
+    hr_u8 = np.repeat(np.repeat(lr_u8, SCALE, axis=0), SCALE, axis=1)
+    crop = CropBox(top=101, left=150, size_px=40)  # not aligned to the scale, far from every border
+    item = GridImage("set", "img", hr_u8, lr_u8, crop)
+    scored = Scored("srresnet", "mse", "", {}, tmp_path / "g.pt", "", "mse: 1")
+    crops = grid_crops([item], [scored], SCALE, CPU)
+    generator, _ = load_generator(tmp_path / "g.pt", SCALE, CPU)
+    whole_u8 = to_u8(super_resolve(generator, to_tensor(lr_u8)[None], CPU))
+    difference = np.abs(crops["srresnet/mse"][0].astype(int) - crop.cut(whole_u8).astype(int))
+    assert crops["srresnet/mse"][0].shape == (40, 40, 3)
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.99  # float summation order only
 
 
 def test_crop_finds_the_textured_square() -> None:
@@ -151,36 +470,5 @@ def test_smoothing_and_label_spreading() -> None:
     assert np.allclose(smooth(values, 3), [2.0, 2.0, 4.0, 6.0, 6.0])
     slots = _spread([0.5, 0.5, 0.51, 0.99], gap=0.1)
     assert np.all(np.diff(slots) >= 0.1 - 1e-9) and slots[-1] <= 0.98 and slots[0] >= 0.02
-
-
-@pytest.mark.parametrize(
-    "missing",
-    ["metrics/srgan_hybrid_res18_4.json", "metrics/per_image/srresnet.csv", "models/srgan/mse/best.pt",
-     "logs/srresnet", "logs/srgan/hybrid_res18_4"],
-)
-def test_missing_input_names_it_and_writes_nothing(tmp_path: Path, missing: str) -> None:
-    dirs = _fake_pipeline(tmp_path)
-    target = tmp_path / missing
-    if target.is_dir():
-        shutil.rmtree(target)
-    else:
-        target.unlink()
-    with pytest.raises(SrganError, match=re.escape(str(target))):
-        _build(dirs, tmp_path / "report")
-    assert not (tmp_path / "report").exists()
-
-
-def test_grid_image_must_name_an_evaluated_set(tmp_path: Path) -> None:
-    dirs = _fake_pipeline(tmp_path)
-    with pytest.raises(SrganError, match="report.grid_images"):
-        build_report(
-            metrics_dir=dirs["metrics"], models_dir=dirs["models"], logs_dir=dirs["logs"],
-            prepared_dir=dirs["prepared"], out_dir=tmp_path / "report", losses=LOSSES, sets=(SET,), scale=SCALE,
-            report=ReportParams(grid_images=("other/checker",), crop_px=16), runtime=CPU,
-        )
-
-
-def test_stage_rejects_the_old_argument_list() -> None:
-    main = runpy.run_path(str(ROOT / "stages" / "report.py"))["main"]
-    with pytest.raises(SrganError, match="usage: python stages/report.py METRICS_DIR MODELS_DIR LOGS_DIR"):
-        main(["stages/report.py", "metrics", "report"])
+    crowded = _spread([0.5] * 50, gap=0.1)  # cannot fit at 0.1: squeezed evenly into [0.02, 0.98]
+    assert crowded[0] >= 0.02 - 1e-9 and crowded[-1] <= 0.98 + 1e-9 and np.all(np.diff(crowded) > 0)
