@@ -30,6 +30,7 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 AUGMENTS = ("none", "flip_rot90", "rot10_hflip")
 DATA_SOURCES = ("skimage", "folder", "download")
 FEATURE_WEIGHTS = ("imagenet", "random")
+MODEL_INITS = ("nearest", "pytorch")  # srgan.models.init_nearest_upsampling, or PyTorch's defaults
 # The pixel-MSE variant of both experiments: experiment 1's baseline and every SRGAN's start.
 BASELINE_VARIANT = "mse"
 BASELINE_TERMS: dict[str, float] = {"mse": 1.0}
@@ -183,10 +184,14 @@ class DataParams:
 class ModelParams:
     num_blocks: int  # residual blocks B (16 in the paper)
     channels: int  # feature channels (64 in the paper)
+    init: str  # nearest (start as nearest-neighbour upsampling) | pytorch (defaults + zero-init residual)
 
     def validate(self) -> None:
         _positive(self.num_blocks, "model.num_blocks")
         _positive(self.channels, "model.channels")
+        _choice(self.init, MODEL_INITS, "model.init")
+        if self.init == "nearest" and self.channels < 3:
+            raise SrganError("params key 'model.init' nearest needs model.channels >= 3")
 
 
 @dataclass(frozen=True)
@@ -261,10 +266,19 @@ class SRResNetParams(TrainParams):
     """Experiment 1: one SRResNet from scratch per content loss; `mse` (the baseline) always runs."""
 
     variants: dict[str, dict[str, float]]  # name -> {term: weight}, besides the pixel-MSE baseline
+    variant_length: int  # steps (epochs) of the other variants; 0 = the baseline's (a fair comparison)
 
     def validate(self, section: str = "srresnet") -> None:
         super().validate(section)
         _check_variants(self.variants, section)
+        _positive(self.variant_length, f"{section}.variant_length", allow_zero=True)
+
+    def for_variant(self, variant: str) -> SRResNetParams:
+        """The training settings of `variant`: the baseline's, with `variant_length` when it is set."""
+        if variant == BASELINE_VARIANT or not self.variant_length:
+            return self
+        unit = "steps" if self.unit == "step" else "epochs"
+        return dataclasses.replace(self, **{unit: self.variant_length})
 
 
 @dataclass(frozen=True)
@@ -403,7 +417,8 @@ STAGE_PARAMS: dict[str, list[str]] = {
     "prepare_valid": ["data.scale", "data.valid"],
     "prepare_test": ["data.scale", "data.test.${key}"],
     "train_srresnet_mse": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS)],
-    "train_srresnet": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS), "features", "srresnet.variants.${key}"],
+    "train_srresnet": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS), "srresnet.variant_length", "features",
+                       "srresnet.variants.${key}"],
     "train_srgan_mse": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints"],
     "train_srgan": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints",
               "features", "srgan.variants.${key}"],

@@ -52,7 +52,7 @@ from srgan.data import EvalImage, PatchDataset, to_tensor
 from srgan.errors import SrganError
 from srgan.infer import super_resolve
 from srgan.losses import ContentLoss
-from srgan.models import Discriminator, SRResNet
+from srgan.models import Discriminator, SRResNet, init_nearest_upsampling
 from srgan.runtime import Runtime
 from srgan.tasks import NonFiniteStep, SRGANTask, SRResNetTask, unwrap
 from srgan.train_log import TrainLog
@@ -390,6 +390,9 @@ class TrainingRun:
             "feature_weights": self.info["feature_weights"],
             "scored": self.info["scored"],  # label -> the checkpoint srgan.evaluate scores ("" = no label)
         }
+        log.info("%s %s: %d steps, %.3f s per training step, peak memory %.0f MiB (%s)", self.task.kind,
+                 self.info["variant"], self.steps, summary["train_step_s"], summary["peak_memory_mib"],
+                 "CUDA allocated" if runtime.device.type == "cuda" else "process RSS")
         if runtime.is_main:
             self.paths.out_dir.mkdir(parents=True, exist_ok=True)
             for folder in dict.fromkeys(self.points.values()):
@@ -438,6 +441,8 @@ def train_srresnet(
     The caller seeds the RNGs (the generator's initial weights come from them).
     """
     generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
+    if model_params.init == "nearest":
+        init_nearest_upsampling(generator)
     steps = total_steps(p, len(data.train_images))
     task = SRResNetTask(generator, content_loss, p, steps, runtime)
     _log_extractors(content_loss)

@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
             data=TrainData(load_hr_images(train_dir), load_eval_set(valid_dir, params.data.scale),
                            params.data.scale, params.runtime.seed),
             model_params=params.model,
-            p=params.srresnet,
+            p=params.srresnet.for_variant(variant),
             execution=params.execution,
             runtime=runtime,
             paths=RunPaths(out_dir, log_dir, plots_dir, state_dir),

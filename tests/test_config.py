@@ -250,3 +250,17 @@ def test_load_params_error_names_file_and_key(tmp_path: Path) -> None:
         load_params(path)
     message = str(info.value)
     assert str(path) in message and "srresnet.learning_rate" in message and "1.0e-4" in message
+
+
+def test_variant_length_shortens_only_the_other_variants() -> None:
+    params = load_params(PARAMS_YAML)
+    assert params.srresnet.variant_length > 0
+    assert params.srresnet.for_variant(BASELINE_VARIANT).steps == params.srresnet.steps
+    short = params.srresnet.for_variant("vgg19_5_4")
+    assert short.steps == params.srresnet.variant_length and short.learning_rate == params.srresnet.learning_rate
+    fair = dataclasses.replace(params.srresnet, variant_length=0)
+    assert fair.for_variant("vgg19_5_4") == fair
+    epochs = dataclasses.replace(params.srresnet, steps=0, epochs=10, variant_length=2)
+    assert (epochs.for_variant("res18_4").epochs, epochs.for_variant("res18_4").steps) == (2, 0)
+    assert "srresnet.variant_length" in STAGE_PARAMS["train_srresnet"]
+    assert "srresnet.variant_length" not in STAGE_PARAMS["train_srresnet_mse"]

@@ -83,3 +83,24 @@ def test_generator_from_state_round_trip_and_wrong_scale():
         generator_from_state(model.state_dict(), scale=2)
     with pytest.raises(SrganError, match="SRResNet"):
         generator_from_state({"foo": torch.zeros(1)}, scale=4)
+
+
+def test_nearest_init_starts_as_nearest_neighbour_upsampling():
+    from srgan.models import init_nearest_upsampling
+
+    torch.manual_seed(0)
+    model = init_nearest_upsampling(SRResNet(scale=4, num_blocks=4, channels=16)).eval()
+    lr_img = torch.rand(2, 3, 12, 10)
+    nearest = lr_img.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)
+    with torch.no_grad():
+        sr_img = model(lr_img)
+    # Up to the other channels' small random contributions to the tail (a tenth of PyTorch's init).
+    assert (sr_img - nearest).abs().max() < 0.05
+    default = SRResNet(scale=4, num_blocks=4, channels=16).eval()
+    with torch.no_grad():
+        assert (default(lr_img) - nearest).abs().mean() > 10 * (sr_img - nearest).abs().mean()
+    # Every parameter still trains: one step moves the body too.
+    model.train()
+    loss = (model(lr_img) - nearest).pow(2).mean() + model(lr_img).mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
