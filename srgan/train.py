@@ -35,7 +35,7 @@ import random
 import resource
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,8 +123,12 @@ def point_label(p: TrainParams, count: int) -> str:
     return f"{p.unit}{count}"
 
 
-def validate(model: nn.Module, images: list[EvalImage], scale: int, runtime: Runtime) -> dict[str, float]:
-    """Mean PSNR-Y (dB) and SSIM-Y (paper protocol, shave = scale) of `model` on full validation images."""
+def validate(model: nn.Module, images: list[EvalImage], scale: int, runtime: Runtime,
+             on_image: Callable[[EvalImage, Tensor], None] | None = None) -> dict[str, float]:
+    """Mean PSNR-Y (dB) and SSIM-Y (paper protocol, shave = scale) of `model` on full validation images.
+
+    on_image(item, sr_img) is called with each SR image ((1, 3, H, W) in [0, 1]), e.g. to log it.
+    """
     model.eval()
     psnr, ssim = [], []
     for item in images:
@@ -132,6 +136,8 @@ def validate(model: nn.Module, images: list[EvalImage], scale: int, runtime: Run
         hr_img = to_tensor(item.hr_u8)[None]
         psnr.append(float(metrics.psnr_y(sr_img, hr_img, scale, item.gray)[0]))
         ssim.append(float(metrics.ssim_y(sr_img, hr_img, scale, item.gray)[0]))
+        if on_image is not None:
+            on_image(item, sr_img)
     return {"valid_psnr_y_db": float(np.mean(psnr)), "valid_ssim_y": float(np.mean(ssim))}
 
 
@@ -339,13 +345,16 @@ class TrainingRun:
 
     def _validate(self, step: int) -> None:
         if self.runtime.is_main:
-            scores = validate(self.averaged(), self.data.valid_images, self.data.scale, self.runtime)
+            first = self.data.valid_images[0]
+
+            def log_first(item: EvalImage, sr_img: Tensor) -> None:
+                if item is first:
+                    self.log.image(f"valid/{item.name}", sr_img[0], step)
+
+            scores = validate(self.averaged(), self.data.valid_images, self.data.scale, self.runtime, log_first)
             self.state.history.append({"step": step, **{k: round(v, 4) for k, v in scores.items()}})
             self.log.scalars(step, {"valid/psnr_y_db": scores["valid_psnr_y_db"],
                                     "valid/ssim_y": scores["valid_ssim_y"]})
-            item = self.data.valid_images[0]
-            self.log.image(f"valid/{item.name}",
-                           super_resolve(self.averaged(), to_tensor(item.lr_u8)[None], self.runtime)[0], step)
             log.info("step %d: valid PSNR-Y %.3f dB, SSIM-Y %.4f", step, scores["valid_psnr_y_db"],
                      scores["valid_ssim_y"])
             if scores["valid_psnr_y_db"] > self.state.best_psnr_y_db:

@@ -185,7 +185,7 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     assert summary["scored"] == {"": "best.pt"} and summary["resumed_from_step"] == 0
     best = load_checkpoint(out / "best.pt")
     assert best["kind"] == "srresnet" and best["scale"] == SCALE and best["variant"] == "mse"
-    assert best["model_params"] == {"num_blocks": 2, "channels": 8} and best["step"] == summary["best_step"]
+    assert best["model_params"] == {"num_blocks": 2, "channels": 8, "init": "pytorch"} and best["step"] == summary["best_step"]
     assert load_checkpoint(out / "last.pt")["step"] == 3
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "srresnet" / "logs").iterdir())
     rows = (tmp_path / "srresnet" / "plots" / "valid" / "psnr_y_db.tsv").read_text().splitlines()
@@ -271,7 +271,7 @@ def test_best_pt_holds_exactly_the_best_validated_weights(tmp_path, monkeypatch)
     psnr_by_call = [10.0, 14.0, 12.0, 11.0, 16.0, 12.0]
     seen: list[dict[str, torch.Tensor]] = []
 
-    def scripted(model, valid_images, scale, runtime):
+    def scripted(model, valid_images, scale, runtime, on_image=None):
         seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         return {"valid_psnr_y_db": psnr_by_call[len(seen) - 1], "valid_ssim_y": 0.5}
 
@@ -317,7 +317,7 @@ def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4):
     data = TrainData(train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)], SCALE, 0)
     p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=3,
                         max_bad_steps=max_bad_steps)
-    return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, model=ModelParams(1, 4))
+    return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, model=ModelParams(1, 4, "pytorch"))
 
 
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):

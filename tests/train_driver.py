@@ -36,7 +36,7 @@ from srgan.runtime import Runtime, resolve_runtime, seed_everything, shutdown
 from srgan.train import RunPaths, TrainData, finetune_srgan, train_srresnet
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
-TINY = ModelParams(num_blocks=2, channels=8)
+TINY = ModelParams(num_blocks=2, channels=8, init="pytorch")
 SCALE = 4
 CODE = "code-digest-of-the-test"
 
@@ -56,7 +56,7 @@ _TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "pat
 
 
 def srresnet_params(**overrides) -> SRResNetParams:
-    params = SRResNetParams(**{**_TRAIN, "variants": {}, **overrides})
+    params = SRResNetParams(**{**_TRAIN, "variants": {}, "variant_length": 0, **overrides})
     params.validate()
     return params
 
