@@ -332,6 +332,7 @@ def test_set5_bicubic_and_hr_on_the_real_files() -> None:
 # ---------------------------------------------------------------- the stage
 
 
+@pytest.mark.slow  # a subprocess per run: ~10 s on 2 cores
 def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
     """`python -m stages.evaluate bicubic ...` in a fresh workspace writes both metrics files and the CSV."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))

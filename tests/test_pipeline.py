@@ -32,7 +32,7 @@ GIT_ID = dict(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
 def micro_params(with_set5: bool) -> dict:
     """The committed params.yaml shrunk to seconds: tiny model, 2 steps, one feature variant each."""
     params = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    params["model"] = {"num_blocks": 2, "channels": 8}
+    params["model"].update(num_blocks=2, channels=8)
     params["features"]["weights"] = "random"
     params["data"]["train"]["images"] = ["camera", "astronaut"]
     params["data"]["test"]["sample"]["images"] = ["chelsea", "coffee"]

@@ -80,6 +80,7 @@ def _summary(run: Path) -> dict:
     return json.loads((run / "out" / "summary.json").read_text())
 
 
+@pytest.mark.slow  # a subprocess per run: ~10 s on 2 cores
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path):
     args = ["--steps", "60", "--batch", "4", "--log-every", "5", "--checkpoint-every", "5"]
     _drive(tmp_path / "straight", *args)
@@ -102,6 +103,7 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert not resume.exists()
 
 
+@pytest.mark.slow  # a subprocess per run: ~10 s on 2 cores
 def test_srgan_with_ema_killed_after_its_first_point_resumes_bit_identically(tmp_path):
     """EMA on, two checkpoint points, killed after the first point's files and the resume state that
     records them were written; rerun with other execution settings (workers, logging, checkpoint
