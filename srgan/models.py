@@ -93,9 +93,6 @@ class SRResNet(nn.Module):
         return self.tail(self.upsample(features))
 
 
-INITS = ("nearest", "pytorch")
-
-
 @torch.no_grad()
 def init_nearest_upsampling(model: SRResNet) -> SRResNet:
     """Make a fresh SRResNet start as nearest-neighbour upsampling of its RGB input; returns it.

@@ -214,7 +214,11 @@ class _Task:
             for name, opt in self.optimizers.items()
         }
         self.scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
-        self._saved_buffers: list[tuple[Tensor, Tensor]] = []
+        self.networks = modules
+        # BatchNorm's running statistics move in the forward pass: each step first copies them
+        # here, and a discarded step copies them back (they may hold its NaN/inf).
+        self._buffers = [b for net in modules.values() for b in net.buffers()]
+        self._saved_buffers = [b.detach().clone() for b in self._buffers]
 
     @property
     def learning_rate(self) -> float:
@@ -225,36 +229,34 @@ class _Task:
         for schedule in self.schedules.values():
             schedule.step()
 
+    @torch.no_grad()
     def _remember_buffers(self) -> None:
-        """Remember the networks' buffers: BatchNorm's running statistics move in the forward
-        pass, and a discarded step must not keep that (they may hold its NaN/inf)."""
-        self._saved_buffers = [(b, b.detach().clone()) for net in self._networks().values() for b in net.buffers()]
+        """Copy the networks' buffers aside (one fused copy; load_state_dict keeps them in place)."""
+        if self._buffers:
+            torch._foreach_copy_(self._saved_buffers, self._buffers)
 
     def discard_step(self) -> None:
         """Undo a step that was not taken (non-finite): its gradients and its BatchNorm statistics."""
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            for buffer, saved in self._saved_buffers:
-                buffer.copy_(saved)
+        if self._buffers:
+            with torch.no_grad():
+                torch._foreach_copy_(self._buffers, self._saved_buffers)
         if self.scaler.is_enabled():
             # The step unscaled its gradients but never reached update(): without it the
             # scaler refuses the next unscale_(); the non-finite gradients also back off its scale.
             self.scaler.update()
 
-    def _networks(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator}
-
     def state_dict(self) -> dict[str, Any]:
         return {
-            "networks": {name: net.state_dict() for name, net in self._networks().items()},
+            "networks": {name: net.state_dict() for name, net in self.networks.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "schedules": {name: s.state_dict() for name, s in self.schedules.items()},
             "scaler": self.scaler.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, net in self._networks().items():
+        for name, net in self.networks.items():
             net.load_state_dict(state["networks"][name])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
@@ -296,9 +298,6 @@ class SRGANTask(_Task):
         super().__init__({"generator": self.generator, "discriminator": self.discriminator}, p, total_steps, runtime)
         self._g_train = _wrapped(self.generator, runtime)
         self._d_train = _wrapped(self.discriminator, runtime)
-
-    def _networks(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, "discriminator": self.discriminator}
 
     def train_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
         """One G step then one D step; returns loss scalars and D's mean outputs. Raises NonFiniteStep."""

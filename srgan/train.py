@@ -111,11 +111,16 @@ class EMA:
 
 def total_steps(p: TrainParams, num_images: int) -> int:
     """Optimiser steps of a run: `steps`, or `epochs` passes of `num_images` at `batch_size`."""
-    return p.steps if p.steps else p.epochs * steps_per_epoch(p, num_images)
+    return p.length * steps_per_unit(p, num_images)
 
 
 def steps_per_epoch(p: TrainParams, num_images: int) -> int:
     return max(1, num_images // p.batch_size)
+
+
+def steps_per_unit(p: TrainParams, num_images: int) -> int:
+    """Optimiser steps in one unit of `p.unit`: an epoch's, or 1 step."""
+    return steps_per_epoch(p, num_images) if p.unit == "epoch" else 1
 
 
 def point_label(p: TrainParams, count: int) -> str:
@@ -189,7 +194,7 @@ class TrainingRun:
         self.runtime, self.paths, self.fingerprint, self.info = runtime, paths, fingerprint, info
         self.steps = total_steps(p, len(data.train_images))
         self.per_epoch = steps_per_epoch(p, len(data.train_images))
-        self.valid_every = p.valid_every * (self.per_epoch if p.unit == "epoch" else 1)
+        self.valid_every = p.valid_every * steps_per_unit(p, len(data.train_images))
         self.points = points  # step -> folder under out_dir ("" = out_dir itself)
         self.state = TrainState()
         self.ema = EMA(task.generator, p.ema_decay) if p.ema_decay > 0 else None
@@ -280,7 +285,7 @@ class TrainingRun:
             )
         items, length = self._items()
         dataset = PatchDataset(self.data.train_images, p.patch_px, self.data.scale, p.augment, length,
-                               self.data.seed, per_epoch=p.epochs > 0)
+                               self.data.seed, per_epoch=p.unit == "epoch")
         remaining = Subset(dataset, items)
         sampler = (DistributedSampler(remaining, runtime.world_size, runtime.rank, shuffle=False, drop_last=True)
                    if runtime.distributed else None)
@@ -480,7 +485,7 @@ def finetune_srgan(
     except RuntimeError as e:
         raise SrganError(f"the trained SRResNet does not match params.model ({str(e).splitlines()[0]})") from None
     steps = total_steps(p, len(data.train_images))
-    per_point = steps_per_epoch(p, len(data.train_images)) if p.unit == "epoch" else 1
+    per_point = steps_per_unit(p, len(data.train_images))
     points = {count * per_point: point_label(p, count) for count in p.checkpoints}
     task = SRGANTask(generator, Discriminator(patch_px=p.patch_px), content_loss, p.adversarial_weight, p, steps, runtime)
     _log_extractors(content_loss)

@@ -32,13 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("train_driver.py")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on 2 shared cores a second one made the steps several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _env() -> dict[str, str]:
