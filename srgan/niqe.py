@@ -310,12 +310,13 @@ def niqe_y(img_u8: np.ndarray, shave_px: int, gray: bool = False) -> float:
 
     img_u8: (H, W, 3) uint8 RGB. Y = round(16 + (65.481 R + 128.553 G +
     24.966 B) / 255) with R, G, B in 0..255, i.e. MATLAB rgb2ycbcr's Y of the
-    uint8 image. gray: the image was grayscale in its file (R = G = B); its
-    gray value 0..255 is scored as it is instead of Y.
+    uint8 image. gray: the image's reference was grayscale in its file; the
+    full-range luma round(0.299 R + 0.587 G + 0.114 B) is scored instead of Y
+    (`metrics.gray_luma`): the gray value itself when R = G = B, and a model's
+    SR of a gray image, whose channels differ slightly, gets the same treatment.
     shave_px: pixels removed from every border first (PIRM 2018 shaves the SR
     scale). Then `niqe` with 96 px blocks.
-    Raises SrganError for a wrong shape or dtype, gray=True on a colour image,
-    a negative shave, or too little image left for two 96x96 blocks.
+    Raises SrganError for a wrong shape or dtype, a negative shave, or too little image left for two 96x96 blocks.
     """
     if not isinstance(img_u8, np.ndarray) or img_u8.dtype != np.uint8:
         kind = getattr(img_u8, "dtype", type(img_u8).__name__)
@@ -331,16 +332,11 @@ def niqe_y(img_u8: np.ndarray, shave_px: int, gray: bool = False) -> float:
             "per border; use a larger image or a smaller shave."
         )
     img_u8 = img_u8[shave_px : height_px - shave_px, shave_px : width_px - shave_px]
+    rgb = img_u8.astype(np.float64)
     if gray:
-        red = img_u8[..., 0]
-        if not (np.array_equal(red, img_u8[..., 1]) and np.array_equal(red, img_u8[..., 2])):
-            raise SrganError(
-                "niqe_y got gray=True for an image whose R, G, B differ; pass gray=False."
-            )
-        y = img_u8[..., 0].astype(np.float64)
+        y = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
     else:
-        rgb = img_u8.astype(np.float64)
         y = 16.0 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255.0
-        # MATLAB rounds half away from zero; Y > 0, so floor(y + 0.5) is that.
-        y = np.floor(y + 0.5)
+    # MATLAB rounds half away from zero; Y >= 0, so floor(y + 0.5) is that.
+    y = np.floor(y + 0.5)
     return niqe(y)
