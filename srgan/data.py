@@ -23,8 +23,6 @@ from tqdm import tqdm
 
 from srgan.errors import SrganError
 from srgan.images import EvalImage, bicubic_downscale, read_image
-# Written in srgan.images (the prepare stage imports no torch), read here; re-exported beside its readers.
-from srgan.images import write_prepared_set as write_prepared_set
 
 # ---------------------------------------------------------------- tensors
 

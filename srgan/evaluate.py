@@ -21,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from srgan import metrics
 from srgan.colour import colour_fidelity
@@ -79,13 +78,12 @@ def score_image(sr_img: Tensor, item: EvalImage, scorer: Scorer) -> dict[str, fl
 
 def score_images(
     model: nn.Module | None, images: list[EvalImage], scorer: Scorer, runtime: Runtime, tile_px: int = 0,
-    progress: bool = False,
 ) -> pd.DataFrame:
     """One row per image (image, gray, metrics) of `model` (None = bicubic baseline) on one set."""
     if model is not None:
         model.eval()
     rows = []
-    for item in tqdm(images, desc="evaluate", disable=not progress, leave=False):
+    for item in images:
         if model is None:
             sr_img = to_tensor(bicubic_upscale(item.lr_u8, scorer.scale))[None]
         else:
@@ -141,9 +139,7 @@ def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> dict:
     results = {}
     for set_name, images in sets.items():
         scores = [_niqe(item.hr_u8, scale, item.gray, item.name) for item in images]
-        finite = [s for s in scores if math.isfinite(s)]
-        results[set_name] = {"niqe_y": round(sum(finite) / len(finite), 4) if finite else math.nan,
-                             "images": len(images)}
+        results[set_name] = summarize(pd.DataFrame({"niqe_y": scores}))
     return {"kind": "hr", **results}
 
 

@@ -1,8 +1,7 @@
-"""The report's figures: comparison grids, training curves and metric charts, as PNG files.
+"""The report's figures: comparison grids, training curves and perception-distortion planes, as PNG files.
 
 Each drawing function takes plain data (arrays, data frames, scalar series) and
-writes one PNG atomically; nothing here reads pipeline folders except
-`read_scalars` (TensorBoard event files). Figures are built with
+writes one PNG atomically; nothing here reads pipeline folders. Figures are built with
 `matplotlib.figure.Figure` and the Agg canvas directly, so no pyplot state or
 global backend is touched.
 """

@@ -102,7 +102,6 @@ class FeatureExtractor(nn.Module):
         backbone, self.backbone_weights = load_backbone(term.model, weights, allow_random_fallback)
         # The graph is pruned after the node: nothing past it is computed or kept.
         self.body = create_feature_extractor(backbone, return_nodes={term.node: "features"})
-        self.feature_rescale = term.rescale
         preset = _default_weights(term.model).transforms()
         self.register_buffer("mean", torch.tensor(preset.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(preset.std).view(1, 3, 1, 1), persistent=False)
@@ -115,7 +114,7 @@ class FeatureExtractor(nn.Module):
 
     def forward(self, img: Tensor) -> Tensor:
         features = self.body((img - self.mean) / self.std)["features"]
-        return features * self.feature_rescale if self.feature_rescale != 1.0 else features
+        return features * self.term.rescale if self.term.rescale != 1.0 else features
 
 
 class ContentLoss(nn.Module):
@@ -124,7 +123,8 @@ class ContentLoss(nn.Module):
     forward(sr_img, hr_img) -> (total, {term: value}); inputs (N, 3, H, W) in
     [0, 1]; total is a scalar attached to sr_img's graph, the per-term values
     are detached (for logging). Terms with weight 0 are not built.
-    `term_weights`: {term: weight} of the built terms; `backbone_weights`:
+    `term_weights`: {term: weight} of the built terms; `feature_terms`: those with
+    an extractor, in the order of `extractors`; `backbone_weights`:
     {term: "imagenet" | "random" | "random (imagenet unavailable)" | "none" (pixel)}.
     """
 
@@ -135,30 +135,29 @@ class ContentLoss(nn.Module):
         if not self.term_weights:
             raise SrganError(f"content loss {terms} has no positive weight")
         specs = {t: feature_term(t, t) for t in self.term_weights}
-        # term -> index into `extractors` (a list: tv/ terms hold "." and "/", which module names may not).
-        self._extractor_index = {t: i for i, t in enumerate(t for t, spec in specs.items() if spec is not None)}
+        self.feature_terms = tuple(t for t, spec in specs.items() if spec is not None)
+        # A list, not a dict: tv/ terms hold "." and "/", which module names may not.
         self.extractors = nn.ModuleList(
-            FeatureExtractor(specs[t], feature_weights, allow_random_fallback) for t in self._extractor_index
+            FeatureExtractor(specs[t], feature_weights, allow_random_fallback) for t in self.feature_terms
         )
+        self._extractor_of = dict(zip(self.feature_terms, self.extractors))
         self.backbone_weights = {
-            t: self.extractors[self._extractor_index[t]].backbone_weights if t in self._extractor_index else "none"
-            for t in self.term_weights
+            t: self._extractor_of[t].backbone_weights if t in self._extractor_of else "none" for t in self.term_weights
         }
 
     def forward(self, sr_img: Tensor, hr_img: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         values: dict[str, Tensor] = {}
         for term in self.term_weights:
-            if term not in self._extractor_index:
+            extractor = self._extractor_of.get(term)
+            if extractor is None:
                 # MSE on [-1, 1] intensities: (2a-1) - (2b-1) = 2(a-b)
                 values[term] = F.mse_loss(sr_img.float(), hr_img.float()) * 4.0
             else:
-                extractor = self.extractors[self._extractor_index[term]]
                 with torch.no_grad():
                     target = extractor(hr_img)
                 values[term] = F.mse_loss(extractor(sr_img).float(), target.float())
         total = sum(self.term_weights[t] * v for t, v in values.items())
         return total, {t: v.detach() for t, v in values.items()}
-
 
 
 def generator_adversarial_loss(fake_logits: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ import torch
 from pytorch_msssim import ms_ssim, ssim
 from torch import Tensor
 
+from srgan.data import round_u8
 from srgan.errors import SrganError
 
 SSIM_WIN_PX = 11
@@ -40,7 +41,7 @@ def _check_rgb(img: Tensor, name: str) -> None:
         raise SrganError(f"{name} must be a float tensor in [0, 1], got dtype {img.dtype}.")
 
 
-def _check_pair(sr_img: Tensor, hr_img: Tensor) -> None:
+def check_pair(sr_img: Tensor, hr_img: Tensor) -> None:
     _check_rgb(sr_img, "sr_img")
     _check_rgb(hr_img, "hr_img")
     if sr_img.shape != hr_img.shape:
@@ -58,7 +59,7 @@ def quantize_u8(img: Tensor) -> Tensor:
     like MATLAB's im2uint8 (torch.round would send 0.5 to the even integer).
     """
     _check_rgb(img, "img")
-    return torch.floor(img.detach().to(torch.float64).clamp(0.0, 1.0) * 255.0 + 0.5)
+    return round_u8(img).to(torch.float64)
 
 
 def rgb_to_y(img_u8: Tensor) -> Tensor:
@@ -125,7 +126,7 @@ def psnr_y(sr_img: Tensor, hr_img: Tensor, shave_px: int, gray: bool = False) ->
     gray: score `gray_luma` instead of Y (for images stored as grayscale).
     Returns float64 shape (N,), peak 255; identical images give inf.
     """
-    _check_pair(sr_img, hr_img)
+    check_pair(sr_img, hr_img)
     return _psnr_db(_luma_u8(sr_img, shave_px, gray), _luma_u8(hr_img, shave_px, gray), 255.0)
 
 
@@ -137,7 +138,7 @@ def ssim_y(sr_img: Tensor, hr_img: Tensor, shave_px: int, gray: bool = False) ->
     Returns float64 shape (N,), at most 1 (identical images give 1).
     Raises SrganError when the shaved image is smaller than the window.
     """
-    _check_pair(sr_img, hr_img)
+    check_pair(sr_img, hr_img)
     sr_y = _luma_u8(sr_img, shave_px, gray)
     hr_y = _luma_u8(hr_img, shave_px, gray)
     if min(sr_y.shape[-2:]) < SSIM_WIN_PX:
@@ -162,7 +163,7 @@ def psnr_rgb(sr_img: Tensor, hr_img: Tensor) -> Tensor:
     not 8-bit rounded, no border removed, MSE over all three channels.
     Returns float64 shape (N,); identical images give inf.
     """
-    _check_pair(sr_img, hr_img)
+    check_pair(sr_img, hr_img)
     return _psnr_db(_clamped_rgb(sr_img), _clamped_rgb(hr_img), 1.0)
 
 
@@ -176,7 +177,7 @@ def ms_ssim_rgb(sr_img: Tensor, hr_img: Tensor) -> Tensor:
     and every value is NaN (pytorch_msssim would assert), so a batch mean
     needs `nanmean` or a check.
     """
-    _check_pair(sr_img, hr_img)
+    check_pair(sr_img, hr_img)
     if min(sr_img.shape[-2:]) < MS_SSIM_MIN_SIDE_PX:
         return torch.full((sr_img.shape[0],), math.nan, dtype=torch.float64, device=sr_img.device)
     return ms_ssim(_clamped_rgb(sr_img), _clamped_rgb(hr_img), data_range=1.0, size_average=False)
@@ -192,7 +193,7 @@ def evaluate_pair(sr_img: Tensor, hr_img: Tensor, scale: int, gray: bool) -> dic
     Returns {"psnr_y_db", "ssim_y"} (paper protocol) and {"psnr_rgb_db",
     "ms_ssim_rgb"} (study protocol; ms_ssim_rgb is NaN below 161 px).
     """
-    _check_pair(sr_img, hr_img)
+    check_pair(sr_img, hr_img)
     if sr_img.shape[0] != 1:
         raise SrganError(f"evaluate_pair scores one image, got a batch of {sr_img.shape[0]}.")
     return {

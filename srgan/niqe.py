@@ -38,8 +38,6 @@ from scipy import ndimage, special
 from srgan.errors import SrganError
 
 PRISTINE_PARAMS_FILE = "niqe_pris_params.npz"
-# Features per block and scale: 2 for the MSCN coefficients, 4 per product.
-FEATURES_PER_SCALE = 18
 # circshift offsets of the release's computefeature.m: horizontal, vertical
 # and the two diagonal neighbours. Only the multiset of products matters to
 # the fits, so the sign convention of the anti-diagonal is immaterial.

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from srgan.errors import SrganError
+from srgan.metrics import check_pair, shave
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,8 @@ class LpipsAlex(nn.Module):
         side must remain. Returns float64 shape (N,) on the inputs' device,
         with no autograd graph.
         """
-        _check_pair(sr_img, hr_img)
-        sr, hr = _shave(sr_img, shave_px), _shave(hr_img, shave_px)
+        check_pair(sr_img, hr_img)
+        sr, hr = shave(sr_img, shave_px), shave(hr_img, shave_px)
         if min(sr.shape[-2:]) < LPIPS_MIN_SIDE_PX:
             raise SrganError(
                 f"LPIPS-Alex needs at least {LPIPS_MIN_SIDE_PX} px per side, got "
@@ -125,29 +126,6 @@ class LpipsAlex(nn.Module):
         hr = hr.detach().to(device=device, dtype=torch.float32).clamp(0.0, 1.0) * 2.0 - 1.0
         distance = self.net(sr, hr, normalize=False)  # (N, 1, 1, 1)
         return distance.reshape(sr.shape[0]).to(device=sr_img.device, dtype=torch.float64)
-
-
-def _check_pair(sr_img: Tensor, hr_img: Tensor) -> None:
-    for name, img in (("sr_img", sr_img), ("hr_img", hr_img)):
-        if not isinstance(img, Tensor):
-            raise SrganError(f"{name} must be a torch.Tensor, got {type(img).__name__}.")
-        if img.dim() != 4 or img.shape[1] != 3 or not img.is_floating_point():
-            raise SrganError(
-                f"{name} must be a float (N, 3, H, W) tensor in [0, 1], got {img.dtype} {tuple(img.shape)}."
-            )
-    if sr_img.shape != hr_img.shape:
-        raise SrganError(
-            f"sr_img {tuple(sr_img.shape)} and hr_img {tuple(hr_img.shape)} must have the same shape; "
-            "mod-crop the HR image to a multiple of the scale."
-        )
-
-
-def _shave(img: Tensor, shave_px: int) -> Tensor:
-    if shave_px < 0:
-        raise SrganError(f"shave_px must be >= 0, got {shave_px}.")
-    if shave_px == 0:
-        return img
-    return img[..., shave_px:-shave_px, shave_px:-shave_px]
 
 
 def _read_heads() -> dict[str, Tensor]:

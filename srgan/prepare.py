@@ -1,4 +1,4 @@
-"""Building a prepared dataset folder from one `data.sets` source.
+"""Building a prepared dataset folder from one data source (`data.train`, `data.valid` or `data.test.<set>`).
 
 Sources:
 - `skimage`: photographs shipped inside the scikit-image wheel (offline).
@@ -34,7 +34,7 @@ from srgan.images import IMAGE_SUFFIXES, EvalImage, list_images, make_pair, read
 log = logging.getLogger(__name__)
 
 # Known sets -> number of HR images in the full set. A set is recognised by its
-# name in data.sets (any case) or by its archive's name (DIV2K_train_HR.zip).
+# name ("train", "valid" or its key in data.test; any case) or by its archive's name (DIV2K_train_HR.zip).
 KNOWN_SET_SIZES = {
     "set5": 5,
     "set14": 14,
@@ -191,7 +191,7 @@ def _check_count(name: str, ds: DatasetParams, where: str, hr_dir: Path, found: 
 
 
 def prepare_dataset(name: str, ds: DatasetParams, scale: int, out_dir: Path, cache_dir: Path) -> dict:
-    """Write the prepared set `name` (its key in data.sets) from its source to `out_dir`; returns its manifest.
+    """Write the prepared set `name` ("train", "valid" or its key in data.test) from its source to `out_dir`; returns its manifest.
 
     `cache_dir` holds downloaded archives and their extraction (kept between
     runs). Images are read and written one at a time; `out_dir` appears only

@@ -429,6 +429,7 @@ def build_report(
     per_image = load_per_image(metrics_dir, list(dict.fromkeys(s.metrics_name for s in scored)))
     colors = figures.model_colors(["bicubic", *dict.fromkeys(v for vs in experiments.values() for v in vs)])
     groups = _groups(scored)
+    srgan_labels = [label for _, (experiment, label), _ in groups if experiment == "srgan"]
     lpips_status = _read_json(metrics_dir / "bicubic.json", "metrics file").get("lpips_alex_status", "")
     sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, lpips_status))]
     tables: dict[str, pd.DataFrame] = {}
@@ -438,7 +439,7 @@ def build_report(
         text: list[str] = []
         for title, (experiment, label), columns in groups:
             table = experiment_table(columns, bicubic, hr_niqe, set_name,
-                                     _published_row(experiment, label, [g[1][1] for g in groups if g[1][0] == "srgan"]))
+                                     _published_row(experiment, label, srgan_labels))
             stem = _file_stem(f"{set_name}_{experiment}" + (f"_{label}" if label else ""))
             tables[stem] = table
             text += [f"### {title}", "", to_markdown(table), "", f"As CSV: [{stem}.csv]({stem}.csv)", ""]
@@ -449,7 +450,7 @@ def build_report(
         count = bicubic.results[set_name]["images"]
         sections.append((f"## {set_name} ({count} images)", text))
         figure_list += _plane_figures(set_name, scored, hr_niqe, colors)
-    figure_list += _grid_figures(report, test_root, scale, scored, groups, per_image, runtime, colors)
+    figure_list += _grid_figures(report, test_root, scale, scored, groups, per_image, runtime)
     sections.append(("## Visual comparison", [
         "GT | each variant | bicubic, on the most detailed window of each image (nearest-neighbour zoom); "
         "under each name: PSNR-Y / SSIM-Y (and NIQE) of the whole image."]))
@@ -510,7 +511,7 @@ def _plane_figures(set_name: str, scored: Sequence[Scored], hr_niqe: float,
 
 
 def _grid_figures(report: ReportParams, test_root: Path, scale: int, scored: Sequence[Scored],
-                  groups: list, per_image: pd.DataFrame, runtime: Runtime, colors: dict[str, str]) -> list[ReportFigure]:
+                  groups: list, per_image: pd.DataFrame, runtime: Runtime) -> list[ReportFigure]:
     images = [load_grid_image(entry, test_root, scale, report.crop_px) for entry in report.grid_images]
     crops = grid_crops(images, scored, scale, runtime)
     bicubic = scored[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -57,6 +58,12 @@ class Runtime:
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()
+
+
+def resolve_eval_runtime(params: RuntimeParams) -> Runtime:
+    """The runtime of evaluation and the report's grids: one process, fp32, NHWC, eager."""
+    return resolve_runtime(dataclasses.replace(params, precision="fp32", channels_last=True, compile=False,
+                                               processes=1))
 
 
 def resolve_runtime(params: RuntimeParams) -> Runtime:

@@ -437,8 +437,7 @@ def _info(kind: str, variant: str, scale: int, model_params: ModelParams, conten
 
 
 def _log_extractors(content_loss: ContentLoss) -> None:
-    for term, extractor in zip((t for t, w in content_loss.backbone_weights.items() if w != "none"),
-                               content_loss.extractors):
+    for term, extractor in zip(content_loss.feature_terms, content_loss.extractors):
         count = sum(p.numel() for p in extractor.parameters())
         log.info("content term %s: %s cut at %s, %.1fM frozen parameters, %s weights", term,
                  extractor.term.model, extractor.term.node, count / 1e6, extractor.backbone_weights)

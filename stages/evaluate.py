@@ -6,7 +6,6 @@ TEST_ROOT holds one prepared folder per key of params `data.test`. Evaluation
 runs in fp32 (NHWC) on runtime.device, whatever the training settings.
 """
 
-from dataclasses import replace
 from pathlib import Path
 
 from srgan.artifacts import atomic_path, write_json_atomic
@@ -14,15 +13,14 @@ from srgan.config import load_params
 from srgan.console import run_main
 from srgan.data import load_eval_set
 from srgan.evaluate import evaluate_bicubic, evaluate_hr, evaluate_run, make_scorer
-from srgan.runtime import resolve_runtime
+from srgan.runtime import resolve_eval_runtime
 
 
 def main(argv: list[str]) -> None:
     model, test_root, metrics_json, per_image_csv = argv[1], Path(argv[2]), Path(argv[3]), Path(argv[4])
     params = load_params(Path("params.yaml"))
     scale = params.data.scale
-    runtime = resolve_runtime(replace(params.runtime, precision="fp32", channels_last=True, compile=False,
-                                      processes=1))
+    runtime = resolve_eval_runtime(params.runtime)
     sets = {name: load_eval_set(test_root / name, scale) for name in params.data.test}
     scorer = make_scorer(scale, runtime, params.evaluate.lpips_required)
     if model == "bicubic":

@@ -3,14 +3,13 @@
 usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR
 """
 
-from dataclasses import replace
 from pathlib import Path
 
 from srgan.config import load_params, variant_names
 from srgan.console import run_main
 from srgan.errors import SrganError
 from srgan.report import build_report
-from srgan.runtime import resolve_runtime
+from srgan.runtime import resolve_eval_runtime
 
 
 def main(argv: list[str]) -> None:
@@ -29,8 +28,7 @@ def main(argv: list[str]) -> None:
         scale=params.data.scale,
         report=params.report,
         # The grids run the generators as evaluation does: fp32, NHWC.
-        runtime=resolve_runtime(replace(params.runtime, precision="fp32", channels_last=True, compile=False,
-                                        processes=1)),
+        runtime=resolve_eval_runtime(params.runtime),
     )
 
 
