@@ -9,7 +9,7 @@ with `write_prepared_set` in a temporary directory, then two loaders make
 
   decode_every_sample  the content-loss study's approach: __getitem__ opens the
                        PNG with PIL, decodes all of it, and cuts one patch
-  decode_once          ours: `load_hr_images` once (its cost is reported
+  decode_once          ours: `load_train_set` once (its cost is reported
                        separately), then `PatchDataset` crops from the arrays
 
 Both draw item i from the same generator (seed, i) and run the same crop,
@@ -21,7 +21,7 @@ drift of a shared machine hits both alike), discards the first batch (worker
 start-up) and times the next --batches (decode_every_sample) or --batches-ours
 batches (decode_once needs more to give a stable time). Reports patches/s over
 all rounds as a markdown table with the ratio, the per-round rates, and the
-one-time decode of `load_hr_images` next to a sequential `read_image` loop.
+one-time decode of `load_train_set` next to a sequential `read_image` loop.
 
     python benchmarks/bench_loader.py                 # 8 images, 2 workers, ~1 minute on 2 cores
     python benchmarks/bench_loader.py --workers 4 --images 16
@@ -41,8 +41,10 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from srgan.data import PatchDataset, _crop_rotated, load_hr_images, to_tensor
-from srgan.images import bicubic_downscale, read_image, write_prepared_set
+from srgan.core.images import bicubic_downscale, read_image
+from srgan.core.tensors import to_tensor
+from srgan.datasets.patches import PatchDataset, _crop_rotated
+from srgan.datasets.prepared import load_train_set, write_prepared_set
 
 WIDTH_PX, HEIGHT_PX = 2040, 1356
 PATCH_PX, SCALE, BATCH_SIZE, AUGMENT = 128, 4, 16, "rot10_hflip"
@@ -142,7 +144,7 @@ def main() -> None:
             read_image(path)
         sequential_s = time.perf_counter() - start
         start = time.perf_counter()
-        hr_images = load_hr_images(set_dir)
+        hr_images = load_train_set(set_dir, SCALE)
         decode_once_s = time.perf_counter() - start
 
         def ours(seed: int, batches: int) -> Dataset:
@@ -179,7 +181,7 @@ def main() -> None:
     for name, (_, batches) in variants.items():
         per_round = ", ".join(f"{batches * BATCH_SIZE / s:.1f}" for s in seconds[name])
         print(f"{name} per round (patches/s): {per_round}")
-    print(f"one-time decode, load_hr_images ({min(8, os.cpu_count() or 1)} threads): {decode_once_s:.2f} s "
+    print(f"one-time decode, load_train_set ({min(8, os.cpu_count() or 1)} threads): {decode_once_s:.2f} s "
           f"for {args.images} images (sequential read_image: {sequential_s:.2f} s); "
           f"= {decode_once_s * base:.0f} patches of decode_every_sample")
     print(f"load average at end {os.getloadavg()[0]:.2f}")

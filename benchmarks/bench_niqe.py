@@ -1,4 +1,4 @@
-"""NIQE speed: seconds per image of `srgan.niqe.niqe_y` (numpy/scipy, CPU).
+"""NIQE speed: seconds per image of `srgan.scoring.niqe.niqe_y` (numpy/scipy, CPU).
 
 Times NIQE (Y channel, 4 px shaved, as the evaluation scores x4 SR output) of
 scikit-image's `astronaut()` (a 512x512 RGB photo that ships with the package)
@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
-from srgan.niqe import niqe_y
+from srgan.scoring.niqe import niqe_y
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHAVE_PX = 4

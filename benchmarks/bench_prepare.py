@@ -3,7 +3,7 @@
 Generates --images smooth random 2040x1356 RGB PNGs (DIV2K's usual size), one at
 a time, into a temporary HR/ folder, then measures in fresh processes:
 
-  imports       python + `import srgan.prepare` only (the floor under both others)
+  imports       python + `import srgan.datasets.prepare` only (the floor under both others)
   decode_one    `read_image` of one generated PNG (one decoded image)
   prepare       `prepare_dataset` of the whole folder (HR mod-crop, bicubic LR, PNGs)
 
@@ -40,21 +40,21 @@ _CHILD = r"""
 import inspect, sys, time
 from pathlib import Path
 kind, folder, out_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-import srgan.prepare
+import srgan.datasets.prepare
 start = time.perf_counter()
 if kind == "decode_one":
-    from srgan.prepare import read_image
+    from srgan.datasets.prepare import read_image
     img_u8, _ = read_image(sorted((folder / "HR").glob("*.png"))[0])
 elif kind == "prepare":
-    from srgan.config import DatasetParams
+    from srgan.core.config import DatasetParams
     ds = DatasetParams(source="folder", images=(), path=str(folder), url="", sha256="")
     args = (ds, 4, out_dir, out_dir.parent / "cache")
-    if "name" in inspect.signature(srgan.prepare.prepare_dataset).parameters:
+    if "name" in inspect.signature(srgan.datasets.prepare.prepare_dataset).parameters:
         args = ("bench",) + args
-    srgan.prepare.prepare_dataset(*args)
+    srgan.datasets.prepare.prepare_dataset(*args)
 print(time.perf_counter() - start)
 print("torch" in sys.modules)
-print(srgan.prepare.__file__)
+print(srgan.datasets.prepare.__file__)
 """
 
 # The wrapper: the child above is its only child, so RUSAGE_CHILDREN is that child's peak.

@@ -20,10 +20,11 @@ import time
 
 import torch
 
-from srgan.losses import ContentLoss
-from srgan.models import Discriminator, SRResNet
-from srgan.runtime import Runtime
-from srgan.tasks import gan_step, pretrain_step
+from srgan.core.runtime import Runtime
+from srgan.losses.content import ContentLoss
+from srgan.nets.discriminator import Discriminator
+from srgan.nets.srresnet import SRResNet
+from srgan.training.steps import gan_step, pretrain_step
 
 
 def _sync(device: torch.device) -> None:

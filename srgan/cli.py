@@ -11,14 +11,14 @@ import logging
 import sys
 from pathlib import Path
 
-from srgan.console import error_line, setup_logging
-from srgan.errors import SrganError
+from srgan.core.console import error_line, setup_logging
+from srgan.core.errors import SrganError
 
 
 def _cli_runtime(device: str, precision: str, channels_last: bool):
     """A single-process runtime for the inference commands (no compile, no DDP)."""
-    from srgan.config import RuntimeParams
-    from srgan.runtime import resolve_runtime
+    from srgan.core.config import RuntimeParams
+    from srgan.core.runtime import resolve_runtime
 
     params = RuntimeParams(
         device=device, precision=precision, channels_last=channels_last, compile=False, processes=1, seed=0
@@ -29,19 +29,21 @@ def _cli_runtime(device: str, precision: str, channels_last: bool):
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from srgan.evaluate import evaluate_bicubic, make_scorer, score_sets
-    from srgan.infer import load_generator
-    from srgan.prepare import folder_eval_images
+    from srgan.datasets.prepare import folder_eval_images
+    from srgan.inference.generator import load_generator
+    from srgan.scoring.evaluate import evaluate_bicubic, make_scorer, score_sets
 
     runtime = _cli_runtime(args.device, precision="fp32", channels_last=True)
     sets = {Path(p).name: folder_eval_images(Path(p), args.scale) for p in args.sets}
     scorer = make_scorer(args.scale, runtime, lpips_required=False)
     if args.model == "bicubic":
-        results, _ = evaluate_bicubic(sets, scorer, runtime)
+        baseline, _ = evaluate_bicubic(sets, scorer, runtime)
+        results = {"experiment": baseline.experiment, "lpips_alex_status": baseline.lpips_alex_status,
+                   **baseline.scores}
     else:
         generator, info = load_generator(Path(args.model), args.scale, runtime)
         scores, _ = score_sets(generator, sets, scorer, runtime)
-        results = {"kind": info.get("kind", "?"), "variant": info.get("variant", "?"),
+        results = {"experiment": info.get("experiment", "?"), "variant": info.get("variant", "?"),
                    "lpips_alex_status": scorer.lpips_status, **scores}
     print(json.dumps(results, indent=2))
 
@@ -49,11 +51,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 UPSCALE_HELP = """\
 Upscale image files with a trained generator.
 
-INPUT: image files and/or folders (a folder's PNG/JPEG/WebP/TIFF/BMP files,
+INPUT: image files and/or folders (a folder's PNG/JPEG/WebP/TIFF/BMP/GIF files,
 not recursive; its other files are listed as skipped, hidden files are
-ignored). A named file of another type fails with the reason. Each result is
-written to OUT as the input's stem plus the input's suffix, or the --format
-suffix; the format follows the suffix. Results are written atomically: a
+ignored). A named file of another type, or a path that does not exist, fails
+with the reason. Each result is written to OUT as the input's stem plus the
+input's suffix (a GIF's result is a PNG), or the --format suffix; the format
+follows the suffix. Results are written atomically: a
 failed image leaves no file behind.
 
 --model: the path of a generator checkpoint (.pt), e.g. a best.pt that the
@@ -63,9 +66,10 @@ Colour: RGB is upscaled as is. Grayscale (L, 16-bit I;16) is upscaled as gray
 replicated to RGB and written back as 8-bit grayscale. RGBA and LA: the colour
 goes through the model, the alpha channel is upscaled with bicubic
 interpolation and re-attached (JPEG output drops alpha, with a warning).
-Palette images become RGB, or RGBA when they have transparency. Inputs with
-more than 8 bits per sample are written as 8-bit. EXIF orientation is applied;
-of a multi-frame file only the first frame is upscaled.
+Palette images (GIF, palette PNG) become RGB, or RGBA when they have
+transparency. Inputs with more than 8 bits per sample are written as 8-bit.
+EXIF orientation is applied; of a multi-frame file (an animated GIF or WebP,
+a multi-page TIFF) only the first frame is upscaled, and the log says so.
 
 Large images are cut into tiles (--tile LR pixels, overlapping by
 --tile-overlap) that are blended without seams; memory stays bounded.
@@ -77,8 +81,8 @@ exit code is 1 when any file failed, 0 otherwise.
 def _cmd_upscale(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from srgan.infer import load_for_inference
-    from srgan.upscale import collect_inputs, output_path, upscale_file
+    from srgan.inference.folding import load_for_inference
+    from srgan.inference.upscale import collect_inputs, output_path, upscale_file
 
     if args.tile < 0 or (args.tile > 0 and not 0 <= args.tile_overlap < args.tile):
         raise SrganError(
@@ -89,20 +93,28 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
         raise SrganError(f"--model {checkpoint}: no such file; pass the path of a generator checkpoint (.pt)")
     log = logging.getLogger("srgan.cli")
     inputs = collect_inputs([Path(name) for name in args.inputs])
+    if not inputs.files:
+        # Nothing to do: the reasons are the error (one line for one input).
+        reasons = inputs.errors or ["no input images to upscale"]
+        for path, why in inputs.skipped:
+            log.warning("skipped %s: %s", path, why)
+        if len(reasons) == 1:
+            raise SrganError(reasons[0])
+        for message in reasons[:-1]:
+            error_line(message)
+        raise SrganError(f"{reasons[-1]} (none of the {len(args.inputs)} inputs holds an image to upscale)")
     for message in inputs.errors:
         error_line(message)
     for path, why in inputs.skipped:
         log.warning("skipped %s: %s", path, why)
-    if not inputs.files:
-        raise SrganError("no input images to upscale")
     runtime = _cli_runtime(args.device, precision="bf16", channels_last=True)
     model, info = load_for_inference(checkpoint, args.scale, runtime)
-    log.info("model %s (%s), x%d, tile %d px", checkpoint, info.get("kind", "?"), args.scale, args.tile)
+    log.info("model %s (%s), x%d, tile %d px", checkpoint, info.get("experiment", "?"), args.scale, args.tile)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = 0, len(inputs.errors)
     claimed: dict[Path, Path] = {}  # output -> the input that writes it
-    # Log and error lines go through tqdm.write (srgan.console), above the bar, not through it.
+    # Log and error lines go through tqdm.write (srgan.core.console), above the bar, not through it.
     for in_path in tqdm(inputs.files, desc="upscale", unit="image"):
         try:
             out_path = output_path(in_path, out_dir, args.format)

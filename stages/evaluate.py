@@ -1,19 +1,25 @@
-"""Stages `evaluate_*`: score one trained run (every checkpoint it lists), or bicubic and HR, on every test set.
+"""Stages `evaluate_*`: score one trained run (every checkpoint its summary lists), or bicubic and HR, on every test set.
 
-usage: python -m stages.evaluate MODEL_DIR TEST_ROOT METRICS_JSON PER_IMAGE_CSV
-       python stages/evaluate.py bicubic TEST_ROOT METRICS_JSON PER_IMAGE_CSV HR_METRICS_JSON
+usage: python -m stages.evaluate RUN_DIR TEST_ROOT METRICS_JSON PER_IMAGE_CSV
+       python -m stages.evaluate bicubic TEST_ROOT METRICS_JSON PER_IMAGE_CSV HR_METRICS_JSON
 TEST_ROOT holds one prepared folder per key of params `data.test`. Evaluation
 runs in fp32 (NHWC) on runtime.device, whatever the training settings.
 """
 
 from pathlib import Path
 
-from srgan.artifacts import atomic_path, write_json_atomic
-from srgan.config import load_params
-from srgan.console import run_main
-from srgan.data import load_eval_set
-from srgan.evaluate import evaluate_bicubic, evaluate_hr, evaluate_run, make_scorer
-from srgan.runtime import resolve_eval_runtime
+from srgan.core.artifacts import atomic_path
+from srgan.core.config import load_params
+from srgan.core.console import run_main
+from srgan.core.records import write_baseline_metrics, write_run_metrics
+from srgan.core.runtime import resolve_eval_runtime
+from srgan.datasets.prepared import load_eval_set
+from srgan.scoring.evaluate import (
+    evaluate_bicubic,
+    evaluate_hr,
+    evaluate_run,
+    make_scorer,
+)
 
 
 def main(argv: list[str]) -> None:
@@ -24,11 +30,12 @@ def main(argv: list[str]) -> None:
     sets = {name: load_eval_set(test_root / name, scale) for name in params.data.test}
     scorer = make_scorer(scale, runtime, params.evaluate.lpips_required)
     if model == "bicubic":
-        summary, per_image = evaluate_bicubic(sets, scorer, runtime)
-        write_json_atomic(Path(argv[5]), evaluate_hr(sets, scale))
+        baseline, per_image = evaluate_bicubic(sets, scorer, runtime)
+        write_baseline_metrics(Path(argv[5]), evaluate_hr(sets, scale))
+        write_baseline_metrics(metrics_json, baseline)
     else:
-        summary, per_image = evaluate_run(Path(model), sets, scorer, runtime, params.evaluate.tile_px)
-    write_json_atomic(metrics_json, summary)
+        run_metrics, per_image = evaluate_run(Path(model), sets, scorer, runtime, params.evaluate.tile_px)
+        write_run_metrics(metrics_json, run_metrics)
     with atomic_path(per_image_csv) as tmp:
         per_image.to_csv(tmp, index=False, float_format="%.4f")
 

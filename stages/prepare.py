@@ -6,20 +6,20 @@ The source is params `data.train`, `data.valid` or `data.test.<set>`.
 
 from pathlib import Path
 
-from srgan.config import load_params
-from srgan.console import run_main
-from srgan.errors import SrganError
-from srgan.prepare import prepare_dataset
+from srgan.core.config import load_params
+from srgan.core.console import run_main
+from srgan.core.errors import SrganError
+from srgan.datasets.prepare import prepare_dataset
 
 
 def main(argv: list[str]) -> None:
     role, out_dir, cache_dir = argv[1], Path(argv[2]), Path(argv[3])
     data = load_params(Path("params.yaml")).data
-    kind, _, name = role.partition("/")
-    if kind == "test" and name in data.test:
+    role_name, _, name = role.partition("/")
+    if role_name == "test" and name in data.test:
         source = data.test[name]
-    elif kind in ("train", "valid") and not name:
-        source, name = getattr(data, kind), kind
+    elif role_name in ("train", "valid") and not name:
+        source, name = getattr(data, role_name), role_name
     else:
         raise SrganError(f"unknown dataset '{role}': use train, valid or test/<a key of data.test>")
     prepare_dataset(name, source, data.scale, out_dir, cache_dir)

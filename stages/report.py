@@ -5,11 +5,12 @@ usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DI
 
 from pathlib import Path
 
-from srgan.config import load_params, variant_names
-from srgan.console import run_main
-from srgan.errors import SrganError
-from srgan.report import build_report
-from srgan.runtime import resolve_eval_runtime
+from srgan.core.config import load_params, variant_names
+from srgan.core.console import run_main
+from srgan.core.errors import SrganError
+from srgan.core.runtime import resolve_eval_runtime
+from srgan.losses.terms import check_all_variant_terms
+from srgan.report.build import build_report
 
 
 def main(argv: list[str]) -> None:
@@ -17,6 +18,7 @@ def main(argv: list[str]) -> None:
         raise SrganError("usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR")
     metrics_dir, models_dir, plots_dir, test_root, out_dir = (Path(a) for a in argv[1:])
     params = load_params(Path("params.yaml"))
+    check_all_variant_terms({"srresnet": params.srresnet.variants, "srgan": params.srgan.variants})
     build_report(
         metrics_dir=metrics_dir,
         models_dir=models_dir,

@@ -1,4 +1,4 @@
-"""Tests for srgan.artifacts: atomic writes for files and folders, and safe checkpoint loading."""
+"""Tests for srgan.core.artifacts: atomic writes for files and folders, and safe checkpoint loading."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from srgan.artifacts import atomic_path, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
-from srgan.errors import SrganError
+from srgan.core.artifacts import (
+    atomic_path,
+    load_checkpoint,
+    save_checkpoint,
+    write_json_atomic,
+    write_text_atomic,
+)
+from srgan.core.errors import SrganError
 
 
 class _Boom(Exception):

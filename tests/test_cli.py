@@ -1,4 +1,4 @@
-"""Tests for `srgan upscale` and srgan.upscale: inputs (skipped and unsupported files), colour modes,
+"""Tests for `srgan upscale` and srgan.inference.upscale: inputs (skipped and unsupported files), colour modes,
 formats, the --model checkpoint path."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srgan.artifacts import save_checkpoint
 from srgan.cli import build_parser, main
-from srgan.errors import SrganError
-from srgan.models import SRResNet
-from srgan.runtime import Runtime
-from srgan.upscale import collect_inputs, upscale_file, upscale_image
+from srgan.core.artifacts import save_checkpoint
+from srgan.core.errors import SrganError
+from srgan.core.runtime import Runtime
+from srgan.inference.upscale import collect_inputs, upscale_file, upscale_image
+from srgan.nets.srresnet import SRResNet
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 
@@ -68,7 +68,8 @@ def test_upscale_folder_with_good_and_bad_files(tmp_path, checkpoint):
     full = (src / "rgb.png").read_bytes()
     (src / "truncated.png").write_bytes(full[: len(full) // 2])
     (src / "notes.txt").write_text("not an image")
-    Image.fromarray(_rgb()).save(src / "anim.gif")
+    frames = [Image.fromarray(_rgb(seed=k)).convert("P", palette=Image.Palette.ADAPTIVE) for k in range(3)]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
     (src / ".rgb.png.1234.tmp").write_bytes(b"left by an interrupted run")
     (src / "._rgb.png").write_bytes(b"macOS resource fork")
 
@@ -82,14 +83,15 @@ def test_upscale_folder_with_good_and_bad_files(tmp_path, checkpoint):
     error_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(error_lines) == 2
     assert any("corrupt.png" in ln for ln in error_lines) and any("truncated.png" in ln for ln in error_lines)
-    assert "6 written" in proc.stdout and "2 failed, 2 skipped" in proc.stdout
+    assert "7 written" in proc.stdout and "2 failed, 1 skipped" in proc.stdout
     skipped = [ln for ln in proc.stderr.splitlines() if "skipped" in ln]
-    assert len(skipped) == 2  # hidden files are passed over silently
-    assert any("anim.gif: .gif is not a supported image type (png, jpg" in ln for ln in skipped)
+    assert len(skipped) == 1  # hidden files are passed over silently
     assert any("notes.txt: .txt is not a supported image type" in ln for ln in skipped)
+    # An animated GIF: its first frame is upscaled like any palette image, and the log says so.
+    assert any("anim.gif has 3 frames" in ln and "only the first is used" in ln for ln in proc.stderr.splitlines())
 
     expected_modes = {"rgb.png": "RGB", "gray.png": "L", "rgba.png": "RGBA", "palette.png": "RGB",
-                      "deep16.png": "L", "photo.jpg": "RGB"}
+                      "deep16.png": "L", "photo.jpg": "RGB", "anim.png": "RGB"}
     assert sorted(p.name for p in out.iterdir()) == sorted(expected_modes)  # no temp or partial files
     for name, mode in expected_modes.items():
         with Image.open(out / name) as img:
@@ -124,15 +126,33 @@ def test_jpeg_output_drops_alpha_with_a_warning(tmp_path, checkpoint, capsys, ca
 
 
 def test_explicit_unsupported_file_says_why(tmp_path, checkpoint, capsys):
-    Image.fromarray(_rgb()).save(tmp_path / "x.gif")
+    (tmp_path / "x.svg").write_text("<svg/>")
     Image.fromarray(_rgb()).save(tmp_path / "a.png")
-    code, out, err = _run(["upscale", str(tmp_path / "x.gif"), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"),
+    code, out, err = _run(["upscale", str(tmp_path / "x.svg"), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"),
                            "--model", str(checkpoint), "--device", "cpu"], capsys)
     assert code == 1 and "1 written" in out and "1 failed" in out
     errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert errors == [f"error: {tmp_path / 'x.gif'}: .gif is not a supported image type "
-                      "(png, jpg, jpeg, bmp, tif, tiff, webp)"]
+    assert errors == [f"error: {tmp_path / 'x.svg'}: .svg is not a supported image type "
+                      "(png, jpg, jpeg, bmp, tif, tiff, webp, gif)"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_a_gif_is_upscaled_to_a_png(tmp_path, checkpoint, capsys):
+    palette = Image.fromarray(_rgb()).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    palette.save(tmp_path / "p.gif")
+    code, out, _ = _run(["upscale", str(tmp_path / "p.gif"), "-o", str(tmp_path / "out"), "--model",
+                         str(checkpoint), "--device", "cpu"], capsys)
+    assert code == 0 and "1 written" in out
+    with Image.open(tmp_path / "out" / "p.png") as img:
+        assert (img.format, img.mode, img.size) == ("PNG", "RGB", (36, 28))
+
+
+@pytest.mark.parametrize("inputs", [["/no/such.png"], ["/no/such/folder"]])
+def test_upscale_of_a_path_that_does_not_exist_says_so_in_one_line(tmp_path, checkpoint, capsys, inputs):
+    code, out, err = _run(["upscale", *inputs, "-o", str(tmp_path / "out"), "--model", str(checkpoint),
+                           "--device", "cpu"], capsys)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [f"error: input {inputs[0]} does not exist (no such file or folder)"]
 
 
 @pytest.mark.parametrize("model", ["srgan_vgg19_5_4", "models/srresnet/best.pt"])
@@ -177,7 +197,7 @@ def test_output_never_overwrites_input_and_missing_inputs_fail(tmp_path, checkpo
     code, out, err = _run(["upscale", str(tmp_path / "a.png"), str(tmp_path / "missing.png"), "-o", str(tmp_path),
                            "--model", str(checkpoint), "--device", "cpu"], capsys)
     assert code == 1 and "0 written" in out and "2 failed" in out
-    assert "missing.png not found" in err and "overwrite the input" in err
+    assert "missing.png does not exist" in err and "overwrite the input" in err
     assert (tmp_path / "a.png").read_bytes() == original
 
 
@@ -189,7 +209,7 @@ def test_upscale_help_documents_colour_handling():
     assert "srgan_<loss>" not in text  # no model names: paths live in dvc.yaml
 
 
-# ---------------------------------------------------------------- srgan.upscale
+# ---------------------------------------------------------------- srgan.inference.upscale
 
 
 class _NearestUp(nn.Module):
@@ -226,14 +246,14 @@ def test_upscale_file_reads_with_the_shared_reader(tmp_path):
     Image.fromarray(_rgb(w=6, h=4)).save(tmp_path / "rot.png", exif=exif)
     size = upscale_file(_NearestUp(), tmp_path / "rot.png", tmp_path / "out.png", CPU, scale=4, tile_px=0)
     assert size == (16, 24)
-    with pytest.raises(SrganError, match=r"x\.gif: \.gif is not a supported image type"):
-        upscale_file(_NearestUp(), tmp_path / "x.gif", tmp_path / "x.png", CPU, scale=4, tile_px=0)
+    with pytest.raises(SrganError, match=r"x\.svg: \.svg is not a supported image type"):
+        upscale_file(_NearestUp(), tmp_path / "x.svg", tmp_path / "x.png", CPU, scale=4, tile_px=0)
 
 
 def test_collect_inputs(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    for name in ("b.png", "a.JPG", "c.gif", "README", ".hidden.png", ".a.png.77.tmp"):
+    for name in ("b.png", "a.JPG", "c.gif", "d.psd", "README", ".hidden.png", ".a.png.77.tmp"):
         (folder / name).write_bytes(b"x")
     (folder / "nested").mkdir()
     (tmp_path / "x.webp").write_bytes(b"x")
@@ -241,13 +261,13 @@ def test_collect_inputs(tmp_path):
     (tmp_path / "empty").mkdir()
     found = collect_inputs([tmp_path / "x.webp", folder, tmp_path / "y.heic", tmp_path / "gone.png",
                             tmp_path / "empty"])
-    assert [p.name for p in found.files] == ["x.webp", "a.JPG", "b.png"]
+    assert [p.name for p in found.files] == ["x.webp", "a.JPG", "b.png", "c.gif"]
     assert [(p.name, why.split(" (")[0]) for p, why in found.skipped] == [
         ("README", "a file without a suffix is not a supported image type"),
-        ("c.gif", ".gif is not a supported image type"),
+        ("d.psd", ".psd is not a supported image type"),
     ]
     assert found.errors[0].startswith(f"{tmp_path / 'y.heic'}: .heic is not a supported image type (png, jpg")
-    assert found.errors[1] == f"input {tmp_path / 'gone.png'} not found"
+    assert found.errors[1] == f"input {tmp_path / 'gone.png'} does not exist (no such file or folder)"
     assert found.errors[2].startswith(f"folder {tmp_path / 'empty'} holds no png/jpg/")
     assert len(found.errors) == 3
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from srgan.colour import chroma_ratio, delta_e00
-from srgan.errors import SrganError
+from srgan.core.errors import SrganError
+from srgan.scoring.colour import chroma_ratio, delta_e00
 
 
 def _colourful(height_px: int = 32, width_px: int = 40, seed: int = 0) -> np.ndarray:

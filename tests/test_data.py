@@ -1,6 +1,7 @@
-"""Tests for srgan.images and srgan.data: the one image reader in every mode, geometry,
-8-bit rounding, prepared sets (streamed), training patches, and PIL-bicubic LR
-generation against the shipped Set5/Set14 LRbicx4 files."""
+"""Tests for srgan.core.images, srgan.core.tensors, srgan.datasets.prepared and
+srgan.datasets.patches: the one image reader in every mode, geometry, 8-bit rounding,
+prepared sets (streamed), training patches, and PIL-bicubic LR generation against
+the shipped Set5/Set14 LRbicx4 files."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
-import srgan.images
-from srgan.data import PatchDataset, _crop_rotated, load_eval_set, load_hr_images, round_u8, to_tensor, to_u8
-from srgan.errors import SrganError
-from srgan.images import (
+import srgan.core.images
+import srgan.datasets.prepared
+from srgan.core.errors import SrganError
+from srgan.core.images import (
     SUPPORTED_MODES,
     bicubic_downscale,
     bicubic_upscale,
@@ -33,6 +34,13 @@ from srgan.images import (
     pil_to_rgb_u8,
     read_image,
     write_png,
+)
+from srgan.core.tensors import round_u8, to_tensor, to_u8
+from srgan.datasets.patches import PatchDataset, _crop_rotated
+from srgan.datasets.prepared import (
+    TrainImage,
+    load_eval_set,
+    load_train_set,
     write_prepared_set,
 )
 
@@ -175,7 +183,7 @@ def test_every_supported_mode_reads(mode: str) -> None:
     img = Image.new(mode, (5, 3))
     rgb, gray = pil_to_rgb_u8(img, "x")
     assert rgb.shape == (3, 5, 3) and rgb.dtype == np.uint8 and rgb.flags.writeable
-    assert gray is (mode in srgan.images.GRAY_MODES + srgan.images.DEEP_GRAY_MODES)
+    assert gray is (mode in srgan.core.images.GRAY_MODES + srgan.core.images.DEEP_GRAY_MODES)
 
 
 def test_unsupported_mode_names_the_image() -> None:
@@ -220,7 +228,7 @@ def test_read_applies_exif_orientation(tmp_path: Path) -> None:
 def test_read_multi_frame_uses_the_first_with_a_warning(tmp_path: Path, caplog) -> None:
     frames = [Image.fromarray(np.full((4, 5, 3), v, dtype=np.uint8)) for v in (10, 200)]
     frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
-    with caplog.at_level(logging.WARNING, logger="srgan.images"):
+    with caplog.at_level(logging.WARNING, logger="srgan.core.images"):
         img, _ = read_image(tmp_path / "pages.tif")
     assert int(img.max()) == 10
     assert "2 frames" in caplog.text and "pages.tif" in caplog.text
@@ -235,18 +243,18 @@ def test_read_refuses_decompression_bomb(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_images_module_does_not_import_torch() -> None:
-    code = "import sys, srgan.images; print('torch' in sys.modules)"
+    code = "import sys, srgan.core.images, srgan.datasets.prepared; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
 def test_list_images_splits_images_from_other_files(tmp_path: Path) -> None:
-    for name in ("b.PNG", "a.jpg", "c.gif", "notes.txt", ".hidden.png", "._a.jpg", ".out.png.tmp"):
+    for name in ("b.PNG", "a.jpg", "c.gif", "d.svg", "notes.txt", ".hidden.png", "._a.jpg", ".out.png.tmp"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub.png").mkdir()
     images, others = list_images(tmp_path)
-    assert [p.name for p in images] == ["a.jpg", "b.PNG"]
-    assert [p.name for p in others] == ["c.gif", "notes.txt"]
+    assert [p.name for p in images] == ["a.jpg", "b.PNG", "c.gif"]
+    assert [p.name for p in others] == ["d.svg", "notes.txt"]
 
 
 def test_read_jpeg(tmp_path: Path) -> None:
@@ -358,7 +366,7 @@ def _half_up(x: float) -> int:
 def test_rounding_rule_agrees_everywhere_on_ties(dtype: torch.dtype) -> None:
     """to_u8, round_u8 (super_resolve_u8's rounding; see test_infer), float_to_u8 and
     metrics.quantize_u8 give the same bytes on (k + 0.5) / 255 and its neighbours."""
-    from srgan.metrics import quantize_u8
+    from srgan.scoring.metrics import quantize_u8
 
     ties = (torch.arange(255, dtype=torch.float64) + 0.5) / 255
     values = torch.cat([ties, ties + 1e-9, ties - 1e-9, torch.tensor([-0.1, 0.0, 1.0, 1.1], dtype=torch.float64)])
@@ -455,21 +463,22 @@ def test_prepared_set_round_trip(tmp_path: Path) -> None:
     assert colour.gray is False and pairs[1].gray is True
     assert pairs[1].lr_u8.shape == (5, 8, 3)
 
-    hr_images = load_hr_images(out)
-    assert [name for name, _ in hr_images] == ["colour", "gray"]
-    np.testing.assert_array_equal(hr_images[0][1], colour.hr_u8)
+    train_images = load_train_set(out, 4)
+    assert [image.name for image in train_images] == ["colour", "gray"]
+    np.testing.assert_array_equal(train_images[0].hr_u8, colour.hr_u8)
+    np.testing.assert_array_equal(train_images[0].lr_u8, colour.lr_u8)
 
 
 def test_write_prepared_set_streams_one_image_at_a_time(tmp_path: Path, monkeypatch) -> None:
     """The writer draws the next image only after the previous one is written and released."""
     written: list[str] = []
-    real_write_png = srgan.images.write_png
+    real_write_png = srgan.datasets.prepared.write_png
 
     def recording_write_png(path: Path, img_u8: np.ndarray, gray: bool = False) -> None:
         written.append(f"{path.parent.name}/{path.stem}")
         real_write_png(path, img_u8, gray)
 
-    monkeypatch.setattr(srgan.images, "write_png", recording_write_png)
+    monkeypatch.setattr(srgan.datasets.prepared, "write_png", recording_write_png)
     alive: list[weakref.ref] = []
     peak_alive = 0
 
@@ -545,7 +554,7 @@ def test_load_eval_set_wrong_scale_and_missing(tmp_path: Path) -> None:
     with pytest.raises(SrganError, match="manifest.json"):
         load_eval_set(tmp_path / "nothing", 4)
     with pytest.raises(SrganError, match="manifest.json"):
-        load_hr_images(tmp_path / "nothing")
+        load_train_set(tmp_path / "nothing", 4)
 
 
 def test_load_eval_set_missing_image_file(tmp_path: Path) -> None:
@@ -558,8 +567,13 @@ def test_load_eval_set_missing_image_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- PatchDataset
 
 
-def _train_images() -> list[tuple[str, np.ndarray]]:
-    return [("a", _noise(40, 52, 1)), ("b", _noise(37, 45, 2)), ("c", _smooth(64, 33))]
+def _train(name: str, hr_u8: np.ndarray) -> TrainImage:
+    hr_u8 = mod_crop(hr_u8, 4)
+    return TrainImage(name, hr_u8, bicubic_downscale(hr_u8, 4))
+
+
+def _train_images() -> list[TrainImage]:
+    return [_train("a", _noise(40, 52, 1)), _train("b", _noise(37, 45, 2)), _train("c", _smooth(64, 33))]
 
 
 @pytest.mark.parametrize("augment", ["none", "flip_rot90", "rot10_hflip"])
@@ -596,7 +610,7 @@ def test_patch_dataset_lr_is_bicubic_of_hr_patch() -> None:
 
 def test_patch_dataset_none_is_an_unaltered_crop() -> None:
     img = _noise(40, 52, 1)
-    ds = PatchDataset([("a", img)], 16, 4, "none", length=5, seed=0)
+    ds = PatchDataset([_train("a", img)], 16, 4, "none", length=5, seed=0)
     for i in range(5):
         patch = to_u8(ds[i][1])
         hits = [
@@ -610,7 +624,7 @@ def test_patch_dataset_none_is_an_unaltered_crop() -> None:
 
 def test_patch_dataset_flip_rot90_is_a_dihedral_crop() -> None:
     img = _noise(20, 20, 5)
-    ds = PatchDataset([("a", img)], 20, 4, "flip_rot90", length=16, seed=0)  # patch = whole image
+    ds = PatchDataset([_train("a", img)], 20, 4, "flip_rot90", length=16, seed=0)  # patch = whole image
     variants = [np.rot90(img, k) for k in range(4)]
     variants += [v[:, ::-1] for v in variants]
     seen = set()
@@ -644,7 +658,7 @@ def test_rot10_rotates() -> None:
 
 
 def test_patch_dataset_image_smaller_than_patch() -> None:
-    images = [("big", _noise(64, 64)), ("small_one", _noise(64, 30))]
+    images = [_train("big", _noise(64, 64)), _train("small_one", _noise(64, 30))]
     with pytest.raises(SrganError, match="small_one"):
         PatchDataset(images, 32, 4, "none", length=4, seed=0)
 

@@ -1,4 +1,4 @@
-"""Tests for srgan.data.load_hr_images, the parallel decode-once loader behind PatchDataset."""
+"""Tests for srgan.datasets.prepared.load_train_set, the parallel decode-once loader behind the patches."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srgan.data import load_hr_images
-from srgan.errors import SrganError
-from srgan.images import read_image, write_prepared_set
+from srgan.core.errors import SrganError
+from srgan.core.images import read_image
+from srgan.datasets.prepared import load_train_set, write_prepared_set
 
 
 def _small_set(set_dir: Path, count: int) -> list[str]:
@@ -27,22 +27,23 @@ def _small_set(set_dir: Path, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("count", [3, 24])  # 24 also runs with the progress bar on
-def test_load_hr_images_matches_sequential_read(tmp_path: Path, count: int) -> None:
+def test_load_train_set_matches_sequential_read(tmp_path: Path, count: int) -> None:
     names = _small_set(tmp_path / "train", count)
-    loaded = load_hr_images(tmp_path / "train")
-    assert [name for name, _ in loaded] == names
-    for name, img_u8 in loaded:
-        expected, _ = read_image(tmp_path / "train" / "HR" / f"{name}.png")
-        assert img_u8.dtype == np.uint8 and img_u8.shape == expected.shape
-        np.testing.assert_array_equal(img_u8, expected)
+    loaded = load_train_set(tmp_path / "train", 4)
+    assert [image.name for image in loaded] == names
+    for image in loaded:
+        for folder, img_u8 in (("HR", image.hr_u8), ("LR", image.lr_u8)):
+            expected, _ = read_image(tmp_path / "train" / folder / f"{image.name}.png")
+            assert img_u8.dtype == np.uint8 and img_u8.shape == expected.shape
+            np.testing.assert_array_equal(img_u8, expected)
 
 
-def test_load_hr_images_corrupt_file_names_it(tmp_path: Path) -> None:
+def test_load_train_set_corrupt_file_names_it(tmp_path: Path) -> None:
     names = _small_set(tmp_path / "train", 5)
     for name in (names[1], names[3]):
         path = tmp_path / "train" / "HR" / f"{name}.png"
         path.write_bytes(path.read_bytes()[:40])  # truncated
     # The first bad file in manifest order is reported, whichever thread failed first.
     with pytest.raises(SrganError, match=f"{names[1]}.png") as info:
-        load_hr_images(tmp_path / "train")
+        load_train_set(tmp_path / "train", 4)
     assert names[3] not in str(info.value)

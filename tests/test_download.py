@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from srgan.download import download_file, fetch_archive, safe_extract
-from srgan.errors import SrganError
+from srgan.core.errors import SrganError
+from srgan.datasets.download import download_file, fetch_archive, safe_extract
 
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB, every byte value, so offsets errors show up
 

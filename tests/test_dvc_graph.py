@@ -1,17 +1,21 @@
 """dvc.yaml declares exactly what can change each stage's outputs: its code (the import closure
-of its script), its data, and the params keys in srgan.config.STAGE_PARAMS. Static checks; the
-behaviour under `dvc status` / `dvc exp run` is tested in test_pipeline.py."""
+of its script), its data, and the params keys in srgan.pipeline.stage_params.STAGE_PARAMS; it is
+generated (srgan.pipeline.dvc_yaml) and must be up to date. Static checks; the behaviour under
+`dvc status` / `dvc exp run` is tested in test_pipeline.py."""
 
 from __future__ import annotations
 
+import ast
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from srgan.code_deps import import_closure
-from srgan.config import STAGE_PARAMS
+from srgan.pipeline import dvc_yaml
+from srgan.pipeline.code_deps import import_closure
+from srgan.pipeline.stage_params import STAGE_PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +55,7 @@ def test_code_deps_are_the_import_closure_of_the_stage_script(name: str) -> None
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_params_are_exactly_the_stage_settings(name: str) -> None:
-    assert name in STAGE_PARAMS, f"stage {name} has no entry in srgan.config.STAGE_PARAMS"
+    assert name in STAGE_PARAMS, f"stage {name} has no entry in srgan.pipeline.stage_params.STAGE_PARAMS"
     declared = STAGES[name].get("params", [])
     assert sorted(declared) == sorted(STAGE_PARAMS[name]), f"stage {name}: dvc.yaml params differ from STAGE_PARAMS"
 
@@ -82,6 +86,68 @@ def test_resume_state_is_not_an_output() -> None:
         assert not any(isinstance(o, dict) and next(iter(o.values())).get("cache") is False
                        and not next(iter(o)).startswith(("metrics", "report"))
                        for o in stage.get("outs", [])), f"stage {name}: an uncached output outside git"
+
+
+def test_dvc_yaml_is_the_generated_one() -> None:
+    assert (ROOT / "dvc.yaml").read_text(encoding="utf-8") == dvc_yaml.render(ROOT), (
+        "dvc.yaml is out of date: run `python -m srgan.pipeline.dvc_yaml` and commit it")
+
+
+def test_check_command_flags_a_stale_dvc_yaml(tmp_path: Path) -> None:
+    for name in ("stages", "srgan"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "dvc.yaml").write_text(dvc_yaml.render(ROOT) + "# an edit\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="out of date"):
+        dvc_yaml.main(["--check", "--root", str(tmp_path)])
+    dvc_yaml.main(["--root", str(tmp_path)])
+    dvc_yaml.main(["--check", "--root", str(tmp_path)])
+
+
+def _closure(script: str) -> set[str]:
+    return {p.as_posix() for p in import_closure(ROOT / "stages" / f"{script}.py", ROOT)}
+
+
+def test_training_depends_on_no_tiling_folding_files_report_or_figures() -> None:
+    closure = _closure("train")
+    forbidden = {"srgan/inference/tiling.py", "srgan/inference/folding.py", "srgan/inference/upscale.py",
+                 "srgan/scoring/evaluate.py", "srgan/scoring/niqe.py", "srgan/scoring/lpips.py", "srgan/cli.py",
+                 "srgan/pipeline/dvc_yaml.py"}
+    assert not closure & forbidden, sorted(closure & forbidden)
+    assert not any(p.startswith("srgan/report/") for p in closure), sorted(closure)
+    # What validation does need: whole-image super-resolution and the metrics.
+    assert {"srgan/inference/generator.py", "srgan/scoring/metrics.py"} <= closure
+
+
+def test_prepare_depends_on_no_loss_grammar_training_or_torch_code() -> None:
+    closure = _closure("prepare")
+    assert "srgan/losses/terms.py" not in closure
+    assert not any(p.startswith(("srgan/training/", "srgan/nets/", "srgan/losses/", "srgan/inference/",
+                                 "srgan/pipeline/")) for p in closure), sorted(closure)
+    assert "srgan/core/runtime.py" not in closure and "srgan/core/tensors.py" not in closure
+
+
+def test_evaluation_depends_on_no_training_or_loss_code() -> None:
+    closure = _closure("evaluate")
+    assert not any(p.startswith(("srgan/training/", "srgan/losses/", "srgan/report/")) for p in closure)
+    assert "srgan/nets/discriminator.py" not in closure
+
+
+def test_closure_holds_every_package_init_on_the_way(tmp_path: Path) -> None:
+    (tmp_path / "srgan" / "a" / "b").mkdir(parents=True)
+    for init in ("srgan/__init__.py", "srgan/a/__init__.py", "srgan/a/b/__init__.py"):
+        (tmp_path / init).write_text("")
+    (tmp_path / "srgan" / "a" / "b" / "leaf.py").write_text("X = 1\n")
+    (tmp_path / "script.py").write_text("from srgan.a.b.leaf import X\n")
+    closure = {p.as_posix() for p in import_closure(tmp_path / "script.py", tmp_path)}
+    assert closure == {"script.py", "srgan/__init__.py", "srgan/a/__init__.py", "srgan/a/b/__init__.py",
+                       "srgan/a/b/leaf.py"}
+
+
+def test_package_inits_import_nothing() -> None:
+    # Every closure below a package holds its __init__: an import there would widen them all.
+    for init in (ROOT / "srgan").rglob("__init__.py"):
+        names = {node.__class__.__name__ for node in ast.walk(ast.parse(init.read_text(encoding="utf-8")))}
+        assert not names & {"Import", "ImportFrom"}, init
 
 
 def test_training_stages_write_where_the_evaluations_read() -> None:

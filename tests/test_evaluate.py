@@ -1,4 +1,4 @@
-"""Tests for srgan.evaluate and stages/evaluate.py, against references computed independently here:
+"""Tests for srgan.scoring.evaluate and stages/evaluate.py, against references computed independently here:
 scikit-image's PSNR / SSIM on a BT.601 Y written out in numpy, scikit-image's CIELAB colour maths,
 PIL bicubic, the generator run by hand, and the real Set5 figures when ../shared/data is present."""
 
@@ -23,13 +23,24 @@ from skimage import data as skdata
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srgan.artifacts import save_checkpoint
-from srgan.data import to_tensor
-from srgan.errors import SrganError
-from srgan.evaluate import (
+from srgan.core.artifacts import save_checkpoint
+from srgan.core.errors import SrganError
+from srgan.core.records import (
+    BaselineMetrics,
+    ScoredCheckpoint,
+    TrainingSummary,
+    read_run_metrics,
+    write_run_metrics,
+    write_summary,
+)
+from srgan.core.runtime import Runtime
+from srgan.core.tensors import to_tensor
+from srgan.datasets.prepare import folder_eval_images
+from srgan.datasets.prepared import EvalImage, write_prepared_set
+from srgan.nets.srresnet import SRResNet
+from srgan.scoring.evaluate import (
     METRIC_KEYS,
     Scorer,
-    describe_feature_weights,
     evaluate_bicubic,
     evaluate_hr,
     evaluate_run,
@@ -38,11 +49,7 @@ from srgan.evaluate import (
     score_images,
     summarize,
 )
-from srgan.images import EvalImage, write_prepared_set
-from srgan.models import SRResNet
-from srgan.niqe import niqe
-from srgan.prepare import folder_eval_images
-from srgan.runtime import Runtime
+from srgan.scoring.niqe import niqe
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -199,8 +206,6 @@ def test_summaries_skip_nan_and_leave_out_absent_metrics() -> None:
     assert math.isnan(summary.pop("chroma_ratio"))  # all NaN (gray images): NaN, not an error
     assert summary == {"psnr_y_db": 31.0, "ssim_y": 0.85, "psnr_rgb_db": 28.5, "ms_ssim_rgb": 0.95,
                        "niqe_y": 5.5617, "images": 2}  # absent metrics (lpips_alex, delta_e00) left out
-    assert describe_feature_weights({"mse": "none"}) == "none (pixel loss only)"
-    assert describe_feature_weights({"mse": "none", "res18_4": "random"}) == "res18_4: random"
 
 
 def test_hr_niqe_is_the_niqe_of_the_shaved_rounded_y() -> None:
@@ -210,10 +215,10 @@ def test_hr_niqe_is_the_niqe_of_the_shaved_rounded_y() -> None:
     for item in images:
         y = _y(item.hr_u8, item.gray)
         expected.append(niqe(np.round(y)[SCALE:-SCALE, SCALE:-SCALE]))  # MATLAB: Y rounded to integers
-    assert result == {"kind": "hr", "tiny": {"niqe_y": round(float(np.mean(expected)), 4), "images": 2}}
+    assert result == BaselineMetrics("hr", "n/a", {"tiny": {"niqe_y": round(float(np.mean(expected)), 4), "images": 2}})
 
 
-def _write_run(run_dir: Path, scored: dict[str, str]) -> dict[str, SRResNet]:
+def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan") -> dict[str, SRResNet]:
     """A training run's folder: summary.json and one tiny generator per listed checkpoint."""
     models = {}
     for i, (label, relative) in enumerate(scored.items()):
@@ -223,9 +228,11 @@ def _write_run(run_dir: Path, scored: dict[str, str]) -> dict[str, SRResNet]:
             model.tail.bias.fill_(0.4 + 0.1 * i)
         save_checkpoint(run_dir / relative, {"model": model.state_dict(), "scale": SCALE})
         models[label] = model.eval()
-    summary = {"kind": "srgan", "variant": "hybrid_res18_4", "loss_terms": {"mse": 0.6, "res18_4": 0.4},
-               "feature_weights": {"mse": "none", "res18_4": "random"}, "scored": scored}
-    (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_summary(run_dir, TrainingSummary(
+        experiment=experiment, variant="hybrid_res18_4", loss_terms={"mse": 0.6, "res18_4": 0.4},
+        feature_weights={"mse": "none", "res18_4": "random"}, unit="step", steps=20, steps_per_epoch=1, best_step=20,
+        best_valid_psnr_y_db=30.0, bad_steps=0, processes=1, history=(),
+        scored=tuple(ScoredCheckpoint(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items()))))
     return models
 
 
@@ -240,14 +247,20 @@ def test_evaluate_run_scores_every_listed_checkpoint(tmp_path: Path) -> None:
     run_dir = tmp_path / "models" / "srgan" / "hybrid_res18_4"
     models = _write_run(run_dir, {"step10": "step10/last.pt", "step20": "step20/last.pt"})
     images = _images(small=True)
-    summary, per_image = evaluate_run(run_dir, {"tiny": images}, NO_LPIPS, CPU)
-    assert summary["kind"] == "srgan" and summary["variant"] == "hybrid_res18_4"
-    assert summary["loss_terms"] == "mse: 0.6; res18_4: 0.4"
-    assert summary["feature_weights"] == "res18_4: random"
-    assert summary["lpips_alex_status"] == NO_LPIPS.lpips_status
-    assert set(summary) == {"kind", "variant", "loss_terms", "feature_weights", "lpips_alex_status", "step10", "step20"}
+    run, per_image = evaluate_run(run_dir, {"tiny": images}, NO_LPIPS, CPU)
+    assert run.experiment == "srgan" and run.variant == "hybrid_res18_4"
+    assert run.loss_terms == {"mse": 0.6, "res18_4": 0.4}
+    assert run.feature_weights == {"mse": "none", "res18_4": "random"}
+    assert run.lpips_alex_status == NO_LPIPS.lpips_status
+    assert run.checkpoints == {"step10": "step10/last.pt", "step20": "step20/last.pt"}
     assert list(per_image.columns) == ["checkpoint", "set", "image", "gray", *DISTORTION_AND_COLOUR]
     assert list(per_image["checkpoint"]) == ["step10", "step10", "step20", "step20"]
+    # Written and read back by the one module that owns the format: the same record.
+    write_run_metrics(tmp_path / "metrics.json", run)
+    assert repr(read_run_metrics(tmp_path / "metrics.json")) == repr(run)  # repr: NaN == NaN
+    written = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert written["step20"]["tiny"]["images"] == 2 and written["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
+    summary = run.scores
     for label, model in models.items():
         assert set(summary[label]) == {"tiny"} and summary[label]["tiny"]["images"] == 2
         rows = per_image[per_image["checkpoint"] == label]
@@ -260,13 +273,14 @@ def test_evaluate_run_scores_every_listed_checkpoint(tmp_path: Path) -> None:
     assert summary["step10"]["tiny"]["psnr_y_db"] != summary["step20"]["tiny"]["psnr_y_db"]
 
 
-def test_evaluate_run_of_an_srresnet_has_no_checkpoint_level(tmp_path: Path) -> None:
+def test_evaluate_run_of_an_srresnet_labels_its_best_checkpoint(tmp_path: Path) -> None:
     run_dir = tmp_path / "srresnet" / "mse"
-    _write_run(run_dir, {"": "best.pt"})
+    _write_run(run_dir, {"best": "best.pt"}, experiment="srresnet")
     images = _images(small=True)
-    summary, per_image = evaluate_run(run_dir, {"a": images[:1], "b": images[1:]}, NO_LPIPS, CPU)
-    assert summary["a"]["images"] == summary["b"]["images"] == 1
-    assert set(per_image["checkpoint"]) == {""} and list(per_image["set"]) == ["a", "b"]
+    run, per_image = evaluate_run(run_dir, {"a": images[:1], "b": images[1:]}, NO_LPIPS, CPU)
+    assert run.checkpoints == {"best": "best.pt"}
+    assert run.scores["best"]["a"]["images"] == run.scores["best"]["b"]["images"] == 1
+    assert set(per_image["checkpoint"]) == {"best"} and list(per_image["set"]) == ["a", "b"]
 
 
 def test_evaluate_run_names_what_is_missing(tmp_path: Path) -> None:
@@ -286,9 +300,9 @@ def test_without_alexnet_weights_lpips_is_unavailable(offline_torch_home: Path) 
     scorer = make_scorer(SCALE, CPU, lpips_required=False)
     assert scorer.lpips is None and scorer.lpips_status.startswith("unavailable: ")
     assert str(offline_torch_home) in scorer.lpips_status
-    summary, per_image = evaluate_bicubic({"tiny": _images(small=True)}, scorer, CPU)
-    assert summary["lpips_alex_status"] == scorer.lpips_status
-    assert "lpips_alex" not in summary["tiny"] and "lpips_alex" not in per_image
+    baseline, per_image = evaluate_bicubic({"tiny": _images(small=True)}, scorer, CPU)
+    assert baseline.lpips_alex_status == scorer.lpips_status
+    assert "lpips_alex" not in baseline.scores["tiny"] and "lpips_alex" not in per_image
     with pytest.raises(SrganError, match="alexnet-owt-7be5be79.pth"):
         make_scorer(SCALE, CPU, lpips_required=True)
 
@@ -298,12 +312,12 @@ def test_with_alexnet_weights_lpips_is_scored(offline_torch_home: Path) -> None:
     scorer = make_scorer(SCALE, CPU, lpips_required=True)
     assert scorer.lpips is not None and scorer.lpips_status == "ok"
     images = _images(small=True)
-    summary, per_image = evaluate_bicubic({"tiny": images}, scorer, CPU)
-    assert summary["lpips_alex_status"] == "ok"
+    baseline, per_image = evaluate_bicubic({"tiny": images}, scorer, CPU)
+    assert baseline.lpips_alex_status == "ok"
     assert list(per_image.columns) == ["checkpoint", "set", "image", "gray", "psnr_y_db", "ssim_y", "psnr_rgb_db",
                                        "ms_ssim_rgb", "niqe_y", "lpips_alex", "chroma_ratio", "delta_e00"]
     assert (per_image["lpips_alex"] > 1e-4).all()
-    assert summary["tiny"]["lpips_alex"] == pytest.approx(per_image["lpips_alex"].mean(), abs=1e-4)
+    assert baseline.scores["tiny"]["lpips_alex"] == pytest.approx(per_image["lpips_alex"].mean(), abs=1e-4)
     same = score_image(to_tensor(images[0].hr_u8)[None], images[0], scorer)
     assert same["lpips_alex"] == pytest.approx(0.0, abs=1e-6)
 
@@ -318,14 +332,14 @@ def test_set5_bicubic_and_hr_on_the_real_files() -> None:
     if not (SHARED_DATA / "Set5" / "HR").is_dir():
         pytest.skip(f"benchmark data not found at {SHARED_DATA / 'Set5'}")
     sets = {"Set5": folder_eval_images(SHARED_DATA / "Set5", SCALE)}
-    summary, per_image = evaluate_bicubic(sets, NO_LPIPS, CPU)
-    set5 = summary["Set5"]
+    baseline, per_image = evaluate_bicubic(sets, NO_LPIPS, CPU)
+    set5 = baseline.scores["Set5"]
     assert set5["images"] == 5 and len(per_image) == 5
     assert set5["psnr_y_db"] == pytest.approx(28.43, abs=0.005)
     assert set5["ssim_y"] == pytest.approx(0.8111, abs=0.005)
     assert set5["niqe_y"] == pytest.approx(8.43, abs=0.01)
     assert 0.95 < set5["chroma_ratio"] < 1.0  # bicubic smooths colour a little
-    hr = evaluate_hr(sets, SCALE)["Set5"]
+    hr = evaluate_hr(sets, SCALE).scores["Set5"]
     assert 4 < hr["niqe_y"] < set5["niqe_y"]
 
 
@@ -352,10 +366,10 @@ def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     bicubic = json.loads((tmp_path / "metrics" / "bicubic.json").read_text(encoding="utf-8"))
-    assert bicubic["kind"] == "bicubic" and bicubic["lpips_alex_status"] == "ok"
+    assert bicubic["experiment"] == "bicubic" and bicubic["lpips_alex_status"] == "ok"
     assert set(bicubic["tiny"]) == {*METRIC_KEYS, "images"} and bicubic["tiny"]["images"] == 2
     hr = json.loads((tmp_path / "metrics" / "hr.json").read_text(encoding="utf-8"))
-    assert hr["kind"] == "hr" and set(hr["tiny"]) == {"niqe_y", "images"}
+    assert hr["experiment"] == "hr" and set(hr["tiny"]) == {"niqe_y", "images"}
     per_image = pd.read_csv(tmp_path / "metrics" / "per_image" / "bicubic.csv", keep_default_na=False,
                             na_values=["", "NaN", "nan"])
     assert list(per_image.columns) == ["checkpoint", "set", "image", "gray", "psnr_y_db", "ssim_y", "psnr_rgb_db",

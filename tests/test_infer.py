@@ -1,4 +1,4 @@
-"""Tests for srgan.infer: BN folding, tiling, the uint8 path and its rounding, checkpoint loading."""
+"""Tests for srgan.inference: BN folding, tiling, the uint8 path and its rounding, checkpoint loading."""
 
 from __future__ import annotations
 
@@ -11,23 +11,25 @@ import torch
 from skimage import data as skdata
 from torch import nn
 
-from srgan.artifacts import save_checkpoint
-from srgan.data import to_tensor, to_u8
-from srgan.errors import SrganError
-from srgan.images import bicubic_downscale, mod_crop
-from srgan.infer import (
-    _blend_weights,
+from srgan.core.artifacts import save_checkpoint
+from srgan.core.errors import SrganError
+from srgan.core.images import bicubic_downscale, mod_crop
+from srgan.core.runtime import Runtime
+from srgan.core.tensors import to_tensor, to_u8
+from srgan.inference.folding import (
     fold_batchnorm,
     load_for_inference,
     prepare_for_inference,
-    super_resolve,
+)
+from srgan.inference.generator import super_resolve
+from srgan.inference.tiling import (
+    _blend_weights,
     super_resolve_tiled,
     super_resolve_u8,
     tile_spans,
 )
-from srgan.metrics import quantize_u8
-from srgan.models import SRResNet
-from srgan.runtime import Runtime
+from srgan.nets.srresnet import SRResNet
+from srgan.scoring.metrics import quantize_u8
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 
@@ -164,7 +166,7 @@ def test_tiling_covers_odd_sizes_exactly():
     # 37x53 LR with 16 px tiles: partial grid on both axes. A pointwise model
     # makes tiling exact, so every SR pixel must be covered with total weight 1.
     lr_img = torch.rand(2, 3, 37, 53, generator=torch.Generator().manual_seed(0))
-    tiled = super_resolve(_NearestUp(), lr_img, CPU, tile_px=16, overlap_px=4)
+    tiled = super_resolve_tiled(_NearestUp(), lr_img, CPU, tile_px=16, overlap_px=4)
     assert tiled.shape == (2, 3, 148, 212)
     assert (tiled - _NearestUp()(lr_img)).abs().max().item() < 1e-6
     model = SRResNet(scale=4, num_blocks=1, channels=4).eval()
@@ -175,7 +177,7 @@ def test_tiling_covers_odd_sizes_exactly():
 def test_tile_larger_than_image_is_the_whole_image(trained_tiny):
     lr_img = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(0))
     assert torch.equal(
-        super_resolve(trained_tiny, lr_img, CPU, tile_px=64), super_resolve(trained_tiny, lr_img, CPU)
+        super_resolve_tiled(trained_tiny, lr_img, CPU, tile_px=64, overlap_px=16), super_resolve(trained_tiny, lr_img, CPU)
     )
 
 
@@ -191,7 +193,7 @@ def test_tiled_matches_untiled_for_a_trained_model(trained_tiny):
     lr_img = to_tensor(bicubic_downscale(hr_u8, 4))[None]
     fast = prepare_for_inference(trained_tiny, CPU)
     whole = super_resolve(fast, lr_img, CPU)
-    tiled = super_resolve(fast, lr_img, CPU, tile_px=48, overlap_px=16)
+    tiled = super_resolve_tiled(fast, lr_img, CPU, tile_px=48, overlap_px=16)
     diff = (tiled - whole).abs()
     psnr_db = -10 * math.log10(diff.pow(2).mean().item())
     assert diff.max().item() < 4 / 255

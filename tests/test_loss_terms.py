@@ -1,4 +1,4 @@
-"""Tests for srgan.loss_terms: the one grammar of content-loss terms, and its checks at params load.
+"""Tests for srgan.losses.terms: the one grammar of content-loss terms, and its checks at params load.
 
 Expected layers are derived from torchvision's own model definitions (walked on
 the meta device: no weights), never from the module's constants.
@@ -18,9 +18,15 @@ import torch
 import torchvision
 import yaml
 
-from srgan.config import params_from_dict
-from srgan.errors import SrganError
-from srgan.loss_terms import FeatureTerm, check_variant, feature_term
+from srgan.core.config import check_weights, params_from_dict
+from srgan.core.errors import SrganError
+from srgan.losses.terms import (
+    FeatureTerm,
+    check_all_variant_terms,
+    check_variant_terms,
+    feature_term,
+    term_family,
+)
 
 PARAMS_YAML = Path(__file__).resolve().parents[1] / "params.yaml"
 KEY = "srgan.variants.x"
@@ -194,19 +200,22 @@ def raw_params(committed_params: dict[str, Any]) -> dict[str, Any]:
     [("vgg19_1_3", "vgg19_<i>_<j>"), ("res34_17", "res34_<k>"), ("tv/resnet19/layer2", "resnet18"),
      ("tv/resnet18/layer9", "layer1")],
 )
-def test_bad_terms_fail_at_params_load(raw_params: dict[str, Any], section: str, term: str, hint: str) -> None:
+def test_bad_terms_fail_the_check_of_all_variants(raw_params: dict[str, Any], section: str, term: str,
+                                                 hint: str) -> None:
     raw_params[section]["variants"]["x"] = {"mse": 0.6, term: 0.4}
+    params = params_from_dict(raw_params)  # the params themselves are well-formed
     with pytest.raises(SrganError) as err:
-        params_from_dict(raw_params)
+        check_all_variant_terms({"srresnet": params.srresnet.variants, "srgan": params.srgan.variants})
     message = str(err.value)
     assert "\n" not in message
     assert f"{section}.variants.x.{term}" in message and hint in message
 
 
-def test_the_brief_example_fails_at_load(raw_params: dict[str, Any]) -> None:
+def test_the_brief_example_fails_the_check(raw_params: dict[str, Any]) -> None:
     raw_params["srgan"]["variants"]["x"] = {"vgg19_1_3": 1.0}
+    params = params_from_dict(raw_params)
     with pytest.raises(SrganError, match=r"srgan\.variants\.x\.vgg19_1_3"):
-        params_from_dict(raw_params)
+        check_all_variant_terms({"srgan": params.srgan.variants})
 
 
 def test_bad_weight_fails_at_params_load(raw_params: dict[str, Any]) -> None:
@@ -225,5 +234,27 @@ def test_tv_variant_loads_from_params(raw_params: dict[str, Any]) -> None:
 
 
 def test_module_is_torch_free_at_import() -> None:
-    code = "import sys, srgan.loss_terms, srgan.config; sys.exit('torch' in sys.modules)"
+    code = "import sys, srgan.losses.terms, srgan.core.config; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, cwd=PARAMS_YAML.parent).returncode == 0
+
+
+def check_variant(terms: dict[str, float], key: str) -> None:
+    """What a variant goes through: its weights with the params, its terms when a stage builds the loss."""
+    check_weights(terms, key)
+    check_variant_terms(terms, key)
+
+
+@pytest.mark.parametrize("terms,family", [
+    ({"mse": 1.0}, "MSE"),
+    ({"vgg19_5_4": 1.0}, "VGG"),
+    ({"mse": 0.6, "vgg19_5_4": 0.4}, "VGG + MSE"),
+    ({"res18_4": 1.0}, "ResNet"),
+    ({"mse": 0.7, "res34_3": 0.3}, "ResNet + MSE"),
+    ({"tv/resnet50/layer2": 1.0}, "ResNet"),
+    ({"tv/vgg16/features.15": 1.0, "mse": 0.5}, "VGG + MSE"),
+    ({"mse": 0.6, "tv/convnext_tiny/features.3": 0.4}, "convnext_tiny + MSE"),
+    ({"vgg19_5_4": 0.5, "res18_4": 0.5}, "VGG + ResNet"),
+    ({"mse": 1.0, "vgg19_5_4": 0.0}, "MSE"),
+])
+def test_term_family_groups_by_the_resolved_model(terms: dict[str, float], family: str) -> None:
+    assert term_family(terms) == family

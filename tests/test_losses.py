@@ -19,20 +19,16 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from srgan import losses
-from srgan.errors import SrganError
-from srgan.loss_terms import FeatureTerm, feature_term
-from srgan.losses import (
-    ContentLoss,
-    FeatureExtractor,
-    discriminator_loss,
-    generator_adversarial_loss,
-    load_backbone,
-    weight_file,
-)
-from srgan.models import Discriminator, SRResNet
-from srgan.runtime import Runtime
-from srgan.tasks import pretrain_step
+from srgan.core.errors import SrganError
+from srgan.core.runtime import Runtime
+from srgan.losses import extractors
+from srgan.losses.adversarial import discriminator_loss, generator_adversarial_loss
+from srgan.losses.content import ContentLoss
+from srgan.losses.extractors import FeatureExtractor, load_backbone, weight_file
+from srgan.losses.terms import FeatureTerm, feature_term
+from srgan.nets.discriminator import Discriminator
+from srgan.nets.srresnet import SRResNet
+from srgan.training.steps import pretrain_step
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -58,7 +54,7 @@ def fast_vgg19(monkeypatch: pytest.MonkeyPatch) -> None:
         randomise(net.features, seed=0)
         return net.eval(), "random"
 
-    monkeypatch.setattr(losses, "load_backbone", load)
+    monkeypatch.setattr(extractors, "load_backbone", load)
 
 
 def extractor(term: str) -> FeatureExtractor:
@@ -334,7 +330,7 @@ def test_missing_imagenet_weights_fallback_is_loud(
     offline: tuple[Path, list[str]], caplog: pytest.LogCaptureFixture
 ) -> None:
     folder, _ = offline
-    with caplog.at_level(logging.WARNING, logger="srgan.losses"):
+    with caplog.at_level(logging.WARNING, logger="srgan.losses.extractors"):
         loss_fn = ContentLoss({"mse": 0.7, "res18_4": 0.3}, "imagenet", allow_random_fallback=True)
     assert loss_fn.backbone_weights == {"mse": "none", "res18_4": "random (imagenet unavailable)"}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

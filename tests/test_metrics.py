@@ -1,4 +1,4 @@
-"""Tests for srgan.metrics: hand-computed cases, scikit-image agreement, published bicubic figures."""
+"""Tests for srgan.scoring.metrics: hand-computed cases, scikit-image agreement, published bicubic figures."""
 
 import math
 from pathlib import Path
@@ -10,8 +10,8 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srgan.errors import SrganError
-from srgan.metrics import (
+from srgan.core.errors import SrganError
+from srgan.scoring.metrics import (
     evaluate_pair,
     gray_luma,
     ms_ssim_rgb,

@@ -1,8 +1,14 @@
 import pytest
 import torch
 
-from srgan.errors import SrganError
-from srgan.models import Discriminator, SRResNet, _ResidualBlock, count_parameters, generator_from_state
+from srgan.core.errors import SrganError
+from srgan.nets.discriminator import Discriminator
+from srgan.nets.srresnet import (
+    SRResNet,
+    _ResidualBlock,
+    count_parameters,
+    generator_from_state,
+)
 
 
 def test_srresnet_maps_24_to_96():
@@ -86,7 +92,7 @@ def test_generator_from_state_round_trip_and_wrong_scale():
 
 
 def test_nearest_init_starts_as_nearest_neighbour_upsampling():
-    from srgan.models import init_nearest_upsampling
+    from srgan.nets.srresnet import init_nearest_upsampling
 
     torch.manual_seed(0)
     model = init_nearest_upsampling(SRResNet(scale=4, num_blocks=4, channels=16)).eval()

@@ -1,4 +1,4 @@
-"""Tests for srgan.niqe: MATLAB reference value, imresize port, fit equivalence, edge cases."""
+"""Tests for srgan.scoring.niqe: MATLAB reference value, imresize port, fit equivalence, edge cases."""
 
 import math
 from importlib import resources
@@ -10,9 +10,9 @@ from PIL import Image
 from scipy.special import gamma
 from skimage import data as skdata
 
-from srgan import niqe as niqe_mod
-from srgan.errors import SrganError
-from srgan.niqe import imresize_bicubic, niqe, niqe_y, pristine_model
+from srgan.core.errors import SrganError
+from srgan.scoring import niqe as niqe_mod
+from srgan.scoring.niqe import imresize_bicubic, niqe, niqe_y, pristine_model
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BABOON = SHARED_DATA / "Set14" / "HR" / "baboon.png"
@@ -244,9 +244,9 @@ def test_blurring_raises_the_score(astronaut_u8: np.ndarray) -> None:
 
 
 def test_pristine_params_ship_as_package_data() -> None:
-    resource = resources.files("srgan").joinpath("niqe_pris_params.npz")
+    resource = resources.files("srgan.scoring").joinpath("niqe_pris_params.npz")
     assert resource.is_file()
-    assert resources.files("srgan").joinpath("NIQE_SOURCE.md").is_file()
+    assert resources.files("srgan.scoring").joinpath("NIQE_SOURCE.md").is_file()
     model = pristine_model()
     assert model.mu.shape == (36,)
     assert model.cov.shape == (36, 36)

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torchvision
 
-from srgan.errors import SrganError
-from srgan.perceptual import LpipsAlex, alexnet_weight_file, load_lpips_alex
+from srgan.core.errors import SrganError
+from srgan.scoring.lpips import LpipsAlex, alexnet_weight_file, load_lpips_alex
 
 CPU = torch.device("cpu")
 
@@ -128,6 +128,6 @@ def test_wrong_weight_file_gives_no_metric(torch_home: Path) -> None:
 
 
 def test_alexnet_url_is_torchvisions() -> None:
-    from srgan.perceptual import ALEXNET_URL
+    from srgan.scoring.lpips import ALEXNET_URL
 
     assert ALEXNET_URL == torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url

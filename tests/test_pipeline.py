@@ -121,9 +121,10 @@ def test_repro_runs_both_experiments(project):
     srgan = metrics["metrics/srgan/hybrid_res18_4.json"]
     assert set(srgan) >= {"step1", "step2"} and "psnr_y_db" in srgan["step2"]["sample"]
     srresnet = metrics["metrics/srresnet/mse.json"]
+    assert srresnet["checkpoints"] == {"best": "best.pt"}
     for key in ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb", "niqe_y", "chroma_ratio", "delta_e00"):
-        assert key in srresnet["sample"], key
-    assert "lpips_alex" not in srresnet["sample"] or srresnet["lpips_alex_status"] == "ok"
+        assert key in srresnet["best"]["sample"], key
+    assert "lpips_alex" not in srresnet["best"]["sample"] or srresnet["lpips_alex_status"] == "ok"
     assert "niqe_y" in metrics["metrics/hr.json"]["sample"]
     for model in ("hybrid_res18_4", "mse"):
         for point in ("step1", "step2"):
@@ -148,9 +149,17 @@ def test_report_shows_the_study_set5_numbers_beside_ours(project):
 
 def test_status_probes(project):
     repo, env, _ = project
-    evaluations = {s for s in _changed_after(repo, env, "srgan/infer.py") if s.startswith("evaluate")}
-    assert {"evaluate_srresnet_mse", "evaluate_srgan@hybrid_res18_4"} <= evaluations
-    assert "evaluate_bicubic" in _changed_after(repo, env, "srgan/images.py")
+    changed = _changed_after(repo, env, "srgan/inference/generator.py")
+    assert {"evaluate_srresnet_mse", "evaluate_srgan@hybrid_res18_4", "train_srresnet_mse", "report"} <= changed
+    # Tiling is evaluation's business: an edit there reruns the evaluations, never a training stage.
+    changed = _changed_after(repo, env, "srgan/inference/tiling.py")
+    assert {"evaluate_srresnet_mse", "evaluate_srgan@hybrid_res18_4"} <= changed
+    assert not {s for s in changed if s.startswith(("train", "prepare"))}, changed
+    # The loss grammar is training's (and the report's): no prepare stage, no evaluation.
+    changed = _changed_after(repo, env, "srgan/losses/terms.py")
+    assert {"train_srresnet_mse", "train_srgan@hybrid_res18_4", "report"} <= changed
+    assert not {s for s in changed if s.startswith(("prepare", "evaluate"))}, changed
+    assert "evaluate_bicubic" in _changed_after(repo, env, "srgan/core/images.py")
     for key, value in (("num_workers", 1), ("log_every", 7), ("checkpoint_every", 3), ("progress", True)):
         params = yaml.safe_load((repo / "params.yaml").read_text())
         params["execution"][key] = value

@@ -1,15 +1,15 @@
-"""Tests for srgan.prepare: skimage, folder and download sources (a real HTTP server on loopback),
+"""Tests for srgan.datasets.prepare: skimage, folder and download sources (a real HTTP server on loopback),
 known-set counts, ignored hidden files and __MACOSX/, one image in memory at a time."""
 
 from __future__ import annotations
 
 import functools
-import weakref
 import hashlib
 import io
 import json
 import tarfile
 import threading
+import weakref
 import zipfile
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan.config import DatasetParams
-import srgan.prepare
-from srgan.data import load_eval_set, load_hr_images
-from srgan.errors import SrganError
-from srgan.images import bicubic_downscale, mod_crop, read_image
-from srgan.prepare import folder_eval_images, known_set, prepare_dataset
+import srgan.datasets.prepare
+from srgan.core.config import DatasetParams
+from srgan.core.errors import SrganError
+from srgan.core.images import bicubic_downscale, mod_crop, read_image
+from srgan.datasets.prepare import folder_eval_images, known_set, prepare_dataset
+from srgan.datasets.prepared import load_eval_set, load_train_set
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -305,7 +305,7 @@ def test_prepare_download_tar_gz_with_top_folder_and_lr(tmp_path: Path, http_roo
     assert f"sha256={digest}" in manifest["source"]
     pairs = {p.name: p for p in load_eval_set(out, 4)}
     np.testing.assert_array_equal(pairs["alpha"].lr_u8, lr_written["alpha"])  # LR from the archive
-    assert [name for name, _ in load_hr_images(out)] == ["alpha", "beta"]
+    assert [image.name for image in load_train_set(out, 4)] == ["alpha", "beta"]
 
 
 def test_prepare_download_wrong_sha256(tmp_path: Path, http_root: tuple[Path, str]) -> None:
@@ -459,7 +459,7 @@ def test_prepare_reads_one_image_at_a_time(tmp_path: Path, monkeypatch) -> None:
     (src / "LRbicx4").mkdir()
     for i in range(5):
         (src / "LRbicx4" / f"img{i:03d}.png").write_bytes(_png_bytes(_smooth(4, 5, shift=i)))
-    real_read_image = srgan.prepare.read_image
+    real_read_image = srgan.datasets.prepare.read_image
     decoded: list[tuple[str, weakref.ref]] = []
     others_alive: list[int] = []
 
@@ -469,7 +469,7 @@ def test_prepare_reads_one_image_at_a_time(tmp_path: Path, monkeypatch) -> None:
         decoded.append((path.stem, weakref.ref(img_u8)))
         return img_u8, gray
 
-    monkeypatch.setattr(srgan.prepare, "read_image", tracking_read_image)
+    monkeypatch.setattr(srgan.datasets.prepare, "read_image", tracking_read_image)
     manifest = prepare_dataset("mini", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
     assert len(manifest["images"]) == 5
     assert len(others_alive) == 10  # HR and LR of each image
@@ -492,8 +492,8 @@ def test_prepare_does_not_import_torch(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _write_hr_folder(src)
     code = (
-        "import sys; from pathlib import Path; from srgan.config import DatasetParams; "
-        "from srgan.prepare import prepare_dataset; "
+        "import sys; from pathlib import Path; from srgan.core.config import DatasetParams; "
+        "from srgan.datasets.prepare import prepare_dataset; "
         f"ds = DatasetParams(source='folder', images=(), path={str(src)!r}, url='', sha256=''); "
         f"prepare_dataset('mini', ds, 4, Path({str(tmp_path / 'out')!r}), Path({str(tmp_path / 'c')!r})); "
         "print('torch' in sys.modules)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from srgan.config import load_params, params_from_dict, variant_names
+from srgan.core.config import load_params, params_from_dict, variant_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))

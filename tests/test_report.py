@@ -1,4 +1,4 @@
-"""Tests for srgan.report and srgan.figures: the report folder built from a tiny fake pipeline output
+"""Tests for srgan.report and srgan.report.figures: the report folder built from a tiny fake pipeline output
 (both experiments, two SRGAN checkpoints, two test sets one of which the study reported), the
 automatic crop choice, the grid crops, and clear errors for missing inputs."""
 
@@ -15,18 +15,37 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.figure import Figure
 from PIL import Image
 
-from srgan.artifacts import save_checkpoint
-from srgan.config import ReportParams
-from srgan.data import to_tensor, to_u8
-from srgan.errors import SrganError
-from srgan.figures import CropBox, _spread, most_detailed_crop, smooth
-from srgan.images import write_prepared_set
-from srgan.infer import load_generator, super_resolve
-from srgan.models import SRResNet
-from srgan.report import GridImage, Scored, _published_row, build_report, grid_crops
-from srgan.runtime import Runtime
+from srgan.core.artifacts import save_checkpoint
+from srgan.core.config import ReportParams
+from srgan.core.errors import SrganError
+from srgan.core.records import (
+    BaselineMetrics,
+    RunMetrics,
+    write_baseline_metrics,
+    write_run_metrics,
+)
+from srgan.core.runtime import Runtime
+from srgan.core.tensors import to_tensor, to_u8
+from srgan.datasets.prepared import write_prepared_set
+from srgan.inference.generator import load_generator, super_resolve
+from srgan.nets.srresnet import SRResNet
+from srgan.report.build import build_report, grid_crops
+from srgan.report.figures import (
+    CropBox,
+    PlanePanel,
+    PlanePoint,
+    _plane_panel,
+    _spread,
+    bulk_range,
+    most_detailed_crop,
+    perception_distortion_plane,
+    smooth,
+)
+from srgan.report.inputs import GridImage, Scored
+from srgan.report.tables import published_row
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 4
@@ -48,9 +67,9 @@ CHROMA = {"mse": 0.97, "vgg19_5_4": 0.85, "hybrid_vgg19_5_4": 0.91, "res18_4": 0
 
 def _models() -> list[tuple[str, str, str]]:
     """(experiment, variant, checkpoint label) of every scored model, bicubic first."""
-    out = [("bicubic", "bicubic", "")]
+    out = [("bicubic", "bicubic", "bicubic")]
     for experiment, variants in EXPERIMENTS.items():
-        labels = SRGAN_LABELS if experiment == "srgan" else ("",)
+        labels = SRGAN_LABELS if experiment == "srgan" else ("best",)
         out += [(experiment, variant, label) for variant in variants for label in labels]
     return out
 
@@ -95,7 +114,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _write_tsv(folder: Path, tag: str, steps: range, values: list[float]) -> None:
-    """What srgan.train_log writes: <plots>/<tag>.tsv with the columns step and the tag's last part."""
+    """What srgan.training.log writes: <plots>/<tag>.tsv with the columns step and the tag's last part."""
     path = folder / f"{tag}.tsv"
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"step\t{tag.rsplit('/', 1)[-1]}"] + [f"{s}\t{v:.6g}" for s, v in zip(steps, values)]
@@ -114,27 +133,30 @@ def _write_curves(folder: Path, experiment: str, k: int) -> None:
     _write_tsv(folder, "valid/ssim_y", valid, [0.6 + s / 300 for s in valid])
 
 
-def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> None:
-    """A training run's folder: summary.json and the tiny checkpoints it lists under "scored"."""
+def _loss_terms(variant: str) -> dict[str, float]:
+    if variant == "bicubic":
+        return {}
+    if variant == "mse":
+        return {"mse": 1.0}
+    if variant.startswith("hybrid_"):
+        return {"mse": 0.6, variant.removeprefix("hybrid_"): 0.4}
+    return {variant: 1.0}
+
+
+def _feature_weights(variant: str) -> dict[str, str]:
+    return {t: ("none" if t == "mse" else "random") for t in _loss_terms(variant)}
+
+
+def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> dict[str, str]:
+    """A training run's folder: the tiny checkpoints it scores; returns {label: file}."""
     run_dir = models_dir / experiment / variant
-    scored = {label: f"{label}/last.pt" for label in SRGAN_LABELS} if experiment == "srgan" else {"": "best.pt"}
+    scored = {label: f"{label}/last.pt" for label in SRGAN_LABELS} if experiment == "srgan" else {"best": "best.pt"}
     for i, relative in enumerate(scored.values()):
         torch.manual_seed(seed * 10 + i)
         state = SRResNet(scale=SCALE, num_blocks=2, channels=8).state_dict()
-        save_checkpoint(run_dir / relative, {"model": state, "scale": SCALE, "kind": experiment, "variant": variant})
-    terms = {"mse": 1.0} if variant == "mse" else {variant.removeprefix("hybrid_"): 1.0}
-    weights = {t: ("none" if t == "mse" else "random") for t in terms}
-    _write_json(run_dir / "summary.json", {"kind": experiment, "variant": variant, "loss_terms": terms,
-                                           "feature_weights": weights, "scored": scored})
-
-
-def _loss_terms(variant: str) -> str:
-    """The metrics files' 'loss_terms' line, as srgan.evaluate writes it."""
-    if variant in ("mse", "bicubic"):
-        return "mse: 1" if variant == "mse" else ""
-    if variant.startswith("hybrid_"):
-        return f"mse: 0.6; {variant.removeprefix('hybrid_')}: 0.4"
-    return f"{variant}: 1"
+        save_checkpoint(run_dir / relative, {"model": state, "scale": SCALE, "experiment": experiment,
+                                             "variant": variant})
+    return scored
 
 
 def fake_pipeline(root: Path) -> dict[str, Path]:
@@ -148,29 +170,29 @@ def fake_pipeline(root: Path) -> dict[str, Path]:
     metrics_dir = dirs["metrics"]
     means = _expected_means()
     frames: dict[str, list[dict]] = {}
-    documents: dict[str, dict] = {}
+    scores: dict[str, dict] = {}
+    files: dict[str, dict[str, str]] = {}
     for k, (experiment, variant, label) in enumerate(_models()):
         name = "bicubic" if experiment == "bicubic" else f"{experiment}/{variant}"
-        if experiment != "bicubic" and label in ("", SRGAN_LABELS[0]):
-            _write_run(dirs["models"], experiment, variant, k)
+        if experiment != "bicubic" and label in ("best", SRGAN_LABELS[0]):
+            files[name] = _write_run(dirs["models"], experiment, variant, k)
             _write_curves(dirs["plots"] / experiment / variant, experiment, k)
-        doc = documents.setdefault(name, {"kind": experiment, "variant": variant, "lpips_alex_status": "ok",
-                                          "loss_terms": _loss_terms(variant),
-                                          "feature_weights": "none (pixel loss only)" if variant == "mse"
-                                          else f"{variant}: random"})
-        per_set = {s: {**means[(experiment, variant, label, s)], "images": len(SETS[s])} for s in SETS}
-        if label:
-            doc[label] = per_set
-        else:
-            doc.update(per_set)
+        scores.setdefault(name, {})[label] = {s: {**means[(experiment, variant, label, s)], "images": len(SETS[s])}
+                                              for s in SETS}
         for s in SETS:
             frames.setdefault(name, []).extend(_per_image_rows(means[(experiment, variant, label, s)], s, label))
-    for name, doc in documents.items():
-        _write_json(metrics_dir / f"{name}.json", doc)
+    for name, by_label in scores.items():
+        if name == "bicubic":
+            write_baseline_metrics(metrics_dir / "bicubic.json", BaselineMetrics("bicubic", "ok", by_label["bicubic"]))
+        else:
+            experiment, variant = name.split("/")
+            write_run_metrics(metrics_dir / f"{name}.json", RunMetrics(
+                experiment, variant, _loss_terms(variant), _feature_weights(variant), "ok", files[name], by_label))
         path = metrics_dir / "per_image" / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(frames[name]).to_csv(path, index=False, float_format="%.4f")
-    _write_json(metrics_dir / "hr.json", {"kind": "hr", **{s: {"niqe_y": 5.25, "images": 2} for s in SETS}})
+    write_baseline_metrics(metrics_dir / "hr.json",
+                           BaselineMetrics("hr", "n/a", {s: {"niqe_y": 5.25, "images": 2} for s in SETS}))
     return dirs
 
 
@@ -219,14 +241,14 @@ def _table(text: str, title: str) -> tuple[list[str], dict[str, dict[str, str]]]
 def _title(experiment: str, label: str) -> str:
     if experiment == "srresnet":
         return "Experiment 1: SRResNet per content loss (best validation PSNR-Y)"
-    return f"Experiment 2: SRGAN per content loss, from SRResNet-MSE, after {label.removeprefix('epoch')} epochs"
+    return f"Experiment 2: SRGAN per content loss, from SRResNet-MSE (after {label.removeprefix('epoch')} epochs)"
 
 
 # ---------------------------------------------------------------- the report's contents
 
 
 @pytest.mark.parametrize("set_name", list(SETS))
-@pytest.mark.parametrize("experiment, label", [("srresnet", ""), *(("srgan", lab) for lab in SRGAN_LABELS)])
+@pytest.mark.parametrize("experiment, label", [("srresnet", "best"), *(("srgan", lab) for lab in SRGAN_LABELS)])
 def test_one_table_per_experiment_and_checkpoint_with_variants_in_order(index: str, report_dir: Path, set_name: str,
                                                                         experiment: str, label: str) -> None:
     section = _section(index, f"## {set_name} (2 images)")
@@ -241,7 +263,7 @@ def test_one_table_per_experiment_and_checkpoint_with_variants_in_order(index: s
         assert rows["MS-SSIM (study protocol) ↑"][variant] == f"{means['ms_ssim_rgb']:.4f}"
         assert rows["NIQE-Y ↓"][variant] == f"{means['niqe_y']:.3f}"
         assert rows["ΔE2000 ↓"][variant] == f"{means['delta_e00']:.2f}"
-    bicubic = expected[("bicubic", "bicubic", "", set_name)]
+    bicubic = expected[("bicubic", "bicubic", "bicubic", set_name)]
     assert rows["PSNR-Y (dB) ↑"]["bicubic"] == f"{bicubic['psnr_y_db']:.2f}"
     # HR has only NIQE: its PSNR is infinite, its SSIM 1.
     assert rows["NIQE-Y ↓"]["HR"] == "5.250" and rows["PSNR-Y (dB) ↑"]["HR"] == "–"
@@ -250,7 +272,7 @@ def test_one_table_per_experiment_and_checkpoint_with_variants_in_order(index: s
         assert lpips["mse"] == f"{expected[(experiment, 'mse', label, set_name)]['lpips_alex']:.4f}"
     else:
         assert set(lpips.values()) == {"–"}
-    stem = f"{set_name}_{experiment}" + (f"_{label}" if label else "")
+    stem = f"{set_name}_{experiment}_{label}"
     assert f"[{stem}.csv]({stem}.csv)" in section
     csv = pd.read_csv(report_dir / f"{stem}.csv", index_col="metric")
     assert list(csv.columns) == columns
@@ -258,9 +280,9 @@ def test_one_table_per_experiment_and_checkpoint_with_variants_in_order(index: s
 
 # The study's published numbers (BRIEF §1), under its protocol: PSNR-RGB and MS-SSIM.
 @pytest.mark.parametrize("experiment, label, metric, variant, value, row_name", [
-    ("srresnet", "", "psnr_rgb_db", "mse", 23.13, "SRResNet"),
-    ("srresnet", "", "psnr_rgb_db", "vgg19_5_4", 14.68, "SRResNet"),
-    ("srresnet", "", "ms_ssim_rgb", "res18_4", 0.8017, "SRResNet"),
+    ("srresnet", "best", "psnr_rgb_db", "mse", 23.13, "SRResNet"),
+    ("srresnet", "best", "psnr_rgb_db", "vgg19_5_4", 14.68, "SRResNet"),
+    ("srresnet", "best", "ms_ssim_rgb", "res18_4", 0.8017, "SRResNet"),
     ("srgan", "epoch100", "ms_ssim_rgb", "mse", 0.9364, "SRGAN after 100 epochs"),
     ("srgan", "epoch100", "psnr_rgb_db", "hybrid_vgg19_5_4", 23.48, "SRGAN after 100 epochs"),
     ("srgan", "epoch200", "psnr_rgb_db", "res34_3", 18.88, "SRGAN after 200 epochs"),
@@ -293,14 +315,14 @@ def test_colour_section_and_sentences(index: str, report_dir: Path) -> None:
     section = _section(index, "## set5 (2 images)")
     assert "### Colour fidelity: does the VGG loss desaturate, compared with the ResNet losses?" in section
     # Experiment 1: VGG = vgg19_5_4 (0.85), ResNet = res18_4 (0.95).
-    assert ("- **srresnet** on set5: VGG-loss variants keep less of the HR chroma than ResNet-loss variants "
+    assert ("- **srresnet@best** on set5: VGG-loss variants keep less of the HR chroma than ResNet-loss variants "
             "(mean C* ratio 0.850 vs 0.950; 1 = HR's saturation).") in section
     # Experiment 2 has a VGG + MSE hybrid but no ResNet + MSE hybrid and no pure VGG: pure and hybrid
     # losses are not compared with each other, so there is no sentence for it.
     assert "- **srgan@" not in section
     colour = pd.read_csv(report_dir / "set5_colour.csv", index_col=0)
-    assert list(colour["run"].unique()) == ["bicubic", "srresnet", "srgan@epoch100", "srgan@epoch200"]
-    srresnet = colour[colour["run"] == "srresnet"].set_index("family")["chroma_ratio"].to_dict()
+    assert list(colour["run"].unique()) == ["bicubic", "srresnet@best", "srgan@epoch100", "srgan@epoch200"]
+    srresnet = colour[colour["run"] == "srresnet@best"].set_index("family")["chroma_ratio"].to_dict()
     assert srresnet == pytest.approx({"MSE": 0.97, "VGG": 0.85, "ResNet": 0.95})
     srgan = colour[colour["run"] == "srgan@epoch200"].set_index("family")["chroma_ratio"].to_dict()
     assert set(srgan) == {"MSE", "VGG + MSE", "ResNet"} and srgan["VGG + MSE"] == pytest.approx(0.91)
@@ -308,7 +330,7 @@ def test_colour_section_and_sentences(index: str, report_dir: Path) -> None:
 
 def test_every_figure_is_linked_and_is_a_png(index: str, report_dir: Path) -> None:
     linked = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", index)
-    runs = ["srresnet", *(f"srgan_{label}" for label in SRGAN_LABELS)]
+    runs = ["srresnet_best", *(f"srgan_{label}" for label in SRGAN_LABELS)]
     expected = {"figures/plane_niqe_set5.png", "figures/plane_niqe_mini.png",
                 "figures/plane_lpips_set5.png",  # only set5 has LPIPS values
                 *(f"figures/grid_{s}_{name}_{run}.png" for s, name in GRID_NAMES for run in runs),
@@ -351,7 +373,6 @@ def test_report_is_deterministic(tmp_path: Path, report_dir: Path) -> None:
     "metrics/hr.json",
     "metrics/srgan/res34_3.json",
     "metrics/per_image/srresnet/vgg19_5_4.csv",
-    "models/srresnet/res18_4/summary.json",
     "models/srresnet/vgg19_5_4/best.pt",
     "models/srgan/mse/epoch200/last.pt",
     "plots/srresnet/mse",
@@ -412,11 +433,11 @@ def test_grid_image_must_exist(tmp_path: Path, entry: str, message: str) -> None
 def test_srgan_checkpoints_by_step_borrow_the_study_rows_by_position() -> None:
     """The sample profile's step10/step20 sit beside the study's 100/200-epoch rows (first, last)."""
     labels = ["step10", "step20"]
-    assert _published_row("srresnet", "", labels) == "srresnet"
-    assert _published_row("srgan", "step10", labels) == "epoch100"
-    assert _published_row("srgan", "step20", labels) == "epoch200"
-    assert _published_row("srgan", "epoch200", ["epoch200"]) == "epoch200"
-    assert _published_row("srgan", "step20", ["step20"]) is None
+    assert published_row("srresnet", "best", labels) == "srresnet"
+    assert published_row("srgan", "step10", labels) == "epoch100"
+    assert published_row("srgan", "step20", labels) == "epoch200"
+    assert published_row("srgan", "epoch200", ["epoch200"]) == "epoch200"
+    assert published_row("srgan", "step20", ["step20"]) is None
 
 
 def test_stage_rejects_a_wrong_argument_list() -> None:
@@ -444,12 +465,12 @@ def test_grid_crop_equals_the_crop_of_the_whole_image(tmp_path: Path) -> None:
     hr_u8 = np.repeat(np.repeat(lr_u8, SCALE, axis=0), SCALE, axis=1)
     crop = CropBox(top=101, left=150, size_px=40)  # not aligned to the scale, far from every border
     item = GridImage("set", "img", hr_u8, lr_u8, crop)
-    scored = Scored("srresnet", "mse", "", {}, tmp_path / "g.pt", "", "mse: 1")
+    scored = Scored("srresnet", "mse", "best", {}, tmp_path / "g.pt", {"mse": "none"}, {"mse": 1.0})
     crops = grid_crops([item], [scored], SCALE, CPU)
     generator, _ = load_generator(tmp_path / "g.pt", SCALE, CPU)
     whole_u8 = to_u8(super_resolve(generator, to_tensor(lr_u8)[None], CPU))
-    difference = np.abs(crops["srresnet/mse"][0].astype(int) - crop.cut(whole_u8).astype(int))
-    assert crops["srresnet/mse"][0].shape == (40, 40, 3)
+    difference = np.abs(crops["srresnet/mse@best"][0].astype(int) - crop.cut(whole_u8).astype(int))
+    assert crops["srresnet/mse@best"][0].shape == (40, 40, 3)
     assert difference.max() <= 1 and (difference == 0).mean() > 0.99  # float summation order only
 
 
@@ -472,3 +493,42 @@ def test_smoothing_and_label_spreading() -> None:
     assert np.all(np.diff(slots) >= 0.1 - 1e-9) and slots[-1] <= 0.98 and slots[0] >= 0.02
     crowded = _spread([0.5] * 50, gap=0.1)  # cannot fit at 0.1: squeezed evenly into [0.02, 0.98]
     assert crowded[0] >= 0.02 - 1e-9 and crowded[-1] <= 0.98 + 1e-9 and np.all(np.diff(crowded) > 0)
+
+
+# The README's sample NIQE column of experiment 1 (and bicubic): one far outlier, 42.93.
+SAMPLE_NIQE = [6.34, 14.91, 17.39, 13.54, 14.28, 9.47, 10.53, 16.21, 42.93, 7.51]
+
+
+def test_bulk_range_leaves_out_far_outliers() -> None:
+    assert bulk_range(SAMPLE_NIQE) == (6.34, 17.39)
+    assert bulk_range([1.0, 2.0, 3.0]) == (1.0, 3.0)  # nothing to leave out
+    assert bulk_range([5.0, float("nan"), 5.0]) == (5.0, 5.0)
+
+
+def test_plane_panel_keeps_the_bulk_and_marks_outliers_at_the_edge() -> None:
+    points = tuple(PlanePoint(f"v{i}", 25.0 + i / 3, y, "#1f77b4", "o") for i, y in enumerate(SAMPLE_NIQE))
+    fig = Figure(figsize=(10, 6))
+    ax = fig.add_subplot()
+    _plane_panel(ax, PlanePanel("Experiment 1", points), {"HR": 3.22}, "PSNR-Y", "NIQE-Y", 6.0)
+    low, high = ax.get_ylim()
+    assert low < 3.22 and 17.39 < high < 20  # HR's line and the bulk, not 42.93
+    texts = [t.get_text() for t in ax.texts]
+    assert "42.9" in texts  # the outlier's value, at the edge
+    labels = [t for t in texts if t.startswith("v")]
+    assert len(labels) == len(points) and "v8  (27.67, 42.930)" in labels
+    # Labels keep the points' vertical order, so the connectors cannot cross.
+    notes = [t for t in ax.texts if t.get_text().startswith("v")]
+    by_point = sorted(notes, key=lambda t: (min(t.xy[1], 1.0), t.get_text()))
+    slots = [t.xyann[1] for t in by_point]
+    assert slots == sorted(slots)
+
+
+def test_plane_figure_has_one_panel_per_experiment(tmp_path: Path) -> None:
+    one = PlanePanel("Experiment 1", (PlanePoint("mse", 28.5, 6.3, "#000000", "o"),
+                                      PlanePoint("bicubic", 28.0, 7.5, "#7f7f7f", "s")))
+    two = PlanePanel("Experiment 2", (PlanePoint("mse@step16", 28.4, 6.2, "#000000", "^"),
+                                      PlanePoint("bicubic", 28.0, 7.5, "#7f7f7f", "s")))
+    perception_distortion_plane(tmp_path / "plane.png", [one, two], x_label="PSNR-Y", y_label="NIQE-Y",
+                                title="plane", hlines={"HR": 3.2})
+    with Image.open(tmp_path / "plane.png") as img:
+        assert img.height > img.width * 0.6  # two rows of panels

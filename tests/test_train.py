@@ -1,4 +1,4 @@
-"""srgan.train and srgan.tasks: the steps, the loop's outputs, epochs mode, best-so-far and the non-finite policy.
+"""srgan.training: the steps, the loop's outputs, epochs mode, best-so-far and the non-finite policy.
 
 Tiny CPU runs (SRResNet 2 blocks x 8 channels, 32-px patches; 16-px patches where the
 paper's discriminator takes part, which dominates a step's cost). Helpers: train_driver.py.
@@ -13,6 +13,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+import srgan.training.loop
+import srgan.training.steps
+from srgan.core.artifacts import load_checkpoint
+from srgan.core.config import ModelParams
+from srgan.core.errors import SrganError
+from srgan.core.images import bicubic_downscale
+from srgan.core.records import ScoredCheckpoint, read_summary
+from srgan.core.runtime import Runtime
+from srgan.datasets.patches import PatchPlan
+from srgan.datasets.prepared import EvalImage, TrainImage
+from srgan.losses.content import ContentLoss
+from srgan.nets.discriminator import Discriminator
+from srgan.nets.srresnet import SRResNet
+from srgan.training.ema import EMA
+from srgan.training.loop import RunSpec, TrainData, TrainingRun
+from srgan.training.runs import point_label
+from srgan.training.steps import NonFiniteStep, gan_step, lr_factor, pretrain_step
+from srgan.training.store import RunStore
+from srgan.training.tasks import SRGANTask, SRResNetTask
+from srgan.training.validation import score_validation
+
 from train_driver import (
     CPU,
     SCALE,
@@ -25,26 +47,6 @@ from train_driver import (
     srgan_params,
     srresnet_params,
 )
-
-import srgan.tasks
-import srgan.train
-from srgan.artifacts import load_checkpoint
-from srgan.config import ModelParams
-from srgan.errors import SrganError
-from srgan.images import EvalImage, bicubic_downscale
-from srgan.losses import ContentLoss
-from srgan.models import Discriminator, SRResNet
-from srgan.runtime import Runtime
-from srgan.tasks import (
-    NonFiniteStep,
-    SRGANTask,
-    SRResNetTask,
-    gan_step,
-    lr_factor,
-    pretrain_step,
-)
-from srgan.train import EMA, TrainData, TrainingRun, point_label, total_steps, validate
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -174,12 +176,16 @@ def test_fast_path_code_runs_on_the_cpu(amp):
 def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path):
     summary = run_srresnet(tmp_path / "srresnet", srresnet_params(steps=3, valid_every=2, ema_decay=0.9))
     out = tmp_path / "srresnet" / "out"
-    assert summary["steps"] == 3 and [h["step"] for h in summary["history"]] == [2, 3]
+    assert summary.steps == 3 and [h.step for h in summary.history] == [2, 3]
+    assert read_summary(out) == summary
     assert json.loads((out / "summary.json").read_text())["steps"] == 3
-    assert summary["scored"] == {"": "best.pt"} and summary["resumed_from_step"] == 0
+    assert summary.scored == (ScoredCheckpoint("best", "best.pt", summary.best_step),)
+    timing = json.loads((tmp_path / "srresnet" / "logs" / "timing.json").read_text())
+    assert timing["resumed_from_step"] == 0 and timing["train_step_s"] > 0
+    assert "wall_s" not in (out / "summary.json").read_text()  # timings stay out of what evaluation reads
     best = load_checkpoint(out / "best.pt")
-    assert best["kind"] == "srresnet" and best["scale"] == SCALE and best["variant"] == "mse"
-    assert best["model_params"] == {"num_blocks": 2, "channels": 8, "init": "pytorch"} and best["step"] == summary["best_step"]
+    assert best["experiment"] == "srresnet" and best["scale"] == SCALE and best["variant"] == "mse"
+    assert best["model_params"] == {"num_blocks": 2, "channels": 8, "init": "pytorch"} and best["step"] == summary.best_step
     assert load_checkpoint(out / "last.pt")["step"] == 3
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "srresnet" / "logs").iterdir())
     rows = (tmp_path / "srresnet" / "plots" / "valid" / "psnr_y_db.tsv").read_text().splitlines()
@@ -191,13 +197,12 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     summary = run_srgan(tmp_path / "srgan", srgan_params(steps=2, patch_px=16, checkpoints=(1, 2)),
                         init_state=best["model"], loss=ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"))
     out = tmp_path / "srgan" / "out"
-    assert summary["points"] == {"step1": 1, "step2": 2}
-    assert summary["scored"] == {"step1": "step1/last.pt", "step2": "step2/last.pt"}
+    assert summary.scored == (ScoredCheckpoint("step1", "step1/last.pt", 1), ScoredCheckpoint("step2", "step2/last.pt", 2))
     last = load_checkpoint(out / "step2" / "last.pt")
-    assert last["kind"] == "srgan" and last["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
+    assert last["experiment"] == "srgan" and last["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
     assert last["feature_weights"] == {"mse": "none", "res18_4": "random"}
     assert load_checkpoint(out / "step1" / "last.pt")["step"] == 1
-    assert summary["feature_weights"]["res18_4"] == "random"
+    assert summary.feature_weights["res18_4"] == "random" and summary.loss_terms == {"mse": 0.6, "res18_4": 0.4}
     assert (tmp_path / "srgan" / "plots" / "d" / "real_prob.tsv").is_file()
 
 
@@ -212,17 +217,22 @@ def test_training_is_reproducible(tmp_path):
 # ---------------------------------------------------------------- epochs mode
 
 
+def _plan(p, num_images: int) -> PatchPlan:
+    return PatchPlan(unit=p.unit, length=p.length, batch_size=p.batch_size, num_images=num_images)
+
+
 def test_epochs_count_steps_from_images_and_batch():
     p = srresnet_params(steps=0, epochs=3, batch_size=4)
-    assert p.unit == "epoch" and total_steps(p, 10) == 3 * 2  # 10 images at batch 4: 2 full batches
-    assert total_steps(p, 3) == 3  # a batch larger than the set: one step per epoch
-    assert total_steps(srresnet_params(steps=7), 10) == 7
+    assert p.unit == "epoch" and _plan(p, 10).total_steps == 3 * 2  # 10 images at batch 4: 2 full batches
+    assert _plan(p, 3).total_steps == 3  # a batch larger than the set: one step per epoch
+    assert _plan(srresnet_params(steps=7), 10).total_steps == 7
     assert point_label(p, 100) == "epoch100" and point_label(srresnet_params(steps=7), 20) == "step20"
 
 
-def _coloured_images(count: int) -> list[tuple[str, np.ndarray]]:
+def _coloured_images(count: int) -> list[TrainImage]:
     """Flat images of distinct grey levels: a patch tells which image it came from."""
-    return [(f"flat{i}", np.full((40, 40, 3), 20 * i + 10, dtype=np.uint8)) for i in range(count)]
+    flat = [np.full((40, 40, 3), 20 * i + 10, dtype=np.uint8) for i in range(count)]
+    return [TrainImage(f"flat{i}", img, bicubic_downscale(img, SCALE)) for i, img in enumerate(flat)]
 
 
 @pytest.mark.parametrize("count", [4, 5], ids=["4_images", "5_images"])
@@ -232,12 +242,13 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     _, valid = images()
     data = TrainData(_coloured_images(count), valid, SCALE, seed=0)
     torch.manual_seed(0)
-    task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, 8, CPU)
-    run = TrainingRun(task, data, p, execution(), CPU, paths(Path("unused")), {}, {8: ""},
-                      {"variant": "mse"})
+    plan = _plan(p, count)
+    task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
+    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, {8: ""}, ())
+    run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
     shown = [round(float(hr_img.mean()) * 255 - 10) // 20 for _, hr in run._loader() for hr_img in hr]
     epochs = [shown[i : i + 4] for i in range(0, len(shown), 4)]
-    assert len(epochs) == 4 == run.steps // run.per_epoch
+    assert len(epochs) == 4 == run.steps // plan.steps_per_epoch
     for epoch in epochs:
         assert len(set(epoch)) == 4, f"an image twice in one epoch: {epochs}"
     assert len({tuple(epoch) for epoch in epochs}) > 1  # a fresh random order per epoch
@@ -247,10 +258,11 @@ def test_srgan_in_epochs_writes_epoch_folders(tmp_path):
     train, valid = images(count=5)
     p = srgan_params(steps=0, epochs=3, batch_size=2, patch_px=16, valid_every=1, checkpoints=(1, 3))
     summary = run_srgan(tmp_path, p, data=TrainData(train, valid, SCALE, 0))
-    assert summary["steps_per_epoch"] == 2 and summary["steps"] == 6  # 5 images at batch 2: 2 steps per epoch
-    assert summary["points"] == {"epoch1": 2, "epoch3": 6}
-    assert summary["scored"] == {"epoch1": "epoch1/last.pt", "epoch3": "epoch3/last.pt"}
-    assert [h["step"] for h in summary["history"]] == [2, 4, 6]  # valid_every counts epochs
+    assert summary.steps_per_epoch == 2 and summary.steps == 6  # 5 images at batch 2: 2 steps per epoch
+    assert summary.unit == "epoch"
+    assert summary.scored == (ScoredCheckpoint("epoch1", "epoch1/last.pt", 2),
+                              ScoredCheckpoint("epoch3", "epoch3/last.pt", 6))
+    assert [h.step for h in summary.history] == [2, 4, 6]  # valid_every counts epochs
     assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["epoch1", "epoch3", "summary.json"]
     assert load_checkpoint(tmp_path / "out" / "epoch1" / "last.pt")["step"] == 2
     assert load_checkpoint(tmp_path / "out" / "epoch3" / "last.pt")["step"] == 6
@@ -267,12 +279,12 @@ def test_best_pt_holds_exactly_the_best_validated_weights(tmp_path, monkeypatch)
 
     def scripted(model, valid_images, scale, runtime, on_image=None):
         seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-        return {"valid_psnr_y_db": psnr_by_call[len(seen) - 1], "valid_ssim_y": 0.5}
+        return psnr_by_call[len(seen) - 1], 0.5
 
-    monkeypatch.setattr(srgan.train, "validate", scripted)
+    monkeypatch.setattr(srgan.training.loop, "score_validation", scripted)
     p = srgan_params(steps=6, patch_px=16, valid_every=1, ema_decay=0.9, checkpoints=(3, 6))
     summary = run_srgan(tmp_path, p)
-    assert len(seen) == 6 and summary["best_step"] == 5 and summary["best_valid_psnr_y_db"] == 16.0
+    assert len(seen) == 6 and summary.best_step == 5 and summary.best_valid_psnr_y_db == 16.0
     weights = {step: seen[step - 1] for step in range(1, 7)}
     assert not _same(weights[2], weights[3]) and not _same(weights[5], weights[6])
     for point, best_step, last_step in (("step3", 2, 3), ("step6", 5, 6)):
@@ -286,19 +298,19 @@ def test_best_pt_holds_exactly_the_best_validated_weights(tmp_path, monkeypatch)
 def test_best_pt_scores_what_its_validation_recorded(tmp_path):
     """Real validation: best.pt re-validated gives the recorded best score, at the recorded best step."""
     summary = run_srresnet(tmp_path, srresnet_params(steps=6, valid_every=1, ema_decay=0.5))
-    history = {h["step"]: h for h in summary["history"]}
+    history = {h.step: h for h in summary.history}
     assert sorted(history) == [1, 2, 3, 4, 5, 6]
-    best_step = max(history, key=lambda s: history[s]["valid_psnr_y_db"])
-    assert summary["best_step"] == best_step
+    best_step = max(history, key=lambda s: history[s].valid_psnr_y_db)
+    assert summary.best_step == best_step
     _, valid = images()
     for name, step in (("best.pt", best_step), ("last.pt", 6)):
         ckpt = load_checkpoint(tmp_path / "out" / name)
         model = SRResNet(scale=SCALE, num_blocks=TINY.num_blocks, channels=TINY.channels)
         model.load_state_dict(ckpt["model"])
-        scores = validate(model, valid, SCALE, CPU)
+        psnr_db, ssim = score_validation(model, valid, SCALE, CPU)
         assert ckpt["step"] == step
-        assert round(scores["valid_psnr_y_db"], 4) == history[step]["valid_psnr_y_db"], name
-        assert round(scores["valid_ssim_y"], 4) == history[step]["valid_ssim_y"], name
+        assert round(psnr_db, 4) == history[step].valid_psnr_y_db, name
+        assert round(ssim, 4) == history[step].valid_ssim_y, name
 
 
 # ---------------------------------------------------------------- non-finite steps
@@ -306,7 +318,8 @@ def test_best_pt_scores_what_its_validation_recorded(tmp_path):
 
 def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4):
     rng = np.random.default_rng(0)
-    train = [("a", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))]
+    img = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    train = [TrainImage("a", img, bicubic_downscale(img, SCALE))]
     hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     data = TrainData(train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)], SCALE, 0)
     p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=3,
@@ -330,7 +343,7 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_good_stat
 
 def test_non_finite_steps_can_be_skipped_and_counted(tmp_path):
     summary = _nan_run(tmp_path, max_bad_steps=1)
-    assert summary["bad_steps"] == 1 and summary["steps"] == 6
+    assert summary.bad_steps == 1 and summary.steps == 6
     assert _finite(load_checkpoint(tmp_path / "out" / "last.pt")["model"])
     rows = (tmp_path / "plots" / "bad_steps.tsv").read_text().splitlines()[1:]
     assert [r.split("\t")[1] for r in rows] == ["0", "0", "0", "1", "1", "1"]
@@ -340,17 +353,17 @@ def test_a_non_finite_discriminator_step_leaves_the_generator_at_the_last_good_s
     """A NaN in D's loss stops the run; the saved state must not hold G's update of that step."""
     p = srgan_params(steps=3, patch_px=16, lr_schedule="constant")
     calls = []
-    real_loss = srgan.tasks.discriminator_loss
+    real_loss = srgan.training.steps.discriminator_loss
 
     def nan_at_third(real_logits, fake_logits):
         calls.append(1)
         loss = real_loss(real_logits, fake_logits)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(srgan.tasks, "discriminator_loss", nan_at_third)
+    monkeypatch.setattr(srgan.training.steps, "discriminator_loss", nan_at_third)
     with pytest.raises(SrganError, match="non-finite discriminator loss term 'discriminator' at step 3"):
         run_srgan(tmp_path / "nan", p)
-    monkeypatch.setattr(srgan.tasks, "discriminator_loss", real_loss)
+    monkeypatch.setattr(srgan.training.steps, "discriminator_loss", real_loss)
     saved = load_checkpoint(tmp_path / "nan" / "state" / "resume.pt")
     assert saved["state"]["step"] == 2
     run_srgan(tmp_path / "two", srgan_params(steps=2, patch_px=16, lr_schedule="constant"))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srgan.config import (
+from srgan.core.config import (
     ExecutionParams,
     ModelParams,
     RuntimeParams,
@@ -29,11 +29,15 @@ from srgan.config import (
     SRResNetParams,
     as_dict,
 )
-from srgan.images import EvalImage, bicubic_downscale, resize_bicubic
-from srgan.losses import ContentLoss
-from srgan.models import SRResNet
-from srgan.runtime import Runtime, resolve_runtime, seed_everything, shutdown
-from srgan.train import RunPaths, TrainData, finetune_srgan, train_srresnet
+from srgan.core.images import bicubic_downscale, resize_bicubic
+from srgan.core.records import TrainingSummary
+from srgan.core.runtime import Runtime, resolve_runtime, seed_everything, shutdown
+from srgan.datasets.prepared import EvalImage, TrainImage
+from srgan.losses.content import ContentLoss
+from srgan.nets.srresnet import SRResNet
+from srgan.training.loop import TrainData
+from srgan.training.runs import train_srgan, train_srresnet
+from srgan.training.store import RunPaths
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 TINY = ModelParams(num_blocks=2, channels=8, init="pytorch")
@@ -41,11 +45,16 @@ SCALE = 4
 CODE = "code-digest-of-the-test"
 
 
-def images(count: int = 3, seed: int = 0) -> tuple[list[tuple[str, np.ndarray]], list[EvalImage]]:
+def train_image(name: str, hr_u8: np.ndarray) -> TrainImage:
+    """A training image with its LR made as the prepare stages make it (PIL bicubic)."""
+    return TrainImage(name, hr_u8, bicubic_downscale(hr_u8, SCALE))
+
+
+def images(count: int = 3, seed: int = 0) -> tuple[list[TrainImage], list[EvalImage]]:
     """`count` smooth-ish 64x72 training images (upsampled noise: something to learn) and one 32x40 valid image."""
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, (12, 14, 3)).astype(np.uint8)
-    train = [(f"img{i}", resize_bicubic(np.roll(base, i, axis=0), (64, 72))) for i in range(count)]
+    train = [train_image(f"img{i}", resize_bicubic(np.roll(base, i, axis=0), (64, 72))) for i in range(count)]
     hr = resize_bicubic(base, (32, 40))
     return train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)]
 
@@ -57,7 +66,7 @@ _TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "pat
 
 def srresnet_params(**overrides) -> SRResNetParams:
     params = SRResNetParams(**{**_TRAIN, "variants": {}, "variant_length": 0, **overrides})
-    params.validate()
+    params.check()
     return params
 
 
@@ -65,7 +74,7 @@ def srgan_params(**overrides) -> SRGANParams:
     values = {**_TRAIN, "variants": {}, "adversarial_weight": 1.0e-2, **overrides}
     values.setdefault("checkpoints", (values["steps"] or values["epochs"],))
     params = SRGANParams(**values)
-    params.validate()
+    params.check()
     return params
 
 
@@ -85,7 +94,7 @@ def paths(root: Path) -> RunPaths:
 
 def run_srresnet(root: Path, p: SRResNetParams, *, loss: ContentLoss | None = None, data: TrainData | None = None,
                  ex: ExecutionParams | None = None, runtime: Runtime = CPU, settings: dict | None = None,
-                 code: str = CODE, model: ModelParams = TINY) -> dict:
+                 code: str = CODE, model: ModelParams = TINY) -> TrainingSummary:
     """train_srresnet on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
     if data is None:
         train, valid = images()
@@ -103,17 +112,17 @@ def random_init(model: ModelParams = TINY) -> dict[str, torch.Tensor]:
 
 def run_srgan(root: Path, p: SRGANParams, *, init_state: dict | None = None, loss: ContentLoss | None = None,
               data: TrainData | None = None, ex: ExecutionParams | None = None, runtime: Runtime = CPU,
-              settings: dict | None = None, code: str = CODE, model: ModelParams = TINY) -> dict:
-    """finetune_srgan on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
+              settings: dict | None = None, code: str = CODE, model: ModelParams = TINY) -> TrainingSummary:
+    """train_srgan on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
     if data is None:
         train, valid = images()
         data = TrainData(train, valid, SCALE, 0)
     init_state = random_init(model) if init_state is None else init_state
     seed_everything(data.seed)
-    return finetune_srgan(variant="mse", init_state=init_state, content_loss=loss or ContentLoss({"mse": 1.0}),
+    return train_srgan(variant="mse", init_state=init_state, content_loss=loss or ContentLoss({"mse": 1.0}),
                           data=data, model_params=model, p=p, execution=ex or execution(), runtime=runtime,
-                          paths=paths(root), settings=settings_of("srgan", p) if settings is None else settings,
-                          code=code)
+                       paths=paths(root), settings=settings_of("srgan", p) if settings is None else settings,
+                       code=code)
 
 
 def main(argv: list[str]) -> None:

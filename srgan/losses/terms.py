@@ -1,0 +1,211 @@
+"""The grammar of content-loss terms: one table for params validation and for the loss builder.
+
+A content-loss variant is a mapping {term: weight}; a term is one of
+- `mse`: pixel MSE;
+- an alias of the study, resolving to a torchvision model and a node of its graph:
+  `vgg19_<i>_<j>`: VGG-19 phi_i,j, the output of conv j of block i *after its ReLU*
+  (vgg19_5_4 = `vgg19().features[:36]`, node `features.35`), features rescaled
+  by 1/12.75 as in the paper;
+  `res18_<k>` / `res34_<k>`: ResNet-18/34 after its k-th BasicBlock, counting the
+  blocks of layer1..layer4 in order, 1-based (res18_4 = end of layer2 = `layer2.1`,
+  res34_3 = `layer1.2`, res34_5 = `layer2.1`);
+- `tv/<model>/<node>`: any torchvision classification model (`torchvision.models.
+  list_models(module=torchvision.models)`) and any node of its graph, as
+  `torchvision.models.feature_extraction.get_graph_node_names` names them (eval
+  mode), or a module prefix such as `layer2.1` (the output of its last node).
+  Example: `tv/convnext_tiny/features.3`.
+
+Why `/` and not `:` between the parts: on a `dvc exp run -S` command line a `:`
+is read as "params file:key", and Hydra's override grammar allows no `:` in a
+mapping key, so a `:`-term could not be set from the command line; `/` can:
+`dvc exp run -S '+srgan.variants.cnx={mse: 0.6, tv/convnext_tiny/features.3: 0.4}'`.
+
+This module is torch-free at import time; checking a `tv/` term imports
+torchvision and traces the model's graph on the meta device (no weights, well
+under a second), once per model and process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+from srgan.core.errors import SrganError
+
+PIXEL_TERM = "mse"
+TV_PREFIX = "tv/"
+# Which weights a term's extractor held (training summaries, metrics and the report say so).
+WEIGHTS_NONE = "none"  # pixel MSE: no extractor
+WEIGHTS_IMAGENET = "imagenet"
+WEIGHTS_RANDOM = "random"  # asked for (features.weights: random)
+WEIGHTS_RANDOM_FALLBACK = "random (imagenet unavailable)"  # offline, features.allow_random_fallback
+RANDOM_WEIGHTS = (WEIGHTS_RANDOM, WEIGHTS_RANDOM_FALLBACK)
+VGG_FEATURE_RESCALE = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
+_VGG19_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
+_RESNET_BLOCKS_PER_LAYER = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+_ALIAS_HELP = (
+    "use mse, vgg19_<i>_<j> (e.g. vgg19_5_4), res18_<k> (k = 1..8), res34_<k> (k = 1..16) "
+    "or tv/<torchvision model>/<graph node> (e.g. tv/convnext_tiny/features.3)"
+)
+
+
+@dataclass(frozen=True)
+class FeatureTerm:
+    """A frozen feature extractor's definition: torchvision `model` cut at graph `node`."""
+
+    model: str  # torchvision model name, e.g. "vgg19"
+    node: str  # feature_extraction node name or module prefix, e.g. "features.35", "layer2.1"
+    rescale: float  # features are multiplied by this (VGG aliases: 1/12.75, the paper; else 1)
+
+
+def vgg19_feature_index(block: int, conv: int) -> int:
+    """Index in `vgg19().features` of the ReLU after conv `conv` of block `block` (1-based)."""
+    index = 0
+    for b in range(block - 1):
+        index += 2 * _VGG19_CONVS_PER_BLOCK[b] + 1  # conv+ReLU pairs, then a max-pool
+    return index + 2 * (conv - 1) + 1
+
+
+def resnet_block_node(depth: int, block: int) -> str:
+    """Module name of the `block`-th BasicBlock of ResNet-`depth`, counted over layer1..layer4, 1-based."""
+    left = block
+    for layer, count in enumerate(_RESNET_BLOCKS_PER_LAYER[depth], start=1):
+        if left <= count:
+            return f"layer{layer}.{left - 1}"
+        left -= count
+    raise ValueError(f"ResNet-{depth} has no block {block}")  # callers check the range first
+
+
+def _alias(term: str) -> FeatureTerm | None:
+    """The FeatureTerm of a study alias, or None when `term` is not a (valid) alias."""
+    if m := re.fullmatch(r"vgg19_([1-5])_([1-4])", term):
+        block, conv = int(m[1]), int(m[2])
+        if conv > _VGG19_CONVS_PER_BLOCK[block - 1]:
+            return None
+        return FeatureTerm("vgg19", f"features.{vgg19_feature_index(block, conv)}", VGG_FEATURE_RESCALE)
+    if m := re.fullmatch(r"res(18|34)_([1-9][0-9]?)", term):
+        depth, block = int(m[1]), int(m[2])
+        if block > sum(_RESNET_BLOCKS_PER_LAYER[depth]):
+            return None
+        return FeatureTerm(f"resnet{depth}", resnet_block_node(depth, block), 1.0)
+    return None
+
+
+def feature_term(term: str, key: str) -> FeatureTerm | None:
+    """Resolve a content-loss term: None for `mse`, else its FeatureTerm.
+
+    `key` is the params key the term sits at (for messages). Raises SrganError
+    with one line naming the key, and for a `tv/` term with a wrong model or
+    node, listing the closest valid names.
+    """
+    if term == PIXEL_TERM:
+        return None
+    if term.startswith(TV_PREFIX):
+        model, _, node = term[len(TV_PREFIX):].partition("/")
+        if not model or not node:
+            raise SrganError(f"content-loss term '{key}' must read tv/<model>/<node>, e.g. tv/resnet50/layer2")
+        _check_tv_node(model, node, key)
+        return FeatureTerm(model, node, 1.0)
+    alias = _alias(term)
+    if alias is None:
+        raise SrganError(f"unknown content-loss term '{key}'; {_ALIAS_HELP}")
+    return alias
+
+
+def _closest(word: str, choices: list[str], n: int = 5) -> str:
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.0)
+    return ", ".join(close)
+
+
+@functools.cache
+def torchvision_models() -> tuple[str, ...]:
+    """Names of torchvision's classification models (the ones with ImageNet weights)."""
+    import torchvision
+
+    return tuple(torchvision.models.list_models(module=torchvision.models))
+
+
+@functools.cache
+def graph_nodes(model: str) -> tuple[str, ...]:
+    """Eval-mode graph node names of torchvision `model` (traced on the meta device: no weights; RegNets on the CPU)."""
+    import torch
+    import torchvision
+    from torchvision.models.feature_extraction import get_graph_node_names
+
+    try:
+        with torch.device("meta"):
+            net = torchvision.models.get_model(model, weights=None)
+    except NotImplementedError:
+        # A few builders (RegNets) compute their widths with tensors and read them back, which the
+        # meta device cannot: build those on the CPU, leaving the global RNG as it was.
+        with torch.random.fork_rng(devices=[]):
+            net = torchvision.models.get_model(model, weights=None)
+    _, eval_nodes = get_graph_node_names(net)
+    return tuple(n for n in eval_nodes if n != "x")
+
+
+def _check_tv_node(model: str, node: str, key: str) -> None:
+    models = torchvision_models()
+    if model not in models:
+        raise SrganError(
+            f"content-loss term '{key}' names torchvision model '{model}', which is not a classification model; "
+            f"closest: {_closest(model, list(models))}"
+        )
+    nodes = graph_nodes(model)
+    if node in nodes or any(n.startswith(node + ".") for n in nodes):
+        return
+    prefixes = sorted({n.rsplit(".", k)[0] for n in nodes for k in range(1, n.count(".") + 1)})
+    raise SrganError(
+        f"content-loss term '{key}': {model} has no graph node '{node}'; closest: "
+        f"{_closest(node, list(nodes) + prefixes)} (all: torchvision.models.feature_extraction.get_graph_node_names)"
+    )
+
+
+def check_variant_terms(terms: dict[str, float], key: str) -> None:
+    """Resolve every term of one content-loss variant found at params key `key`.
+
+    Raises SrganError naming `key.<term>` for a term that does not resolve (see
+    `feature_term`); the weights are checked with the params (`srgan.core.config`).
+    """
+    for term in terms:
+        feature_term(term, f"{key}.{term}")
+
+
+def check_all_variant_terms(variants_by_section: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Resolve the terms of every variant, e.g. {"srresnet": params.srresnet.variants, "srgan": ...}.
+
+    Training stages call this before they load any data, so a misspelt term in any
+    variant stops the first stage that runs, not the one that trains that variant
+    hours later.
+    """
+    for section, variants in variants_by_section.items():
+        for name, terms in variants.items():
+            try:
+                check_variant_terms(terms, f"{section}.variants.{name}")
+            except SrganError as e:
+                raise SrganError(f"params.yaml: {e}") from None
+
+
+def term_family(terms: dict[str, float]) -> str:
+    """The loss family of a variant {term: weight}, for grouping in the report.
+
+    Feature terms are grouped by the torchvision model they cut (the study's
+    aliases resolve to theirs): VGG models -> 'VGG', ResNets -> 'ResNet', any
+    other model by its own name ('convnext_tiny'); several families joined by
+    ' + '; ' + MSE' when pixel MSE is part of the mix, 'MSE' for MSE alone.
+    Only terms with a positive weight count.
+    """
+    families: list[str] = []
+    for term, weight in terms.items():
+        spec = feature_term(term, term) if weight > 0 else None
+        if spec is None:
+            continue
+        family = "VGG" if spec.model.startswith("vgg") else "ResNet" if spec.model.startswith("resnet") else spec.model
+        if family not in families:
+            families.append(family)
+    pixel = terms.get(PIXEL_TERM, 0.0) > 0
+    if not families:
+        return "MSE"
+    return " + ".join(families) + (" + MSE" if pixel else "")

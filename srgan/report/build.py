@@ -1,0 +1,334 @@
+"""The study's report folder: per evaluation set, one table for experiment 1 (SRResNet per content
+loss) and one per SRGAN checkpoint (`srgan.report.tables`), colour fidelity (VGG vs ResNet losses),
+the perception-distortion planes, visual grids (GT | each variant | bicubic) and training /
+validation curves (`srgan.report.figures`).
+
+`build_report` reads every input (`srgan.report.inputs`) and runs every generator before anything
+is written; `write_report` then builds the report folder atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from srgan.core.artifacts import atomic_path, write_text_atomic
+from srgan.core.config import ReportParams
+from srgan.core.errors import SrganError
+from srgan.core.images import bicubic_upscale
+from srgan.core.runtime import Runtime
+from srgan.core.tensors import to_tensor, to_u8
+from srgan.inference.generator import load_generator, super_resolve
+from srgan.losses.terms import RANDOM_WEIGHTS, WEIGHTS_NONE
+from srgan.report import figures
+from srgan.report.inputs import (
+    BICUBIC,
+    GridImage,
+    Scored,
+    collect_scored,
+    load_curves,
+    load_grid_image,
+    load_per_image,
+    read_hr_niqe,
+    read_lpips_status,
+)
+from srgan.report.tables import (
+    colour_sentences,
+    colour_table,
+    experiment_table,
+    published_row,
+    to_markdown,
+)
+
+log = logging.getLogger(__name__)
+
+GRID_MARGIN_LR_PX = 16  # LR context around a grid crop (see _sr_crop)
+
+SRRESNET_CURVES = (
+    figures.Curve("loss/content", "content loss (train)", smooth=True, log_y=True),
+    figures.Curve("valid/psnr_y_db", "validation PSNR-Y (dB)", smooth=False),
+    figures.Curve("valid/ssim_y", "validation SSIM-Y", smooth=False),
+)
+SRGAN_CURVES = (
+    figures.Curve("loss/content", "generator content loss", smooth=True, log_y=True),
+    figures.Curve("loss/adversarial", "adversarial loss  −log D(SR)", smooth=True),
+    figures.Curve("loss/discriminator", "discriminator loss", smooth=True),
+    figures.Curve("d/fake_prob", "D(SR): mean probability 'real'", smooth=True, ylim=(-0.02, 1.02)),
+    figures.Curve("valid/psnr_y_db", "validation PSNR-Y (dB)", smooth=False),
+    figures.Curve("valid/ssim_y", "validation SSIM-Y", smooth=False),
+)
+EXPERIMENT_TITLES = {"srresnet": "Experiment 1: SRResNet per content loss",
+                     "srgan": "Experiment 2: SRGAN per content loss, from SRResNet-MSE"}
+
+
+def loss_mix(terms: dict[str, float]) -> str:
+    """'mse: 0.6; vgg19_5_4: 0.4', for display."""
+    return "; ".join(f"{term}: {weight:g}" for term, weight in terms.items())
+
+
+def describe_feature_weights(feature_weights: dict[str, str]) -> str:
+    """One line: which weights each feature term used."""
+    parts = [f"{term}: {used}" for term, used in feature_weights.items() if used != WEIGHTS_NONE]
+    return "; ".join(parts) if parts else "none (pixel loss only)"
+
+
+# ---------------------------------------------------------------- grids
+
+
+def _sr_crop(generator: nn.Module, item: GridImage, scale: int, runtime: Runtime) -> np.ndarray:
+    """The crop of the generator's output, computed on an LR window around it (not the whole image).
+
+    The window reaches GRID_MARGIN_LR_PX past the crop. A trained generator's output hardly
+    depends on farther pixels: on the sample profile's SRResNet-MSE and SRGAN-VGG, 16 LR px gave
+    crops byte-identical to the whole image's (8 px: at most 1/255 off), at a quarter of the
+    cost of the theoretical receptive field (8 + 2 * num_blocks = 40 LR px for 16 blocks).
+    """
+    margin = min(GRID_MARGIN_LR_PX, 8 + 2 * generator.num_blocks)
+    crop, (h, w) = item.crop, item.lr_u8.shape[:2]
+    top, left = max(0, crop.top // scale - margin), max(0, crop.left // scale - margin)
+    bottom = min(h, -(-(crop.top + crop.size_px) // scale) + margin)
+    right = min(w, -(-(crop.left + crop.size_px) // scale) + margin)
+    window = item.lr_u8[top:bottom, left:right]
+    sr_u8 = to_u8(super_resolve(generator, to_tensor(window)[None], runtime))
+    dy, dx = crop.top - top * scale, crop.left - left * scale
+    return sr_u8[dy : dy + crop.size_px, dx : dx + crop.size_px].copy()
+
+
+def grid_crops(images: Sequence[GridImage], scored: Sequence[Scored], scale: int,
+               runtime: Runtime) -> dict[str, list[np.ndarray]]:
+    """{model name: its crop of each grid image}; each generator is loaded once."""
+    crops: dict[str, list[np.ndarray]] = {}
+    for model in scored:
+        if model.weights is None:
+            crops[model.name] = [item.crop.cut(bicubic_upscale(item.lr_u8, scale)).copy() for item in images]
+            continue
+        generator, _ = load_generator(model.weights, scale, runtime)
+        crops[model.name] = [_sr_crop(generator, item, scale, runtime) for item in images]
+    return crops
+
+
+def _caption(per_image: pd.DataFrame, model: Scored, item: GridImage) -> str:
+    rows = per_image[(per_image["model"] == model.run_name) & (per_image["checkpoint"] == model.checkpoint)
+                     & (per_image["set"] == item.set_name) & (per_image["image"] == item.name)]
+    if rows.empty:
+        raise SrganError(f"per-image metrics of {model.name} have no row for {item.set_name}/{item.name}; "
+                         "re-run its evaluate stage")
+    row = rows.iloc[0]
+    # NIQE on a line of its own: one line of all three is wider than a grid panel.
+    niqe = f"\nNIQE {row['niqe_y']:.2f}" if "niqe_y" in row and math.isfinite(row["niqe_y"]) else ""
+    return f"{row['psnr_y_db']:.2f} dB / {row['ssim_y']:.4f}{niqe}"
+
+
+# ---------------------------------------------------------------- the report folder
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One PNG of the report and where index.md shows it."""
+
+    section: str  # heading it appears under
+    path: str  # relative to the report folder, e.g. "figures/plane_set5.png"
+    caption: str  # alt text, also printed under the image
+    draw: Callable[[Path], None]  # writes the PNG at the path it is given
+
+
+def _file_stem(text: str) -> str:
+    """A file name and markdown link target without spaces or odd characters."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def write_report(out_dir: Path, sections: Sequence[tuple[str, list[str]]], tables: dict[str, pd.DataFrame],
+                 figure_list: Sequence[ReportFigure]) -> None:
+    """Write the report folder atomically: index.md (sections in order, each section's figures
+    after its text), every table as <name>.csv and <name>.md, and every figure at its path."""
+    by_section: dict[str, list[ReportFigure]] = {}
+    for fig in figure_list:
+        by_section.setdefault(fig.section, []).append(fig)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        lines: list[str] = []
+        for heading, text in sections:
+            lines += [heading, "", *text, ""] if heading else [*text, ""]
+            for fig in by_section.get(heading, []):
+                lines += [f"![{fig.caption}]({fig.path})", "", f"*{fig.caption}*", ""]
+        for name, table in tables.items():
+            table.to_csv(tmp / f"{name}.csv", float_format="%.4f")
+            text = to_markdown(table) if table.index.name == "metric" else table.to_markdown(floatfmt=".3f")
+            (tmp / f"{name}.md").write_text(text + "\n", encoding="utf-8")
+        for fig in figure_list:
+            target = tmp / fig.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fig.draw(target)
+        write_text_atomic(tmp / "index.md", "\n".join(lines) + "\n")
+
+
+def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
+    lines = [
+        "Paper protocol: PSNR/SSIM on BT.601 Y, 8-bit rounded, border of `scale` px removed. "
+        "Study protocol: PSNR on RGB in [0, 1] with no border removed, and MS-SSIM on RGB (the study's \"SSIM\"). "
+        "NIQE (no reference, lower is better) on the Y channel with `scale` px shaved (PIRM 2018); LPIPS-Alex "
+        "(lower is better) when AlexNet's ImageNet weights are in the torch cache; chroma ratio = mean CIELAB "
+        "C* of SR over HR (below 1 = desaturated), ΔE2000 = mean colour difference to HR.",
+        "",
+        "Columns: the content-loss variants in params order, then bicubic and HR (HR has only NIQE: the "
+        "natural-image reference). SRResNet is evaluated at its best validation PSNR-Y; each SRGAN at the "
+        "checkpoint named in its table (the weights after that many steps or epochs).",
+    ]
+    if lpips_status != "ok":
+        lines += ["", f"LPIPS-Alex: {lpips_status}. Put the file in the cache and rerun the evaluations "
+                      "(`dvc repro -f -s <evaluate stage>`): DVC cannot see the torch cache."]
+    if any(used in RANDOM_WEIGHTS for s in scored for used in s.feature_weights.values()):
+        lines += ["", "**Warning:** some feature losses used randomly initialised extractors because ImageNet "
+                      "weights were unavailable (offline); those columns illustrate the pipeline, not the study's "
+                      "losses (see 'Feature-extractor weights' at the end)."]
+    return lines
+
+
+def _groups(scored: Sequence[Scored]) -> list[tuple[str, tuple[str, str], list[Scored]]]:
+    """(title, (experiment, checkpoint label), columns) of each results table, in report order."""
+    out: dict[tuple[str, str], list[Scored]] = {}
+    for item in scored:
+        if item.experiment != BICUBIC:
+            out.setdefault((item.experiment, item.checkpoint), []).append(item)
+    return [(f"{EXPERIMENT_TITLES[exp]} ({_checkpoint_words(label)})", (exp, label), cols)
+            for (exp, label), cols in out.items()]
+
+
+def _checkpoint_words(label: str) -> str:
+    """'best' -> 'best validation PSNR-Y', 'step20' -> 'after 20 steps', 'epoch100' -> 'after 100 epochs'."""
+    if label == "best":
+        return "best validation PSNR-Y"
+    m = re.fullmatch(r"(step|epoch)(\d+)", label)
+    return f"after {m[2]} {m[1]}{'' if m[2] == '1' else 's'}" if m else label
+
+
+def build_report(
+    *, metrics_dir: Path, models_dir: Path, plots_dir: Path, test_root: Path, out_dir: Path,
+    experiments: dict[str, Sequence[str]], sets: Sequence[str], scale: int, report: ReportParams,
+    runtime: Runtime,
+) -> None:
+    """Write the whole report to `out_dir` (see the module docstring).
+
+    experiments: {"srresnet": [...], "srgan": [...]} variant names in report order
+    (baseline first); sets: the test sets (params data.test keys). Every input is
+    read and every generator run before anything is written, so a missing file
+    raises SrganError naming it and leaves `out_dir` as it was.
+    """
+    scored = collect_scored(metrics_dir, models_dir, experiments, sets)
+    bicubic = scored[0]
+    hr_niqe = read_hr_niqe(metrics_dir, sets)
+    per_image = load_per_image(metrics_dir, list(dict.fromkeys(s.run_name for s in scored)))
+    colors = figures.model_colors([BICUBIC, *dict.fromkeys(v for vs in experiments.values() for v in vs)])
+    groups = _groups(scored)
+    srgan_labels = [label for _, (experiment, label), _ in groups if experiment == "srgan"]
+    sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, read_lpips_status(metrics_dir)))]
+    tables: dict[str, pd.DataFrame] = {}
+    figure_list: list[ReportFigure] = []
+    for set_name in sets:
+        text: list[str] = []
+        for title, (experiment, label), columns in groups:
+            table = experiment_table(columns, bicubic, hr_niqe[set_name], set_name,
+                                     published_row(experiment, label, srgan_labels))
+            stem = _file_stem(f"{set_name}_{experiment}_{label}")
+            tables[stem] = table
+            text += [f"### {title}", "", to_markdown(table), "", f"As CSV: [{stem}.csv]({stem}.csv)", ""]
+        colour = colour_table(scored, set_name)
+        tables[_file_stem(f"{set_name}_colour")] = colour
+        text += ["### Colour fidelity: does the VGG loss desaturate, compared with the ResNet losses?", "",
+                 colour.to_markdown(index=False, floatfmt=".3f"), "", *colour_sentences(colour, set_name), ""]
+        section = f"## {set_name} ({bicubic.results[set_name]['images']} images)"
+        sections.append((section, text))
+        figure_list += _plane_figures(section, set_name, scored, hr_niqe[set_name], colors)
+    figure_list += _grid_figures(report, test_root, scale, scored, groups, per_image, runtime)
+    sections.append(("## Visual comparison", [
+        "GT | each variant | bicubic, on the most detailed window of each image (nearest-neighbour zoom); "
+        "under each name: PSNR-Y / SSIM-Y (and NIQE) of the whole image."]))
+    figure_list += _curve_figures(plots_dir, experiments, colors)
+    sections.append(("## Training and validation", [
+        "Validation PSNR-Y / SSIM-Y of the averaged generator on the validation set at every validation point "
+        "(★ best), and the training losses, per variant."]))
+    runs = {s.run_name: s for s in scored if s.experiment != BICUBIC}  # one line per run, not per checkpoint
+    sections.append(("## Feature-extractor weights", [
+        f"- **{name}** ({loss_mix(s.loss_terms)}): {describe_feature_weights(s.feature_weights)}"
+        for name, s in runs.items()]))
+    write_report(out_dir, sections, tables, figure_list)
+
+
+def _plane_figures(section: str, set_name: str, scored: Sequence[Scored], hr_niqe: float,
+                   colors: dict[str, str]) -> list[ReportFigure]:
+    """PSNR-Y against NIQE (and LPIPS when there is any): one panel per experiment, bicubic in each."""
+    bicubic = next(s for s in scored if s.experiment == BICUBIC)
+    labels = list(dict.fromkeys(s.checkpoint for s in scored if s.experiment == "srgan"))
+    # ● SRResNet, ■ bicubic; SRGAN checkpoints ▲ (last), ▼ ◆ ⬟ (earlier, latest first).
+    markers = {"srresnet": {"best": "o"}, "srgan": dict(zip(reversed(labels), ("^", "v", "D", "p", "h", "*")))}
+    stem = _file_stem(set_name)
+    out = []
+    for y, y_label, name in (("niqe_y", "NIQE-Y (lower = more natural)", "niqe"),
+                             ("lpips_alex", "LPIPS-Alex (lower = closer to HR)", "lpips")):
+        panels = []
+        for experiment in ("srresnet", "srgan"):
+            items = [s for s in scored if s.experiment == experiment]
+            if not items:
+                continue
+            points = [figures.PlanePoint(s.variant if experiment == "srresnet" else f"{s.variant}@{s.checkpoint}",
+                                         s.results[set_name].get("psnr_y_db", math.nan),
+                                         s.results[set_name].get(y, math.nan), colors[s.variant],
+                                         markers[experiment].get(s.checkpoint, "o")) for s in items]
+            points.append(figures.PlanePoint(BICUBIC, bicubic.results[set_name].get("psnr_y_db", math.nan),
+                                             bicubic.results[set_name].get(y, math.nan), colors[BICUBIC], "s"))
+            panels.append(figures.PlanePanel(EXPERIMENT_TITLES[experiment], tuple(points)))
+        if not any(math.isfinite(p.y) for panel in panels for p in panel.points):
+            continue  # e.g. LPIPS offline
+        hlines = {"HR": hr_niqe} if name == "niqe" and math.isfinite(hr_niqe) else {}
+        out.append(ReportFigure(
+            section, f"figures/plane_{name}_{stem}.png",
+            f"{set_name}: perception-distortion plane, PSNR-Y against {y_label.split(' (')[0]} (● SRResNet, "
+            "■ bicubic, SRGAN ▲ at its last checkpoint, ▼ at the one before" + ("; dashed: HR's NIQE)" if hlines
+                                                                                 else ")"),
+            partial(figures.perception_distortion_plane, panels=panels, x_label="PSNR-Y (dB) → better",
+                    y_label=y_label, hlines=hlines,
+                    title=f"{set_name}: perception-distortion plane (Blau & Michaeli 2018)")))
+    return out
+
+
+def _grid_figures(report: ReportParams, test_root: Path, scale: int, scored: Sequence[Scored],
+                  groups: list, per_image: pd.DataFrame, runtime: Runtime) -> list[ReportFigure]:
+    images = [load_grid_image(entry, test_root, scale, report.crop_px) for entry in report.grid_images]
+    crops = grid_crops(images, scored, scale, runtime)
+    bicubic = scored[0]
+    out = []
+    for i, item in enumerate(images):
+        for title, (experiment, label), columns in groups:
+            panels = [figures.GridPanel("HR (ground truth)", item.crop.cut(item.hr_u8), "reference")]
+            panels += [figures.GridPanel(c.variant, crops[c.name][i], _caption(per_image, c, item))
+                       for c in [*columns, bicubic]]
+            out.append(ReportFigure(
+                "## Visual comparison",
+                f"figures/grid_{_file_stem(item.set_name)}_{_file_stem(item.name)}_{experiment}_{_file_stem(label)}.png",
+                f"{item.set_name}/{item.name}, {title}",
+                partial(figures.comparison_grid, hr_u8=item.hr_u8, crop=item.crop, panels=panels,
+                        title=f"{item.set_name}/{item.name}: {title}")))
+    return out
+
+
+def _curve_figures(plots_dir: Path, experiments: dict[str, Sequence[str]],
+                   colors: dict[str, str]) -> list[ReportFigure]:
+    out = []
+    for experiment, curves, title in (("srresnet", SRRESNET_CURVES, "Experiment 1: SRResNet training"),
+                                      ("srgan", SRGAN_CURVES, "Experiment 2: SRGAN fine-tuning")):
+        variants = experiments.get(experiment, [])
+        if variants:
+            runs = load_curves(plots_dir, experiment, variants)
+            out.append(ReportFigure(
+                "## Training and validation", f"figures/training_{experiment}.png", title,
+                partial(figures.training_curves, runs=runs, curves=curves, title=title, colors=colors)))
+    return out

@@ -1,0 +1,146 @@
+"""What the pipeline wrote, read back for the report as typed records.
+
+`collect_scored` gives one `Scored` per column of the tables and point of the
+perception-distortion planes: bicubic, then every scored checkpoint of every
+run, from the metrics files (`srgan.core.records`); `load_per_image` the
+per-image scores; `load_grid_image` a test image from a prepared set
+(`srgan.datasets.prepared`); `load_curves` the training curves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from srgan.core.errors import SrganError
+from srgan.core.records import (
+    SetScores,
+    read_baseline_metrics,
+    read_run_metrics,
+    read_scalars,
+)
+from srgan.datasets.prepared import image_names, read_pair
+from srgan.report.figures import CropBox, ScalarSeries, most_detailed_crop
+
+BICUBIC = "bicubic"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One scored model: a column of the tables and a point of the perception-distortion plane."""
+
+    experiment: str  # "bicubic" | "srresnet" | "srgan"
+    variant: str  # the loss variant ("bicubic" for bicubic)
+    checkpoint: str  # the scored checkpoint's label ("best", "step20", "epoch100"; "bicubic" for bicubic)
+    results: SetScores  # set -> {metric: mean}
+    weights: Path | None  # the scored generator checkpoint; None for bicubic
+    feature_weights: dict[str, str]  # {term: weights its extractor held}
+    loss_terms: dict[str, float]  # {term: weight} ({} for bicubic)
+
+    @property
+    def name(self) -> str:
+        """'bicubic', 'srresnet/mse@best', 'srgan/vgg19_5_4@epoch100'."""
+        if self.experiment == BICUBIC:
+            return BICUBIC
+        return f"{self.experiment}/{self.variant}@{self.checkpoint}"
+
+    @property
+    def run_name(self) -> str:
+        """The per-image CSV's model key: 'bicubic', 'srresnet/mse', 'srgan/mse'."""
+        return BICUBIC if self.experiment == BICUBIC else f"{self.experiment}/{self.variant}"
+
+
+def _sets_of(results: SetScores, sets: Sequence[str], path: Path) -> SetScores:
+    missing = [s for s in sets if s not in results]
+    if missing:
+        raise SrganError(f"metrics file {path} has no results for set '{missing[0]}'; re-run its evaluate stage")
+    return {s: results[s] for s in sets}
+
+
+def read_hr_niqe(metrics_dir: Path, sets: Sequence[str]) -> dict[str, float]:
+    """{set: mean NIQE of the HR images} (metrics/hr.json)."""
+    path = metrics_dir / "hr.json"
+    hr = _sets_of(read_baseline_metrics(path).scores, sets, path)
+    return {s: hr[s].get("niqe_y", float("nan")) for s in sets}
+
+
+def read_lpips_status(metrics_dir: Path) -> str:
+    return read_baseline_metrics(metrics_dir / "bicubic.json").lpips_alex_status
+
+
+def collect_scored(metrics_dir: Path, models_dir: Path, experiments: dict[str, Sequence[str]],
+                   sets: Sequence[str]) -> list[Scored]:
+    """Bicubic, then every scored checkpoint of each experiment's runs, in params order.
+
+    experiments: {"srresnet": variant names, "srgan": variant names}, baseline first.
+    """
+    path = metrics_dir / "bicubic.json"
+    bicubic = read_baseline_metrics(path)
+    scored = [Scored(BICUBIC, BICUBIC, BICUBIC, _sets_of(bicubic.scores, sets, path), None, {}, {})]
+    for experiment, variants in experiments.items():
+        for variant in variants:
+            path = metrics_dir / experiment / f"{variant}.json"
+            run = read_run_metrics(path)
+            for label, file in run.checkpoints.items():
+                weights = models_dir / experiment / variant / file
+                if not weights.is_file():
+                    raise SrganError(f"checkpoint {weights} not found; run the training stages (dvc repro)")
+                scored.append(Scored(experiment, variant, label, _sets_of(run.scores[label], sets, path), weights,
+                                     run.feature_weights, run.loss_terms))
+    return scored
+
+
+def load_per_image(metrics_dir: Path, names: Sequence[str]) -> pd.DataFrame:
+    """metrics/per_image/<name>.csv of each run key, stacked, with a leading `model` column."""
+    frames = []
+    for name in names:
+        path = metrics_dir / "per_image" / f"{name}.csv"
+        if not path.is_file():
+            raise SrganError(f"per-image metrics {path} not found; run its evaluate stage (dvc repro)")
+        # Image names such as DIV2K's "0801" and labels must stay text.
+        frame = pd.read_csv(path, dtype={"set": str, "image": str, "checkpoint": str}, keep_default_na=False,
+                            na_values=["", "NaN", "nan"])
+        frames.append(frame.assign(model=name))
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class GridImage:
+    set_name: str
+    name: str
+    hr_u8: np.ndarray  # (H, W, 3)
+    lr_u8: np.ndarray  # (H/scale, W/scale, 3)
+    crop: CropBox
+
+
+def load_grid_image(entry: str, test_root: Path, scale: int, crop_px: int) -> GridImage:
+    """`entry` is '<set>/<image>', or '<set>/#<k>' for the set's k-th image (0-based, manifest order)."""
+    set_name, _, name = entry.partition("/")
+    set_dir = test_root / set_name
+    if name.startswith("#") and name[1:].isdigit():
+        names = image_names(set_dir, scale)
+        if int(name[1:]) >= len(names):
+            raise SrganError(f"params key 'report.grid_images' has '{entry}', but {set_name} has {len(names)} images")
+        name = names[int(name[1:])]
+    if not (set_dir / "HR" / f"{name}.png").is_file():
+        raise SrganError(f"params key 'report.grid_images' has '{entry}', but {set_dir / 'HR' / f'{name}.png'} "
+                         "does not exist; name an image of that prepared test set")
+    hr_u8, lr_u8 = read_pair(set_dir, name, scale)
+    return GridImage(set_name, name, hr_u8, lr_u8, most_detailed_crop(hr_u8, crop_px))
+
+
+def load_curves(plots_dir: Path, experiment: str, variants: Sequence[str]) -> dict[str, dict[str, ScalarSeries]]:
+    """{variant: {tag: series}} of one experiment's training curves (plots/<experiment>/<variant>/*.tsv)."""
+    runs = {}
+    for variant in variants:
+        folder = plots_dir / experiment / variant
+        scalars = read_scalars(folder)
+        if not scalars:
+            raise SrganError(f"no training curves (*.tsv) in {folder}; run the training stages (dvc repro)")
+        runs[variant] = {tag: ScalarSeries(np.array(steps, dtype=np.int64), np.array(values))
+                         for tag, (steps, values) in scalars.items()}
+    return runs

@@ -1,0 +1,126 @@
+"""The report's tables: one per experiment (and SRGAN checkpoint) and set, with the study's
+published numbers beside ours where it reported them, and the colour-fidelity table.
+
+Loss families come from the loss-term table (`srgan.losses.terms.term_family`): VGG,
+ResNet, any other torchvision model by its name, and their mixes with MSE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from srgan.losses.terms import term_family
+from srgan.report.inputs import BICUBIC, Scored
+from srgan.report.published import ROWS as PUBLISHED_ROWS
+from srgan.report.published import published, reported_sets
+
+# metric key -> (row label, decimals); arrows say which way is better.
+METRIC_ROWS = {
+    "psnr_y_db": ("PSNR-Y (dB) ↑", 2),
+    "ssim_y": ("SSIM-Y ↑", 4),
+    "psnr_rgb_db": ("PSNR-RGB (dB, study protocol) ↑", 2),
+    "ms_ssim_rgb": ("MS-SSIM (study protocol) ↑", 4),
+    "niqe_y": ("NIQE-Y ↓", 3),
+    "lpips_alex": ("LPIPS-Alex ↓", 4),
+    "chroma_ratio": ("chroma ratio C*(SR)/C*(HR), 1 = faithful", 3),
+    "delta_e00": ("ΔE2000 ↓", 2),
+}
+
+
+def published_row(experiment: str, label: str, labels: Sequence[str]) -> str | None:
+    """The study's result row to show beside a table: SRResNet, or the SRGAN checkpoint of the
+    same label (epoch100, epoch200), else by position (first = after 100, last = after 200 epochs)."""
+    if experiment == "srresnet":
+        return "srresnet"
+    if label in PUBLISHED_ROWS:
+        return label
+    if len(labels) >= 2 and label in (labels[0], labels[-1]):
+        return "epoch100" if label == labels[0] else "epoch200"
+    return None
+
+
+def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float, set_name: str,
+                     published_as: str | None) -> pd.DataFrame:
+    """Rows: METRIC_ROWS, and when the study reported the set, its published value and our
+    difference right under each study-protocol row; columns: the variants, then bicubic and HR
+    (NIQE only)."""
+    data: dict[str, dict[str, float]] = {}
+    for item in [*columns, bicubic]:
+        data[item.variant] = {label: item.results[set_name].get(key, math.nan)
+                              for key, (label, _) in METRIC_ROWS.items()}
+    data["HR"] = {label: (hr_niqe if key == "niqe_y" else math.nan) for key, (label, _) in METRIC_ROWS.items()}
+    table = pd.DataFrame(data)
+    order = [label for label, _ in METRIC_ROWS.values()]
+    if published_as and set_name.lower() in reported_sets():
+        what = PUBLISHED_ROWS[published_as]
+        for key in ("psnr_rgb_db", "ms_ssim_rgb"):
+            name = METRIC_ROWS[key][0].split(" (")[0].split(" ↑")[0]
+            theirs = {c.variant: published(set_name, published_as, key, c.variant) for c in columns}
+            theirs = {v: (math.nan if x is None else x) for v, x in theirs.items()}
+            rows = {f"{name}: study, {what} (published)": theirs,
+                    f"{name}: ours − published": {c.variant: c.results[set_name].get(key, math.nan)
+                                                  - theirs[c.variant] for c in columns}}
+            at = order.index(METRIC_ROWS[key][0]) + 1
+            for label, values in rows.items():
+                table.loc[label] = pd.Series(values)
+            order[at:at] = list(rows)
+    table = table.loc[order]
+    table.index.name = "metric"
+    return table
+
+
+def _digits(label: str) -> int:
+    for row, digits in METRIC_ROWS.values():
+        if label.startswith(row.split(" (")[0].split(" ↑")[0].split(" ↓")[0]):
+            return digits
+    return 3
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The table with each row's decimals (METRIC_ROWS); NaN as '–'; value columns right-aligned."""
+    shown = table.copy().astype(object)
+    for label in shown.index:
+        digits = _digits(label)
+        sign = "+" if label.endswith("ours − published") else ""  # a difference shows its sign
+        shown.loc[label] = [f"{v:{sign}.{digits}f}" if isinstance(v, float) and math.isfinite(v) else "–"
+                            for v in table.loc[label]]
+    # disable_numparse: tabulate would otherwise re-parse "25.00" as a number and print "25",
+    # losing the row's decimals, and left-align the columns that hold a '–'.
+    return shown.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(shown.columns))
+
+
+def colour_table(scored: Sequence[Scored], set_name: str) -> pd.DataFrame:
+    """Mean chroma ratio and ΔE2000 per loss family (`term_family`) and experiment/checkpoint."""
+    rows = []
+    for item in scored:
+        if item.experiment == BICUBIC:
+            family, group = BICUBIC, BICUBIC
+        else:
+            family, group = term_family(item.loss_terms), f"{item.experiment}@{item.checkpoint}"
+        rows.append({"run": group, "family": family,
+                     "chroma_ratio": item.results[set_name].get("chroma_ratio", math.nan),
+                     "delta_e00": item.results[set_name].get("delta_e00", math.nan)})
+    frame = pd.DataFrame(rows)
+    frame = frame.groupby(["run", "family"], sort=False).mean().reset_index()
+    runs = list(dict.fromkeys(frame["run"]))
+    return frame.sort_values("run", key=lambda col: col.map(runs.index), kind="stable").reset_index(drop=True)
+
+
+def colour_sentences(table: pd.DataFrame, set_name: str) -> list[str]:
+    """Measured sentences per run: do the VGG losses desaturate more than the ResNet losses
+    (pure feature losses, and their mixes with MSE, compared separately)?"""
+    out = []
+    for run, group in table.groupby("run", sort=False):
+        by_family = dict(zip(group["family"], group["chroma_ratio"]))
+        for suffix, what in (("", "VGG-loss variants"), (" + MSE", "VGG + MSE hybrids")):
+            vgg, res = by_family.get("VGG" + suffix, math.nan), by_family.get("ResNet" + suffix, math.nan)
+            if not (math.isfinite(vgg) and math.isfinite(res)):
+                continue
+            verdict = "keep less of the HR chroma than" if vgg < res else "keep at least as much chroma as"
+            other = "ResNet-loss variants" if not suffix else "ResNet + MSE hybrids"
+            out.append(f"- **{run}** on {set_name}: {what} {verdict} {other} "
+                       f"(mean C* ratio {vgg:.3f} vs {res:.3f}; 1 = HR's saturation).")
+    return out

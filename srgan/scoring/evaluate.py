@@ -1,0 +1,165 @@
+"""Scoring generators, the bicubic baseline and HR itself on the evaluation sets.
+
+Per image (all against the mod-cropped HR, `scale` px shaved unless a metric says otherwise):
+- distortion, paper protocol: `psnr_y_db`, `ssim_y` (BT.601 Y, 8-bit rounded);
+- distortion, study protocol: `psnr_rgb_db`, `ms_ssim_rgb` (RGB in [0, 1], no shave);
+- perceptual quality: `niqe_y` (no reference; the 8-bit SR image's Y, PIRM protocol),
+  `lpips_alex` (LPIPS v0.1 on AlexNet; only when its ImageNet weights are at hand);
+- colour fidelity: `chroma_ratio` (mean CIELAB C* of SR / of HR; < 1 = desaturated;
+  NaN for gray images) and `delta_e00` (mean CIEDE2000).
+Lower is better for niqe_y, lpips_alex and delta_e00; chroma_ratio is best at 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from srgan.core.errors import SrganError
+from srgan.core.images import bicubic_upscale
+from srgan.core.records import BaselineMetrics, RunMetrics, read_summary
+from srgan.core.runtime import Runtime
+from srgan.core.tensors import to_tensor, to_u8
+from srgan.datasets.prepared import EvalImage
+from srgan.inference.generator import load_generator, super_resolve
+from srgan.inference.tiling import super_resolve_tiled
+from srgan.scoring import metrics
+from srgan.scoring.colour import colour_fidelity
+from srgan.scoring.lpips import LpipsAlex, load_lpips_alex
+from srgan.scoring.niqe import niqe_y
+
+log = logging.getLogger(__name__)
+
+DISTORTION_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb")
+PERCEPTUAL_KEYS = ("niqe_y", "lpips_alex")
+COLOUR_KEYS = ("chroma_ratio", "delta_e00")
+METRIC_KEYS = DISTORTION_KEYS + PERCEPTUAL_KEYS + COLOUR_KEYS
+TILE_OVERLAP_PX = 16  # LR px shared by neighbouring tiles with evaluate.tile_px
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Everything that scores one SR image; `lpips` is None when its weights are unavailable."""
+
+    scale: int
+    lpips: LpipsAlex | None
+    lpips_status: str  # "ok", or "unavailable: <reason>"
+
+
+def make_scorer(scale: int, runtime: Runtime, lpips_required: bool) -> Scorer:
+    """A Scorer; LPIPS-Alex is built when its weights are at hand (required: stop without them)."""
+    lpips, status = load_lpips_alex(runtime.device, required=lpips_required)
+    return Scorer(scale, lpips, status)
+
+
+def _niqe(img_u8, shave_px: int, gray: bool, name: str) -> float:
+    try:
+        return niqe_y(img_u8, shave_px=shave_px, gray=gray)
+    except SrganError as e:  # an image too small for two 96-px blocks has no NIQE
+        log.warning("%s: no NIQE (%s)", name, e)
+        return math.nan
+
+
+def score_image(sr_img: Tensor, item: EvalImage, scorer: Scorer) -> dict[str, float]:
+    """Every metric of one SR image. sr_img: (1, 3, H, W) float RGB in [0, 1], HR's size."""
+    hr_img = to_tensor(item.hr_u8)[None]
+    scale = scorer.scale
+    row = metrics.evaluate_pair(sr_img, hr_img, scale, item.gray)
+    sr_u8 = to_u8(sr_img)  # NIQE and colour see the image as it would be saved
+    row["niqe_y"] = _niqe(sr_u8, scale, item.gray, item.name)
+    if scorer.lpips is not None:
+        row["lpips_alex"] = float(scorer.lpips(sr_img, hr_img, shave_px=scale)[0])
+    row.update(colour_fidelity(sr_u8, item.hr_u8, shave_px=scale))
+    return row
+
+
+def score_images(
+    model: nn.Module | None, images: list[EvalImage], scorer: Scorer, runtime: Runtime, tile_px: int = 0,
+) -> pd.DataFrame:
+    """One row per image (image, gray, metrics) of `model` (None = bicubic baseline) on one set."""
+    if model is not None:
+        model.eval()
+    rows = []
+    for item in images:
+        lr_img = to_tensor(item.lr_u8)[None]
+        if model is None:
+            sr_img = to_tensor(bicubic_upscale(item.lr_u8, scorer.scale))[None]
+        elif tile_px > 0:
+            sr_img = super_resolve_tiled(model, lr_img, runtime, tile_px, overlap_px=TILE_OVERLAP_PX)
+        else:
+            sr_img = super_resolve(model, lr_img, runtime)
+        rows.append({"image": item.name, "gray": item.gray, **score_image(sr_img, item, scorer)})
+    return pd.DataFrame(rows)
+
+
+def summarize(per_image: pd.DataFrame) -> dict[str, float]:
+    """Mean of each metric over the images of one set (NaN entries skipped; absent metrics left out)."""
+    out: dict[str, float] = {}
+    for key in METRIC_KEYS:
+        if key not in per_image:
+            continue
+        value = float(per_image[key].mean(skipna=True))
+        out[key] = round(value, 4) if math.isfinite(value) else value
+    out["images"] = int(len(per_image))
+    return out
+
+
+def score_sets(model: nn.Module | None, sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime,
+               tile_px: int = 0, label: str = "") -> tuple[dict, list[pd.DataFrame]]:
+    """({set: mean metrics}, per-image frames with `checkpoint` = label and `set` columns) of one model."""
+    results, frames = {}, []
+    for set_name, images in sets.items():
+        per_image = score_images(model, images, scorer, runtime, tile_px)
+        results[set_name] = summarize(per_image)
+        frames.append(per_image.assign(checkpoint=label, set=set_name))
+    return results, frames
+
+
+def _per_image_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["checkpoint", "set", "image", "gray", *(k for k in METRIC_KEYS if k in table)]
+    return table[columns]
+
+
+def evaluate_bicubic(sets: dict[str, list[EvalImage]], scorer: Scorer,
+                     runtime: Runtime) -> tuple[BaselineMetrics, pd.DataFrame]:
+    """Scores of bicubic upscaling; returns (metrics, per-image rows; checkpoint "bicubic")."""
+    results, frames = score_sets(None, sets, scorer, runtime, 0, "bicubic")
+    return BaselineMetrics("bicubic", scorer.lpips_status, results), _per_image_table(frames)
+
+
+def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> BaselineMetrics:
+    """NIQE of the HR images themselves (shave = scale): the natural-image reference of every table."""
+    results = {}
+    for set_name, images in sets.items():
+        scores = [_niqe(item.hr_u8, scale, item.gray, item.name) for item in images]
+        results[set_name] = summarize(pd.DataFrame({"niqe_y": scores}))
+    return BaselineMetrics("hr", "n/a", results)
+
+
+def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime,
+                 tile_px: int = 0) -> tuple[RunMetrics, pd.DataFrame]:
+    """Score every checkpoint that a training run's summary lists (`scored`), on every set.
+
+    Returns (the run's metrics, per-image rows with the checkpoint label in `checkpoint`).
+    """
+    summary = read_summary(run_dir)
+    scores, frames = {}, []
+    for checkpoint in summary.scored:
+        model, _ = load_generator(run_dir / checkpoint.file, scorer.scale, runtime)
+        scores[checkpoint.label], set_frames = score_sets(model, sets, scorer, runtime, tile_px, checkpoint.label)
+        frames += set_frames
+        del model
+        if runtime.device.type == "cuda":
+            torch.cuda.empty_cache()
+    metrics_ = RunMetrics(
+        experiment=summary.experiment, variant=summary.variant, loss_terms=summary.loss_terms,
+        feature_weights=summary.feature_weights, lpips_alex_status=scorer.lpips_status,
+        checkpoints={c.label: c.file for c in summary.scored}, scores=scores)
+    return metrics_, _per_image_table(frames)

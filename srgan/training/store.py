@@ -1,0 +1,97 @@
+"""Where a training run keeps what it needs to resume, and how it publishes its outputs.
+
+State folder (scratch, never a DVC output): `resume.pt`, the whole training
+state saved atomically every `execution.checkpoint_every` steps, with the run's
+fingerprint; `points/<folder>/{best,last}.pt`, the checkpoint points written so
+far. They wait there because DVC deletes a stage's output folder before the
+stage runs, so a resumed run must find them elsewhere. At the end `publish`
+copies the points into the output folder, writes the summary (and the timing
+into the log folder) and deletes the resume state.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from srgan.core.artifacts import atomic_path, load_checkpoint, save_checkpoint
+from srgan.core.errors import SrganError
+from srgan.core.records import RunTiming, TrainingSummary, write_summary, write_timing
+
+log = logging.getLogger(__name__)
+
+RESUME_FILE = "resume.pt"
+CHECKPOINT_FILES = ("best.pt", "last.pt")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    out_dir: Path  # final artefacts (DVC output, written when the run ends)
+    log_dir: Path  # TensorBoard (DVC output)
+    plots_dir: Path  # one TSV per scalar for `dvc plots` (DVC plots output)
+    state_dir: Path  # resume state and checkpoint points: scratch, not a DVC output
+
+
+class RunStore:
+    """The files of one run (see the module docstring); only the main process writes."""
+
+    def __init__(self, paths: RunPaths, is_main: bool) -> None:
+        self.paths = paths
+        self.is_main = is_main
+        self.resume_path = paths.state_dir / RESUME_FILE
+
+    def load_resume(self, fingerprint: dict[str, str]) -> dict[str, Any] | None:
+        """The saved state when it belongs to this run (same fingerprint), else None (start afresh)."""
+        if not self.resume_path.is_file():
+            return None
+        # On the CPU: torch.set_rng_state takes only a CPU tensor; load_state_dict moves
+        # weights and optimiser state to the device.
+        saved = load_checkpoint(self.resume_path, map_location="cpu")
+        saved_fingerprint = saved.get("fingerprint") or {}
+        changed = [name for name in fingerprint if saved_fingerprint.get(name) != fingerprint[name]]
+        if changed:
+            log.warning("%s is from a run with other %s: starting afresh", self.resume_path, ", ".join(changed))
+            return None
+        return saved
+
+    def save_resume(self, state: dict[str, Any], fingerprint: dict[str, str]) -> None:
+        if self.is_main:
+            save_checkpoint(self.resume_path, {**state, "fingerprint": fingerprint})
+
+    def open_folders(self, fresh: bool) -> None:
+        """A fresh run clears its log, plots and state folders (an older run's); a resumed one keeps them."""
+        if not self.is_main:
+            return
+        folders = (self.paths.log_dir, self.paths.plots_dir, self.paths.state_dir)
+        if fresh:
+            for folder in folders:
+                if Path.cwd().resolve().is_relative_to(folder.resolve()):
+                    raise SrganError(f"refusing to clear {folder}: it holds the working directory")
+                shutil.rmtree(folder, ignore_errors=True)
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def save_point(self, folder: str, checkpoints: dict[str, dict[str, Any]]) -> None:
+        """Keep a checkpoint point's files ({"best.pt": ..., "last.pt": ...}) until `publish`."""
+        if self.is_main:
+            for name, checkpoint in checkpoints.items():
+                save_checkpoint(self.paths.state_dir / "points" / folder / name, checkpoint)
+
+    def publish(self, folders: list[str], summary: TrainingSummary, timing: RunTiming) -> None:
+        """Copy the points into the output folder, write the summary and timing, drop the resume state."""
+        if not self.is_main:
+            return
+        self.paths.out_dir.mkdir(parents=True, exist_ok=True)
+        for folder in dict.fromkeys(folders):
+            for name in CHECKPOINT_FILES:
+                # Copied, not moved: until resume.pt is gone below, a killed run must find them again.
+                with atomic_path(self.paths.out_dir / folder / name) as tmp:
+                    shutil.copy2(self.paths.state_dir / "points" / folder / name, tmp)
+        write_summary(self.paths.out_dir, summary)
+        write_timing(self.paths.log_dir, timing)
+        # Finished: only the final artefacts remain.
+        self.resume_path.unlink(missing_ok=True)
+        shutil.rmtree(self.paths.state_dir / "points", ignore_errors=True)
