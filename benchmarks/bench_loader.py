@@ -8,13 +8,13 @@ with `write_prepared_set` in a temporary directory, then two loaders make
 128-px x4 training patches with the study's `rot10_hflip` augmentation:
 
   decode_every_sample  the content-loss study's approach: __getitem__ opens the
-                       PNG with PIL, decodes all of it, and cuts one patch
+                       PNGs with PIL, decodes all of them, and cuts one patch
   decode_once          ours: `load_train_set` once (its cost is reported
                        separately), then `PatchDataset` crops from the arrays
 
-Both draw item i from the same generator (seed, i) and run the same crop,
-rotation, flip and PIL-bicubic LR code, so they produce identical patches (the
-script checks this); they differ only in where the HR pixels come from. Both go
+Both draw item i with `draw_patch` (seed, i) and cut it with `cut_patches`, so
+they produce identical patches (the script checks this); they differ only in
+where the pixels come from. Both go
 through `DataLoader(batch_size=16, num_workers=--workers)`. Each round builds a
 fresh loader per variant (taking turns, and alternating which goes first, so
 drift of a shared machine hits both alike), discards the first batch (worker
@@ -30,6 +30,7 @@ one-time decode of `load_train_set` next to a sequential `read_image` loop.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -41,10 +42,9 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from srgan.core.images import bicubic_downscale, read_image
-from srgan.core.tensors import to_tensor
-from srgan.datasets.patches import PatchDataset, _crop_rotated
-from srgan.datasets.prepared import load_train_set, write_prepared_set
+from srgan.core.images import read_image
+from srgan.datasets.patches import ImageStore, PatchDataset, PatchSpec, cut_patches, draw_patch
+from srgan.datasets.prepared import TrainImage, load_train_set, write_prepared_set
 
 WIDTH_PX, HEIGHT_PX = 2040, 1356
 PATCH_PX, SCALE, BATCH_SIZE, AUGMENT = 128, 4, 16, "rot10_hflip"
@@ -80,26 +80,27 @@ def synthetic_photo(height_px: int, width_px: int, seed: int) -> np.ndarray:
 
 
 class DecodeEverySample(Dataset):
-    """The study's loader: every item decodes a whole HR PNG to cut one patch.
+    """The study's loader: every item decodes a whole HR PNG (and its LR) to cut one patch.
 
-    Same per-item generator, image choice, crop/augmentation and LR code as
-    `PatchDataset(per_epoch=False)`, so item i is the same patch in both.
+    Same draws (`draw_patch`) and cutting (`cut_patches`) as `PatchDataset`, so item i
+    is the same patch in both.
     """
 
-    def __init__(self, hr_paths: list[Path], patch_px: int, scale: int, length: int, seed: int) -> None:
-        self.hr_paths, self.patch_px, self.scale = hr_paths, patch_px, scale
-        self.length, self.seed = length, seed
+    def __init__(self, hr_paths: list[Path], spec: PatchSpec, length: int) -> None:
+        self.hr_paths, self.spec, self.length = hr_paths, spec, length
+        self.sizes_hw = [(HEIGHT_PX, WIDTH_PX)] * len(hr_paths)
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        rng = np.random.default_rng([self.seed, index])
-        path = self.hr_paths[int(rng.integers(len(self.hr_paths)))]
-        with Image.open(path) as img:
-            hr_u8 = np.asarray(img.convert("RGB"))  # the full-image decode, once per sample
-        patch = np.ascontiguousarray(_crop_rotated(hr_u8, self.patch_px, rng))
-        return to_tensor(bicubic_downscale(patch, self.scale)), to_tensor(patch)
+        draw = draw_patch(index, self.sizes_hw, self.spec)
+        path = self.hr_paths[draw.image]
+        # The full-image decodes, once per sample.
+        image = TrainImage(path.stem, read_image(path)[0], read_image(path.parent.parent / "LR" / path.name)[0])
+        store = ImageStore.build([image], self.spec.scale)
+        lr, hr = cut_patches(store, [dataclasses.replace(draw, image=0)], self.spec)
+        return lr[0], hr[0]
 
 
 def time_loader(dataset: Dataset, workers: int, batches: int) -> float:
@@ -147,12 +148,14 @@ def main() -> None:
         hr_images = load_train_set(set_dir, SCALE)
         decode_once_s = time.perf_counter() - start
 
+        def spec(seed: int) -> PatchSpec:
+            return PatchSpec(patch_px=PATCH_PX, scale=SCALE, augment=AUGMENT, seed=seed, per_epoch=False)
+
         def ours(seed: int, batches: int) -> Dataset:
-            return PatchDataset(hr_images, patch_px=PATCH_PX, scale=SCALE, augment=AUGMENT,
-                                length=(batches + 1) * BATCH_SIZE, seed=seed)
+            return PatchDataset(hr_images, spec(seed), length=(batches + 1) * BATCH_SIZE)
 
         def study(seed: int, batches: int) -> Dataset:
-            return DecodeEverySample(hr_paths, PATCH_PX, SCALE, length=(batches + 1) * BATCH_SIZE, seed=seed)
+            return DecodeEverySample(hr_paths, spec(seed), length=(batches + 1) * BATCH_SIZE)
 
         same = all(torch.equal(a, b) for i in range(4) for a, b in zip(ours(args.seed, 1)[i], study(args.seed, 1)[i]))
         print(f"identical patches from both loaders (items 0-3): {'yes' if same else 'NO'}")

@@ -1,13 +1,17 @@
-"""Training throughput: eager fp32 vs the fast path, in one process, on whatever device is present.
+"""Training throughput: the real training step, eager fp32 vs each fast path, in one process.
 
-Measures optimiser steps/s of (a) an SRResNet pretraining step (pixel MSE) and
-(b) an SRGAN step with the VGG-19 phi_5,4 content loss (G step + D step), for
-  eager fp32 NCHW                        (the baseline)
-  bf16 autocast + channels_last          (CUDA only)
-  bf16 + channels_last + torch.compile   (CUDA only, with --compile)
-The configurations run alternately, each round timing `--steps` steps after
-warm-up, and the median round is reported. Feature extractors use random
-weights (timing only). Prints a markdown table with the ratio to the baseline.
+Times `SRResNetTask.train_step` (pixel MSE) and `SRGANTask.train_step` (the VGG-19 phi_5,4
+content loss; G step + D step) — the whole step the training stages run: the guarded fused-Adam
+optimiser steps and the EMA update — for
+  eager fp32                              (the baseline; TF32 convolutions on CUDA)
+  bf16 + channels_last                    (CUDA)
+  bf16 + channels_last + CUDA graphs      (CUDA: the whole step captured once, then replayed)
+  fp32 + CUDA graphs                      (CUDA)
+  bf16 + channels_last + torch.compile    (CUDA, with --compile)
+The configurations run alternately, each round timing `--steps` steps after warm-up (and the
+graph capture), and the median round is reported. Feature extractors use random weights
+(timing only). On the CPU only the baseline runs. Prints a markdown table with the ratio to the
+baseline, and returns the rows (benchmarks/gpu_check.py calls `run`).
 
 usage: python benchmarks/bench_train.py [--batch 16] [--patch 96] [--steps 10] [--rounds 3] [--compile]
 """
@@ -17,14 +21,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
+from srgan.core.config import TrainParams
 from srgan.core.runtime import Runtime
 from srgan.losses.content import ContentLoss
 from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
-from srgan.training.steps import gan_step, pretrain_step
+from srgan.training.tasks import SRGANTask, SRResNetTask
+
+STEPS = ("srresnet", "srgan+vgg19_5_4")
 
 
 def _sync(device: torch.device) -> None:
@@ -32,19 +40,78 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def build(runtime: Runtime, patch: int, kind: str):
-    torch.manual_seed(0)
-    gen = runtime.prepare_model(SRResNet())
-    opt_g = torch.optim.Adam(gen.parameters(), lr=1e-4)
-    g_run = torch.compile(gen) if runtime.compile else gen
+def train_params(patch_px: int, batch: int) -> TrainParams:
+    return TrainParams(steps=1000, epochs=0, batch_size=batch, grad_accumulation=1, patch_px=patch_px,
+                       augment="none", learning_rate=1.0e-4, lr_schedule="constant", lr_decay_step=0,
+                       ema_decay=0.999, valid_every=1000, max_bad_steps=0)
+
+
+def build(runtime: Runtime, patch_px: int, batch: int, kind: str, seed: int = 0) -> SRResNetTask | SRGANTask:
+    """The task a training stage builds (paper-size SRResNet; the paper's D), seeded."""
+    torch.manual_seed(seed)
+    p = train_params(patch_px, batch)
     if kind == "srresnet":
-        loss = ContentLoss({"mse": 1.0}).to(runtime.device)
-        return lambda lr, hr: pretrain_step(g_run, loss, opt_g, lr, hr, runtime)
-    disc = runtime.prepare_model(Discriminator(patch_px=patch))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=1e-4)
-    d_run = torch.compile(disc) if runtime.compile else disc
-    loss = ContentLoss({"vgg19_5_4": 1.0}, feature_weights="random").to(runtime.device)
-    return lambda lr, hr: gan_step(g_run, d_run, loss, opt_g, opt_d, lr, hr, 1e-3, runtime)
+        return SRResNetTask(SRResNet(), ContentLoss({"mse": 1.0}), p, 1000, runtime)
+    content = ContentLoss({"vgg19_5_4": 1.0}, feature_weights="random")
+    return SRGANTask(SRResNet(), Discriminator(patch_px=patch_px), content, 1.0e-3, p, 1000, runtime)
+
+
+def configurations(device: torch.device, compile_too: bool) -> dict[str, Runtime]:
+    configs = {"eager fp32": Runtime(device, None, False)}
+    if device.type == "cuda":
+        configs["bf16 + channels_last"] = Runtime(device, torch.bfloat16, True)
+        configs["bf16 + channels_last + CUDA graphs"] = Runtime(device, torch.bfloat16, True, cuda_graphs=True)
+        configs["fp32 + CUDA graphs"] = Runtime(device, None, False, cuda_graphs=True)
+        if compile_too:
+            configs["bf16 + channels_last + compile"] = Runtime(device, torch.bfloat16, True, compile=True)
+    return configs
+
+
+def run(batch: int = 16, patch_px: int = 96, steps: int = 10, rounds: int = 3, compile_too: bool = False,
+        device: torch.device | None = None, print_table: Callable[[str], None] = print) -> list[dict]:
+    """Time every configuration of both steps; returns one row per (step, configuration)."""
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    configs = configurations(device, compile_too)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print_table(f"device: {name}; torch {torch.__version__}; batch {batch}, HR patch {patch_px} px\n")
+    print_table("| step | configuration | steps/s | images/s | vs eager fp32 |")
+    print_table("|---|---|---|---|---|")
+    rows = []
+    for kind in STEPS:
+        tasks = {label: build(rt, patch_px, batch, "srresnet" if kind == "srresnet" else "srgan")
+                 for label, rt in configs.items()}
+        data = {}
+        for label, rt in configs.items():
+            lr = rt.to_device(torch.rand(batch, 3, patch_px // 4, patch_px // 4))
+            hr = rt.to_device(torch.rand(batch, 3, patch_px, patch_px))
+            data[label] = (lr, hr)
+            for _ in range(5):  # warm-up: cuDNN autotuning, compilation, 3 eager steps and the graph capture
+                tasks[label].train_step(lr, hr)
+            _sync(device)
+        times: dict[str, list[float]] = {label: [] for label in configs}
+        for _ in range(rounds):
+            for label in configs:
+                lr, hr = data[label]
+                _sync(device)
+                start = time.perf_counter()
+                for _ in range(steps):
+                    tasks[label].train_step(lr, hr)
+                _sync(device)
+                times[label].append((time.perf_counter() - start) / steps)
+        base = statistics.median(times["eager fp32"])
+        for label in configs:
+            step_s = statistics.median(times[label])
+            captured = getattr(tasks[label]._step, "graph", None) is not None  # CUDA graphs: did the capture work
+            rows.append({"step": kind, "configuration": label, "steps_per_s": 1 / step_s,
+                         "images_per_s": batch / step_s, "vs_eager": base / step_s, "graph_captured": captured})
+            note = " (capture failed: eager)" if configs[label].cuda_graphs and not captured else ""
+            print_table(f"| {kind} | {label}{note} | {1 / step_s:.2f} | {batch / step_s:.1f} | {base / step_s:.2f}x |")
+        del tasks
+    return rows
 
 
 def main() -> None:
@@ -55,41 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (CUDA)")
     args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    configs = {"eager fp32": Runtime(device, None, False)}
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        configs["bf16 + channels_last"] = Runtime(device, torch.bfloat16, True)
-        if args.compile:
-            configs["bf16 + channels_last + compile"] = Runtime(device, torch.bfloat16, True, compile=True)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; batch {args.batch}, HR patch {args.patch} px\n")
-    print("| step | configuration | steps/s | images/s | vs eager fp32 |")
-    print("|---|---|---|---|---|")
-    for kind in ("srresnet", "srgan+vgg19_5_4"):
-        steps_fns = {label: build(rt, args.patch, "srresnet" if kind == "srresnet" else "srgan") for label, rt in configs.items()}
-        data = {}
-        for label, rt in configs.items():
-            lr = rt.to_device(torch.rand(args.batch, 3, args.patch // 4, args.patch // 4))
-            hr = rt.to_device(torch.rand(args.batch, 3, args.patch, args.patch))
-            data[label] = (lr, hr)
-            for _ in range(3 if rt.compile else 2):  # warm-up (and compilation)
-                steps_fns[label](lr, hr)
-            _sync(device)
-        times: dict[str, list[float]] = {label: [] for label in configs}
-        for _ in range(args.rounds):
-            for label in configs:
-                lr, hr = data[label]
-                _sync(device)
-                start = time.perf_counter()
-                for _ in range(args.steps):
-                    steps_fns[label](lr, hr)
-                _sync(device)
-                times[label].append((time.perf_counter() - start) / args.steps)
-        base = statistics.median(times["eager fp32"])
-        for label in configs:
-            step_s = statistics.median(times[label])
-            print(f"| {kind} | {label} | {1 / step_s:.2f} | {args.batch / step_s:.1f} | {base / step_s:.2f}x |")
+    run(args.batch, args.patch, args.steps, args.rounds, args.compile)
 
 
 if __name__ == "__main__":

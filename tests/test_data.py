@@ -1,7 +1,6 @@
-"""Tests for srgan.core.images, srgan.core.tensors, srgan.datasets.prepared and
-srgan.datasets.patches: the one image reader in every mode, geometry, 8-bit rounding,
-prepared sets (streamed), training patches, and PIL-bicubic LR generation against
-the shipped Set5/Set14 LRbicx4 files."""
+"""Tests for srgan.core.images, srgan.core.tensors and srgan.datasets.prepared: the one image
+reader in every mode, geometry, 8-bit rounding, prepared sets (streamed), and PIL-bicubic LR
+generation against the shipped Set5/Set14 LRbicx4 files. Training patches: test_patches.py."""
 
 from __future__ import annotations
 
@@ -36,9 +35,7 @@ from srgan.core.images import (
     write_png,
 )
 from srgan.core.tensors import round_u8, to_tensor, to_u8
-from srgan.datasets.patches import PatchDataset, _crop_rotated
 from srgan.datasets.prepared import (
-    TrainImage,
     load_eval_set,
     load_train_set,
     write_prepared_set,
@@ -562,116 +559,6 @@ def test_load_eval_set_missing_image_file(tmp_path: Path) -> None:
     (tmp_path / "set" / "LR" / "gray.png").unlink()
     with pytest.raises(SrganError, match="gray.png"):
         load_eval_set(tmp_path / "set", 4)
-
-
-# ---------------------------------------------------------------- PatchDataset
-
-
-def _train(name: str, hr_u8: np.ndarray) -> TrainImage:
-    hr_u8 = mod_crop(hr_u8, 4)
-    return TrainImage(name, hr_u8, bicubic_downscale(hr_u8, 4))
-
-
-def _train_images() -> list[TrainImage]:
-    return [_train("a", _noise(40, 52, 1)), _train("b", _noise(37, 45, 2)), _train("c", _smooth(64, 33))]
-
-
-@pytest.mark.parametrize("augment", ["none", "flip_rot90", "rot10_hflip"])
-def test_patch_dataset_shapes_and_range(augment: str) -> None:
-    ds = PatchDataset(_train_images(), patch_px=32, scale=4, augment=augment, length=12, seed=0)
-    assert len(ds) == 12
-    for i in range(len(ds)):
-        lr_img, hr_img = ds[i]
-        assert hr_img.shape == (3, 32, 32) and lr_img.shape == (3, 8, 8)
-        assert hr_img.dtype == torch.float32 and lr_img.dtype == torch.float32
-        assert float(hr_img.min()) >= 0.0 and float(hr_img.max()) <= 1.0
-        assert float(lr_img.min()) >= 0.0 and float(lr_img.max()) <= 1.0
-
-
-@pytest.mark.parametrize("augment", ["none", "flip_rot90", "rot10_hflip"])
-def test_patch_dataset_is_deterministic(augment: str) -> None:
-    make = lambda seed: PatchDataset(_train_images(), 32, 4, augment, length=8, seed=seed)  # noqa: E731
-    first, again, other = make(3), make(3), make(4)
-    for i in (0, 5, 7):
-        torch.testing.assert_close(first[i][0], again[i][0], rtol=0, atol=0)
-        torch.testing.assert_close(first[i][1], again[i][1], rtol=0, atol=0)
-        torch.testing.assert_close(first[i][1], first[i][1], rtol=0, atol=0)  # the same index twice
-    assert any(not torch.equal(first[i][1], other[i][1]) for i in range(8))  # another seed differs
-    assert any(not torch.equal(first[0][1], first[i][1]) for i in range(1, 8))  # indices differ
-
-
-def test_patch_dataset_lr_is_bicubic_of_hr_patch() -> None:
-    ds = PatchDataset(_train_images(), 32, 4, "none", length=6, seed=1)
-    for i in range(6):
-        lr_img, hr_img = ds[i]
-        hr_u8 = to_u8(hr_img)
-        np.testing.assert_array_equal(to_u8(lr_img), bicubic_downscale(hr_u8, 4))
-
-
-def test_patch_dataset_none_is_an_unaltered_crop() -> None:
-    img = _noise(40, 52, 1)
-    ds = PatchDataset([_train("a", img)], 16, 4, "none", length=5, seed=0)
-    for i in range(5):
-        patch = to_u8(ds[i][1])
-        hits = [
-            (top, left)
-            for top in range(40 - 16 + 1)
-            for left in range(52 - 16 + 1)
-            if np.array_equal(img[top : top + 16, left : left + 16], patch)
-        ]
-        assert hits, "the patch is not a crop of the image"
-
-
-def test_patch_dataset_flip_rot90_is_a_dihedral_crop() -> None:
-    img = _noise(20, 20, 5)
-    ds = PatchDataset([_train("a", img)], 20, 4, "flip_rot90", length=16, seed=0)  # patch = whole image
-    variants = [np.rot90(img, k) for k in range(4)]
-    variants += [v[:, ::-1] for v in variants]
-    seen = set()
-    for i in range(16):
-        patch = to_u8(ds[i][1])
-        matches = [j for j, v in enumerate(variants) if np.array_equal(v, patch)]
-        assert matches, "not one of the 8 flips/rotations"
-        seen.add(matches[0])
-    assert len(seen) > 2  # the augmentation actually varies
-
-
-def test_rot10_patch_has_no_padding_even_near_patch_size() -> None:
-    # A white image exactly (or nearly) the patch size: any black fill from rotation would show.
-    for side in (32, 34, 38, 80):
-        white = np.full((side, side + 3, 3), 255, dtype=np.uint8)
-        for i in range(25):
-            patch = _crop_rotated(white, 32, np.random.default_rng(i))
-            assert patch.shape == (32, 32, 3)
-            assert int(patch.min()) == 255, f"padding in a {side} px image"
-
-
-def test_rot10_rotates() -> None:
-    # On a large image the study's augmentation does rotate: a horizontal stripe pattern tilts.
-    stripes = np.zeros((200, 200, 3), dtype=np.uint8)
-    stripes[::8] = 255
-    rows_constant = []
-    for i in range(10):
-        patch = _crop_rotated(stripes, 48, np.random.default_rng(i)).astype(int)
-        rows_constant.append(all(np.ptp(row) == 0 for row in patch[:, :, 0]))
-    assert not all(rows_constant)
-
-
-def test_patch_dataset_image_smaller_than_patch() -> None:
-    images = [_train("big", _noise(64, 64)), _train("small_one", _noise(64, 30))]
-    with pytest.raises(SrganError, match="small_one"):
-        PatchDataset(images, 32, 4, "none", length=4, seed=0)
-
-
-def test_patch_dataset_empty() -> None:
-    with pytest.raises(SrganError, match="empty"):
-        PatchDataset([], 32, 4, "none", length=4, seed=0)
-
-
-def test_patch_dataset_in_a_dataloader() -> None:
-    ds = PatchDataset(_train_images(), 16, 4, "flip_rot90", length=6, seed=0)
-    lr_batch, hr_batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=3)))
-    assert lr_batch.shape == (3, 3, 4, 4) and hr_batch.shape == (3, 3, 16, 16)
 
 
 # ---------------------------------------------------------------- LR generation vs the shipped LRbicx4

@@ -28,6 +28,13 @@ def test_profile_validates(path):
     assert variant_names(params.srgan) == STUDY_VARIANTS  # every profile runs the study's experiment 2
 
 
+def test_cuda_graphs_and_device_patches_are_on_where_a_gpu_trains():
+    for name in ("paper", "study"):
+        params = load_params(ROOT / "profiles" / f"{name}.yaml")
+        assert params.runtime.cuda_graphs and params.execution.patches_on_device, name
+    assert not load_params(ROOT / "params.yaml").runtime.cuda_graphs  # the CPU sample profile
+
+
 def test_paper_profile_is_the_paper():
     params = load_params(ROOT / "profiles" / "paper.yaml")
     assert params.runtime.device == "cuda" and not params.features.allow_random_fallback

@@ -6,6 +6,7 @@ paper's discriminator takes part, which dominates a step's cost). Helpers: train
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -22,7 +23,7 @@ from srgan.core.errors import SrganError
 from srgan.core.images import bicubic_downscale
 from srgan.core.records import ScoredCheckpoint, read_summary
 from srgan.core.runtime import Runtime
-from srgan.datasets.patches import PatchPlan
+from srgan.datasets.patches import DevicePatches, PatchPlan
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.losses.content import ContentLoss
 from srgan.nets.discriminator import Discriminator
@@ -30,9 +31,9 @@ from srgan.nets.srresnet import SRResNet
 from srgan.training.ema import EMA
 from srgan.training.loop import RunSpec, TrainData, TrainingRun
 from srgan.training.runs import point_label
-from srgan.training.steps import NonFiniteStep, gan_step, lr_factor, pretrain_step
+from srgan.training.steps import StepGuard, gan_step, lr_factor, pretrain_checks, pretrain_step
 from srgan.training.store import RunStore
-from srgan.training.tasks import SRGANTask, SRResNetTask
+from srgan.training.tasks import SRGANTask, SRResNetTask, use_cuda_graphs
 from srgan.training.validation import score_validation
 
 from train_driver import (
@@ -143,6 +144,67 @@ class _NaNAt(ContentLoss):
         return total, parts
 
 
+def _state(model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Weights, BatchNorm statistics and Adam's moments and step counts, copied."""
+    out = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    for i, state in enumerate(opt.state.values()):
+        out.update({f"adam.{i}.{k}": v.detach().clone() for k, v in state.items()})
+    return out
+
+
+def _reference_step(model, opt, lr_img, hr_img):
+    """The textbook step, independent of srgan.training.steps: forward, pixel MSE on [-1, 1], backward, Adam."""
+    opt.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.mse_loss(model(lr_img), hr_img) * 4.0
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _fused_adam(model):
+    return torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-3), betas=(0.9, 0.999), fused=True)
+
+
+def test_guarded_step_computes_what_the_textbook_step_computes():
+    """The graph-ready step (guard, found_inf, BatchNorm snapshot) is the plain step when all is finite."""
+    torch.manual_seed(0)
+    models = [SRResNet(num_blocks=2, channels=8) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    opts = [_fused_adam(m) for m in models]
+    content = ContentLoss({"mse": 1.0})
+    guard = StepGuard([models[0]], pretrain_checks(content), CPU)
+    for i in range(4):
+        lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+        scalars = pretrain_step(models[0], content, opts[0], lr_img, hr_img, CPU, guard=guard)
+        expected_loss = _reference_step(models[1], opts[1], lr_img, hr_img)
+        assert torch.equal(scalars["loss/content"], expected_loss)
+    assert _same(_state(models[0], opts[0]), _state(models[1], opts[1]))  # bit for bit
+    assert guard.health.read() == (0, 0, [])
+
+
+@pytest.mark.parametrize("where", ["loss", "gradient"])
+def test_a_non_finite_step_is_a_no_op_on_the_device_and_is_recorded(where):
+    torch.manual_seed(0)
+    model = SRResNet(num_blocks=1, channels=8)
+    opt = _fused_adam(model)
+    content = _NaNAt(bad_call=2) if where == "loss" else ContentLoss({"mse": 1.0})
+    guard = StepGuard([model], pretrain_checks(content), CPU)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    pretrain_step(model, content, opt, lr_img, hr_img, CPU, guard=guard)
+    before = _state(model, opt)
+    if where == "gradient":
+        model.tail.weight.register_hook(lambda g: g * float("inf"))  # finite loss, infinite gradient
+    pretrain_step(model, content, opt, lr_img, hr_img, CPU, guard=guard)
+    # Weights, BatchNorm statistics, Adam's moments and its step count: all as before the step.
+    assert _same(_state(model, opt), before)
+    bad, first, failed = guard.health.read()
+    assert (bad, first) == (1, 2)
+    # A NaN loss makes NaN gradients too; an infinite gradient alone leaves the loss finite.
+    assert failed == (["generator loss term 'mse'", "generator loss term 'content'", "generator gradient"]
+                      if where == "loss" else ["generator gradient"])
+    assert guard.health.read() == (0, 0, [])  # reading resets the window
+
+
 @pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
 def test_fast_path_code_runs_on_the_cpu(amp):
     """bf16/fp16 autocast, channels_last and the GradScaler path, through both tasks, on the CPU.
@@ -150,17 +212,16 @@ def test_fast_path_code_runs_on_the_cpu(amp):
     A skipped non-finite step must leave the fp16 loss scaler usable for the next one.
     """
     runtime = Runtime(device=torch.device("cpu"), amp_dtype=amp, channels_last=True)
-    p = srgan_params(steps=3, patch_px=16, grad_accumulation=2, lr_schedule="constant")
+    p = srgan_params(steps=3, patch_px=16, grad_accumulation=2, lr_schedule="constant", ema_decay=0.9)
     # Batch 4 in 2 micro-batches: D's BatchNorm needs more than one value per channel (1x1 maps at 16 px).
     lr_img, hr_img = runtime.to_device(torch.rand(4, 3, 4, 4)), runtime.to_device(torch.rand(4, 3, 16, 16))
     torch.manual_seed(0)
     pretrain = SRResNetTask(SRResNet(num_blocks=1, channels=8), _NaNAt(bad_call=3), p, 3, runtime)
     assert pretrain.scaler.is_enabled() == (amp == torch.float16)
     assert pretrain.generator.tail.weight.is_contiguous(memory_format=torch.channels_last)
-    scalars = pretrain.train_step(lr_img, hr_img)  # calls 1, 2 (two micro-batches)
-    with pytest.raises(NonFiniteStep, match="loss term 'mse'"):
-        pretrain.train_step(lr_img, hr_img)  # call 3 is NaN
-    pretrain.discard_step()
+    scalars = dict(pretrain.train_step(lr_img, hr_img))  # calls 1, 2 (two micro-batches)
+    pretrain.train_step(lr_img, hr_img)  # call 3 is NaN: skipped on the device
+    assert pretrain.guard.health.read()[:2] == (1, 2)
     pretrain.end_step()
     scalars.update(pretrain.train_step(lr_img, hr_img))
     gan = SRGANTask(SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=16), ContentLoss({"mse": 1.0}),
@@ -168,6 +229,7 @@ def test_fast_path_code_runs_on_the_cpu(amp):
     scalars.update(gan.train_step(lr_img, hr_img))
     assert all(np.isfinite(float(v)) for v in scalars.values())
     assert _finite(pretrain.generator.state_dict()) and _finite(gan.generator.state_dict())
+    assert _finite(pretrain.averaged.state_dict()) and float(pretrain.ema.updates) == 3
 
 
 # ---------------------------------------------------------------- the loop's outputs
@@ -316,37 +378,58 @@ def test_best_pt_scores_what_its_validation_recorded(tmp_path):
 # ---------------------------------------------------------------- non-finite steps
 
 
-def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4):
+def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4, log_every=1, checkpoint_every=2):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
     train = [TrainImage("a", img, bicubic_downscale(img, SCALE))]
     hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     data = TrainData(train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)], SCALE, 0)
-    p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=3,
+    p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=steps,
                         max_bad_steps=max_bad_steps)
-    return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, model=ModelParams(1, 4, "pytorch"))
+    ex = execution(log_every=log_every, checkpoint_every=checkpoint_every)
+    return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, ex=ex,
+                        model=ModelParams(1, 4, "pytorch"))
 
 
-def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):
+def test_non_finite_loss_stops_at_the_next_check_naming_the_step(tmp_path):
+    """The NaN at step 5 is found at the next check (log_every 4: step 8); the run stops there,
+    and the resume state saved at step 4 (checked clean) is left as the last good state."""
     with pytest.raises(SrganError) as err:
-        _nan_run(tmp_path / "nan", max_bad_steps=0)
+        _nan_run(tmp_path / "nan", max_bad_steps=0, steps=12, bad_call=5, log_every=4, checkpoint_every=4)
     message = str(err.value)
-    assert "non-finite generator loss term 'mse' at step 4" in message and "resume.pt" in message
+    assert ("non-finite generator loss term 'mse' (and generator loss term 'content', generator gradient) at step 5"
+            in message)
+    assert "by step 8" in message and "resume.pt" in message
     state = load_checkpoint(tmp_path / "nan" / "state" / "resume.pt")
-    assert state["state"]["step"] == 3 and state["state"]["bad_steps"] == 1
+    assert state["state"]["step"] == 4 and state["state"]["bad_steps"] == 0
     assert not (tmp_path / "nan" / "out" / "last.pt").exists()
-    # The last good state: weights and BatchNorm statistics as a clean 3-step run leaves them (no EMA,
-    # constant learning rate), nothing of step 4 applied.
-    _nan_run(tmp_path / "three", max_bad_steps=0, steps=3, bad_call=0)
-    assert _same(state["model"], load_checkpoint(tmp_path / "three" / "out" / "last.pt")["model"])
+    # That state is a clean 4-step run's (no EMA, constant learning rate): nothing of step 5 in it.
+    _nan_run(tmp_path / "four", max_bad_steps=0, steps=4, bad_call=0)
+    assert _same(state["model"], load_checkpoint(tmp_path / "four" / "out" / "last.pt")["model"])
 
 
-def test_non_finite_steps_can_be_skipped_and_counted(tmp_path):
+def test_non_finite_steps_are_skipped_and_counted(tmp_path):
     summary = _nan_run(tmp_path, max_bad_steps=1)
     assert summary.bad_steps == 1 and summary.steps == 6
     assert _finite(load_checkpoint(tmp_path / "out" / "last.pt")["model"])
     rows = (tmp_path / "plots" / "bad_steps.tsv").read_text().splitlines()[1:]
     assert [r.split("\t")[1] for r in rows] == ["0", "0", "0", "1", "1", "1"]
+
+
+def test_a_skipped_step_changes_nothing_the_next_steps_see(tmp_path):
+    """Skipping step 2 of 3 gives the weights of a 2-step run on batches 1 and 3 (constant learning rate)."""
+    batches = [(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)) for _ in range(3)]
+    torch.manual_seed(0)
+    skipping, plain = SRResNet(num_blocks=1, channels=8), SRResNet(num_blocks=1, channels=8)
+    plain.load_state_dict(skipping.state_dict())
+    opt_s, opt_p = _fused_adam(skipping), _fused_adam(plain)
+    content = _NaNAt(bad_call=2)
+    guard = StepGuard([skipping], pretrain_checks(content), CPU)
+    for lr_img, hr_img in batches:
+        pretrain_step(skipping, content, opt_s, lr_img, hr_img, CPU, guard=guard)
+    for lr_img, hr_img in (batches[0], batches[2]):
+        pretrain_step(plain, ContentLoss({"mse": 1.0}), opt_p, lr_img, hr_img, CPU)
+    assert _same(_state(skipping, opt_s), _state(plain, opt_p))
 
 
 def test_a_non_finite_discriminator_step_leaves_the_generator_at_the_last_good_step(tmp_path, monkeypatch):
@@ -361,7 +444,7 @@ def test_a_non_finite_discriminator_step_leaves_the_generator_at_the_last_good_s
         return loss * float("nan") if len(calls) == 3 else loss
 
     monkeypatch.setattr(srgan.training.steps, "discriminator_loss", nan_at_third)
-    with pytest.raises(SrganError, match="non-finite discriminator loss term 'discriminator' at step 3"):
+    with pytest.raises(SrganError, match=r"non-finite discriminator loss term 'discriminator' \(and discriminator gradient\) at step 3"):
         run_srgan(tmp_path / "nan", p)
     monkeypatch.setattr(srgan.training.steps, "discriminator_loss", real_loss)
     saved = load_checkpoint(tmp_path / "nan" / "state" / "resume.pt")
@@ -369,3 +452,90 @@ def test_a_non_finite_discriminator_step_leaves_the_generator_at_the_last_good_s
     run_srgan(tmp_path / "two", srgan_params(steps=2, patch_px=16, lr_schedule="constant"))
     after_two = load_checkpoint(tmp_path / "two" / "out" / "step2" / "last.pt")["model"]  # no EMA: raw weights
     assert _same(saved["task"]["networks"]["generator"], after_two)  # parameters and BatchNorm statistics
+
+
+def test_a_non_finite_discriminator_step_skips_the_generator_step_too():
+    """Both gradients are checked before either optimiser steps: D's NaN leaves G as it was."""
+    torch.manual_seed(0)
+    gen, disc = SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=16)
+    opt_g, opt_d = _fused_adam(gen), _fused_adam(disc)
+    content = ContentLoss({"mse": 1.0})
+    guard = StepGuard([gen, disc], srgan.training.steps.gan_checks(content), CPU)
+    lr_img, hr_img = torch.rand(4, 3, 4, 4), torch.rand(4, 3, 16, 16)
+    gan_step(gen, disc, content, opt_g, opt_d, lr_img, hr_img, 1e-3, CPU, guard=guard)
+    before = {**_state(gen, opt_g), **{f"d.{k}": v for k, v in _state(disc, opt_d).items()}}
+    disc.classifier[-1].weight.register_hook(lambda g: g * float("nan"))  # only D's gradient goes bad
+    gan_step(gen, disc, content, opt_g, opt_d, lr_img, hr_img, 1e-3, CPU, guard=guard)
+    after = {**_state(gen, opt_g), **{f"d.{k}": v for k, v in _state(disc, opt_d).items()}}
+    assert _same(after, before)
+    assert guard.health.read() == (1, 2, ["discriminator gradient"])
+
+
+# ---------------------------------------------------------------- no host synchronisation per step
+
+
+@contextlib.contextmanager
+def _no_host_reads():
+    """Fail on any read of a tensor's value by the host (item, tolist, bool, float, int): on a GPU each
+    is a synchronisation, and inside a CUDA graph capture an error."""
+    names = ("item", "tolist", "__bool__", "__float__", "__int__")
+    saved = {name: getattr(torch.Tensor, name) for name in names}
+
+    def refuse(name):
+        def read(self, *args, **kwargs):
+            raise AssertionError(f"the step read a tensor's value on the host (Tensor.{name})")
+        return read
+
+    for name in names:
+        setattr(torch.Tensor, name, refuse(name))
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(torch.Tensor, name, method)
+
+
+@pytest.mark.parametrize("experiment", ["srresnet", "srgan"])
+def test_a_whole_training_step_never_reads_a_value_on_the_host(experiment):
+    """The graph-ready step: optimisers, guard, EMA and the schedule's update read nothing back."""
+    p = srgan_params(steps=4, patch_px=16, ema_decay=0.9, lr_schedule="cosine")
+    torch.manual_seed(0)
+    if experiment == "srresnet":
+        task = SRResNetTask(SRResNet(num_blocks=1, channels=8), ContentLoss({"mse": 1.0}), p, 4, CPU)
+    else:
+        task = SRGANTask(SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=16),
+                         ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"), 1e-3, p, 4, CPU)
+    lr_img, hr_img = torch.rand(4, 3, 4, 4), torch.rand(4, 3, 16, 16)
+    task.train_step(lr_img, hr_img)  # the first step creates the optimisers' state
+    task.end_step()
+    with _no_host_reads():
+        for _ in range(2):
+            task.train_step(lr_img, hr_img)
+            task.end_step()
+    assert task.guard.health.read() == (0, 0, [])
+
+
+def test_cuda_graphs_apply_only_where_they_can():
+    cuda = torch.device("cuda")
+    assert use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs=True))[0]
+    assert not use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs=False))[0]
+    assert "CUDA only" in use_cuda_graphs(Runtime(torch.device("cpu"), None, True, cuda_graphs=True))[1]
+    assert "fp16" in use_cuda_graphs(Runtime(cuda, torch.float16, True, cuda_graphs=True))[1]
+    assert "Distributed" in use_cuda_graphs(Runtime(cuda, None, True, cuda_graphs=True, world_size=2))[1]
+
+
+@pytest.mark.parametrize("world", [1, 2])
+@pytest.mark.parametrize("augment", ["flip_rot90", "rot10_hflip"])
+def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment):
+    """The loop's two samplers give each process the same share of each global batch."""
+    train, valid = images(count=3)
+    p = srresnet_params(steps=3, batch_size=4, augment=augment)
+    plan = _plan(p, len(train))
+    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, {3: ""}, ())
+    for rank in range(world):
+        runtime = Runtime(torch.device("cpu"), None, False, rank=rank, world_size=world)
+        run = TrainingRun(None, spec, TrainData(train, valid, SCALE, 0), plan, p, execution(), runtime,
+                          RunStore(paths(Path("unused")), True), {})
+        device = DevicePatches(train, run.patch_spec, torch.device("cpu"))
+        for (lr_a, hr_a), (lr_b, hr_b) in zip(run._loader(), run._device_batches(device), strict=True):
+            assert lr_a.shape[0] == 4 // world and torch.equal(lr_a, lr_b) and torch.equal(hr_a, hr_b)

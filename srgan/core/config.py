@@ -118,6 +118,7 @@ class RuntimeParams:
     precision: str  # fp32 | bf16 | fp16 autocast on CUDA for training; the CPU always runs fp32
     channels_last: bool  # NHWC memory format for training (faster on tensor cores, and on the CPU with oneDNN)
     compile: bool  # torch.compile the generator and discriminator for training (CUDA)
+    cuda_graphs: bool  # capture each whole training step as a CUDA graph (CUDA; ignored on the CPU)
     processes: int  # training processes: 1, or N > 1 for DistributedDataParallel under torchrun
     seed: int
 
@@ -138,6 +139,7 @@ class ExecutionParams:
     log_every: int  # training steps between TensorBoard / `dvc plots` scalars
     checkpoint_every: int  # training steps between resume checkpoints (state/)
     progress: bool  # tqdm progress bars
+    patches_on_device: bool  # CUDA: keep the training images in GPU memory and cut patches there (same patches)
 
     def check(self) -> None:
         _positive(self.num_workers, "execution.num_workers", allow_zero=True)

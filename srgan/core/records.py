@@ -27,6 +27,7 @@ from srgan.core.errors import SrganError
 EXPERIMENTS = ("srresnet", "srgan")  # experiment 1 (SRResNet per loss), experiment 2 (SRGAN per loss)
 SUMMARY_FILE = "summary.json"
 TIMING_FILE = "timing.json"
+STEADY_AFTER_STEPS = 20
 
 # set name -> metric key -> mean over the set's images ("images": the count)
 SetScores = dict[str, dict[str, float]]
@@ -95,6 +96,8 @@ class RunTiming:
 
     wall_s: float  # this session, start to end
     train_step_s: float  # mean seconds per optimiser step, over all sessions of the run
+    steady_steps_per_s: float | None  # this session's optimiser steps per second after its first
+    # STEADY_AFTER_STEPS (warm-up, CUDA graph capture), device-synchronised; None for a shorter session
     peak_memory_mib: float
     memory_kind: str  # "CUDA allocated" | "process RSS"
     resumed_from_step: int  # 0 for a run that started afresh

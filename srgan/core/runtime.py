@@ -26,6 +26,7 @@ class Runtime:
     amp_dtype: torch.dtype | None  # autocast dtype; None = fp32
     channels_last: bool
     compile: bool = False  # torch.compile the training forward passes
+    cuda_graphs: bool = False  # capture whole training steps as CUDA graphs (CUDA only)
     rank: int = 0  # this process in a DistributedDataParallel group
     world_size: int = 1
 
@@ -39,9 +40,11 @@ class Runtime:
         return self.world_size > 1
 
     def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision when `amp_dtype` is set. The weight-cast cache is off: a CUDA graph must
+        not capture a cache that is freed when the autocast region ends."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, cache_enabled=False)
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         model = model.to(self.device)
@@ -63,7 +66,7 @@ class Runtime:
 def resolve_eval_runtime(params: RuntimeParams) -> Runtime:
     """The runtime of evaluation and the report's grids: one process, fp32, NHWC, eager."""
     return resolve_runtime(dataclasses.replace(params, precision="fp32", channels_last=True, compile=False,
-                                               processes=1))
+                                               cuda_graphs=False, processes=1))
 
 
 def resolve_runtime(params: RuntimeParams) -> Runtime:
@@ -82,7 +85,7 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
     device = torch.device("cuda" if use_cuda else "cpu")
     amp = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[params.precision] if use_cuda else None
     runtime = Runtime(device=device, amp_dtype=amp, channels_last=params.channels_last,
-                      compile=use_cuda and params.compile)
+                      compile=use_cuda and params.compile, cuda_graphs=use_cuda and params.cuda_graphs)
     if use_cuda:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -90,8 +93,9 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size > 1:
         runtime = _join_process_group(runtime, world_size)
-    log.info("device %s, autocast %s, channels_last %s, compile %s, process %d of %d", runtime.device,
-             amp, runtime.channels_last, runtime.compile, runtime.rank, runtime.world_size)
+    log.info("device %s, autocast %s, channels_last %s, compile %s, CUDA graphs %s, process %d of %d",
+             runtime.device, amp, runtime.channels_last, runtime.compile, runtime.cuda_graphs, runtime.rank,
+             runtime.world_size)
     return runtime
 
 

@@ -1,32 +1,62 @@
-"""Training patches: the sampling plan (which items each step draws) and the patch dataset.
+"""Training patches: the sampling plan, the draws, and two samplers that cut the very same patches.
 
-Item i of a run is a pure function of (seed, i): the same index gives the same
-patch in any worker or process, so runs are reproducible, resumable and shard
-cleanly across DDP ranks. `PatchPlan` maps optimiser steps to items, and is the
-one place that counts a run's steps (`steps` or `epochs` passes over the images).
-Patches are float32 RGB in [0, 1]: (3, p, p) HR and (3, p/scale, p/scale) LR.
+Item i of a run is a pure function of (seed, i): the same index gives the same patch
+in any worker, process or sampler, so runs are reproducible, resumable and shard
+cleanly across DDP ranks.
+
+- `PatchPlan` maps optimiser steps to items; it is the one place that counts a run's
+  steps (`steps`, or `epochs` passes over the images).
+- `draw_patch` draws an item's image, place and augmentation on the host (numpy).
+- `cut_patches` cuts a batch of draws from an `ImageStore` (the training HR and LR
+  images as flat uint8 buffers on one device) with tensor indexing: crops, flips
+  and quarter turns gather pixels; the study's 10-degree rotation samples HR
+  bicubically (float64) and makes its LR from the rotated patch.
+- Two samplers, one result: `PatchDataset` (the CPU loader: one item at a time in
+  DataLoader workers) and `DevicePatches` (the whole training set in GPU memory, a
+  batch per call, no loader). `tests/test_patches.py` runs both on the CPU and
+  checks that their patches are identical.
+
+LR patches: for `none` and `flip_rot90` the LR patch is the matching crop of the
+prepared LR image (PIL bicubic of the whole HR image, as at test time), so crops sit
+on the LR grid (multiples of `scale`). For `rot10_hflip` it is the antialiased bicubic
+downscale of the rotated HR patch (torch, float64, rounded to 8 bit; within 5 levels of
+PIL's fixed-point bicubic at about 10 % of the pixels, measured in tests/test_patches.py).
+The rotation is torch's bicubic `grid_sample` about the window's centre, turning the way
+PIL's rotate does (1.0 level mean difference from PIL's, measured there too). float64 on
+both samplers: a CPU and a GPU round the same values to the same 8-bit patch.
+Patches come out as float32 RGB in [0, 1]: LR (N, 3, P/s, P/s), HR (N, 3, P, P).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from srgan.core.errors import SrganError
-from srgan.core.images import bicubic_downscale
-from srgan.core.tensors import to_tensor
 from srgan.datasets.prepared import TrainImage
+
+log = logging.getLogger(__name__)
+
+AUGMENTS = ("none", "flip_rot90", "rot10_hflip")
+ROT10_MAX_DEG = 10.0
+# Output pixels' bicubic taps reach 2 px past the rotated patch; the window keeps 3 px spare per side.
+_ROT_MARGIN_PX = 6
+
+
+# ---------------------------------------------------------------- the plan
 
 
 @dataclass(frozen=True)
 class PatchPlan:
-    """Which PatchDataset items each optimiser step draws, and how many steps a run has.
+    """Which items each optimiser step draws, and how many steps a run has.
 
     unit "step": `length` steps of `batch_size` items, items 0, 1, 2, ... in order.
     unit "epoch": `length` passes; pass k is items [k*n, (k+1)*n) of the n images
@@ -71,7 +101,7 @@ class PatchPlan:
         return -(-used // self.num_images) * self.num_images  # items per epoch, rounded up to whole passes
 
     def items(self, start_step: int) -> Sequence[int]:
-        """Dataset items of steps start_step+1 .. total_steps, batch after batch."""
+        """Items of steps start_step+1 .. total_steps, batch after batch (`batch_size` each)."""
         batch = self.batch_size
         start, end = start_step * batch, self.total_steps * batch
         if self.unit != "epoch":
@@ -80,99 +110,296 @@ class PatchPlan:
         return [k // used * self._stride + k % used for k in range(start, end)]
 
 
-# ---------------------------------------------------------------- training patches
+# ---------------------------------------------------------------- the draws
 
 
-def _augment_dihedral(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One of the 8 flips/rotations by 90 degrees."""
-    k = int(rng.integers(4))
-    patch = np.rot90(patch, k)
-    if rng.integers(2):
-        patch = patch[:, ::-1]
-    return patch
+@dataclass(frozen=True)
+class PatchDraw:
+    """Where one patch comes from and how it is turned (drawn on the host, applied by `cut_patches`)."""
+
+    image: int  # index into the training images
+    top: int  # HR px of the window's top-left corner: the crop (none, flip_rot90) or the rotation window
+    left: int
+    side: int  # the window's side in HR px (the patch side, or the rotation window's)
+    quarter_turns: int  # 0..3 counter-clockwise turns by 90 degrees, as np.rot90 (flip_rot90)
+    flip: bool  # left-right mirror, applied last
+    angle_deg: float  # rotation about the window's centre (rot10_hflip); 0 otherwise
 
 
-def _crop_rotated(img_u8: np.ndarray, patch_px: int, rng: np.random.Generator) -> np.ndarray:
-    """The study's augmentation: random rotation in [-10, 10] degrees, then h-flip with p=0.5.
+def rotation_window(patch_px: int, angle_deg: float) -> int:
+    """Side in HR px of the square window that holds a patch rotated by `angle_deg` and its bicubic taps."""
+    rad = math.radians(abs(angle_deg))
+    return int(math.ceil(patch_px * (math.cos(rad) + math.sin(rad)))) + _ROT_MARGIN_PX
 
-    A window large enough to hold the rotated patch is cut, rotated with bicubic
-    interpolation and centre-cropped, so no padding enters the patch.
+
+def max_angle_deg(patch_px: int, min_side_px: int) -> float:
+    """The largest rotation whose window fits an image whose shorter side is `min_side_px` (at most 10)."""
+    room = (min_side_px - _ROT_MARGIN_PX - 1) / (patch_px * math.sqrt(2.0))
+    if room <= 1 / math.sqrt(2.0):
+        return 0.0
+    return min(ROT10_MAX_DEG, math.degrees(math.asin(min(room, 1.0))) - 45.0)
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """What every patch of a run shares."""
+
+    patch_px: int  # HR side
+    scale: int
+    augment: str  # none | flip_rot90 | rot10_hflip
+    seed: int
+    per_epoch: bool  # images drawn once per pass (the plan's unit is "epoch"), else uniformly
+
+    @property
+    def lr_px(self) -> int:
+        return self.patch_px // self.scale
+
+
+def check_images(images: Sequence[TrainImage], spec: PatchSpec) -> None:
+    """Every image must hold a patch (HR and its LR); SrganError naming the first that does not."""
+    if not images:
+        raise SrganError("training set is empty")
+    for image in images:
+        height, width = image.hr_u8.shape[:2]
+        if min(height, width) < spec.patch_px:
+            raise SrganError(
+                f"training image {image.name} is {width}x{height}, smaller than the {spec.patch_px} px patch; "
+                "lower patch_px or remove the image")
+        if image.lr_u8.shape[:2] != (height // spec.scale, width // spec.scale):
+            raise SrganError(f"training image {image.name}: its LR image is not HR / {spec.scale}; re-run prepare")
+
+
+def draw_patch(index: int, sizes_hw: Sequence[tuple[int, int]], spec: PatchSpec,
+               epoch_orders: dict[int, np.ndarray] | None = None) -> PatchDraw:
+    """The draw of item `index`: a pure function of (spec.seed, index) and the image sizes.
+
+    epoch_orders: a cache of each pass's image order (per-epoch plans), filled as needed.
     """
-    h, w = img_u8.shape[:2]
-    angle = float(rng.uniform(-10.0, 10.0))
-    # An image too small for a 10-degree window gets a proportionally smaller angle:
-    # the rotated patch's bounding box, patch_px * (cos + sin), must fit with a margin.
-    room = (min(h, w) - 3) / (patch_px * math.sqrt(2.0))
-    max_deg = math.degrees(math.asin(min(room, 1.0))) - 45.0 if room > 0 else 0.0
-    if max_deg < 10.0:
-        angle *= max(max_deg, 0.0) / 10.0
-    rad = math.radians(abs(angle))
-    side = int(math.ceil(patch_px * (math.cos(rad) + math.sin(rad)))) + 2
-    side = min(side, h, w)
-    top, left = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
-    window = Image.fromarray(img_u8[top : top + side, left : left + side])
-    window = window.rotate(angle, resample=Image.Resampling.BICUBIC)
-    off = (side - patch_px) // 2
-    patch = np.asarray(window, dtype=np.uint8)[off : off + patch_px, off : off + patch_px]
-    if rng.integers(2):
-        patch = patch[:, ::-1]
-    return patch
+    rng = np.random.default_rng([spec.seed, index])
+    n = len(sizes_hw)
+    if spec.per_epoch:
+        epoch, position = divmod(index, n)
+        orders = {} if epoch_orders is None else epoch_orders
+        if epoch not in orders:
+            orders[epoch] = np.random.default_rng([spec.seed, epoch, n]).permutation(n)
+        image = int(orders[epoch][position])
+    else:
+        image = int(rng.integers(n))
+    height, width = sizes_hw[image]
+    p, s = spec.patch_px, spec.scale
+    if spec.augment == "rot10_hflip":
+        angle = float(rng.uniform(-1.0, 1.0)) * max_angle_deg(p, min(height, width))
+        side = min(rotation_window(p, angle), height, width)
+        if angle == 0.0:  # a plain crop: whole-pixel alignment, so the bicubic taps hit pixel centres
+            side = p + 2 * ((side - p) // 2)
+        top, left = int(rng.integers(height - side + 1)), int(rng.integers(width - side + 1))
+        return PatchDraw(image, top, left, side, 0, bool(rng.integers(2)), angle)
+    # On the LR grid, so that the LR patch is the matching crop of the prepared LR image.
+    top = s * int(rng.integers((height - p) // s + 1))
+    left = s * int(rng.integers((width - p) // s + 1))
+    turns, flip = (int(rng.integers(4)), bool(rng.integers(2))) if spec.augment == "flip_rot90" else (0, False)
+    return PatchDraw(image, top, left, p, turns, flip, 0.0)
+
+
+# ---------------------------------------------------------------- cutting
+
+
+@dataclass(frozen=True)
+class ImageStore:
+    """Training images as two flat uint8 buffers (HR, LR) on one device, with each image's place."""
+
+    hr: Tensor  # (sum of H*W*3,) uint8: image k's HWC pixels from hr_offset[k]
+    lr: Tensor  # (sum of h*w*3,) uint8
+    hr_offset: Tensor  # (n,) int64
+    lr_offset: Tensor  # (n,) int64
+    height: Tensor  # (n,) int64, HR px
+    width: Tensor  # (n,) int64, HR px
+    sizes_hw: tuple[tuple[int, int], ...]  # HR (height, width) of each image, on the host
+    scale: int
+
+    @property
+    def device(self) -> torch.device:
+        return self.hr.device
+
+    @property
+    def nbytes(self) -> int:
+        return self.hr.numel() + self.lr.numel()
+
+    @staticmethod
+    def nbytes_of(images: Sequence[TrainImage]) -> int:
+        return sum(image.hr_u8.nbytes + image.lr_u8.nbytes for image in images)
+
+    @classmethod
+    def build(cls, images: Sequence[TrainImage], scale: int, device: torch.device | str = "cpu") -> ImageStore:
+        """On the CPU, one image is a zero-copy view; several are copied into one buffer per device."""
+        device = torch.device(device)
+        sizes = tuple((int(i.hr_u8.shape[0]), int(i.hr_u8.shape[1])) for i in images)
+        if len(images) == 1 and device.type == "cpu":
+            hr = torch.from_numpy(np.ascontiguousarray(images[0].hr_u8).reshape(-1))
+            lr = torch.from_numpy(np.ascontiguousarray(images[0].lr_u8).reshape(-1))
+        else:
+            hr = torch.empty(sum(i.hr_u8.size for i in images), dtype=torch.uint8, device=device)
+            lr = torch.empty(sum(i.lr_u8.size for i in images), dtype=torch.uint8, device=device)
+            for buffer, arrays in ((hr, [i.hr_u8 for i in images]), (lr, [i.lr_u8 for i in images])):
+                at = 0
+                for array in arrays:  # one image at a time: host memory stays at one image's copy
+                    buffer[at : at + array.size].copy_(torch.from_numpy(np.ascontiguousarray(array).reshape(-1)))
+                    at += array.size
+        hr_sizes = torch.tensor([i.hr_u8.size for i in images], dtype=torch.int64)
+        lr_sizes = torch.tensor([i.lr_u8.size for i in images], dtype=torch.int64)
+        return cls(hr=hr, lr=lr, hr_offset=(torch.cumsum(hr_sizes, 0) - hr_sizes).to(device),
+                   lr_offset=(torch.cumsum(lr_sizes, 0) - lr_sizes).to(device),
+                   height=torch.tensor([h for h, _ in sizes], dtype=torch.int64, device=device),
+                   width=torch.tensor([w for _, w in sizes], dtype=torch.int64, device=device),
+                   sizes_hw=sizes, scale=scale)
+
+
+def _column(draws: Sequence[PatchDraw], name: str, device: torch.device, dtype=torch.int64) -> Tensor:
+    values = torch.tensor([getattr(d, name) for d in draws], dtype=dtype)
+    if device.type == "cuda":
+        values = values.pin_memory().to(device, non_blocking=True)  # no host sync per step
+    return values.view(-1, 1, 1)
+
+
+def _dihedral_source(size: int, turns: Tensor, flip: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(row, col) in the crop of each output pixel of np.rot90(crop, turns), mirrored left-right when `flip`.
+
+    turns, flip: (B, 1, 1). Returns two (B, size, size) int64 tensors.
+    """
+    y = torch.arange(size, device=device).view(1, -1, 1)
+    x = torch.arange(size, device=device).view(1, 1, -1)
+    x = torch.where(flip, size - 1 - x, x)
+    last = size - 1
+    row = torch.where(turns == 0, y, torch.where(turns == 1, x, torch.where(turns == 2, last - y, last - x)))
+    col = torch.where(turns == 0, x, torch.where(turns == 1, last - y, torch.where(turns == 2, last - x, y)))
+    return row.expand(-1, size, size), col.expand(-1, size, size)
+
+
+def _gather(buffer: Tensor, offset: Tensor, width: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    """Pixels (B, H, W, 3) uint8 at (row, col) of images given by their offset and width ((B, 1, 1) each)."""
+    index = (offset + (row * width + col) * 3).unsqueeze(-1) + torch.arange(3, device=buffer.device)
+    return buffer[index]
+
+
+def _to_float(patch_u8: Tensor) -> Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [0, 1]."""
+    return patch_u8.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+
+
+def _cut_dihedral(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
+    device, s = store.device, spec.scale
+    image = _column(draws, "image", device).view(-1)
+    top, left = _column(draws, "top", device), _column(draws, "left", device)
+    turns, flip = _column(draws, "quarter_turns", device), _column(draws, "flip", device, torch.bool)
+    offset_hr, offset_lr = store.hr_offset[image].view(-1, 1, 1), store.lr_offset[image].view(-1, 1, 1)
+    width = store.width[image].view(-1, 1, 1)
+    row, col = _dihedral_source(spec.patch_px, turns, flip, device)
+    hr = _gather(store.hr, offset_hr, width, top + row, left + col)
+    row, col = _dihedral_source(spec.lr_px, turns, flip, device)
+    lr = _gather(store.lr, offset_lr, width // s, top // s + row, left // s + col)
+    return _to_float(lr), _to_float(hr)
+
+
+def _round_u8(x: Tensor) -> Tensor:
+    """[0, 255] float -> uint8, ties up (the project's rounding rule)."""
+    return x.clamp(0, 255).add_(0.5).floor_().to(torch.uint8)
+
+
+def _cut_rotated(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
+    """The study's augmentation: HR rotated about the window's centre (bicubic, float64, rounded to 8 bit),
+    LR its antialiased bicubic downscale (float64, rounded), then both mirrored when drawn so.
+
+    Every item reads a window of the largest rotation's side around its centre (pixels past an
+    image's border repeat it: a draw's own window keeps its bicubic taps inside the image), so
+    one `grid_sample` serves the batch.
+    """
+    device, p = store.device, spec.patch_px
+    side = rotation_window(p, ROT10_MAX_DEG)
+    image = _column(draws, "image", device).view(-1)
+    offset, width = store.hr_offset[image].view(-1, 1, 1), store.width[image].view(-1, 1, 1)
+    height = store.height[image].view(-1, 1, 1)
+    centre_y = _column(draws, "top", device, torch.float64) + _column(draws, "side", device, torch.float64) / 2
+    centre_x = _column(draws, "left", device, torch.float64) + _column(draws, "side", device, torch.float64) / 2
+    top, left = torch.floor(centre_y).long() - side // 2, torch.floor(centre_x).long() - side // 2
+    span = torch.arange(side, device=device)
+    rows = torch.minimum((top + span.view(1, -1, 1)).clamp(min=0), height - 1)
+    cols = torch.minimum((left + span.view(1, 1, -1)).clamp(min=0), width - 1)
+    window = _gather(store.hr, offset, width, rows, cols).permute(0, 3, 1, 2).to(torch.float64)  # (B, 3, S, S)
+    # affine_grid maps the output's normalised coordinates to the window's (align_corners=False):
+    # the output pixel at (dx, dy) px from the patch centre reads the window at the centre + R(angle) (dx, dy).
+    angle = torch.deg2rad(_column(draws, "angle_deg", device, torch.float64).view(-1))
+    cos, sin = torch.cos(angle) * p / side, torch.sin(angle) * p / side
+    shift_x = 2 * (centre_x.view(-1) - left.view(-1)) / side - 1
+    shift_y = 2 * (centre_y.view(-1) - top.view(-1)) / side - 1
+    theta = torch.stack([torch.stack([cos, -sin, shift_x], dim=1), torch.stack([sin, cos, shift_y], dim=1)], dim=1)
+    grid = F.affine_grid(theta, [len(draws), 3, p, p], align_corners=False)
+    hr = F.grid_sample(window, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    hr_u8 = _round_u8(hr)  # (B, 3, P, P)
+    lr_u8 = _round_u8(F.interpolate(hr_u8.to(torch.float64), size=(spec.lr_px, spec.lr_px), mode="bicubic",
+                                    antialias=True, align_corners=False))
+    flip = _column(draws, "flip", device, torch.bool).view(-1, 1, 1, 1)
+    hr_u8 = torch.where(flip, hr_u8.flip(3), hr_u8)
+    lr_u8 = torch.where(flip, lr_u8.flip(3), lr_u8)
+    return _to_float(lr_u8.permute(0, 2, 3, 1)), _to_float(hr_u8.permute(0, 2, 3, 1))
+
+
+def cut_patches(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
+    """(LR, HR) float32 patches of `draws` from `store`, on the store's device."""
+    if spec.augment == "rot10_hflip":
+        return _cut_rotated(store, draws, spec)
+    return _cut_dihedral(store, draws, spec)
+
+
+# ---------------------------------------------------------------- the two samplers
 
 
 class PatchDataset(Dataset):
-    """Random (LR, HR) training patches from in-memory HR images.
+    """The CPU loader's dataset: item i -> (LR (3, P/s, P/s), HR (3, P, P)) float32, one at a time.
 
-    Item i is a pure function of (seed, i). Images are drawn uniformly at random,
-    or with `per_epoch=True` each image once per pass (item i belongs to pass
-    i // len(images), in a fresh random order per pass; the study's epochs).
-    Returns (lr_img (3, p/scale, p/scale), hr_img (3, p, p)) float32 in [0, 1];
-    LR is the PIL bicubic x`scale` downscale of the HR patch.
+    Cuts from the image's own arrays (zero-copy views), so DataLoader workers started
+    by fork share the training set copy-on-write.
     """
 
-    def __init__(
-        self,
-        images: list[TrainImage],
-        patch_px: int,
-        scale: int,
-        augment: str,
-        length: int,
-        seed: int,
-        per_epoch: bool = False,
-    ) -> None:
-        if not images:
-            raise SrganError("training set is empty")
-        for image in images:
-            height, width = image.hr_u8.shape[:2]
-            if min(height, width) < patch_px:
-                raise SrganError(
-                    f"training image {image.name} is {width}x{height}, smaller than the "
-                    f"{patch_px} px patch; lower patch_px or remove the image"
-                )
-        self.images = [image.hr_u8 for image in images]
-        self.patch_px, self.scale, self.augment = patch_px, scale, augment
-        self.length, self.seed, self.per_epoch = length, seed, per_epoch
-
-    def _image_index(self, index: int, rng: np.random.Generator) -> int:
-        n = len(self.images)
-        if not self.per_epoch:
-            return int(rng.integers(n))
-        epoch, position = divmod(index, n)
-        return int(np.random.default_rng([self.seed, epoch, n]).permutation(n)[position])
+    def __init__(self, images: list[TrainImage], spec: PatchSpec, length: int) -> None:
+        check_images(images, spec)
+        self.images, self.spec, self.length = images, spec, length
+        self.sizes_hw = tuple((int(i.hr_u8.shape[0]), int(i.hr_u8.shape[1])) for i in images)
+        self._orders: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        rng = np.random.default_rng([self.seed, index])
-        img = self.images[self._image_index(index, rng)]
-        if self.augment == "rot10_hflip":
-            patch = _crop_rotated(img, self.patch_px, rng)
-        else:
-            h, w = img.shape[:2]
-            top = int(rng.integers(h - self.patch_px + 1))
-            left = int(rng.integers(w - self.patch_px + 1))
-            patch = img[top : top + self.patch_px, left : left + self.patch_px]
-            if self.augment == "flip_rot90":
-                patch = _augment_dihedral(patch, rng)
-        patch = np.ascontiguousarray(patch)
-        return to_tensor(bicubic_downscale(patch, self.scale)), to_tensor(patch)
+        draw = draw_patch(index, self.sizes_hw, self.spec, self._orders)
+        store = ImageStore.build([self.images[draw.image]], self.spec.scale)
+        local = PatchDraw(0, draw.top, draw.left, draw.side, draw.quarter_turns, draw.flip, draw.angle_deg)
+        lr, hr = cut_patches(store, [local], self.spec)
+        return lr[0], hr[0]
+
+
+class DevicePatches:
+    """The whole training set in device memory; a batch of patches per call, cut there (no loader).
+
+    The draws are the CPU loader's (`draw_patch`), so the patches are the same.
+    """
+
+    def __init__(self, images: list[TrainImage], spec: PatchSpec, device: torch.device) -> None:
+        check_images(images, spec)
+        self.spec = spec
+        self.store = ImageStore.build(images, spec.scale, device)
+        self._orders: dict[int, np.ndarray] = {}
+
+    def batch(self, items: Sequence[int]) -> tuple[Tensor, Tensor]:
+        draws = [draw_patch(i, self.store.sizes_hw, self.spec, self._orders) for i in items]
+        return cut_patches(self.store, draws, self.spec)
+
+
+def fits_on_device(images: Sequence[TrainImage], device: torch.device, fraction: float = 0.5) -> tuple[bool, str]:
+    """Whether the training set takes at most `fraction` of the device's free memory, and a line saying so."""
+    needed = ImageStore.nbytes_of(images)
+    if device.type != "cuda":
+        return False, f"patches are cut by the CPU loader on a {device.type} device"
+    free, total = torch.cuda.mem_get_info(device)
+    line = (f"training set {needed / 2**30:.2f} GiB (HR + LR, uint8) against {free / 2**30:.1f} GiB free of "
+            f"{total / 2**30:.1f} GiB on {device}")
+    return needed <= fraction * free, line

@@ -1,13 +1,20 @@
 """The training loop, shared by both experiments' tasks.
 
 `TrainingRun` drives a task (`srgan.training.tasks`) over the batches of its
-patch plan: after each optimiser step it updates the weight average (EMA),
-logs at `execution.log_every`, validates (PSNR-Y / SSIM-Y of the averaged
-generator on the validation set) and keeps the best-so-far weights, writes the
-checkpoint points, and saves the resume state every `execution.checkpoint_every`
-steps (`srgan.training.store`). A non-finite loss or gradient skips the step
-(up to `max_bad_steps` in total) or stops with a clear message after saving the
-last good state.
+patch plan: from the CPU loader (DataLoader workers) or, on CUDA, from the
+training set held in GPU memory (`srgan.datasets.patches`; the same patches).
+After each step it logs at `execution.log_every`, validates (PSNR-Y / SSIM-Y of
+the averaged generator on the validation set) and keeps the best-so-far weights,
+writes the checkpoint points, and saves the resume state every
+`execution.checkpoint_every` steps (`srgan.training.store`).
+
+Nothing in a step waits for the device. A non-finite loss or gradient makes its
+step a no-op on the device (`srgan.training.steps.StepGuard`); the loop reads the
+guard's record only at its checkpoints of attention — logging, validation,
+checkpoint points, resume saves and the last step — and then counts the skipped
+steps against `max_bad_steps`, or stops naming the first offending step and what
+was not finite. Resume state is saved only after such a check, so it never holds
+a step that should have stopped the run.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import math
 import random
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,17 +35,17 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from srgan.core.config import ExecutionParams, ModelParams, TrainParams, as_dict
 from srgan.core.errors import SrganError
 from srgan.core.records import (
+    STEADY_AFTER_STEPS,
     RunTiming,
     ScoredCheckpoint,
     TrainingSummary,
     ValidationPoint,
 )
 from srgan.core.runtime import Runtime
-from srgan.datasets.patches import PatchDataset, PatchPlan
+from srgan.datasets.patches import DevicePatches, PatchDataset, PatchPlan, PatchSpec, fits_on_device
 from srgan.datasets.prepared import EvalImage, TrainImage
-from srgan.training.ema import EMA
 from srgan.training.log import TrainLog
-from srgan.training.steps import NonFiniteStep, unwrap
+from srgan.training.steps import unwrap
 from srgan.training.store import RunStore
 from srgan.training.tasks import SRGANTask, SRResNetTask
 from srgan.training.validation import score_validation
@@ -112,9 +120,12 @@ class TrainingRun:
         self.execution, self.runtime, self.store, self.fingerprint = execution, runtime, store, fingerprint
         self.valid_every = p.valid_every * plan.steps_per_unit
         self.state = TrainState()
-        self.ema = EMA(task.generator, p.ema_decay) if p.ema_decay > 0 else None
         self.best_weights: dict[str, Tensor] | None = None
         self.log: TrainLog | None = None
+        self._steady_from: tuple[int, float] | None = None  # (step, time) where the steady rate is timed from
+        self._steady_rate: float | None = None  # steps/s from there to the last step, before its validation
+        self.patch_spec = PatchSpec(patch_px=p.patch_px, scale=data.scale, augment=p.augment, seed=data.seed,
+                                    per_epoch=plan.per_epoch)
 
     @property
     def steps(self) -> int:
@@ -122,7 +133,7 @@ class TrainingRun:
 
     def averaged(self) -> nn.Module:
         """The generator that is validated and saved: the EMA, or the raw weights without one."""
-        return self.ema.model if self.ema is not None else self.task.generator
+        return self.task.averaged
 
     # ------------------------------------------------------------ resume
 
@@ -130,8 +141,6 @@ class TrainingRun:
         self.store.save_resume({
             "model": self.task.generator.state_dict(),  # what load_checkpoint checks for
             "task": self.task.state_dict(),
-            "ema": self.ema.model.state_dict() if self.ema is not None else None,
-            "ema_updates": self.ema.updates if self.ema is not None else 0,
             "state": asdict(self.state),
             "best_weights": self.best_weights,
             "rng": _rng_state(),
@@ -143,9 +152,6 @@ class TrainingRun:
         if saved is None:
             return
         self.task.load_state_dict(saved["task"])
-        if self.ema is not None:
-            self.ema.model.load_state_dict(saved["ema"])
-            self.ema.updates = saved["ema_updates"]
         self.state = TrainState(**saved["state"])
         self.best_weights = saved["best_weights"]  # stays on the CPU, as _cpu_state keeps it
         _set_rng_state(saved["rng"])
@@ -154,7 +160,7 @@ class TrainingRun:
 
     # ------------------------------------------------------------ the loop
 
-    def _loader(self) -> DataLoader:
+    def _per_process(self) -> int:
         p, runtime = self.p, self.runtime
         per_process = p.batch_size // runtime.world_size
         if per_process * runtime.world_size != p.batch_size or per_process % p.grad_accumulation:
@@ -162,26 +168,53 @@ class TrainingRun:
                 f"batch_size {p.batch_size} must split evenly into {runtime.world_size} process(es) x "
                 f"{p.grad_accumulation} micro-batch(es)"
             )
-        dataset = PatchDataset(self.data.train_images, p.patch_px, self.data.scale, p.augment,
-                               self.plan.dataset_length, self.data.seed, per_epoch=self.plan.per_epoch)
+        return per_process
+
+    def _loader(self) -> DataLoader:
+        """The CPU loader: PatchDataset items in DataLoader workers, this process's share of each batch."""
+        runtime = self.runtime
+        dataset = PatchDataset(self.data.train_images, self.patch_spec, self.plan.dataset_length)
         remaining = Subset(dataset, self.plan.items(self.state.step))
         sampler = (DistributedSampler(remaining, runtime.world_size, runtime.rank, shuffle=False, drop_last=True)
                    if runtime.distributed else None)
-        return DataLoader(remaining, batch_size=per_process, sampler=sampler, shuffle=False, drop_last=True,
+        return DataLoader(remaining, batch_size=self._per_process(), sampler=sampler, shuffle=False, drop_last=True,
                           num_workers=self.execution.num_workers, pin_memory=runtime.device.type == "cuda",
                           persistent_workers=self.execution.num_workers > 0)
+
+    def _device_batches(self, patches: DevicePatches) -> Iterator[tuple[Tensor, Tensor]]:
+        """Batches cut on the device: this process's share of each global batch (as DistributedSampler)."""
+        items, batch, runtime = self.plan.items(self.state.step), self.p.batch_size, self.runtime
+        for start in range(0, len(items), batch):
+            yield patches.batch(items[start : start + batch][runtime.rank :: runtime.world_size])
+
+    def _batches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """The run's remaining batches, on the device, in the runtime's memory format."""
+        self._per_process()  # checks the batch split
+        if self.execution.patches_on_device and self.runtime.device.type == "cuda":
+            fits, line = fits_on_device(self.data.train_images, self.runtime.device)
+            if fits:
+                log.info("patches cut on the device: %s", line)
+                patches = DevicePatches(self.data.train_images, self.patch_spec, self.runtime.device)
+                for lr_img, hr_img in self._device_batches(patches):
+                    yield self.runtime.to_device(lr_img), self.runtime.to_device(hr_img)
+                return
+            log.warning("patches cut by the CPU loader: %s does not fit in half of it", line)
+        for lr_img, hr_img in self._loader():
+            yield self.runtime.to_device(lr_img), self.runtime.to_device(hr_img)
 
     def run(self) -> TrainingSummary:
         """Train to the end (or from the resume state to the end); returns the summary."""
         started = time.time()
         self._restore()
         start_step = self.state.step
+        self._first_step = start_step
+        self.task.guard.health.step.fill_(start_step)
         self.store.open_folders(fresh=start_step == 0)
         if self.runtime.is_main:
             self.log = TrainLog(self.store.paths.log_dir, self.store.paths.plots_dir, start_step)
         self.runtime.barrier()
         try:
-            batches = self._loader()
+            batches = self._batches()
             if self.log is not None:
                 batches = self.log.progress(batches, self.steps, start_step, self.spec.variant,
                                             self.execution.progress)
@@ -192,45 +225,63 @@ class TrainingRun:
                 self.log.close()
         return self._finish(start_step, time.time() - started)
 
+    def _sync(self) -> None:
+        if self.runtime.device.type == "cuda":
+            torch.cuda.synchronize(self.runtime.device)
+
+    def _time_steady_rate(self, step: int) -> None:
+        """Steps per second from the steady-rate mark to `step` (two device syncs per session)."""
+        if self._steady_from is not None and step > self._steady_from[0]:
+            self._sync()
+            mark, since = self._steady_from
+            self._steady_rate = (step - mark) / (time.perf_counter() - since)
+
     def _step(self, step: int, lr_img: Tensor, hr_img: Tensor) -> None:
+        if self._steady_from is None and step > self._first_step + STEADY_AFTER_STEPS:
+            self._sync()
+            self._steady_from = (step - 1, time.perf_counter())
         tick = time.perf_counter()
-        scalars = self._optimiser_step(step, self.runtime.to_device(lr_img), self.runtime.to_device(hr_img))
+        scalars = self.task.train_step(lr_img, hr_img)
         self.task.end_step()
-        if self.ema is not None:
-            self.ema.update(self.task.generator)
         self.state.step = step
-        if self.log is not None and (step % self.execution.log_every == 0 or step == self.steps):
-            # Reading the values syncs with the device: only on logging steps.
-            values = {k: float(v) for k, v in scalars.items()}
+        if step == self.steps:
+            self._time_steady_rate(step)
+        points = self.spec.points
+        log_now = step % self.execution.log_every == 0 or step == self.steps
+        validate_now = step % self.valid_every == 0 or step in points or step == self.steps
+        save_now = step % self.execution.checkpoint_every == 0 and step < self.steps
+        if log_now or validate_now or save_now:
+            self._check_health(step)  # the one host sync of these steps
+        if self.log is not None and log_now:
+            values = dict(zip(scalars, torch.stack([v.detach().float() for v in scalars.values()]).tolist()))
             values.update(lr=self.task.learning_rate, bad_steps=self.state.bad_steps)
             self.log.scalars(step, values)
         self.state.train_s += time.perf_counter() - tick
-        points = self.spec.points
-        if step % self.valid_every == 0 or step in points or step == self.steps:
+        if validate_now:
             self._validate(step)
         if step in points and step not in self.state.points_done:
             self._write_point(step)
-        if step % self.execution.checkpoint_every == 0 and step < self.steps:
+        if save_now:
             self._save_resume()
 
-    def _optimiser_step(self, step: int, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        """The task's step under the non-finite policy: skip and count, or save and stop."""
-        try:
-            return self.task.train_step(lr_img, hr_img)
-        except NonFiniteStep as bad:
-            self.state.bad_steps += 1
-            self.task.discard_step()
-            if self.state.bad_steps > self.p.max_bad_steps:
-                self._save_resume()
-                raise SrganError(
-                    f"non-finite {bad} at step {step} of {self.task.experiment} ({self.state.bad_steps} bad "
-                    f"step(s), max_bad_steps is {self.p.max_bad_steps}); the last good state (step "
-                    f"{self.state.step}) is in {self.store.resume_path} for inspection (an unchanged rerun meets "
-                    "the same step again); lower learning_rate, raise max_bad_steps or check the data, then run again"
-                ) from None
-            log.warning("step %d: non-finite %s; step skipped (%d of %d allowed)", step, bad,
-                        self.state.bad_steps, self.p.max_bad_steps)
-            return {}
+    def _check_health(self, step: int) -> None:
+        """Count the steps the guard skipped since the last check; stop when they exceed max_bad_steps."""
+        bad, first, failed = self.task.guard.health.read()
+        if not bad:
+            return
+        self.state.bad_steps += bad
+        # The first failed check names the cause (terms come first; a NaN loss also makes NaN gradients).
+        what = (failed[0] + (f" (and {', '.join(failed[1:])})" if len(failed) > 1 else "")) if failed else "value"
+        if self.state.bad_steps > self.p.max_bad_steps:
+            saved = (f"the last saved state is {self.store.resume_path} (an unchanged rerun resumes there and meets "
+                     "the same step again)" if self.store.resume_path.is_file() else
+                     "no state was saved yet (an unchanged rerun meets the same step again)")
+            raise SrganError(
+                f"non-finite {what} at step {first} of {self.task.experiment} ({self.state.bad_steps} bad step(s) "
+                f"by step {step}, max_bad_steps is {self.p.max_bad_steps}); {saved}; lower learning_rate, raise "
+                "max_bad_steps or check the data, then run again")
+        log.warning("non-finite %s at step %d: skipped (%d step(s) in steps ..%d; %d of %d allowed)", what, first, bad,
+                    step, self.state.bad_steps, self.p.max_bad_steps)
 
     def _validate(self, step: int) -> None:
         if self.runtime.is_main:
@@ -287,7 +338,9 @@ class TrainingRun:
             processes=self.runtime.world_size, history=tuple(ValidationPoint(**h) for h in state.history),
             scored=self._scored())
         memory_mib, memory_kind = _peak_memory(self.runtime)
+        steady = self._steady_rate
         timing = RunTiming(wall_s=round(wall_s, 1), train_step_s=round(state.train_s / max(1, state.step), 4),
+                           steady_steps_per_s=None if steady is None else round(steady, 2),
                            peak_memory_mib=round(memory_mib, 1), memory_kind=memory_kind,
                            resumed_from_step=start_step)
         log.info("%s %s: %d steps, %.3f s per training step, peak memory %.0f MiB (%s)", self.task.experiment,

@@ -1,8 +1,14 @@
 """One optimiser step of each experiment, as plain functions: `pretrain_step` (SRResNet with a
-content loss) and `gan_step` (SRGAN: G against D, then D). The tasks (`srgan.training.tasks`)
-call them; the benchmarks call them directly.
+content loss) and `gan_step` (SRGAN: G against D, then D). The tasks (`srgan.training.tasks`) call
+them, eagerly or captured in a CUDA graph; the benchmarks call them directly.
 
 Images are float32 RGB in [0, 1], NCHW: `lr_img` (N, 3, h, w), `hr_img` (N, 3, s*h, s*w).
+
+The steps are graph-ready: fixed shapes, no Python branch on a tensor's value and no host
+synchronisation. A non-finite loss term or gradient is handled on the device by a `StepGuard`:
+the fused Adam optimisers skip the step (`found_inf`: weights, moments and step counts stay as
+they were), the networks' BatchNorm statistics are put back, and the guard's `StepHealth`
+records the step and which check failed, for the loop to read at its logging cadence.
 """
 
 from __future__ import annotations
@@ -20,10 +26,6 @@ from srgan.losses.adversarial import discriminator_loss, generator_adversarial_l
 from srgan.losses.content import ContentLoss
 
 
-class NonFiniteStep(Exception):
-    """A loss or gradient was NaN/inf in this step (raised on every process alike)."""
-
-
 def lr_factor(schedule: str, step: int, total_steps: int, decay_step: int) -> float:
     """Learning-rate multiplier at `step` (0-based) for the schedules in params."""
     if schedule == "cosine":
@@ -31,6 +33,108 @@ def lr_factor(schedule: str, step: int, total_steps: int, decay_step: int) -> fl
     if schedule == "step":
         return 0.1 if decay_step and step >= decay_step else 1.0
     return 1.0
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside a torch.compile and/or DistributedDataParallel wrapper."""
+    model = getattr(model, "_orig_mod", model)
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+# ---------------------------------------------------------------- non-finite steps, on the device
+
+
+class StepHealth:
+    """Device-side record of the non-finite steps since the last `read`: no host sync per step.
+
+    `checks` names what each flag of `record` tests ("generator loss term 'mse'", "generator
+    gradient", ...). `step` counts the steps recorded (the loop sets it when a run resumes).
+    """
+
+    def __init__(self, checks: list[str], device: torch.device) -> None:
+        self.checks = checks
+        self.step = torch.zeros((), dtype=torch.int64, device=device)
+        self.bad = torch.zeros((), dtype=torch.int64, device=device)  # bad steps in this window
+        self.first_bad_step = torch.zeros((), dtype=torch.int64, device=device)  # 0: none
+        self.first_bad_checks = torch.zeros(len(checks), dtype=torch.bool, device=device)
+
+    def record(self, failed: Tensor) -> Tensor:
+        """Count one step whose checks `failed` ((len(checks),) bool); returns 0-d bool "all finite"."""
+        self.step.add_(1)
+        bad = failed.any()
+        first = bad & (self.first_bad_step == 0)
+        self.first_bad_step.copy_(torch.where(first, self.step, self.first_bad_step))
+        self.first_bad_checks.copy_(torch.where(first, failed, self.first_bad_checks))
+        self.bad.add_(bad.to(torch.int64))
+        return ~bad
+
+    def read(self) -> tuple[int, int, list[str]]:
+        """(bad steps, the first one's number, its failed checks) since the last read; resets. Syncs once."""
+        values = torch.cat([self.bad.view(1), self.first_bad_step.view(1),
+                            self.first_bad_checks.to(torch.int64)]).tolist()
+        self.bad.zero_()
+        self.first_bad_step.zero_()
+        self.first_bad_checks.zero_()
+        failed = [name for name, flag in zip(self.checks, values[2:]) if flag]
+        return values[0], values[1], failed
+
+
+class StepGuard:
+    """Makes a non-finite step a no-op on the device (see the module docstring).
+
+    networks: whose BatchNorm statistics (and other buffers) a skipped step puts back.
+    The optimisers must be fused Adam (they read `found_inf`); with fp16 loss scaling the
+    GradScaler passes its own `found_inf` and the guard checks the loss terms only.
+    """
+
+    def __init__(self, networks: list[nn.Module], checks: list[str], runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.health = StepHealth(checks, runtime.device)
+        self.found_inf = torch.zeros((), dtype=torch.float32, device=runtime.device)
+        self._buffers = [b for net in networks for b in net.buffers()]
+        self._saved = [b.detach().clone() for b in self._buffers]
+
+    @torch.no_grad()
+    def begin(self) -> None:
+        """Remember the buffers (BatchNorm statistics move in the forward pass)."""
+        if self._buffers:
+            torch._foreach_copy_(self._saved, self._buffers)
+
+    @torch.no_grad()
+    def decide(self, failed: Tensor) -> None:
+        """Record the step; when any check failed, set `found_inf` and put the buffers back."""
+        if self.runtime.distributed:  # every process skips alike
+            failed = failed.to(torch.int32)
+            dist.all_reduce(failed, op=dist.ReduceOp.MAX)
+            failed = failed.bool()
+        ok = self.health.record(failed)
+        self.found_inf.copy_((~ok).to(torch.float32))
+        for buffer, saved in zip(self._buffers, self._saved):
+            buffer.copy_(torch.where(ok, buffer, saved))
+
+    def step(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+        """The optimiser step, skipped on the device when `decide` found a non-finite value."""
+        if scaler.is_enabled():
+            scaler.step(optimizer)  # fp16: the scaler skips on its own overflow check
+            return
+        optimizer.found_inf = self.found_inf  # read by fused Adam; no host sync
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.found_inf
+
+
+def _nonfinite(values: list[Tensor]) -> Tensor:
+    """(len(values),) bool: which 0-d values are NaN/inf."""
+    return ~torch.isfinite(torch.stack([v.detach().float().reshape(()) for v in values]))
+
+
+def _nonfinite_grads(params: list[nn.Parameter]) -> Tensor:
+    """(1,) bool: is any gradient NaN/inf (one fused norm over all of them)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(1, dtype=torch.bool, device=params[0].device if params else None)
+    return ~torch.isfinite(torch.stack(torch._foreach_norm(grads)).float().sum()).view(1)
 
 
 # ---------------------------------------------------------------- one optimiser step
@@ -48,49 +152,29 @@ def _no_sync(model: nn.Module, last: bool) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def _check_finite(
-    loss_parts: dict[str, Tensor], params: list[nn.Parameter], runtime: Runtime, what: str, check_grads: bool = True
-) -> None:
-    """Raise NonFiniteStep on every process if any loss part or gradient is NaN/inf.
-
-    One fused norm over all gradients and one host sync per call. With fp16 loss
-    scaling the gradients are not checked: GradScaler itself skips the (expected,
-    occasional) overflowing steps while it calibrates its scale.
-    """
-    checks = [torch.stack([v.detach().float().reshape(()) for v in loss_parts.values()])]
-    grads = [p.grad for p in params if p.grad is not None] if check_grads else []
-    if grads:
-        checks.append(torch.stack(torch._foreach_norm(grads)).float())
-    flag = torch.stack([(~torch.isfinite(c)).any() for c in checks]).float().reshape(-1)
-    if runtime.distributed:
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    if flag.max().item() > 0:
-        bad_terms = [name for name, value in loss_parts.items() if not torch.isfinite(value).all()]
-        if bad_terms:
-            raise NonFiniteStep(f"{what} loss term '{bad_terms[0]}'")
-        raise NonFiniteStep(f"{what} gradient" if flag[-1].item() > 0 and grads else f"{what} loss on another process")
-
-
 def _no_scaler() -> torch.amp.GradScaler:
     return torch.amp.GradScaler("cpu", enabled=False)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain module inside a torch.compile and/or DistributedDataParallel wrapper."""
-    model = getattr(model, "_orig_mod", model)
-    return model.module if isinstance(model, DistributedDataParallel) else model
+def pretrain_checks(content_loss: ContentLoss, check_grads: bool = True) -> list[str]:
+    """What a `pretrain_step` guard checks, in the order of its flags."""
+    names = [f"generator loss term '{t}'" for t in (*content_loss.term_weights, "content")]
+    return names + (["generator gradient"] if check_grads else [])
 
 
 def pretrain_step(
     generator: nn.Module, content_loss: ContentLoss, optimizer: torch.optim.Optimizer,
     lr_img: Tensor, hr_img: Tensor, runtime: Runtime, accumulation: int = 1,
-    scaler: torch.amp.GradScaler | None = None,
+    scaler: torch.amp.GradScaler | None = None, guard: StepGuard | None = None,
 ) -> dict[str, Tensor]:
     """One SRResNet optimiser step on a batch; returns the loss scalars (0-d tensors, on the device).
 
-    Raises NonFiniteStep (without stepping) when a loss term or gradient is not finite.
+    With a `guard` (checks: `pretrain_checks`), a non-finite loss term or gradient skips
+    the step on the device; without one the step is taken whatever the values.
     """
     scaler = scaler or _no_scaler()
+    if guard is not None:
+        guard.begin()
     optimizer.zero_grad(set_to_none=True)
     parts: dict[str, Tensor] = {}
     for i, (lr_mb, hr_mb) in enumerate(zip(_micro_batches(lr_img, accumulation), _micro_batches(hr_img, accumulation))):
@@ -101,18 +185,31 @@ def pretrain_step(
         # Specific terms first, so a non-finite step names the term that went wrong.
         for name, value in {**terms, "content": loss.detach()}.items():
             parts[name] = parts.get(name, 0) + value.float() / accumulation
-    scaler.unscale_(optimizer)
-    _check_finite(parts, list(generator.parameters()), runtime, "generator", check_grads=not scaler.is_enabled())
-    scaler.step(optimizer)
+    if guard is None:
+        scaler.step(optimizer) if scaler.is_enabled() else optimizer.step()
+    else:
+        failed = [_nonfinite(list(parts.values()))]
+        if not scaler.is_enabled():
+            failed.append(_nonfinite_grads(list(generator.parameters())).to(runtime.device))
+        guard.decide(torch.cat([f.to(runtime.device) for f in failed]))
+        guard.step(optimizer, scaler)
     scaler.update()
     return {f"loss/{k}": v for k, v in parts.items()}
+
+
+def gan_checks(content_loss: ContentLoss, check_grads: bool = True) -> list[str]:
+    """What a `gan_step` guard checks, in the order of its flags."""
+    names = [f"generator loss term '{t}'"
+             for t in (*content_loss.term_weights, "content", "adversarial", "generator")]
+    names.append("discriminator loss term 'discriminator'")
+    return names + (["generator gradient", "discriminator gradient"] if check_grads else [])
 
 
 def gan_step(
     generator: nn.Module, discriminator: nn.Module, content_loss: ContentLoss,
     opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
     lr_img: Tensor, hr_img: Tensor, adversarial_weight: float, runtime: Runtime, accumulation: int = 1,
-    scaler: torch.amp.GradScaler | None = None,
+    scaler: torch.amp.GradScaler | None = None, guard: StepGuard | None = None,
 ) -> dict[str, Tensor]:
     """One SRGAN step: G against a frozen-but-differentiable D, then D on the same batch.
 
@@ -122,11 +219,13 @@ def gan_step(
     After the call, G's parameter .grad holds the gradient of G's loss.
     Under DDP, G's step runs the plain discriminator module: its parameters are
     frozen there, so DDP must not wait for their gradients.
-    Both gradients are computed and checked before either optimiser steps, so a
-    non-finite D loss leaves G untouched too (D's loss sees G's output detached,
-    from before G's update either way: the order changes no result).
+    Both gradients are computed and checked before either optimiser steps, so with a
+    `guard` (checks: `gan_checks`) a non-finite value in either skips both (D's loss
+    sees G's output detached, from before G's update either way: the order changes no result).
     """
     scaler = scaler or _no_scaler()
+    if guard is not None:
+        guard.begin()
     d_plain = unwrap(discriminator)
     lr_mbs, hr_mbs = _micro_batches(lr_img, accumulation), _micro_batches(hr_img, accumulation)
     parts: dict[str, Tensor] = {}
@@ -148,7 +247,6 @@ def gan_step(
             scaler.scale(g_loss / accumulation).backward()
         sr_imgs.append(sr_mb.detach())
         add({**terms, "content": content, "adversarial": adversarial, "generator": g_loss})
-    g_parts = dict(parts)
 
     discriminator.requires_grad_(True)
     opt_d.zero_grad(set_to_none=True)
@@ -160,13 +258,17 @@ def gan_step(
             scaler.scale(d_loss / accumulation).backward()
         add({"discriminator": d_loss, "real_prob": torch.sigmoid(real_logits.float()).mean(),
              "fake_prob": torch.sigmoid(fake_logits.float()).mean()})
-    scaler.unscale_(opt_g)
-    scaler.unscale_(opt_d)
-    _check_finite(g_parts, list(generator.parameters()), runtime, "generator", check_grads=not scaler.is_enabled())
-    _check_finite({"discriminator": parts["discriminator"]}, list(discriminator.parameters()), runtime,
-                  "discriminator", check_grads=not scaler.is_enabled())
-    scaler.step(opt_g)
-    scaler.step(opt_d)
-    scaler.update()
     probs = {"d/real_prob": parts.pop("real_prob"), "d/fake_prob": parts.pop("fake_prob")}
+    if guard is None:
+        for opt in (opt_g, opt_d):
+            scaler.step(opt) if scaler.is_enabled() else opt.step()
+    else:
+        failed = [_nonfinite(list(parts.values()))]
+        if not scaler.is_enabled():
+            failed += [_nonfinite_grads(list(generator.parameters())).to(runtime.device),
+                       _nonfinite_grads(list(discriminator.parameters())).to(runtime.device)]
+        guard.decide(torch.cat([f.to(runtime.device) for f in failed]))
+        guard.step(opt_g, scaler)
+        guard.step(opt_d, scaler)
+    scaler.update()
     return {**{f"loss/{k}": v for k, v in parts.items()}, **probs}
