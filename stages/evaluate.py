@@ -15,6 +15,7 @@ from srgan.core.records import write_baseline_metrics, write_run_metrics
 from srgan.core.runtime import resolve_eval_runtime
 from srgan.datasets.prepared import load_eval_set
 from srgan.scoring.evaluate import (
+    AsRunProtocol,
     evaluate_bicubic,
     evaluate_hr,
     evaluate_run,
@@ -34,7 +35,10 @@ def main(argv: list[str]) -> None:
         write_baseline_metrics(Path(argv[5]), evaluate_hr(sets, scale))
         write_baseline_metrics(metrics_json, baseline)
     else:
-        run_metrics, per_image = evaluate_run(Path(model), sets, scorer, runtime, params.evaluate.tile_px)
+        study = params.study_code
+        as_run = (AsRunProtocol(study.scored_checkpoint, study.eval_bn_mode, study.eval_clamp)
+                  if study.as_run_protocol else None)
+        run_metrics, per_image = evaluate_run(Path(model), sets, scorer, runtime, params.evaluate.tile_px, as_run)
         write_run_metrics(metrics_json, run_metrics)
     with atomic_path(per_image_csv) as tmp:
         per_image.to_csv(tmp, index=False, float_format="%.4f")

@@ -17,7 +17,7 @@ from srgan.core.console import run_main
 from srgan.core.errors import SrganError
 from srgan.core.launch import relaunch_under_torchrun
 from srgan.core.runtime import resolve_runtime, seed_everything, shutdown
-from srgan.datasets.prepared import load_eval_set, load_train_set
+from srgan.datasets.prepared import centre_crop, load_eval_set, load_train_set
 from srgan.losses.content import ContentLoss
 from srgan.losses.terms import check_all_variant_terms
 from srgan.pipeline.code_deps import code_digest
@@ -53,14 +53,20 @@ def main(argv: list[str]) -> None:
         return
     seed_everything(params.runtime.seed)
     runtime = resolve_runtime(params.runtime)
+    study, scale = params.study_code, params.data.scale
     try:
+        valid = load_eval_set(args.valid_dir, scale)
+        if study.validation_crop_px:
+            valid = [centre_crop(item, study.validation_crop_px, scale) for item in valid]
         common = dict(
             variant=args.variant,
             content_loss=ContentLoss(terms, params.features.weights, params.features.allow_random_fallback,
-                                     key=f"{args.experiment}.variants.{args.variant}"),
-            data=TrainData(load_train_set(args.train_dir, params.data.scale),
-                           load_eval_set(args.valid_dir, params.data.scale), params.data.scale, params.runtime.seed),
+                                     key=f"{args.experiment}.variants.{args.variant}", mse_range=study.mse_range,
+                                     as_run_cuts=study.feature_cuts == "as_run",
+                                     normalise=study.feature_normalisation),
+            data=TrainData(load_train_set(args.train_dir, scale), valid, scale, params.runtime.seed, study.rotation),
             model_params=params.model,
+            study=study,
             execution=params.execution,
             runtime=runtime,
             paths=RunPaths(args.out_dir, args.log_dir, args.plots_dir, args.state_dir),

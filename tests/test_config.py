@@ -97,11 +97,30 @@ def test_stage_settings_name_exactly_the_declared_keys() -> None:
     assert settings["srgan.variants.vgg19_5_4"] == {"vgg19_5_4": 1.0}
     assert "features" in settings and "execution" not in settings
     assert not any(key.startswith("execution") for keys in STAGE_PARAMS.values() for key in keys)
-    # The baselines build no extractor: they do not depend on `features`.
+    # The baselines build no extractor: they do not depend on `features` or the extractor switches.
     for stage in ("train_srresnet_mse", "train_srgan_mse"):
         assert "features" not in STAGE_PARAMS[stage]
-    # Evaluation depends on neither training nor feature settings.
-    assert STAGE_PARAMS["evaluate_srgan"] == ["runtime.device", "data.scale", "evaluate"]
+        assert not {"study_code.feature_cuts", "study_code.feature_normalisation"} & set(STAGE_PARAMS[stage])
+    # Evaluation depends on neither training nor feature settings: only the study protocol's switches.
+    assert STAGE_PARAMS["evaluate_srgan"] == ["runtime.device", "data.scale", "evaluate", "study_code.eval_bn_mode",
+                                              "study_code.eval_clamp"]
+    assert "study_code.scored_checkpoint" in STAGE_PARAMS["evaluate_srresnet"]
+
+
+def test_each_study_switch_is_declared_only_by_the_stages_it_can_change() -> None:
+    declared = {stage: {k for k in keys if k.startswith("study_code.")} for stage, keys in STAGE_PARAMS.items()}
+    gan = {"study_code.adversarial_gradient", "study_code.discriminator"}
+    protocol = {"study_code.scored_checkpoint", "study_code.eval_bn_mode", "study_code.eval_clamp"}
+    for stage, keys in declared.items():
+        if stage.startswith("train_srresnet"):
+            assert not keys & (gan | protocol), stage  # no discriminator in experiment 1; scoring is evaluation's
+        if stage.startswith("train_srgan"):
+            assert gan <= keys and not keys & protocol, stage
+        if stage.startswith(("prepare", "report")) or stage == "evaluate_bicubic":
+            assert not keys, stage
+        if stage.startswith("evaluate_s"):
+            assert keys <= protocol and "study_code.eval_bn_mode" in keys, stage
+    assert "study_code.scored_checkpoint" not in declared["evaluate_srgan"]  # points are scored at their last weights
 
 
 def test_as_dict_round_trips(raw_params: dict[str, Any]) -> None:

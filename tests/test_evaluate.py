@@ -232,7 +232,8 @@ def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan")
         experiment=experiment, variant="hybrid_res18_4", loss_terms={"mse": 0.6, "res18_4": 0.4},
         feature_weights={"mse": "none", "res18_4": "random"}, unit="step", steps=20, steps_per_epoch=1, best_step=20,
         best_valid_psnr_y_db=30.0, bad_steps=0, processes=1, history=(),
-        scored=tuple(ScoredCheckpoint(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items()))))
+        scored=tuple(ScoredCheckpoint(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items())),
+        last=ScoredCheckpoint("last", list(scored.values())[-1], 20)))
     return models
 
 

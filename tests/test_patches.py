@@ -55,10 +55,10 @@ def _u8(patches: torch.Tensor) -> np.ndarray:
 
 
 @pytest.mark.parametrize("per_epoch", [False, True], ids=["uniform", "per_epoch"])
-@pytest.mark.parametrize("augment", AUGMENTS)
-def test_device_sampler_on_the_cpu_cuts_the_cpu_loaders_patches(augment: str, per_epoch: bool) -> None:
+@pytest.mark.parametrize("augment, rotation", [(a, "bicubic") for a in AUGMENTS] + [("rot10_hflip", "nearest_black")])
+def test_device_sampler_on_the_cpu_cuts_the_cpu_loaders_patches(augment: str, rotation: str, per_epoch: bool) -> None:
     images = _photos()
-    spec = PatchSpec(patch_px=48, scale=SCALE, augment=augment, seed=7, per_epoch=per_epoch)
+    spec = PatchSpec(patch_px=48, scale=SCALE, augment=augment, seed=7, per_epoch=per_epoch, rotation=rotation)
     loader = PatchDataset(images, spec, length=64)
     device = DevicePatches(images, spec, torch.device("cpu"))
     items = [0, 1, 2, 5, 13, 21, 34, 55]
@@ -193,3 +193,18 @@ def test_device_sampling_needs_cuda_and_room() -> None:
     assert ImageStore.nbytes_of(_photos()) == sum(i.hr_u8.nbytes + i.lr_u8.nbytes for i in _photos())
     # DIV2K train, 800 images of about 2040x1356: HR + LR.
     assert math.isclose(800 * 2040 * 1356 * 3 * (1 + 1 / 16) / 2**30, 6.57, abs_tol=0.01)
+
+
+def test_the_studys_rotation_turns_the_crop_itself_with_black_corners() -> None:
+    """`study_code.rotation: nearest_black`: torchvision's RandomRotation(10) of the crop (nearest, fill 0)."""
+    white = np.full((120, 120, 3), 255, dtype=np.uint8)
+    spec = PatchSpec(48, SCALE, "rot10_hflip", seed=0, per_epoch=False, rotation="nearest_black")
+    loader = PatchDataset([_train("white", white)], spec, length=12)
+    corners = []
+    for i in range(12):
+        draw = draw_patch(i, [(120, 120)], spec)
+        hr = to_u8(loader[i][1])
+        assert set(np.unique(hr)) <= {0, 255}  # nearest: no new values
+        corners.append(hr[0, 0, 0] == 0 or hr[0, -1, 0] == 0)
+        assert (hr[24, 24] == 255).all() and abs(draw.angle_deg) <= 10 and draw.side == 48
+    assert sum(corners) >= 10  # nearly every draw turns black in at a corner (|angle| > ~1.2 degrees)

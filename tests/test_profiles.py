@@ -72,7 +72,7 @@ def test_study_profile_is_the_study():
     assert params.report.grid_images == ("set5/baby", "set5/woman", "set14/ppt3")
 
 
-@pytest.mark.parametrize("profile", ["paper", "study"])
+@pytest.mark.parametrize("profile", ["paper", "study", "study_as_run"])
 def test_profile_dag_has_both_experiments(tmp_path, profile):
     for name in ("dvc.yaml", "stages", "srgan"):
         src = ROOT / name

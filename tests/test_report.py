@@ -4,6 +4,7 @@ automatic crop choice, the grid crops, and clear errors for missing inputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -24,6 +25,7 @@ from srgan.core.errors import SrganError
 from srgan.core.records import (
     BaselineMetrics,
     RunMetrics,
+    read_run_metrics,
     write_baseline_metrics,
     write_run_metrics,
 )
@@ -532,3 +534,31 @@ def test_plane_figure_has_one_panel_per_experiment(tmp_path: Path) -> None:
                                 title="plane", hlines={"HR": 3.2})
     with Image.open(tmp_path / "plane.png") as img:
         assert img.height > img.width * 0.6  # two rows of panels
+
+
+def test_as_run_scores_sit_between_published_and_ours(tmp_path: Path) -> None:
+    """Metrics with the study protocol as its code ran it: the table shows published, as run and ours."""
+    dirs = fake_pipeline(tmp_path)
+    for experiment, variants in EXPERIMENTS.items():
+        for variant in variants:
+            path = dirs["metrics"] / experiment / f"{variant}.json"
+            run = read_run_metrics(path)
+            as_run = {label: {s: {"psnr_rgb_db": 15.0, "ms_ssim_rgb": 0.8} for s in SETS} for label in run.scores}
+            files = {label: ("last.pt" if experiment == "srresnet" else f"{label}/last.pt") for label in run.scores}
+            write_run_metrics(path, dataclasses.replace(
+                run, as_run=as_run, as_run_protocol={"checkpoints": files, "bn_mode": "train", "clamp": False}))
+    build(dirs, tmp_path / "report")
+    index = (tmp_path / "report" / "index.md").read_text(encoding="utf-8")
+    _, rows = _table(_section(index, "## set5 (2 images)"), _title("srresnet", "best"))
+    labels = list(rows)
+    at = labels.index("PSNR-RGB (dB, study protocol) ↑")
+    assert labels[at + 1 : at + 5] == [
+        "PSNR-RGB: study, SRResNet (published)",
+        "PSNR-RGB: study protocol as run (last checkpoint, BN in training mode, unclamped)",
+        "PSNR-RGB: as run − published", "PSNR-RGB: ours − published"]
+    assert rows["PSNR-RGB: study protocol as run (last checkpoint, BN in training mode, unclamped)"]["mse"] == "15.00"
+    assert rows["PSNR-RGB: as run − published"]["mse"] == f"{15.0 - 23.13:+.2f}"
+    # A set the study did not report shows ours and as run, no published rows.
+    _, rows = _table(_section(index, "## mini (2 images)"), _title("srgan", "epoch100"))
+    assert "MS-SSIM: study protocol as run (last checkpoint, BN in training mode, unclamped)" in rows
+    assert not any("published" in label for label in rows)

@@ -27,6 +27,7 @@ from srgan.core.config import (
     RuntimeParams,
     SRGANParams,
     SRResNetParams,
+    StudyCodeParams,
     as_dict,
 )
 from srgan.core.images import bicubic_downscale, resize_bicubic
@@ -43,6 +44,10 @@ CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 TINY = ModelParams(num_blocks=2, channels=8, init="pytorch")
 SCALE = 4
 CODE = "code-digest-of-the-test"
+# The corrected pipeline: every study-code switch off (the committed params.yaml's values).
+STUDY = StudyCodeParams(adversarial_gradient=True, shared_bn=False, discriminator="paper", feature_cuts="paper",
+                        feature_normalisation=True, mse_range="signed", scored_checkpoint="best", eval_bn_mode="eval",
+                        eval_clamp=True, rotation="bicubic", validation_crop_px=0)
 
 
 def train_image(name: str, hr_u8: np.ndarray) -> TrainImage:
@@ -95,15 +100,16 @@ def paths(root: Path) -> RunPaths:
 
 def run_srresnet(root: Path, p: SRResNetParams, *, loss: ContentLoss | None = None, data: TrainData | None = None,
                  ex: ExecutionParams | None = None, runtime: Runtime = CPU, settings: dict | None = None,
-                 code: str = CODE, model: ModelParams = TINY) -> TrainingSummary:
+                 code: str = CODE, model: ModelParams = TINY, study: StudyCodeParams = STUDY) -> TrainingSummary:
     """train_srresnet on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
     if data is None:
         train, valid = images()
         data = TrainData(train, valid, SCALE, 0)
     seed_everything(data.seed)
     return train_srresnet(variant="mse", content_loss=loss or ContentLoss({"mse": 1.0}), data=data,
-                          model_params=model, p=p, execution=ex or execution(), runtime=runtime, paths=paths(root),
-                          settings=settings_of("srresnet", p) if settings is None else settings, code=code)
+                          model_params=model, p=p, study=study, execution=ex or execution(), runtime=runtime,
+                          paths=paths(root), settings=settings_of("srresnet", p) if settings is None else settings,
+                          code=code)
 
 
 def random_init(model: ModelParams = TINY) -> dict[str, torch.Tensor]:
@@ -113,7 +119,8 @@ def random_init(model: ModelParams = TINY) -> dict[str, torch.Tensor]:
 
 def run_srgan(root: Path, p: SRGANParams, *, init_state: dict | None = None, loss: ContentLoss | None = None,
               data: TrainData | None = None, ex: ExecutionParams | None = None, runtime: Runtime = CPU,
-              settings: dict | None = None, code: str = CODE, model: ModelParams = TINY) -> TrainingSummary:
+              settings: dict | None = None, code: str = CODE, model: ModelParams = TINY,
+              study: StudyCodeParams = STUDY) -> TrainingSummary:
     """train_srgan on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
     if data is None:
         train, valid = images()
@@ -121,7 +128,7 @@ def run_srgan(root: Path, p: SRGANParams, *, init_state: dict | None = None, los
     init_state = random_init(model) if init_state is None else init_state
     seed_everything(data.seed)
     return train_srgan(variant="mse", init_state=init_state, content_loss=loss or ContentLoss({"mse": 1.0}),
-                          data=data, model_params=model, p=p, execution=ex or execution(), runtime=runtime,
+                       data=data, model_params=model, p=p, study=study, execution=ex or execution(), runtime=runtime,
                        paths=paths(root), settings=settings_of("srgan", p) if settings is None else settings,
                        code=code)
 

@@ -32,6 +32,12 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 AUGMENTS = ("none", "flip_rot90", "rot10_hflip")
 DATA_SOURCES = ("skimage", "folder", "download")
 FEATURE_WEIGHTS = ("imagenet", "random")
+DISCRIMINATORS = ("paper", "as_run")
+FEATURE_CUTS = ("paper", "as_run")
+MSE_RANGES = ("signed", "unit")
+SCORED_CHECKPOINTS = ("best", "last")
+EVAL_BN_MODES = ("eval", "train")
+ROTATIONS = ("bicubic", "nearest_black")
 MODEL_INITS = ("nearest", "pytorch")  # srgan.nets.srresnet.init_nearest_upsampling, or PyTorch's defaults
 # The pixel-MSE variant of both experiments: experiment 1's baseline and every SRGAN's start.
 BASELINE_VARIANT = "mse"
@@ -320,6 +326,47 @@ class SRGANParams(TrainParams):
 
 
 @dataclass(frozen=True)
+class StudyCodeParams:
+    """The content-loss study's code as it ran (BRIEF §1, "Defects in the study's public code"), one switch
+    per behaviour, so that `dvc exp run -S study_code.<switch>=...` measures one defect's effect.
+
+    Every profile but `study_as_run` sets them all to the corrected pipeline: adversarial_gradient true,
+    shared_bn false, discriminator paper, feature_cuts paper, feature_normalisation true, mse_range signed,
+    scored_checkpoint best, eval_bn_mode eval, eval_clamp true, rotation bicubic, validation_crop_px 0.
+    The last three evaluation switches and scored_checkpoint define the "study protocol as run" that
+    evaluation reports beside ours; they change no training.
+    """
+
+    adversarial_gradient: bool  # false: G's adversarial term from a detached D output (no gradient: content-only)
+    shared_bn: bool  # true: each residual block's two convs share one BatchNorm (and PyTorch's default init)
+    discriminator: str  # paper | as_run: 6 blocks (total stride 8), rows of 1024 features, one verdict per batch
+    feature_cuts: str  # paper | as_run: vgg19_5_4, res18_4, res34_3, res34_5 mean the study's extractors (asrun/...)
+    feature_normalisation: bool  # false: no ImageNet mean/std before the extractors, no VGG x1/12.75
+    mse_range: str  # signed: pixel MSE on [-1, 1] intensities (the paper) | unit: on [0, 1] images (a quarter of it)
+    scored_checkpoint: str  # best | last: the study's SRResNet "best" file held the last epoch's weights
+    eval_bn_mode: str  # eval | train: the study never put the generator in eval mode at test time
+    eval_clamp: bool  # false: the study scored unclamped SR images
+    rotation: str  # rot10_hflip's rotation: bicubic (ours, no padding) | nearest_black (RandomRotation(10) of the crop)
+    validation_crop_px: int  # 0: whole validation images | N: their centre N-px crops (the study: 256)
+
+    def check(self, scale: int) -> None:
+        _choice(self.discriminator, DISCRIMINATORS, "study_code.discriminator")
+        _choice(self.feature_cuts, FEATURE_CUTS, "study_code.feature_cuts")
+        _choice(self.mse_range, MSE_RANGES, "study_code.mse_range")
+        _choice(self.scored_checkpoint, SCORED_CHECKPOINTS, "study_code.scored_checkpoint")
+        _choice(self.eval_bn_mode, EVAL_BN_MODES, "study_code.eval_bn_mode")
+        _choice(self.rotation, ROTATIONS, "study_code.rotation")
+        _positive(self.validation_crop_px, "study_code.validation_crop_px", allow_zero=True)
+        if self.validation_crop_px % scale:
+            raise SrganError(f"params key 'study_code.validation_crop_px' must be a multiple of data.scale ({scale})")
+
+    @property
+    def as_run_protocol(self) -> bool:
+        """Whether evaluation scores the study protocol as the study ran it too (any evaluation switch set)."""
+        return self.scored_checkpoint == "last" or self.eval_bn_mode == "train" or not self.eval_clamp
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     tile_px: int  # LR tile side for inference on big images (>= 32; tiles overlap by 16 px); 0 = whole image
     lpips_required: bool  # LPIPS needs AlexNet's ImageNet weights: true = stop without them, false = record "unavailable"
@@ -354,6 +401,7 @@ class Params:
     features: FeatureParams
     srresnet: SRResNetParams
     srgan: SRGANParams
+    study_code: StudyCodeParams
     evaluate: EvaluateParams
     report: ReportParams
 
@@ -365,6 +413,7 @@ class Params:
         self.features.check()
         self.srresnet.check()
         self.srgan.check()
+        self.study_code.check(self.data.scale)
         self.evaluate.check()
         self.report.check(self.data)
         for section, train in (("srresnet", self.srresnet), ("srgan", self.srgan)):

@@ -74,6 +74,7 @@ class TrainingSummary:
     processes: int  # DistributedDataParallel processes
     history: tuple[ValidationPoint, ...]
     scored: tuple[ScoredCheckpoint, ...]  # what evaluation scores, in order
+    last: ScoredCheckpoint  # the weights at the end of the run (the study's code scored these as "best")
 
 
 def write_summary(run_dir: Path, summary: TrainingSummary) -> None:
@@ -87,6 +88,7 @@ def read_summary(run_dir: Path) -> TrainingSummary:
     values = {name: _field(data, name, path) for name in TrainingSummary.__dataclass_fields__}
     values["history"] = tuple(ValidationPoint(**h) for h in values["history"])
     values["scored"] = tuple(ScoredCheckpoint(**c) for c in values["scored"])
+    values["last"] = ScoredCheckpoint(**values["last"])
     return TrainingSummary(**values)
 
 
@@ -116,7 +118,9 @@ class RunMetrics:
 
     JSON: {"experiment", "variant", "loss_terms", "feature_weights", "lpips_alex_status",
     "checkpoints": {label: file}, <label>: {<set>: {metric: mean}}, ...}, so `dvc metrics`
-    keys read `best.set5.psnr_y_db`, `step16.sample.niqe_y`.
+    keys read `best.set5.psnr_y_db`, `step16.sample.niqe_y`. When the study protocol as the
+    study ran it differs from ours (`params.study_code`), also "as_run_protocol" (what it did)
+    and "as_run": {label: {<set>: {"psnr_rgb_db", "ms_ssim_rgb"}}}.
     """
 
     experiment: str
@@ -126,11 +130,14 @@ class RunMetrics:
     lpips_alex_status: str  # "ok", or "unavailable: <reason>"
     checkpoints: dict[str, str]  # label -> checkpoint file, relative to the run folder
     scores: dict[str, SetScores]  # label -> set -> metric -> mean
+    as_run_protocol: dict | None = None  # {"checkpoints": {label: file}, "bn_mode", "clamp"}; None: not scored
+    as_run: dict[str, SetScores] | None = None  # label -> set -> study-protocol scores as the study ran it
 
 
 def write_run_metrics(path: Path, metrics: RunMetrics) -> None:
-    data = {k: v for k, v in asdict(metrics).items() if k != "scores"}
-    write_json_atomic(path, {**data, **metrics.scores})
+    data = {k: v for k, v in asdict(metrics).items() if k not in ("scores", "as_run_protocol", "as_run")}
+    extra = {} if metrics.as_run is None else {"as_run_protocol": metrics.as_run_protocol, "as_run": metrics.as_run}
+    write_json_atomic(path, {**data, **metrics.scores, **extra})
 
 
 def read_run_metrics(path: Path) -> RunMetrics:
@@ -144,7 +151,8 @@ def read_run_metrics(path: Path) -> RunMetrics:
     return RunMetrics(
         experiment=_field(data, "experiment", path), variant=_field(data, "variant", path),
         loss_terms=_field(data, "loss_terms", path), feature_weights=_field(data, "feature_weights", path),
-        lpips_alex_status=_field(data, "lpips_alex_status", path), checkpoints=checkpoints, scores=scores)
+        lpips_alex_status=_field(data, "lpips_alex_status", path), checkpoints=checkpoints, scores=scores,
+        as_run_protocol=data.get("as_run_protocol"), as_run=data.get("as_run"))  # optional: absent = ours only
 
 
 @dataclass(frozen=True)

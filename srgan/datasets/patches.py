@@ -149,6 +149,7 @@ class PatchSpec:
     augment: str  # none | flip_rot90 | rot10_hflip
     seed: int
     per_epoch: bool  # images drawn once per pass (the plan's unit is "epoch"), else uniformly
+    rotation: str = "bicubic"  # rot10_hflip: "bicubic" (ours) | "nearest_black" (the study's RandomRotation(10))
 
     @property
     def lr_px(self) -> int:
@@ -187,6 +188,11 @@ def draw_patch(index: int, sizes_hw: Sequence[tuple[int, int]], spec: PatchSpec,
         image = int(rng.integers(n))
     height, width = sizes_hw[image]
     p, s = spec.patch_px, spec.scale
+    if spec.augment == "rot10_hflip" and spec.rotation == "nearest_black":
+        # The study: RandomCrop(P) anywhere, RandomRotation(10) of that crop (nearest, black corners), flip.
+        top, left = int(rng.integers(height - p + 1)), int(rng.integers(width - p + 1))
+        angle = float(rng.uniform(-ROT10_MAX_DEG, ROT10_MAX_DEG))
+        return PatchDraw(image, top, left, p, 0, bool(rng.integers(2)), angle)
     if spec.augment == "rot10_hflip":
         angle = float(rng.uniform(-1.0, 1.0)) * max_angle_deg(p, min(height, width))
         side = min(rotation_window(p, angle), height, width)
@@ -311,10 +317,12 @@ def _cut_rotated(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec)
 
     Every item reads a window of the largest rotation's side around its centre (pixels past an
     image's border repeat it: a draw's own window keeps its bicubic taps inside the image), so
-    one `grid_sample` serves the batch.
+    one `grid_sample` serves the batch. rotation "nearest_black" (the study's code): the window
+    is the crop itself, sampled nearest, and what turns in from outside it is black.
     """
     device, p = store.device, spec.patch_px
-    side = rotation_window(p, ROT10_MAX_DEG)
+    nearest = spec.rotation == "nearest_black"  # the study's: the crop itself turns, its corners go black
+    side = p if nearest else rotation_window(p, ROT10_MAX_DEG)
     image = _column(draws, "image", device).view(-1)
     offset, width = store.hr_offset[image].view(-1, 1, 1), store.width[image].view(-1, 1, 1)
     height = store.height[image].view(-1, 1, 1)
@@ -333,7 +341,8 @@ def _cut_rotated(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec)
     shift_y = 2 * (centre_y.view(-1) - top.view(-1)) / side - 1
     theta = torch.stack([torch.stack([cos, -sin, shift_x], dim=1), torch.stack([sin, cos, shift_y], dim=1)], dim=1)
     grid = F.affine_grid(theta, [len(draws), 3, p, p], align_corners=False)
-    hr = F.grid_sample(window, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    hr = F.grid_sample(window, grid, mode="nearest" if nearest else "bicubic",
+                       padding_mode="zeros" if nearest else "border", align_corners=False)
     hr_u8 = _round_u8(hr)  # (B, 3, P, P)
     lr_u8 = _round_u8(F.interpolate(hr_u8.to(torch.float64), size=(spec.lr_px, spec.lr_px), mode="bicubic",
                                     antialias=True, align_corners=False))

@@ -134,6 +134,17 @@ def load_eval_set(set_dir: Path, scale: int) -> list[EvalImage]:
     return out
 
 
+def centre_crop(item: EvalImage, crop_px: int, scale: int) -> EvalImage:
+    """The centre `crop_px` x `crop_px` HR window of an evaluation pair and its LR window (the study
+    validated SRGAN on 256-px centre crops); a side shorter than the crop is kept whole."""
+    lr_h, lr_w = item.lr_u8.shape[:2]
+    size_h, size_w = min(crop_px // scale, lr_h), min(crop_px // scale, lr_w)
+    top, left = (lr_h - size_h) // 2, (lr_w - size_w) // 2
+    lr_u8 = item.lr_u8[top : top + size_h, left : left + size_w]
+    hr_u8 = item.hr_u8[top * scale : (top + size_h) * scale, left * scale : (left + size_w) * scale]
+    return EvalImage(item.name, np.ascontiguousarray(lr_u8), np.ascontiguousarray(hr_u8), item.gray)
+
+
 def load_train_set(set_dir: Path, scale: int) -> list[TrainImage]:
     """A prepared set's HR and LR images (RGB uint8; grayscale replicated) for training.
 

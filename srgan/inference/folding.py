@@ -55,10 +55,13 @@ def fold_batchnorm(model: SRResNet) -> nn.Module:
         raise TypeError(f"fold_batchnorm expects an SRResNet, got {type(model).__name__}")
     folded = copy.deepcopy(model).eval()
     for block in folded.body:
-        block.conv1 = _fold_conv_bn(block.conv1, block.bn1)
-        block.bn1 = nn.Identity()
-        block.conv2 = _fold_conv_bn(block.conv2, block.bn2)
-        block.bn2 = nn.Identity()
+        bn1, bn2 = block.norms()  # the same BatchNorm twice in the study's blocks: folded into both convs
+        block.conv1 = _fold_conv_bn(block.conv1, bn1)
+        block.conv2 = _fold_conv_bn(block.conv2, bn2)
+        if block.shared_bn:
+            block.bn = nn.Identity()
+        else:
+            block.bn1, block.bn2 = nn.Identity(), nn.Identity()
     folded.body_tail[0] = _fold_conv_bn(folded.body_tail[0], folded.body_tail[1])
     folded.body_tail[1] = nn.Identity()
     leftover = [name for name, m in folded.named_modules() if isinstance(m, nn.BatchNorm2d)]

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
 from srgan.losses.extractors import FeatureExtractor
-from srgan.losses.terms import WEIGHTS_NONE, feature_term
+from srgan.losses.terms import WEIGHTS_NONE, as_run_term, feature_term
 
 
 class ContentLoss(nn.Module):
@@ -27,19 +27,26 @@ class ContentLoss(nn.Module):
     an extractor, in the order of `extractors`; `backbone_weights`: {term: one of
     the `srgan.losses.terms` WEIGHTS_* values ("none" for pixel MSE)}.
     key: the params key of the variant (`srgan.variants.x`), to name a bad term.
+    The study's code (`params.study_code`, BRIEF §1): mse_range "unit" computes the
+    pixel MSE on [0, 1] images (a quarter of the paper's); as_run_cuts makes the
+    study's names mean its extractors (`srgan.losses.terms.as_run_term`);
+    normalise=False feeds the extractors unnormalised input and drops the VGG rescale.
     """
 
     def __init__(self, terms: dict[str, float], feature_weights: str = "imagenet",
-                 allow_random_fallback: bool = False, key: str = "content loss") -> None:
+                 allow_random_fallback: bool = False, key: str = "content loss", *, mse_range: str = "signed",
+                 as_run_cuts: bool = False, normalise: bool = True) -> None:
         super().__init__()
         self.term_weights = {t: float(w) for t, w in terms.items() if w > 0}
         if not self.term_weights:
             raise SrganError(f"{key} {terms} has no positive weight")
-        specs = {t: feature_term(t, f"{key}.{t}") for t in self.term_weights}
+        # [-1, 1] intensities: (2a-1) - (2b-1) = 2(a-b), so 4x the MSE of [0, 1] images.
+        self.mse_scale = {"signed": 4.0, "unit": 1.0}[mse_range]
+        specs = {t: feature_term(as_run_term(t) if as_run_cuts else t, f"{key}.{t}") for t in self.term_weights}
         self.feature_terms = tuple(t for t, spec in specs.items() if spec is not None)
         # A list, not a dict: tv/ terms hold "." and "/", which module names may not.
         self.extractors = nn.ModuleList(
-            FeatureExtractor(specs[t], feature_weights, allow_random_fallback) for t in self.feature_terms
+            FeatureExtractor(specs[t], feature_weights, allow_random_fallback, normalise) for t in self.feature_terms
         )
         self._extractor_of = dict(zip(self.feature_terms, self.extractors))
         self.backbone_weights = {
@@ -51,8 +58,7 @@ class ContentLoss(nn.Module):
         for term in self.term_weights:
             extractor = self._extractor_of.get(term)
             if extractor is None:
-                # MSE on [-1, 1] intensities: (2a-1) - (2b-1) = 2(a-b)
-                values[term] = F.mse_loss(sr_img.float(), hr_img.float()) * 4.0
+                values[term] = F.mse_loss(sr_img.float(), hr_img.float()) * self.mse_scale
             else:
                 with torch.no_grad():
                     target = extractor(hr_img)

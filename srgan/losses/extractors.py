@@ -87,23 +87,34 @@ def load_backbone(model: str, weights: str, allow_random_fallback: bool) -> tupl
         return net, WEIGHTS_RANDOM_FALLBACK
 
 
+class _Chain(nn.Sequential):
+    """Modules run in order, returning {"features": output} like a feature extractor (the study's ResNet cuts)."""
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return {"features": super().forward(x)}
+
+
 class FeatureExtractor(nn.Module):
-    """Frozen feature map of a torchvision model cut at one graph node.
+    """Frozen feature map of a torchvision model cut at one graph node (or its modules chained, `term.modules`).
 
     Input (N, 3, H, W) RGB in [0, 1], normalised with the mean/std of the
     model's default weights (`weights.transforms()`); output the node's tensor,
     usually a feature map (N, C, h, w), times `term.rescale` (VGG aliases:
-    1/12.75, the paper's). `backbone_weights` says which weights it holds.
+    1/12.75, the paper's). normalise=False (the study's code): neither the
+    mean/std nor the rescale. `backbone_weights` says which weights it holds.
     """
 
-    def __init__(self, term: FeatureTerm, weights: str, allow_random_fallback: bool) -> None:
+    def __init__(self, term: FeatureTerm, weights: str, allow_random_fallback: bool, normalise: bool = True) -> None:
         from torchvision.models.feature_extraction import create_feature_extractor
 
         super().__init__()
-        self.term = term
+        self.term, self.normalise = term, normalise
         backbone, self.backbone_weights = load_backbone(term.model, weights, allow_random_fallback)
-        # The graph is pruned after the node: nothing past it is computed or kept.
-        self.body = create_feature_extractor(backbone, return_nodes={term.node: "features"})
+        if term.modules:
+            self.body = _Chain(*(backbone.get_submodule(name) for name in term.modules))
+        else:
+            # The graph is pruned after the node: nothing past it is computed or kept.
+            self.body = create_feature_extractor(backbone, return_nodes={term.node: "features"})
         preset = _default_weights(term.model).transforms()
         self.register_buffer("mean", torch.tensor(preset.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(preset.std).view(1, 3, 1, 1), persistent=False)
@@ -115,5 +126,7 @@ class FeatureExtractor(nn.Module):
         return super().train(False)
 
     def forward(self, img: Tensor) -> Tensor:
+        if not self.normalise:
+            return self.body(img)["features"]
         features = self.body((img - self.mean) / self.std)["features"]
         return features * self.term.rescale if self.term.rescale != 1.0 else features

@@ -9,6 +9,12 @@ A content-loss variant is a mapping {term: weight}; a term is one of
   `res18_<k>` / `res34_<k>`: ResNet-18/34 after its k-th BasicBlock, counting the
   blocks of layer1..layer4 in order, 1-based (res18_4 = end of layer2 = `layer2.1`,
   res34_3 = `layer1.2`, res34_5 = `layer2.1`);
+- `asrun/<study loss>`: what the content-loss study's code computed for its names
+  (BRIEF §1): `asrun/vgg19_5_4` = `vgg19_bn` cut after conv4_4, before its BatchNorm
+  and ReLU (`features[:37]`); `asrun/res18_4`, `asrun/res34_3`, `asrun/res34_5` = the
+  stem, then `layer2`, `layer3`, `layer4` blocks as its loop collected them (its `break`
+  leaves only the inner loop, so every later layer still gives its first block): 512
+  channels at 1/32 scale. Built from the same torchvision models, weights and cache;
 - `tv/<model>/<node>`: any torchvision classification model (`torchvision.models.
   list_models(module=torchvision.models)`) and any node of its graph, as
   `torchvision.models.feature_extraction.get_graph_node_names` names them (eval
@@ -36,6 +42,8 @@ from srgan.core.errors import SrganError
 
 PIXEL_TERM = "mse"
 TV_PREFIX = "tv/"
+ASRUN_PREFIX = "asrun/"
+STUDY_FEATURE_TERMS = ("vgg19_5_4", "res18_4", "res34_3", "res34_5")  # the study's feature losses
 # Which weights a term's extractor held (training summaries, metrics and the report say so).
 WEIGHTS_NONE = "none"  # pixel MSE: no extractor
 WEIGHTS_IMAGENET = "imagenet"
@@ -46,18 +54,53 @@ VGG_FEATURE_RESCALE = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
 _VGG19_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
 _RESNET_BLOCKS_PER_LAYER = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 _ALIAS_HELP = (
-    "use mse, vgg19_<i>_<j> (e.g. vgg19_5_4), res18_<k> (k = 1..8), res34_<k> (k = 1..16) "
+    "use mse, vgg19_<i>_<j> (e.g. vgg19_5_4), res18_<k> (k = 1..8), res34_<k> (k = 1..16), "
+    "asrun/<the study's loss> (asrun/vgg19_5_4, asrun/res18_4, asrun/res34_3, asrun/res34_5) "
     "or tv/<torchvision model>/<graph node> (e.g. tv/convnext_tiny/features.3)"
 )
 
 
 @dataclass(frozen=True)
 class FeatureTerm:
-    """A frozen feature extractor's definition: torchvision `model` cut at graph `node`."""
+    """A frozen feature extractor's definition: torchvision `model` cut at graph `node`, or (the
+    study's ResNet cuts) its `modules` chained in order."""
 
     model: str  # torchvision model name, e.g. "vgg19"
-    node: str  # feature_extraction node name or module prefix, e.g. "features.35", "layer2.1"
+    node: str  # feature_extraction node name or module prefix, e.g. "features.35", "layer2.1"; "" with modules
     rescale: float  # features are multiplied by this (VGG aliases: 1/12.75, the paper; else 1)
+    modules: tuple[str, ...] = ()  # submodule names run in sequence instead of a graph cut (asrun/res*)
+
+
+def asrun_resnet_modules(depth: int, block: int) -> tuple[str, ...]:
+    """The study's `get_extractor_for_ResNet(resnet, i=block)`: the stem, then for each of layer2..layer4
+    its blocks in order, counting them and stopping the layer once the count exceeds `block` (its
+    `break` leaves only the inner loop, so each later layer still gives its first block; layer1 is
+    never visited)."""
+    modules = ["conv1", "bn1", "relu", "maxpool"]
+    count = 0
+    for layer, blocks in zip((2, 3, 4), _RESNET_BLOCKS_PER_LAYER[depth][1:]):
+        for b in range(blocks):
+            modules.append(f"layer{layer}.{b}")
+            count += 1
+            if count > block:
+                break
+    return tuple(modules)
+
+
+def _asrun(name: str) -> FeatureTerm | None:
+    """The study's extractor for one of its loss names, or None."""
+    if name == "vgg19_5_4":  # vgg19_bn: conv4_4 is features.36, before its BatchNorm (37) and ReLU (38)
+        return FeatureTerm("vgg19_bn", "features.36", VGG_FEATURE_RESCALE)
+    if m := re.fullmatch(r"res(18|34)_([345])", name):
+        if name in STUDY_FEATURE_TERMS:
+            depth, block = int(m[1]), int(m[2])
+            return FeatureTerm(f"resnet{depth}", "", 1.0, asrun_resnet_modules(depth, block))
+    return None
+
+
+def as_run_term(term: str) -> str:
+    """`feature_cuts: as_run`: the study's names stand for its extractors (`vgg19_5_4` -> `asrun/vgg19_5_4`)."""
+    return ASRUN_PREFIX + term if term in STUDY_FEATURE_TERMS else term
 
 
 def vgg19_feature_index(block: int, conv: int) -> int:
@@ -102,6 +145,12 @@ def feature_term(term: str, key: str) -> FeatureTerm | None:
     """
     if term == PIXEL_TERM:
         return None
+    if term.startswith(ASRUN_PREFIX):
+        spec = _asrun(term[len(ASRUN_PREFIX):])
+        if spec is None:
+            raise SrganError(f"unknown content-loss term '{key}'; the study's extractors are "
+                             f"{', '.join(ASRUN_PREFIX + t for t in STUDY_FEATURE_TERMS)}")
+        return spec
     if term.startswith(TV_PREFIX):
         model, _, node = term[len(TV_PREFIX):].partition("/")
         if not model or not node:

@@ -58,3 +58,50 @@ class Discriminator(nn.Module):
                 f"discriminator built for {self.patch_px}x{self.patch_px} patches got {tuple(img.shape[-2:])}"
             )
         return self.classifier(self.features(img))
+
+
+class AsRunDiscriminator(nn.Module):
+    """The content-loss study's discriminator as its code ran (BRIEF §1), returning one logit per batch.
+
+    conv3x3 (no bias) + LeakyReLU, then 6 conv-BN-LeakyReLU blocks with (channels, stride)
+    = (64, 2) (128, 1) (128, 2) (256, 1) (512, 1) (512, 2): the paper's (256, 2) block is
+    missing, so the total stride is 8. Its head reshapes the feature map into rows of 1024
+    values (`view(-1, 1024)`, mixing images and positions), applies Dense(1024) and
+    LeakyReLU, and averages *everything* (an AdaptiveAvgPool2d over the 2-D rows): one
+    verdict for the whole batch. Output (1, 1) logits (the study applied the sigmoid).
+    """
+
+    BLOCKS = ((64, 2), (128, 1), (128, 2), (256, 1), (512, 1), (512, 2))
+    ROW = 1024  # the study's `view(-1, 1024)`
+
+    def __init__(self, patch_px: int = 96) -> None:
+        super().__init__()
+        if patch_px < 8 or patch_px % 8:
+            raise SrganError(f"the study's discriminator needs patch_px a positive multiple of 8, got {patch_px}")
+        self.patch_px = patch_px
+        layers: list[nn.Module] = [nn.Conv2d(3, 64, kernel_size=3, padding=1, bias=False),
+                                   nn.LeakyReLU(negative_slope=0.2)]
+        in_ch = 64
+        for out_ch, stride in self.BLOCKS:
+            # The study's blocks keep the conv bias before BatchNorm (ours drop it: BN's shift replaces it).
+            layers += [nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1), nn.BatchNorm2d(out_ch),
+                       nn.LeakyReLU(negative_slope=0.2)]
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Linear(self.ROW, self.ROW), nn.LeakyReLU(negative_slope=0.2))
+
+    def forward(self, img: Tensor) -> Tensor:
+        if img.shape[-2:] != (self.patch_px, self.patch_px):
+            raise SrganError(
+                f"discriminator built for {self.patch_px}x{self.patch_px} patches got {tuple(img.shape[-2:])}"
+            )
+        rows = self.features(img).reshape(-1, self.ROW)
+        return self.classifier(rows).mean().view(1, 1)
+
+
+def build_discriminator(kind: str, patch_px: int) -> nn.Module:
+    """`study_code.discriminator`: "paper" (`Discriminator`) or "as_run" (`AsRunDiscriminator`)."""
+    builders = {"paper": Discriminator, "as_run": AsRunDiscriminator}
+    if kind not in builders:
+        raise SrganError(f"unknown discriminator '{kind}'; choose one of {', '.join(builders)}")
+    return builders[kind](patch_px=patch_px)

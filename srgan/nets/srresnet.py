@@ -22,20 +22,31 @@ SUPPORTED_SCALES = (2, 4, 8)
 class _ResidualBlock(nn.Module):
     """conv3x3 -> BN -> PReLU -> conv3x3 -> BN, plus the identity skip.
 
-    Each block owns two distinct BatchNorm layers (the study's code shared one).
+    Each block owns two distinct BatchNorm layers, `bn1` and `bn2`. shared_bn=True
+    builds the study's code instead (BRIEF §1): one BatchNorm, `bn`, normalises
+    both convolutions' outputs (and its running statistics see both).
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, shared_bn: bool = False) -> None:
         super().__init__()
+        self.shared_bn = shared_bn
         self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
         self.act = nn.PReLU(num_parameters=1)
         self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
+        if shared_bn:
+            self.bn = nn.BatchNorm2d(channels)
+        else:
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+    def norms(self) -> tuple[nn.Module, nn.Module]:
+        """The BatchNorm after conv1 and the one after conv2 (the same module when shared)."""
+        return (self.bn, self.bn) if self.shared_bn else (self.bn1, self.bn2)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.act(self.bn1(self.conv1(x)))
-        return x + self.bn2(self.conv2(out))
+        bn1, bn2 = self.norms()
+        out = self.act(bn1(self.conv1(x)))
+        return x + bn2(self.conv2(out))
 
 
 class _UpsampleBlock(nn.Module):
@@ -61,9 +72,10 @@ class SRResNet(nn.Module):
     starts as the identity ("zero-init residual", Goyal et al. 2017). On the
     sample profile's 900 CPU steps this lifts test PSNR-Y from 27.89 to 28.20 dB.
     `init_nearest_upsampling` goes further (params `model.init: nearest`).
+    shared_bn=True: the study's blocks with one shared BN (`_ResidualBlock`), PyTorch defaults.
     """
 
-    def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64) -> None:
+    def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64, shared_bn: bool = False) -> None:
         super().__init__()
         if scale not in SUPPORTED_SCALES:
             raise SrganError(f"scale {scale} is not supported; use one of {SUPPORTED_SCALES}")
@@ -72,10 +84,11 @@ class SRResNet(nn.Module):
         self.scale = scale
         self.num_blocks = num_blocks
         self.channels = channels
+        self.shared_bn = shared_bn
         self.head = nn.Sequential(
             nn.Conv2d(3, channels, kernel_size=9, padding=4), nn.PReLU(num_parameters=1)
         )
-        self.body = nn.Sequential(*[_ResidualBlock(channels) for _ in range(num_blocks)])
+        self.body = nn.Sequential(*[_ResidualBlock(channels, shared_bn) for _ in range(num_blocks)])
         self.body_tail = nn.Sequential(
             nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
@@ -84,8 +97,9 @@ class SRResNet(nn.Module):
             *[_UpsampleBlock(channels) for _ in range(int(math.log2(scale)))]
         )
         self.tail = nn.Conv2d(channels, 3, kernel_size=9, padding=4)
-        for block in self.body:
-            nn.init.zeros_(block.bn2.weight)
+        if not shared_bn:  # a shared BN's zero gamma would silence the first conv too: the study's default init
+            for block in self.body:
+                nn.init.zeros_(block.bn2.weight)
 
     def forward(self, lr_img: Tensor) -> Tensor:
         features = self.head(lr_img)
@@ -101,8 +115,8 @@ def init_nearest_upsampling(model: SRResNet) -> SRResNet:
     The architecture is unchanged; only the starting weights are (the paper gives none):
     - the 9x9 head copies the input pixel into feature channels 0..2 (the other
       channels keep their random weights; PReLU passes the non-negative image unchanged);
-    - the body adds nothing at first: every residual block's second BN and the
-      long skip's BN start with gamma = 0;
+    - the body adds nothing at first: every residual block's second BN (its shared
+      BN in the study's blocks) and the long skip's BN start with gamma = 0;
     - each upsampling conv repeats one kernel for its four sub-pixel outputs, so
       PixelShuffle repeats features as nearest-neighbour upsampling does ("ICNR",
       Aitken et al. 2017, which also avoids checkerboard artefacts); channel c -> c
@@ -122,6 +136,8 @@ def init_nearest_upsampling(model: SRResNet) -> SRResNet:
     for c in range(3):
         head.weight[c, c, centre, centre] = 1.0
     nn.init.zeros_(model.body_tail[1].weight)
+    for block in model.body:
+        nn.init.zeros_(block.norms()[1].weight)
     for block in model.upsample:
         conv = block.conv
         kernel = conv.weight[::4].clone() * 0.1  # (channels, channels, 3, 3): one kernel per output channel
@@ -159,7 +175,8 @@ def generator_from_state(state: dict[str, Tensor], scale: int) -> SRResNet:
         raise SrganError(f"checkpoint does not hold SRResNet weights (missing {e})") from None
     if 2**num_up != scale:
         raise SrganError(f"checkpoint is a x{2**num_up} generator, but scale is {scale}")
-    model = SRResNet(scale=scale, num_blocks=num_blocks, channels=channels)
+    shared_bn = "body.0.bn.weight" in state  # the study's blocks (one BatchNorm each)
+    model = SRResNet(scale=scale, num_blocks=num_blocks, channels=channels, shared_bn=shared_bn)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise SrganError(

@@ -15,23 +15,29 @@ from srgan.core.config import Params, TrainParams, as_dict
 
 _TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainParams))
 _RUN = ["runtime", "data.scale", "model"]
+# The study-code switches each kind of stage can be changed by (BRIEF §1 defects).
+_STUDY_TRAIN = ["study_code.shared_bn", "study_code.mse_range", "study_code.rotation", "study_code.validation_crop_px"]
+_STUDY_FEATURES = ["study_code.feature_cuts", "study_code.feature_normalisation"]
+_STUDY_GAN = ["study_code.adversarial_gradient", "study_code.discriminator"]
 _EVALUATE = ["runtime.device", "data.scale", "evaluate"]
+_STUDY_EVALUATE = ["study_code.eval_bn_mode", "study_code.eval_clamp"]
 
 STAGE_PARAMS: dict[str, list[str]] = {
     "prepare_train": ["data.scale", "data.train"],
     "prepare_valid": ["data.scale", "data.valid"],
     "prepare_test": ["data.scale", "data.test.${key}"],
-    "train_srresnet_mse": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS)],
+    "train_srresnet_mse": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS), *_STUDY_TRAIN],
     "train_srresnet": [*_RUN, *(f"srresnet.{k}" for k in _TRAIN_KEYS), "srresnet.variant_length", "features",
-                       "srresnet.variants.${key}"],
-    "train_srgan_mse": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints"],
+                       *_STUDY_TRAIN, *_STUDY_FEATURES, "srresnet.variants.${key}"],
+    "train_srgan_mse": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints",
+                        *_STUDY_TRAIN, *_STUDY_GAN],
     "train_srgan": [*_RUN, *(f"srgan.{k}" for k in _TRAIN_KEYS), "srgan.adversarial_weight", "srgan.checkpoints",
-                    "features", "srgan.variants.${key}"],
-    "evaluate_bicubic": _EVALUATE,
-    "evaluate_srresnet_mse": _EVALUATE,
-    "evaluate_srresnet": _EVALUATE,
-    "evaluate_srgan_mse": _EVALUATE,
-    "evaluate_srgan": _EVALUATE,
+                    "features", *_STUDY_TRAIN, *_STUDY_GAN, *_STUDY_FEATURES, "srgan.variants.${key}"],
+    "evaluate_bicubic": _EVALUATE,  # bicubic is 8-bit and has no BatchNorm or checkpoint: the switches change nothing
+    "evaluate_srresnet_mse": [*_EVALUATE, "study_code.scored_checkpoint", *_STUDY_EVALUATE],
+    "evaluate_srresnet": [*_EVALUATE, "study_code.scored_checkpoint", *_STUDY_EVALUATE],
+    "evaluate_srgan_mse": [*_EVALUATE, *_STUDY_EVALUATE],  # SRGAN points are scored at their last weights anyway
+    "evaluate_srgan": [*_EVALUATE, *_STUDY_EVALUATE],
     "report": ["runtime.device", "data.scale", "srresnet.variants", "srgan.variants", "report"],
 }
 

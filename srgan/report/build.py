@@ -42,6 +42,7 @@ from srgan.report.inputs import (
     read_lpips_status,
 )
 from srgan.report.tables import (
+    as_run_words,
     colour_sentences,
     colour_table,
     experiment_table,
@@ -183,6 +184,12 @@ def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
         "natural-image reference). SRResNet is evaluated at its best validation PSNR-Y; each SRGAN at the "
         "checkpoint named in its table (the weights after that many steps or epochs).",
     ]
+    as_run = next((s.as_run_protocol for s in scored if s.as_run is not None), None)
+    if as_run is not None:
+        lines += ["", f"**Study protocol as run** rows: the study protocol as the content-loss study's code scored "
+                      f"({as_run_words(as_run)}; params `study_code`), beside ours as intended (the study-protocol "
+                      "rows above them) and the study's published numbers: what separates the published table "
+                      "from ours is what these rows show (README: \"Reproducing the published table\")."]
     if lpips_status != "ok":
         lines += ["", f"LPIPS-Alex: {lpips_status}. Put the file in the cache and rerun the evaluations "
                       "(`dvc repro -f -s <evaluate stage>`): DVC cannot see the torch cache."]

@@ -40,6 +40,8 @@ class Scored:
     weights: Path | None  # the scored generator checkpoint; None for bicubic
     feature_weights: dict[str, str]  # {term: weights its extractor held}
     loss_terms: dict[str, float]  # {term: weight} ({} for bicubic)
+    as_run: SetScores | None = None  # the study protocol as the study ran it (set -> scores), when evaluated
+    as_run_protocol: dict | None = None  # {"checkpoints", "bn_mode", "clamp"}, see srgan.core.records.RunMetrics
 
     @property
     def name(self) -> str:
@@ -89,8 +91,9 @@ def collect_scored(metrics_dir: Path, models_dir: Path, experiments: dict[str, S
                 weights = models_dir / experiment / variant / file
                 if not weights.is_file():
                     raise SrganError(f"checkpoint {weights} not found; run the training stages (dvc repro)")
+                as_run = _sets_of(run.as_run[label], sets, path) if run.as_run else None
                 scored.append(Scored(experiment, variant, label, _sets_of(run.scores[label], sets, path), weights,
-                                     run.feature_weights, run.loss_terms))
+                                     run.feature_weights, run.loss_terms, as_run, run.as_run_protocol))
     return scored
 
 

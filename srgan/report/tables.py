@@ -42,11 +42,21 @@ def published_row(experiment: str, label: str, labels: Sequence[str]) -> str | N
     return None
 
 
+def as_run_words(protocol: dict) -> str:
+    """'last checkpoint, BN in training mode, unclamped': what the study's code did at test time."""
+    files = set(protocol.get("checkpoints", {}).values())
+    words = ["last checkpoint" if files and all(f.endswith("last.pt") for f in files) else "scored checkpoint",
+             "BN in training mode" if protocol.get("bn_mode") == "train" else "BN in eval mode",
+             "clamped" if protocol.get("clamp") else "unclamped"]
+    return ", ".join(words)
+
+
 def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float, set_name: str,
                      published_as: str | None) -> pd.DataFrame:
-    """Rows: METRIC_ROWS, and when the study reported the set, its published value and our
-    difference right under each study-protocol row; columns: the variants, then bicubic and HR
-    (NIQE only)."""
+    """Rows: METRIC_ROWS; under each study-protocol row (ours, as intended), when the study reported
+    the set, its published value and our difference, and when the run was also scored the way the
+    study's code scored (`Scored.as_run`), that value and its difference to the published one;
+    columns: the variants, then bicubic and HR (NIQE only)."""
     data: dict[str, dict[str, float]] = {}
     for item in [*columns, bicubic]:
         data[item.variant] = {label: item.results[set_name].get(key, math.nan)
@@ -54,19 +64,28 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
     data["HR"] = {label: (hr_niqe if key == "niqe_y" else math.nan) for key, (label, _) in METRIC_ROWS.items()}
     table = pd.DataFrame(data)
     order = [label for label, _ in METRIC_ROWS.values()]
-    if published_as and set_name.lower() in reported_sets():
-        what = PUBLISHED_ROWS[published_as]
-        for key in ("psnr_rgb_db", "ms_ssim_rgb"):
-            name = METRIC_ROWS[key][0].split(" (")[0].split(" ↑")[0]
+    reported = bool(published_as) and set_name.lower() in reported_sets()
+    as_run = next((c.as_run_protocol for c in columns if c.as_run is not None), None)
+    for key in ("psnr_rgb_db", "ms_ssim_rgb"):
+        name = METRIC_ROWS[key][0].split(" (")[0].split(" ↑")[0]
+        rows: dict[str, dict[str, float]] = {}
+        theirs: dict[str, float] = {}
+        if reported:
             theirs = {c.variant: published(set_name, published_as, key, c.variant) for c in columns}
             theirs = {v: (math.nan if x is None else x) for v, x in theirs.items()}
-            rows = {f"{name}: study, {what} (published)": theirs,
-                    f"{name}: ours − published": {c.variant: c.results[set_name].get(key, math.nan)
-                                                  - theirs[c.variant] for c in columns}}
-            at = order.index(METRIC_ROWS[key][0]) + 1
-            for label, values in rows.items():
-                table.loc[label] = pd.Series(values)
-            order[at:at] = list(rows)
+            rows[f"{name}: study, {PUBLISHED_ROWS[published_as]} (published)"] = theirs
+        if as_run is not None:
+            run_values = {c.variant: (c.as_run or {}).get(set_name, {}).get(key, math.nan) for c in columns}
+            rows[f"{name}: study protocol as run ({as_run_words(as_run)})"] = run_values
+            if reported:
+                rows[f"{name}: as run − published"] = {v: run_values[v] - theirs[v] for v in run_values}
+        if reported:
+            rows[f"{name}: ours − published"] = {c.variant: c.results[set_name].get(key, math.nan) - theirs[c.variant]
+                                                 for c in columns}
+        at = order.index(METRIC_ROWS[key][0]) + 1
+        for label, values in rows.items():
+            table.loc[label] = pd.Series(values)
+        order[at:at] = list(rows)
     table = table.loc[order]
     table.index.name = "metric"
     return table
@@ -84,7 +103,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     shown = table.copy().astype(object)
     for label in shown.index:
         digits = _digits(label)
-        sign = "+" if label.endswith("ours − published") else ""  # a difference shows its sign
+        sign = "+" if label.endswith("− published") else ""  # a difference shows its sign
         shown.loc[label] = [f"{v:{sign}.{digits}f}" if isinstance(v, float) and math.isfinite(v) else "–"
                             for v in table.loc[label]]
     # disable_numparse: tabulate would otherwise re-parse "25.00" as a number and print "25",

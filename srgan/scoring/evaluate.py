@@ -12,6 +12,7 @@ Lower is better for niqe_y, lpips_alex and delta_e00; chroma_ratio is best at 1.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
 from srgan.core.images import bicubic_upscale
-from srgan.core.records import BaselineMetrics, RunMetrics, read_summary
+from srgan.core.records import BaselineMetrics, RunMetrics, ScoredCheckpoint, TrainingSummary, read_summary
 from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor, to_u8
 from srgan.datasets.prepared import EvalImage
@@ -143,23 +144,66 @@ def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> BaselineMetrics
     return BaselineMetrics("hr", "n/a", results)
 
 
+@dataclass(frozen=True)
+class AsRunProtocol:
+    """The study protocol as the study's code ran it (`params.study_code`; BRIEF §1): which file its
+    "best" checkpoint was, BatchNorm in training mode at test time, unclamped SR."""
+
+    scored_checkpoint: str  # "best" | "last": the study's SRResNet "best" held the last epoch's weights
+    bn_mode: str  # "eval" | "train": each test image normalised with its own statistics
+    clamp: bool  # False: SR scored as the generator produced it
+
+    def checkpoint(self, summary: TrainingSummary, scored: ScoredCheckpoint) -> ScoredCheckpoint:
+        """The file scored in place of `scored` (SRGAN points are scored at their last weights anyway)."""
+        if self.scored_checkpoint == "last" and summary.experiment == "srresnet":
+            return summary.last
+        return scored
+
+
+def score_as_run(model: nn.Module, images: list[EvalImage], runtime: Runtime, protocol: AsRunProtocol) -> dict:
+    """Mean study-protocol scores (PSNR-RGB, MS-SSIM) of `model` on one set, as the study's code ran:
+    whole images, BatchNorm in `protocol.bn_mode` (train: the image's own statistics), clamped or not."""
+    if protocol.bn_mode == "train":
+        model = copy.deepcopy(model).train()  # its running statistics move; the caller's model stays as it was
+    else:
+        model.eval()
+    rows = []
+    for item in images:
+        sr_img = super_resolve(model, to_tensor(item.lr_u8)[None], runtime, clamp=protocol.clamp)
+        hr_img = to_tensor(item.hr_u8)[None]
+        rows.append({"psnr_rgb_db": float(metrics.psnr_rgb(sr_img, hr_img, clamp=protocol.clamp)[0]),
+                     "ms_ssim_rgb": float(metrics.ms_ssim_rgb(sr_img, hr_img, clamp=protocol.clamp)[0])})
+    return summarize(pd.DataFrame(rows))
+
+
 def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime,
-                 tile_px: int = 0) -> tuple[RunMetrics, pd.DataFrame]:
-    """Score every checkpoint that a training run's summary lists (`scored`), on every set.
+                 tile_px: int = 0, as_run: AsRunProtocol | None = None) -> tuple[RunMetrics, pd.DataFrame]:
+    """Score every checkpoint that a training run's summary lists (`scored`), on every set; with `as_run`,
+    also the study protocol as the study ran it.
 
     Returns (the run's metrics, per-image rows with the checkpoint label in `checkpoint`).
     """
     summary = read_summary(run_dir)
-    scores, frames = {}, []
+    scores, frames, as_run_scores, as_run_files = {}, [], {}, {}
     for checkpoint in summary.scored:
         model, _ = load_generator(run_dir / checkpoint.file, scorer.scale, runtime)
         scores[checkpoint.label], set_frames = score_sets(model, sets, scorer, runtime, tile_px, checkpoint.label)
         frames += set_frames
+        if as_run is not None:
+            theirs = as_run.checkpoint(summary, checkpoint)
+            if theirs.file != checkpoint.file:
+                model, _ = load_generator(run_dir / theirs.file, scorer.scale, runtime)
+            as_run_files[checkpoint.label] = theirs.file
+            as_run_scores[checkpoint.label] = {name: score_as_run(model, images, runtime, as_run)
+                                               for name, images in sets.items()}
         del model
         if runtime.device.type == "cuda":
             torch.cuda.empty_cache()
+    protocol = None if as_run is None else {"checkpoints": as_run_files, "bn_mode": as_run.bn_mode,
+                                            "clamp": as_run.clamp}
     metrics_ = RunMetrics(
         experiment=summary.experiment, variant=summary.variant, loss_terms=summary.loss_terms,
         feature_weights=summary.feature_weights, lpips_alex_status=scorer.lpips_status,
-        checkpoints={c.label: c.file for c in summary.scored}, scores=scores)
+        checkpoints={c.label: c.file for c in summary.scored}, scores=scores,
+        as_run_protocol=protocol, as_run=as_run_scores if as_run is not None else None)
     return metrics_, _per_image_table(frames)

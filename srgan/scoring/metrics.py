@@ -155,35 +155,37 @@ def ssim_y(sr_img: Tensor, hr_img: Tensor, shave_px: int, gray: bool = False) ->
     )
 
 
-def _clamped_rgb(img: Tensor) -> Tensor:
-    return img.detach().to(torch.float64).clamp(0.0, 1.0)
+def _rgb64(img: Tensor, clamp: bool) -> Tensor:
+    img = img.detach().to(torch.float64)
+    return img.clamp(0.0, 1.0) if clamp else img
 
 
-def psnr_rgb(sr_img: Tensor, hr_img: Tensor) -> Tensor:
+def psnr_rgb(sr_img: Tensor, hr_img: Tensor, clamp: bool = True) -> Tensor:
     """Per-image PSNR in dB on RGB in [0, 1], peak 1 (the study's protocol).
 
     sr_img, hr_img: (N, 3, H, W) float RGB, same shape; clamped to [0, 1] but
     not 8-bit rounded, no border removed, MSE over all three channels.
+    clamp=False scores the values as given (the study's code scored unclamped SR).
     Returns float64 shape (N,); identical images give inf.
     """
     check_pair(sr_img, hr_img)
-    return _psnr_db(_clamped_rgb(sr_img), _clamped_rgb(hr_img), 1.0)
+    return _psnr_db(_rgb64(sr_img, clamp), _rgb64(hr_img, clamp), 1.0)
 
 
-def ms_ssim_rgb(sr_img: Tensor, hr_img: Tensor) -> Tensor:
+def ms_ssim_rgb(sr_img: Tensor, hr_img: Tensor, clamp: bool = True) -> Tensor:
     """Per-image MS-SSIM on RGB in [0, 1] (the study's protocol; its "SSIM" column).
 
-    sr_img, hr_img: (N, 3, H, W) float RGB, same shape; clamped to [0, 1], not
-    rounded, no border removed; `pytorch_msssim.ms_ssim` defaults (5 scales,
-    window 11, sigma 1.5), data range 1, averaged over channels.
-    Returns float64 shape (N,). When min(H, W) < 161 px the 5 scales do not fit
-    and every value is NaN (pytorch_msssim would assert), so a batch mean
-    needs `nanmean` or a check.
+    sr_img, hr_img: (N, 3, H, W) float RGB, same shape; clamped to [0, 1] (unless
+    clamp=False, as the study's code), not rounded, no border removed;
+    `pytorch_msssim.ms_ssim` defaults (5 scales, window 11, sigma 1.5), data range
+    1, averaged over channels. Returns float64 shape (N,). When min(H, W) < 161 px
+    the 5 scales do not fit and every value is NaN (pytorch_msssim would assert),
+    so a batch mean needs `nanmean` or a check.
     """
     check_pair(sr_img, hr_img)
     if min(sr_img.shape[-2:]) < MS_SSIM_MIN_SIDE_PX:
         return torch.full((sr_img.shape[0],), math.nan, dtype=torch.float64, device=sr_img.device)
-    return ms_ssim(_clamped_rgb(sr_img), _clamped_rgb(hr_img), data_range=1.0, size_average=False)
+    return ms_ssim(_rgb64(sr_img, clamp), _rgb64(hr_img, clamp), data_range=1.0, size_average=False)
 
 
 def evaluate_pair(sr_img: Tensor, hr_img: Tensor, scale: int, gray: bool) -> dict[str, float]:

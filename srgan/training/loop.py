@@ -61,6 +61,7 @@ class TrainData:
     valid_images: list[EvalImage]
     scale: int
     seed: int  # patch sampling: item i of the run is a pure function of (seed, i)
+    rotation: str = "bicubic"  # rot10_hflip's rotation (params study_code.rotation)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class TrainingRun:
         self._steady_from: tuple[int, float] | None = None  # (step, time) where the steady rate is timed from
         self._steady_rate: float | None = None  # steps/s from there to the last step, before its validation
         self.patch_spec = PatchSpec(patch_px=p.patch_px, scale=data.scale, augment=p.augment, seed=data.seed,
-                                    per_epoch=plan.per_epoch)
+                                    per_epoch=plan.per_epoch, rotation=data.rotation)
 
     @property
     def steps(self) -> int:
@@ -328,6 +329,11 @@ class TrainingRun:
             out.append(ScoredCheckpoint(label, f"{folder}/{name}" if folder else name, step))
         return tuple(out)
 
+    def _last(self) -> ScoredCheckpoint:
+        """The final weights: the last point's last.pt."""
+        folder = self.spec.points[max(self.spec.points)]
+        return ScoredCheckpoint("last", f"{folder}/last.pt" if folder else "last.pt", self.steps)
+
     def _finish(self, start_step: int, wall_s: float) -> TrainingSummary:
         state, spec = self.state, self.spec
         summary = TrainingSummary(
@@ -336,7 +342,7 @@ class TrainingRun:
             steps_per_epoch=self.plan.steps_per_epoch, best_step=state.best_step,
             best_valid_psnr_y_db=round(state.best_psnr_y_db, 4), bad_steps=state.bad_steps,
             processes=self.runtime.world_size, history=tuple(ValidationPoint(**h) for h in state.history),
-            scored=self._scored())
+            scored=self._scored(), last=self._last())
         memory_mib, memory_kind = _peak_memory(self.runtime)
         steady = self._steady_rate
         timing = RunTiming(wall_s=round(wall_s, 1), train_step_s=round(state.train_s / max(1, state.step), 4),

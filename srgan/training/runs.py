@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from srgan.core.config import ExecutionParams, ModelParams, SRGANParams, TrainParams
+from srgan.core.config import ExecutionParams, ModelParams, SRGANParams, StudyCodeParams, TrainParams
 from srgan.core.errors import SrganError
 from srgan.core.records import TrainingSummary
 from srgan.core.runtime import Runtime
 from srgan.datasets.patches import PatchPlan
 from srgan.datasets.prepared import TrainImage
 from srgan.losses.content import ContentLoss
-from srgan.nets.discriminator import Discriminator
+from srgan.nets.discriminator import build_discriminator
 from srgan.nets.srresnet import SRResNet, init_nearest_upsampling
 from srgan.training.loop import RunSpec, TrainData, TrainingRun
 from srgan.training.store import RunPaths, RunStore
@@ -63,8 +63,10 @@ def patch_plan(p: TrainParams, data: TrainData) -> PatchPlan:
 def _log_extractors(content_loss: ContentLoss) -> None:
     for term, extractor in zip(content_loss.feature_terms, content_loss.extractors):
         count = sum(p.numel() for p in extractor.parameters())
-        log.info("content term %s: %s cut at %s, %.1fM frozen parameters, %s weights", term,
-                 extractor.term.model, extractor.term.node, count / 1e6, extractor.backbone_weights)
+        cut = extractor.term.node or " + ".join(extractor.term.modules)
+        log.info("content term %s: %s cut at %s, %.1fM frozen parameters, %s weights%s", term,
+                 extractor.term.model, cut, count / 1e6, extractor.backbone_weights,
+                 "" if extractor.normalise else ", unnormalised input (the study's code)")
 
 
 def _train(task: SRResNetTask | SRGANTask, *, variant: str, content_loss: ContentLoss, data: TrainData,
@@ -82,13 +84,15 @@ def _train(task: SRResNetTask | SRGANTask, *, variant: str, content_loss: Conten
 
 def train_srresnet(
     *, variant: str, content_loss: ContentLoss, data: TrainData, model_params: ModelParams, p: TrainParams,
-    execution: ExecutionParams, runtime: Runtime, paths: RunPaths, settings: dict, code: str,
+    study: StudyCodeParams, execution: ExecutionParams, runtime: Runtime, paths: RunPaths, settings: dict, code: str,
 ) -> TrainingSummary:
     """Experiment 1: train SRResNet from scratch with `content_loss` (`variant` names it).
 
-    settings, code: the stage's declared settings and code digest (resume fingerprint).
+    study: the study-code switches (`shared_bn` shapes the generator). settings, code: the
+    stage's declared settings and code digest (resume fingerprint).
     """
-    generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
+    generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels,
+                         shared_bn=study.shared_bn)
     if model_params.init == "nearest":
         init_nearest_upsampling(generator)
     plan = patch_plan(p, data)
@@ -103,23 +107,25 @@ def train_srresnet(
 
 def train_srgan(
     *, variant: str, init_state: dict[str, Tensor], content_loss: ContentLoss, data: TrainData,
-    model_params: ModelParams, p: SRGANParams, execution: ExecutionParams, runtime: Runtime, paths: RunPaths,
-    settings: dict, code: str,
+    model_params: ModelParams, p: SRGANParams, study: StudyCodeParams, execution: ExecutionParams, runtime: Runtime,
+    paths: RunPaths, settings: dict, code: str,
 ) -> TrainingSummary:
-    """Experiment 2: fine-tune a trained SRResNet (`init_state`) as SRGAN's generator against the paper's D.
+    """Experiment 2: fine-tune a trained SRResNet (`init_state`) as SRGAN's generator against a discriminator.
 
     G's loss = content + p.adversarial_weight * -log D(G(LR)); D's loss = -log D(HR)
-    - log(1 - D(G(LR))); both Adam at `learning_rate`, same schedule.
+    - log(1 - D(G(LR))); both Adam at `learning_rate`, same schedule. study: the
+    study-code switches (the discriminator's kind, the adversarial gradient, shared BN).
     """
-    generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels)
+    generator = SRResNet(scale=data.scale, num_blocks=model_params.num_blocks, channels=model_params.channels,
+                         shared_bn=study.shared_bn)
     try:
         generator.load_state_dict(init_state)
     except RuntimeError as e:
         raise SrganError(f"the trained SRResNet does not match params.model ({str(e).splitlines()[0]})") from None
     plan = patch_plan(p, data)
     points = {count * plan.steps_per_unit: point_label(p, count) for count in p.checkpoints}
-    task = SRGANTask(generator, Discriminator(patch_px=p.patch_px), content_loss, p.adversarial_weight, p,
-                     plan.total_steps, runtime)
+    task = SRGANTask(generator, build_discriminator(study.discriminator, p.patch_px), content_loss,
+                     p.adversarial_weight, p, plan.total_steps, runtime, adversarial_gradient=study.adversarial_gradient)
     init_digest = hashlib.sha256(b"".join(v.cpu().numpy().tobytes() for v in init_state.values())).hexdigest()[:16]
     fingerprint = run_fingerprint(settings=settings, code=code, data=data_digest(data.train_images), seed=data.seed,
                                   world=runtime.world_size, init=init_digest)

@@ -209,7 +209,7 @@ def gan_step(
     generator: nn.Module, discriminator: nn.Module, content_loss: ContentLoss,
     opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
     lr_img: Tensor, hr_img: Tensor, adversarial_weight: float, runtime: Runtime, accumulation: int = 1,
-    scaler: torch.amp.GradScaler | None = None, guard: StepGuard | None = None,
+    scaler: torch.amp.GradScaler | None = None, guard: StepGuard | None = None, adversarial_gradient: bool = True,
 ) -> dict[str, Tensor]:
     """One SRGAN step: G against a frozen-but-differentiable D, then D on the same batch.
 
@@ -222,6 +222,9 @@ def gan_step(
     Both gradients are computed and checked before either optimiser steps, so with a
     `guard` (checks: `gan_checks`) a non-finite value in either skips both (D's loss
     sees G's output detached, from before G's update either way: the order changes no result).
+    adversarial_gradient=False is the study's code (BRIEF §1): the adversarial term is
+    computed from D's output detached, so it sends no gradient into G ("SRGAN" becomes
+    content-only fine-tuning while D still trains).
     """
     scaler = scaler or _no_scaler()
     if guard is not None:
@@ -242,7 +245,8 @@ def gan_step(
             with runtime.autocast():
                 sr_mb = generator(lr_mb)
                 content, terms = content_loss(sr_mb, hr_mb)
-                adversarial = generator_adversarial_loss(d_plain(sr_mb))
+                verdict = d_plain(sr_mb)
+                adversarial = generator_adversarial_loss(verdict if adversarial_gradient else verdict.detach())
                 g_loss = content + adversarial_weight * adversarial
             scaler.scale(g_loss / accumulation).backward()
         sr_imgs.append(sr_mb.detach())

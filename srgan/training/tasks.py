@@ -22,7 +22,6 @@ from torch.nn.parallel import DistributedDataParallel
 from srgan.core.config import TrainParams
 from srgan.core.runtime import Runtime
 from srgan.losses.content import ContentLoss
-from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
 from srgan.training.ema import EMA
 from srgan.training.steps import StepGuard, gan_checks, gan_step, lr_factor, pretrain_checks, pretrain_step
@@ -221,16 +220,18 @@ class SRResNetTask(_Task):
 
 
 class SRGANTask(_Task):
-    """SRGAN: the generator (from a trained SRResNet) against the paper's discriminator."""
+    """SRGAN: the generator (from a trained SRResNet) against a discriminator (the paper's, or the study's)."""
 
     experiment = "srgan"
 
-    def __init__(self, generator: SRResNet, discriminator: Discriminator, content_loss: ContentLoss,
-                 adversarial_weight: float, p: TrainParams, total_steps: int, runtime: Runtime) -> None:
+    def __init__(self, generator: SRResNet, discriminator: nn.Module, content_loss: ContentLoss,
+                 adversarial_weight: float, p: TrainParams, total_steps: int, runtime: Runtime,
+                 adversarial_gradient: bool = True) -> None:
         self.generator = _for_training(generator, runtime)
         self.discriminator = _for_training(discriminator, runtime)
         self.content_loss = content_loss.to(runtime.device)
         self.adversarial_weight = adversarial_weight
+        self.adversarial_gradient = adversarial_gradient  # false: the study's detached adversarial term
         checks = gan_checks(content_loss, check_grads=runtime.amp_dtype != torch.float16)
         super().__init__({"generator": self.generator, "discriminator": self.discriminator}, checks, p,
                          total_steps, runtime)
@@ -242,4 +243,4 @@ class SRGANTask(_Task):
         self._d_train.train()
         return gan_step(self._g_train, self._d_train, self.content_loss, self.optimizers["generator"],
                         self.optimizers["discriminator"], lr_img, hr_img, self.adversarial_weight, self.runtime,
-                        self.accumulation, self.scaler, self.guard)
+                        self.accumulation, self.scaler, self.guard, self.adversarial_gradient)
