@@ -178,7 +178,7 @@ class TrainingRun:
         start_step = self.state.step
         self.store.open_folders(fresh=start_step == 0)
         if self.runtime.is_main:
-            self.log = TrainLog(self.store.paths.log_dir, self.store.paths.plots_dir, start_step)
+            self.log = TrainLog(self.store.live_log_dir, self.store.live_plots_dir, start_step)
         self.runtime.barrier()
         try:
             batches = self._loader()
