@@ -125,7 +125,7 @@ def test_training_depends_on_no_tiling_folding_files_report_or_figures() -> None
     closure = _closure("train")
     forbidden = {"srgan/inference/tiling.py", "srgan/inference/folding.py", "srgan/inference/upscale.py",
                  "srgan/scoring/evaluate.py", "srgan/scoring/niqe.py", "srgan/scoring/lpips.py", "srgan/cli.py",
-                 "srgan/pipeline/dvc_yaml.py"}
+                 "srgan/pipeline/dvc_yaml.py", "srgan/pipeline/plan.py"}
     assert not closure & forbidden, sorted(closure & forbidden)
     assert not any(p.startswith("srgan/report/") for p in closure), sorted(closure)
     # What validation does need: whole-image super-resolution and the metrics.
