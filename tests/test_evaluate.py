@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -234,6 +235,23 @@ def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan")
         best_valid_psnr_y_db=30.0, bad_steps=0, processes=1, history=(),
         scored=tuple(ScoredCheckpoint(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items()))))
     return models
+
+
+def test_two_evaluations_of_one_run_write_the_same_bytes(tmp_path: Path) -> None:
+    """The same run, copied to another folder (another host's workspace), evaluated again: the metrics
+    file and the per-image CSV, written as the stage writes them, are byte-identical (they are cached
+    DVC outputs; another host restores them from the run-cache)."""
+    first = tmp_path / "a" / "models" / "srgan" / "hybrid_res18_4"
+    _write_run(first, {"step10": "step10/last.pt", "step20": "step20/last.pt"})
+    second = tmp_path / "elsewhere" / "b" / "models" / "srgan" / "hybrid_res18_4"
+    shutil.copytree(first, second)
+    written = []
+    for run_dir in (first, second):
+        run, per_image = evaluate_run(run_dir, {"tiny": _images(small=True)}, NO_LPIPS, CPU)
+        write_run_metrics(run_dir.parent / "m.json", run)
+        per_image.to_csv(run_dir.parent / "m.csv", index=False, float_format="%.4f")
+        written.append([(run_dir.parent / name).read_bytes() for name in ("m.json", "m.csv")])
+    assert written[0] == written[1]
 
 
 def _by_hand(model: SRResNet, item: EvalImage) -> np.ndarray:
