@@ -317,7 +317,8 @@ def test_evaluate_run_names_what_is_missing(tmp_path: Path) -> None:
 def test_without_alexnet_weights_lpips_is_unavailable(offline_torch_home: Path) -> None:
     scorer = make_scorer(SCALE, CPU, lpips_required=False)
     assert scorer.lpips is None and scorer.lpips_status.startswith("unavailable: ")
-    assert str(offline_torch_home) in scorer.lpips_status
+    # The status goes into metrics files: the weight file's name, not this host's cache folder.
+    assert "alexnet-owt-7be5be79.pth" in scorer.lpips_status and str(offline_torch_home) not in scorer.lpips_status
     baseline, per_image = evaluate_bicubic({"tiny": _images(small=True)}, scorer, CPU)
     assert baseline.lpips_alex_status == scorer.lpips_status
     assert "lpips_alex" not in baseline.scores["tiny"] and "lpips_alex" not in per_image
