@@ -137,14 +137,16 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
 PLAN_HELP = """\
 Slice the study for several hosts that share a git remote and a DVC remote.
 
---first prints the stage targets of the first phase: one host runs them and
-pushes (`dvc repro --pull $(srgan plan --first) && dvc push --run-cache`)
-before the others start. --hosts N --host I prints host I's targets (0-based),
-space-separated, for `dvc repro --pull $(srgan plan --hosts N --host I) &&
-dvc push --run-cache`. --hosts N alone prints one line per phase, tab-separated:
-`first<TAB>targets`, then `<I><TAB>targets` for each host, and the expected
-work per host on stderr. Runs are dealt longest first by optimiser steps x
-FLOPs of one training step (README: Running the study on several hosts).
+--first prints the stage targets of the first phase, space-separated: one host
+runs them and pushes before the others start:
+  targets=$(srgan plan --first) && dvc repro --pull $targets && dvc push --run-cache
+--hosts N --host I prints host I's targets (0-based), the same way:
+  targets=$(srgan plan --hosts N --host I) && dvc repro --pull $targets && dvc push --run-cache
+(assign first: a failing plan then stops there, where `dvc repro --pull $(...)`
+would run every stage). --hosts N alone prints one line per phase,
+tab-separated, `first<TAB>targets` then `<I><TAB>targets` per host, and the
+expected work per host on stderr. Runs are dealt longest first by optimiser
+steps x FLOPs of one training step (README: Running the study on several hosts).
 """
 
 

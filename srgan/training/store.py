@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 RESUME_FILE = "resume.pt"
 CHECKPOINT_FILES = ("best.pt", "last.pt")
-
-
 LIVE_LOGS, LIVE_PLOTS = "logs", "plots"  # the state folder's live copies of log_dir and plots_dir
 
 
