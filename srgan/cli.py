@@ -135,6 +135,46 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+PLAN_HELP = """\
+Slice the study for several hosts that share a git remote and a DVC remote.
+
+--first prints the stage targets of the first phase, space-separated: one host
+runs them and pushes before the others start:
+  targets=$(srgan plan --first) && dvc repro --pull $targets && dvc push --run-cache
+--hosts N --host I prints host I's targets (0-based), the same way:
+  targets=$(srgan plan --hosts N --host I) && dvc repro --pull $targets && dvc push --run-cache
+(assign first: a failing plan then stops there, where `dvc repro --pull $(...)`
+would run every stage). --hosts N alone prints one line per phase,
+tab-separated, `first<TAB>targets` then `<I><TAB>targets` per host, and the
+expected work per host on stderr. Runs are dealt longest first by optimiser
+steps x FLOPs of one training step (README: Running the study on several hosts).
+"""
+
+
+def _cmd_plan(args: argparse.Namespace) -> None:
+    from srgan.core.config import load_params
+    from srgan.pipeline.plan import first_phase, make_plan
+
+    params = load_params(Path(args.params))
+    if args.first:
+        print(" ".join(first_phase(params)))
+        return
+    if args.hosts is None:
+        raise SrganError("give --first, or --hosts N (and --host I for one host's targets)")
+    if args.host is not None and not 0 <= args.host < args.hosts:
+        raise SrganError(f"--host must be in 0..{args.hosts - 1} for --hosts {args.hosts}, got {args.host}")
+    plan = make_plan(params, args.hosts, args.train_images)
+    if args.host is not None:
+        print(" ".join(plan.targets(args.host)))
+        return
+    print("first\t" + " ".join(plan.first))
+    total = sum(plan.cost_gflop(h) for h in range(args.hosts))
+    for host in range(args.hosts):
+        print(f"{host}\t" + " ".join(plan.targets(host)))
+        print(f"host {host}: {len(plan.hosts[host])} run(s), {plan.cost_gflop(host):.3g} GFLOP "
+              f"({100 * plan.cost_gflop(host) / total:.0f} %)", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description="SRResNet / SRGAN x4 super-resolution tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--format", choices=("png", "jpg", "webp", "tiff"), default=None,
                     help="output format (default: the input's own)")
     up.set_defaults(func=_cmd_upscale)
+    plan = sub.add_parser("plan", help="the stage targets of each host when several hosts run the study",
+                          description=PLAN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    plan.add_argument("--first", action="store_true", help="print the first phase's targets (one host, first)")
+    plan.add_argument("--hosts", type=int, metavar="N", help="number of hosts sharing the other runs")
+    plan.add_argument("--host", type=int, metavar="I", help="print only host I's targets (0-based)")
+    plan.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+    plan.add_argument("--train-images", type=int, metavar="N",
+                      help="training images, for runs counted in epochs when params do not list them "
+                           "(default: the prepared set's manifest, or the known set size)")
+    plan.set_defaults(func=_cmd_plan)
     return parser
 
 

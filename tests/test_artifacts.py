@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,18 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
         torch.testing.assert_close(back["model"][key], tensor, rtol=0, atol=0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, kernel_size=3, padding=1), torch.nn.PReLU())
     model.load_state_dict(back["model"])  # loads into a fresh module
+
+
+def test_two_saves_of_one_checkpoint_are_byte_identical(tmp_path: Path) -> None:
+    """Each save goes through its own random temporary name; none of it may reach the file (DVC hashes
+    the bytes: two hosts training the same run must write the same checkpoint)."""
+    ckpt = _checkpoint()
+    first, second = tmp_path / "a" / "best.pt", tmp_path / "b" / "last.pt"
+    save_checkpoint(first, ckpt)
+    save_checkpoint(second, ckpt)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        assert {name.split("/")[0] for name in archive.namelist()} == {"archive"}
 
 
 def test_save_checkpoint_failure_keeps_old(tmp_path: Path) -> None:

@@ -79,13 +79,27 @@ def test_evaluation_and_report_read_no_training_images() -> None:
                            for d in data), f"stage {name} depends on training data: {sorted(data)}"
 
 
+def _declared(stage: dict) -> list[tuple[str, dict]]:
+    """(path, options) of every output, metric and plot of a stage."""
+    return [(next(iter(o)), next(iter(o.values())) or {}) if isinstance(o, dict) else (o, {})
+            for key in ("outs", "metrics", "plots") for o in stage.get(key, [])]
+
+
 def test_resume_state_is_not_an_output() -> None:
     for name, stage in STAGES.items():
-        outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", [])]
-        assert not any(o.startswith("state") for o in outs), f"stage {name} declares resume state as an output"
-        assert not any(isinstance(o, dict) and next(iter(o.values())).get("cache") is False
-                       and not next(iter(o)).startswith(("metrics", "report"))
-                       for o in stage.get("outs", [])), f"stage {name}: an uncached output outside git"
+        assert not any(path.startswith("state") for path, _ in _declared(stage)), (
+            f"stage {name} declares resume state as an output")
+
+
+def test_every_stage_but_report_can_travel_through_the_run_cache() -> None:
+    """DVC saves and restores a stage in its run-cache only without `persist: true` outputs, and `dvc push`
+    only sends cached files: every output is cached and none persisted, except report/ (in git)."""
+    for name, stage in STAGES.items():
+        for path, options in _declared(stage):
+            assert not options.get("persist"), f"stage {name}: {path} is persisted"
+            if name != "report":
+                assert options.get("cache", True), f"stage {name}: {path} is not cached"
+    assert _declared(STAGES["report"]) == [("report", {"cache": False})]
 
 
 def test_dvc_yaml_is_the_generated_one() -> None:
@@ -111,7 +125,7 @@ def test_training_depends_on_no_tiling_folding_files_report_or_figures() -> None
     closure = _closure("train")
     forbidden = {"srgan/inference/tiling.py", "srgan/inference/folding.py", "srgan/inference/upscale.py",
                  "srgan/scoring/evaluate.py", "srgan/scoring/niqe.py", "srgan/scoring/lpips.py", "srgan/cli.py",
-                 "srgan/pipeline/dvc_yaml.py"}
+                 "srgan/pipeline/dvc_yaml.py", "srgan/pipeline/plan.py"}
     assert not closure & forbidden, sorted(closure & forbidden)
     assert not any(p.startswith("srgan/report/") for p in closure), sorted(closure)
     # What validation does need: whole-image super-resolution and the metrics.

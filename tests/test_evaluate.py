@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -237,6 +238,23 @@ def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan")
     return models
 
 
+def test_two_evaluations_of_one_run_write_the_same_bytes(tmp_path: Path) -> None:
+    """The same run, copied to another folder (another host's workspace), evaluated again: the metrics
+    file and the per-image CSV, written as the stage writes them, are byte-identical (they are cached
+    DVC outputs; another host restores them from the run-cache)."""
+    first = tmp_path / "a" / "models" / "srgan" / "hybrid_res18_4"
+    _write_run(first, {"step10": "step10/last.pt", "step20": "step20/last.pt"})
+    second = tmp_path / "elsewhere" / "b" / "models" / "srgan" / "hybrid_res18_4"
+    shutil.copytree(first, second)
+    written = []
+    for run_dir in (first, second):
+        run, per_image = evaluate_run(run_dir, {"tiny": _images(small=True)}, NO_LPIPS, CPU)
+        write_run_metrics(run_dir.parent / "m.json", run)
+        per_image.to_csv(run_dir.parent / "m.csv", index=False, float_format="%.4f")
+        written.append([(run_dir.parent / name).read_bytes() for name in ("m.json", "m.csv")])
+    assert written[0] == written[1]
+
+
 def _by_hand(model: SRResNet, item: EvalImage) -> np.ndarray:
     """The generator's 8-bit output, computed here: forward, clamp, floor(x * 255 + 0.5)."""
     with torch.no_grad():
@@ -300,7 +318,8 @@ def test_evaluate_run_names_what_is_missing(tmp_path: Path) -> None:
 def test_without_alexnet_weights_lpips_is_unavailable(offline_torch_home: Path) -> None:
     scorer = make_scorer(SCALE, CPU, lpips_required=False)
     assert scorer.lpips is None and scorer.lpips_status.startswith("unavailable: ")
-    assert str(offline_torch_home) in scorer.lpips_status
+    # The status goes into metrics files: the weight file's name, not this host's cache folder.
+    assert "alexnet-owt-7be5be79.pth" in scorer.lpips_status and str(offline_torch_home) not in scorer.lpips_status
     baseline, per_image = evaluate_bicubic({"tiny": _images(small=True)}, scorer, CPU)
     assert baseline.lpips_alex_status == scorer.lpips_status
     assert "lpips_alex" not in baseline.scores["tiny"] and "lpips_alex" not in per_image

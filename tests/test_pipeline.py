@@ -8,9 +8,7 @@ with the DVC cache, a queued experiment, and `dvc exp run -S` on one variant or 
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,66 +18,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dvc_project import DVC, SET5, dvc_env, micro_params, new_project, run, stages_run
+
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[1]
-SET5 = ROOT.parent / "shared" / "data" / "Set5"
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "srgan", ".dvcignore", ".gitignore"]
-GIT_ID = dict(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
-              GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
-
-
-def micro_params(with_set5: bool) -> dict:
-    """The committed params.yaml shrunk to seconds: tiny model, 2 steps, one feature variant each."""
-    params = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    params["model"].update(num_blocks=2, channels=8)
-    params["features"]["weights"] = "random"
-    params["data"]["train"]["images"] = ["camera", "astronaut"]
-    params["data"]["test"]["sample"]["images"] = ["chelsea", "coffee"]
-    if with_set5:
-        params["data"]["test"]["set5"] = {"source": "folder", "images": [], "path": str(SET5), "url": "", "sha256": ""}
-    params["report"]["grid_images"] = ["sample/chelsea"]
-    for section in ("srresnet", "srgan"):
-        params[section].update(steps=2, batch_size=2, patch_px=32, valid_every=1)
-    params["srresnet"]["variants"] = {"hybrid_res18_4": {"mse": 0.7, "res18_4": 0.3}}
-    params["srgan"]["variants"] = {"hybrid_res18_4": {"mse": 0.6, "res18_4": 0.4}}
-    params["srgan"]["checkpoints"] = [1, 2]
-    params["execution"].update(log_every=1, checkpoint_every=1, progress=False)
-    return params
-
-
-def _env(tmp: Path) -> dict:
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)  # stages run as `python -m stages.x`: they import the srgan beside dvc.yaml
-    env.update(DVC_SITE_CACHE_DIR=str(tmp / "dvc-site-cache"), DVC_NO_ANALYTICS="1", TQDM_DISABLE="1",
-               PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""), **GIT_ID)
-    return env
-
-
-def _run(args: list[str], repo: Path, env: dict, ok: bool = True) -> str:
-    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
-    if ok and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result.stdout + result.stderr
-
-
-DVC = [sys.executable, "-m", "dvc"]
-
-
-def _stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def _changed(repo: Path, env: dict) -> set[str]:
     """Stages `dvc status` reports as changed."""
-    return set(json.loads(_run(DVC + ["status", "--json"], repo, env)))
+    return set(json.loads(run(DVC + ["status", "--json"], repo, env)))
 
 
 def _restore(repo: Path, env: dict) -> None:
     """Back to the committed baseline: files, params and DVC outputs."""
-    _run(["git", "checkout", "--", "."], repo, env)
-    _run(["git", "clean", "-fdq", "--", "metrics", "report"], repo, env)
-    _run(DVC + ["checkout", "--force"], repo, env)
+    run(["git", "checkout", "--", "."], repo, env)
+    run(["git", "clean", "-fdq", "--", "metrics", "report"], repo, env)
+    run(DVC + ["checkout", "--force"], repo, env)
     assert _changed(repo, env) == set()
 
 
@@ -87,22 +40,11 @@ def _restore(repo: Path, env: dict) -> None:
 def project(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
     repo = tmp / "project"
-    repo.mkdir()
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, repo / name)
-    (repo / "params.yaml").write_text(yaml.safe_dump(micro_params(SET5.is_dir()), sort_keys=False))
-    env = _env(tmp)
-    _run(["git", "init", "-q"], repo, env)
-    _run(DVC + ["init", "-q"], repo, env)
-    _run(["git", "add", "-A"], repo, env)
-    _run(["git", "commit", "-qm", "micro project"], repo, env)
-    out = _run(DVC + ["repro"], repo, env)
-    _run(["git", "add", "-A"], repo, env)
-    _run(["git", "commit", "-qm", "baseline results"], repo, env)
+    env = dvc_env(tmp)
+    new_project(repo, micro_params(SET5.is_dir()), env)
+    out = run(DVC + ["repro"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "baseline results"], repo, env)
     return repo, env, out
 
 
@@ -115,8 +57,8 @@ def test_repro_runs_both_experiments(project):
         "evaluate_bicubic", "evaluate_srresnet_mse", "evaluate_srresnet@hybrid_res18_4",
         "evaluate_srgan_mse", "evaluate_srgan@hybrid_res18_4", "report",
     }
-    assert _stages_run(out) == expected
-    shown = _run(DVC + ["metrics", "show", "--json"], repo, env)
+    assert stages_run(out) == expected
+    shown = run(DVC + ["metrics", "show", "--json"], repo, env)
     metrics = {path: data["data"] for rev in json.loads(shown).values() for path, data in rev["data"].items()}
     srgan = metrics["metrics/srgan/hybrid_res18_4.json"]
     assert set(srgan) >= {"step1", "step2"} and "psnr_y_db" in srgan["step2"]["sample"]
@@ -186,37 +128,37 @@ def _changed_after(repo: Path, env: dict, module: str) -> set[str]:
 def test_fresh_clone_with_the_cache_is_up_to_date(project, tmp_path):
     repo, env, _ = project
     clone = tmp_path / "clone"
-    _run(["git", "clone", "-q", str(repo), str(clone)], tmp_path, env)
-    _run(DVC + ["cache", "dir", "--local", str(repo / ".dvc" / "cache")], clone, env)
-    _run(DVC + ["checkout"], clone, env)
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path, env)
+    run(DVC + ["cache", "dir", "--local", str(repo / ".dvc" / "cache")], clone, env)
+    run(DVC + ["checkout"], clone, env)
     assert not (clone / "state").exists()
     assert _changed(clone, env) == set(), "a fresh workspace must not rerun finished stages"
 
 
 def test_queued_experiment_runs_only_the_changed_variant(project):
     repo, env, _ = project
-    _run(DVC + ["exp", "run", "--queue", "-S", "srgan.variants.hybrid_res18_4.mse=0.5"], repo, env)
-    out = _run(DVC + ["exp", "run", "--run-all"], repo, env)
-    logs = out + _run(DVC + ["queue", "logs", _last_queued(repo, env)], repo, env, ok=False)
-    assert _stages_run(logs) == {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"}
+    run(DVC + ["exp", "run", "--queue", "-S", "srgan.variants.hybrid_res18_4.mse=0.5"], repo, env)
+    out = run(DVC + ["exp", "run", "--run-all"], repo, env)
+    logs = out + run(DVC + ["queue", "logs", _last_queued(repo, env)], repo, env, ok=False)
+    assert stages_run(logs) == {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"}
     _restore(repo, env)
 
 
 def _last_queued(repo: Path, env: dict) -> str:
-    status = _run(DVC + ["queue", "status"], repo, env)
+    status = run(DVC + ["queue", "status"], repo, env)
     names = re.findall(r"^(\w{7})\s", status, flags=re.M)
     return names[-1] if names else ""
 
 
 def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     repo, env, _ = project
-    out = _run(DVC + ["exp", "run", "-S", "srresnet.variants.hybrid_res18_4.mse=0.5"], repo, env)
-    assert _stages_run(out) == {"train_srresnet@hybrid_res18_4", "evaluate_srresnet@hybrid_res18_4", "report"}
-    diff = _run(DVC + ["metrics", "diff"], repo, env)
+    out = run(DVC + ["exp", "run", "-S", "srresnet.variants.hybrid_res18_4.mse=0.5"], repo, env)
+    assert stages_run(out) == {"train_srresnet@hybrid_res18_4", "evaluate_srresnet@hybrid_res18_4", "report"}
+    diff = run(DVC + ["metrics", "diff"], repo, env)
     assert "metrics/srresnet/hybrid_res18_4.json" in diff
     assert "metrics/srresnet/mse.json" not in diff and "metrics/srgan/" not in diff
-    assert "srresnet.variants.hybrid_res18_4.mse" in _run(DVC + ["params", "diff"], repo, env)
-    shown = _run(DVC + ["exp", "show", "--md", "--only-changed"], repo, env)
+    assert "srresnet.variants.hybrid_res18_4.mse" in run(DVC + ["params", "diff"], repo, env)
+    shown = run(DVC + ["exp", "show", "--md", "--only-changed"], repo, env)
     assert "hybrid_res18_4" in shown
     _restore(repo, env)
 
@@ -224,8 +166,8 @@ def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
 def test_exp_run_adding_a_torchvision_variant_runs_only_its_stages(project):
     repo, env, _ = project
     term = "tv/mobilenet_v3_small/features.3"
-    out = _run(DVC + ["exp", "run", "-S", f"+srgan.variants.mnv3={{mse: 0.6, {term}: 0.4}}"], repo, env)
-    assert _stages_run(out) == {"train_srgan@mnv3", "evaluate_srgan@mnv3", "report"}
+    out = run(DVC + ["exp", "run", "-S", f"+srgan.variants.mnv3={{mse: 0.6, {term}: 0.4}}"], repo, env)
+    assert stages_run(out) == {"train_srgan@mnv3", "evaluate_srgan@mnv3", "report"}
     metrics = json.loads((repo / "metrics" / "srgan" / "mnv3.json").read_text())
     assert term in metrics["loss_terms"] and "psnr_y_db" in metrics["step2"]["sample"]
     assert "mnv3" in (repo / "report" / "index.md").read_text()

@@ -75,11 +75,16 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
-    """Save a dict of state_dicts / tensors / plain data atomically."""
+    """Save a dict of state_dicts / tensors / plain data atomically; the same dict gives the same bytes.
+
+    Written through an open file: given a path, torch.save names the zip's root folder after the
+    file, here the random temporary name, so two saves of one dict (two hosts training the same
+    run) would differ and DVC would see a changed output.
+    """
     import torch  # here, not at the top: the atomic writers above serve torch-free modules too
 
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        torch.save(checkpoint, fh)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

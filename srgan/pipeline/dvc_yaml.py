@@ -37,6 +37,10 @@ HEADER = """\
 # change its outputs (srgan/pipeline/stage_params.py).
 # Resume state (state/) is scratch, not an output: a fresh clone or `dvc exp run --temp` never retrains
 # a finished stage because it is missing.
+# Run-cache: no output is `persist: true` (a run writes its logs and plots under state/ and publishes
+# them at the end) and every output but report/ is cached, metrics included, so `dvc push --run-cache`
+# carries any stage to another host and `dvc repro --pull` there restores it instead of rerunning it
+# (README: "Running the study on several hosts"). report/ stays in git: the coordinator writes it.
 """
 
 
@@ -89,19 +93,23 @@ def _train(experiment: str, variant: str, init: str = "") -> str:
 
 
 def _training_outs(run: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    outs = (f"models/{run}", {f"logs/{run}": {"persist": True}})
-    plots = ({f"plots/{run}": {"x": "step", "persist": True}},)
+    # Not persisted (DVC keeps a stage with a persisted output out of its run-cache): a resumed run
+    # continues its logs and plots under state/, and publishes them here when it ends.
+    outs = (f"models/{run}", f"logs/{run}")
+    plots = ({f"plots/{run}": {"x": "step"}},)
     return outs, plots
 
 
 def _evaluation(experiment: str, variant: str) -> dict[str, Any]:
+    # Cached, metrics too: `dvc push` only sends cached files, so only then can another host restore
+    # an evaluation from the run-cache; `dvc metrics show/diff` read them from the cache or the remote.
     run = f"{experiment}/{variant}"
     return dict(
         script="evaluate",
         args=f"models/{run} data/prepared/test metrics/{run}.json metrics/per_image/{run}.csv",
         data=("data/prepared/test", f"models/{run}"),
-        metrics=({f"metrics/{run}.json": {"cache": False}},),
-        outs=({f"metrics/per_image/{run}.csv": {"cache": False}},),
+        metrics=(f"metrics/{run}.json",),
+        outs=(f"metrics/per_image/{run}.csv",),
     )
 
 
@@ -131,14 +139,15 @@ def stages() -> list[Stage]:
         Stage("evaluate_bicubic", "Scores of bicubic upscaling and the NIQE of HR itself, on every test set.",
               "evaluate", "bicubic data/prepared/test metrics/bicubic.json metrics/per_image/bicubic.csv "
               "metrics/hr.json", data=("data/prepared/test",),
-              metrics=({"metrics/bicubic.json": {"cache": False}}, {"metrics/hr.json": {"cache": False}}),
-              outs=({"metrics/per_image/bicubic.csv": {"cache": False}},)),
-        Stage("evaluate_srresnet_mse", "Every scored checkpoint of a run, on every test set (metrics/ is in git).",
+              metrics=("metrics/bicubic.json", "metrics/hr.json"), outs=("metrics/per_image/bicubic.csv",)),
+        Stage("evaluate_srresnet_mse", "Every scored checkpoint of a run, on every test set (metrics/ is cached, as every output\n"
+              "but report/: another host's evaluation is restored from the run-cache).",
               **_evaluation("srresnet", "mse")),
         Stage("evaluate_srresnet", "", foreach="${srresnet.variants}", **_evaluation("srresnet", "${key}")),
         Stage("evaluate_srgan_mse", "", **_evaluation("srgan", "mse")),
         Stage("evaluate_srgan", "", foreach="${srgan.variants}", **_evaluation("srgan", "${key}")),
-        Stage("report", "Tables, colour fidelity, perception-distortion planes, visual grids, training curves.",
+        Stage("report", "Tables, colour fidelity, perception-distortion planes, visual grids, training curves; in git\n"
+              "(the readable results), so it is never restored from the run-cache: the coordinator reruns it.",
               "report", "metrics models plots data/prepared/test report",
               data=("metrics", "models", "plots", "data/prepared/test"), outs=({"report": {"cache": False}},)),
     ]

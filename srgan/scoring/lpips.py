@@ -140,7 +140,8 @@ def load_lpips_alex(device: torch.device, required: bool) -> tuple[LpipsAlex | N
     `alexnet_weight_file`); when the file is absent torchvision tries to download
     it, which fails quickly offline. When the weights cannot be had: with
     required=False, log a warning and return (None, one-line reason starting
-    "unavailable: "); with required=True raise SrganError naming the file, the
+    "unavailable: ", naming the file but not the cache folder: the reason goes into the metrics
+    files, which must not depend on the host); with required=True raise SrganError naming the file, the
     download URL and the cache folder. Never returns a metric with random weights.
     """
     target = alexnet_weight_file()
@@ -156,10 +157,11 @@ def load_lpips_alex(device: torch.device, required: bool) -> tuple[LpipsAlex | N
         detail = f"{type(e).__name__}: {e}"
         if target.is_file():
             problem = "unreadable or not AlexNet at"
-            reason = f"unavailable: AlexNet ImageNet weights in {target} are unreadable or not AlexNet ({type(e).__name__})"
+            reason = (f"unavailable: AlexNet ImageNet weights {target.name} in torch's cache are unreadable or not "
+                      f"AlexNet ({type(e).__name__})")
         else:
             problem = "not in"
-            reason = f"unavailable: AlexNet ImageNet weights not in {target} (offline?)"
+            reason = f"unavailable: AlexNet ImageNet weights {target.name} not in torch's cache (offline?)"
     else:
         return metric.to(device), "ok"
     detail = detail.splitlines()[0]

@@ -212,7 +212,7 @@ class TrainingRun:
         self.task.guard.health.step.fill_(start_step)
         self.store.open_folders(fresh=start_step == 0)
         if self.runtime.is_main:
-            self.log = TrainLog(self.store.paths.log_dir, self.store.paths.plots_dir, start_step)
+            self.log = TrainLog(self.store.live_log_dir, self.store.live_plots_dir, start_step)
         self.runtime.barrier()
         try:
             batches = self._batches()

@@ -3,10 +3,13 @@
 State folder (scratch, never a DVC output): `resume.pt`, the whole training
 state saved atomically every `execution.checkpoint_every` steps, with the run's
 fingerprint; `points/<folder>/{best,last}.pt`, the checkpoint points written so
-far. They wait there because DVC deletes a stage's output folder before the
-stage runs, so a resumed run must find them elsewhere. At the end `publish`
-copies the points into the output folder, writes the summary (and the timing
-into the log folder) and deletes the resume state.
+far; `logs/` (TensorBoard) and `plots/` (one TSV per scalar), written while the
+run trains (`tensorboard --logdir state` shows live runs). They wait there
+because DVC deletes a stage's outputs before the stage runs, so a resumed run
+must find them elsewhere; and no output is `persist: true`, so DVC can save and
+restore every training stage in its run-cache. At the end `publish` copies the
+points into the output folder, the logs and plots into their output folders,
+writes the summary (and the timing into the log folder) and deletes the state.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ log = logging.getLogger(__name__)
 
 RESUME_FILE = "resume.pt"
 CHECKPOINT_FILES = ("best.pt", "last.pt")
+LIVE_LOGS, LIVE_PLOTS = "logs", "plots"  # the state folder's live copies of log_dir and plots_dir
 
 
 @dataclass(frozen=True)
 class RunPaths:
     out_dir: Path  # final artefacts (DVC output, written when the run ends)
-    log_dir: Path  # TensorBoard (DVC output)
-    plots_dir: Path  # one TSV per scalar for `dvc plots` (DVC plots output)
-    state_dir: Path  # resume state and checkpoint points: scratch, not a DVC output
+    log_dir: Path  # TensorBoard and timing.json (DVC output, written when the run ends)
+    plots_dir: Path  # one TSV per scalar for `dvc plots` (DVC plots output, written when the run ends)
+    state_dir: Path  # resume state, checkpoint points, live logs and plots: scratch, not a DVC output
 
 
 class RunStore:
@@ -42,6 +46,8 @@ class RunStore:
         self.paths = paths
         self.is_main = is_main
         self.resume_path = paths.state_dir / RESUME_FILE
+        self.live_log_dir = paths.state_dir / LIVE_LOGS  # TensorBoard while the run trains
+        self.live_plots_dir = paths.state_dir / LIVE_PLOTS  # the plot TSVs while the run trains
 
     def load_resume(self, fingerprint: dict[str, str]) -> dict[str, Any] | None:
         """The saved state when it belongs to this run (same fingerprint), else None (start afresh)."""
@@ -62,16 +68,16 @@ class RunStore:
             save_checkpoint(self.resume_path, {**state, "fingerprint": fingerprint})
 
     def open_folders(self, fresh: bool) -> None:
-        """A fresh run clears its log, plots and state folders (an older run's); a resumed one keeps them."""
+        """A fresh run clears its state folder (an older run's); a resumed one keeps it. Both clear the
+        output log and plots folders, which only `publish` fills."""
         if not self.is_main:
             return
-        folders = (self.paths.log_dir, self.paths.plots_dir, self.paths.state_dir)
-        if fresh:
-            for folder in folders:
-                if Path.cwd().resolve().is_relative_to(folder.resolve()):
-                    raise SrganError(f"refusing to clear {folder}: it holds the working directory")
-                shutil.rmtree(folder, ignore_errors=True)
+        folders = (self.paths.log_dir, self.paths.plots_dir) + ((self.paths.state_dir,) if fresh else ())
         for folder in folders:
+            if Path.cwd().resolve().is_relative_to(folder.resolve()):
+                raise SrganError(f"refusing to clear {folder}: it holds the working directory")
+            shutil.rmtree(folder, ignore_errors=True)
+        for folder in (self.live_log_dir, self.live_plots_dir):
             folder.mkdir(parents=True, exist_ok=True)
 
     def save_point(self, folder: str, checkpoints: dict[str, dict[str, Any]]) -> None:
@@ -81,7 +87,8 @@ class RunStore:
                 save_checkpoint(self.paths.state_dir / "points" / folder / name, checkpoint)
 
     def publish(self, folders: list[str], summary: TrainingSummary, timing: RunTiming) -> None:
-        """Copy the points into the output folder, write the summary and timing, drop the resume state."""
+        """Copy the points, logs and plots into their output folders, write the summary and timing, drop
+        the state."""
         if not self.is_main:
             return
         self.paths.out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +98,11 @@ class RunStore:
                 with atomic_path(self.paths.out_dir / folder / name) as tmp:
                     shutil.copy2(self.paths.state_dir / "points" / folder / name, tmp)
         write_summary(self.paths.out_dir, summary)
+        for live, out in ((self.live_log_dir, self.paths.log_dir), (self.live_plots_dir, self.paths.plots_dir)):
+            with atomic_path(out) as tmp:
+                shutil.copytree(live, tmp)
         write_timing(self.paths.log_dir, timing)
         # Finished: only the final artefacts remain.
         self.resume_path.unlink(missing_ok=True)
-        shutil.rmtree(self.paths.state_dir / "points", ignore_errors=True)
+        for folder in ("points", LIVE_LOGS, LIVE_PLOTS):
+            shutil.rmtree(self.paths.state_dir / folder, ignore_errors=True)

@@ -1,0 +1,208 @@
+"""The study on several hosts: which dvc.yaml stages each host runs (`srgan plan`).
+
+Phase 1, on one host that pushes its results before the others start: the prepare
+stages, SRResNet-MSE (every SRGAN starts from it) and the evaluations that need
+nothing else (bicubic, SRResNet-MSE). Two hosts must not both run a shared upstream
+stage: the newest run-cache entry wins, and on a GPU two runs of one stage may differ
+in the last bits, which would make the other host's downstream stages look stale.
+
+Phase 2: every other run is a job, its training stage and its evaluation
+(`train_srgan@vgg19_5_4 evaluate_srgan@vgg19_5_4`, the SRGAN-MSE baseline included),
+dealt to N hosts greedily, longest first, each to the host with the least expected
+work so far (within 4/3 of the best possible longest host). A run's expected cost is
+its optimiser steps x the FLOPs of one step, counted with
+`torch.utils.flop_counter.FlopCounterMode` on the meta device (no weights, no data):
+the generator forward and backward; per feature term, its extractor on HR (no grad)
+and on SR (backward to the input); for SRGAN the discriminator in G's step (backward
+to its input) and in its own step (HR and SR, backward to its weights). Evaluation
+is not counted: a small share, about the same for every run.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from srgan.core.config import (
+    BASELINE_VARIANT,
+    DataParams,
+    ModelParams,
+    Params,
+    TrainParams,
+    variant_names,
+    variant_terms,
+)
+from srgan.core.errors import SrganError
+from srgan.datasets.patches import PatchPlan
+from srgan.datasets.prepare import KNOWN_SET_SIZES, known_set
+from srgan.datasets.prepared import read_manifest
+from srgan.losses.extractors import FeatureExtractor
+from srgan.losses.terms import PIXEL_TERM, WEIGHTS_RANDOM, feature_term
+from srgan.nets.discriminator import Discriminator
+from srgan.nets.srresnet import SRResNet
+
+PREPARED_TRAIN = Path("data/prepared/train")  # as dvc.yaml writes it (srgan.pipeline.dvc_yaml)
+
+
+def stage_name(kind: str, experiment: str, variant: str) -> str:
+    """The dvc.yaml stage of a run: 'train_srgan_mse', 'evaluate_srresnet@vgg19_5_4'."""
+    if variant == BASELINE_VARIANT:
+        return f"{kind}_{experiment}_{BASELINE_VARIANT}"
+    return f"{kind}_{experiment}@{variant}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run for a phase-2 host: its training stage, then its evaluation."""
+
+    experiment: str  # "srresnet" | "srgan"
+    variant: str
+    steps: int  # optimiser steps of the run
+    step_gflop: float  # GFLOP of one optimiser step
+
+    @property
+    def targets(self) -> tuple[str, str]:
+        return stage_name("train", self.experiment, self.variant), stage_name("evaluate", self.experiment, self.variant)
+
+    @property
+    def cost_gflop(self) -> float:
+        return self.steps * self.step_gflop
+
+
+@dataclass(frozen=True)
+class Plan:
+    first: tuple[str, ...]  # phase 1: stage targets of the one host that runs before the others
+    hosts: tuple[tuple[Job, ...], ...]  # phase 2: each host's jobs, longest first
+
+    def targets(self, host: int) -> list[str]:
+        """The stage targets of phase-2 host `host` (0-based), for `dvc repro --pull`."""
+        return [target for job in self.hosts[host] for target in job.targets]
+
+    def cost_gflop(self, host: int) -> float:
+        return sum(job.cost_gflop for job in self.hosts[host])
+
+
+def first_phase(params: Params) -> tuple[str, ...]:
+    """Stage targets of phase 1: what every other run needs, and the evaluations that need nothing else."""
+    return ("prepare_train", "prepare_valid", *(f"prepare_test@{name}" for name in params.data.test),
+            stage_name("train", "srresnet", BASELINE_VARIANT), "evaluate_bicubic",
+            stage_name("evaluate", "srresnet", BASELINE_VARIANT))
+
+
+def balance(costs: Sequence[float], hosts: int) -> list[list[int]]:
+    """Indices into `costs`, per host: longest first, each to the least loaded host (ties: lower index)."""
+    loads, slices = [0.0] * hosts, [[] for _ in range(hosts)]
+    for i in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        host = min(range(hosts), key=lambda h: (loads[h], h))
+        slices[host].append(i)
+        loads[host] += costs[i]
+    return slices
+
+
+# ---------------------------------------------------------------- cost of a training step
+
+
+def _flops(work: Callable[[], None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        work()
+    return counter.get_total_flops()
+
+
+@functools.cache
+def generator_flops(num_blocks: int, channels: int, scale: int, batch: int, patch_px: int) -> int:
+    """SRResNet forward and backward (to its weights) on `batch` LR patches of patch_px / scale."""
+    with torch.device("meta"):
+        generator = SRResNet(scale=scale, num_blocks=num_blocks, channels=channels)
+        lr_img = torch.empty(batch, 3, patch_px // scale, patch_px // scale)
+    return _flops(lambda: generator(lr_img).sum().backward())
+
+
+@functools.cache
+def extractor_flops(term: str, batch: int, patch_px: int) -> int:
+    """A feature term's frozen extractor: forward on HR without grad, forward and backward to SR."""
+    spec = feature_term(term, term)
+    if spec is None:  # pixel MSE
+        return 0
+    with torch.device("meta"):
+        extractor = FeatureExtractor(spec, WEIGHTS_RANDOM, allow_random_fallback=True)
+        hr_img = torch.empty(batch, 3, patch_px, patch_px)
+        sr_img = torch.empty(batch, 3, patch_px, patch_px, requires_grad=True)
+
+    def work() -> None:
+        with torch.no_grad():
+            extractor(hr_img)
+        extractor(sr_img).sum().backward()
+
+    return _flops(work)
+
+
+@functools.cache
+def discriminator_flops(batch: int, patch_px: int) -> int:
+    """The discriminator in G's step (frozen, backward to SR) and in its own (HR and SR, backward to D)."""
+    with torch.device("meta"):
+        discriminator = Discriminator(patch_px=patch_px)
+        hr_img = torch.empty(batch, 3, patch_px, patch_px)
+        sr_img = torch.empty(batch, 3, patch_px, patch_px, requires_grad=True)
+    discriminator.requires_grad_(False)
+    g_step = _flops(lambda: discriminator(sr_img).sum().backward())
+    discriminator.requires_grad_(True)
+    d_step = _flops(lambda: (discriminator(hr_img).sum() + discriminator(sr_img.detach()).sum()).backward())
+    return g_step + d_step
+
+
+def step_gflop(model: ModelParams, scale: int, p: TrainParams, terms: dict[str, float], adversarial: bool) -> float:
+    """GFLOP of one optimiser step: the generator, each feature term with a positive weight, D for SRGAN."""
+    flops = generator_flops(model.num_blocks, model.channels, scale, p.batch_size, p.patch_px)
+    flops += sum(extractor_flops(term, p.batch_size, p.patch_px) for term, w in terms.items()
+                 if w > 0 and term != PIXEL_TERM)
+    if adversarial:
+        flops += discriminator_flops(p.batch_size, p.patch_px)
+    return flops / 1e9
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def train_image_count(data: DataParams, prepared: Path = PREPARED_TRAIN) -> int:
+    """Training images, for runs counted in epochs: the listed names, else the prepared set's
+    manifest, else the known size of the set (DIV2K train: 800)."""
+    if data.train.images:
+        return len(data.train.images)
+    if (prepared / "manifest.json").is_file():
+        return len(read_manifest(prepared, data.scale)["images"])
+    key = known_set("train", data.train.url)
+    if key is None:
+        raise SrganError("data.train lists no images and its size is not known: pass --train-images N "
+                         "(runs counted in epochs take their steps from it)")
+    return KNOWN_SET_SIZES[key]
+
+
+def make_plan(params: Params, hosts: int, train_images: int | None = None) -> Plan:
+    """Phase 1, then the other runs dealt to `hosts` hosts by expected cost.
+
+    train_images: training images, when a run counts epochs (default: `train_image_count`).
+    """
+    if hosts < 1:
+        raise SrganError(f"--hosts must be at least 1, got {hosts}")
+    needs_count = params.srresnet.unit == "epoch" or params.srgan.unit == "epoch"
+    count = (train_images or train_image_count(params.data)) if needs_count else 1
+    jobs = []
+    for experiment, section in (("srresnet", params.srresnet), ("srgan", params.srgan)):
+        for variant in variant_names(section):
+            if experiment == "srresnet" and variant == BASELINE_VARIANT:
+                continue  # phase 1
+            p = section.for_variant(variant) if experiment == "srresnet" else section
+            steps = PatchPlan(p.unit, p.length, p.batch_size, count).total_steps
+            gflop = step_gflop(params.model, params.data.scale, p, variant_terms(section, variant),
+                               adversarial=experiment == "srgan")
+            jobs.append(Job(experiment, variant, steps, gflop))
+    if hosts > len(jobs):
+        raise SrganError(f"--hosts {hosts}: after the first phase the study has {len(jobs)} runs; use at most "
+                         f"{len(jobs)} hosts (an empty slice would make `dvc repro` run every stage)")
+    slices = balance([job.cost_gflop for job in jobs], hosts)
+    return Plan(first_phase(params), tuple(tuple(jobs[i] for i in indices) for indices in slices))

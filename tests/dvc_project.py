@@ -1,0 +1,82 @@
+"""The project in a temporary git + DVC repo, for the end-to-end tests (not a test itself).
+
+`micro_params` shrinks the committed params.yaml to seconds; `new_project` copies the
+real dvc.yaml, stage scripts and package next to them and commits; `run` runs a command
+there with `dvc_env` (a private DVC site cache, no analytics, a git identity, the stages
+importing the srgan beside dvc.yaml).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SET5 = ROOT.parent / "shared" / "data" / "Set5"
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "srgan", ".dvcignore", ".gitignore"]
+GIT_ID = dict(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
+              GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+DVC = [sys.executable, "-m", "dvc"]
+
+
+def micro_params(with_set5: bool) -> dict:
+    """The committed params.yaml shrunk to seconds: tiny model, 2 steps, one feature variant each."""
+    params = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    params["model"].update(num_blocks=2, channels=8)
+    params["features"]["weights"] = "random"
+    params["data"]["train"]["images"] = ["camera", "astronaut"]
+    params["data"]["test"]["sample"]["images"] = ["chelsea", "coffee"]
+    if with_set5:
+        params["data"]["test"]["set5"] = {"source": "folder", "images": [], "path": str(SET5), "url": "", "sha256": ""}
+    params["report"]["grid_images"] = ["sample/chelsea"]
+    for section in ("srresnet", "srgan"):
+        params[section].update(steps=2, batch_size=2, patch_px=32, valid_every=1)
+    params["srresnet"]["variants"] = {"hybrid_res18_4": {"mse": 0.7, "res18_4": 0.3}}
+    params["srgan"]["variants"] = {"hybrid_res18_4": {"mse": 0.6, "res18_4": 0.4}}
+    params["srgan"]["checkpoints"] = [1, 2]
+    params["execution"].update(log_every=1, checkpoint_every=1, progress=False)
+    return params
+
+
+def dvc_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # stages run as `python -m stages.x`: they import the srgan beside dvc.yaml
+    env.update(DVC_SITE_CACHE_DIR=str(tmp / "dvc-site-cache"), DVC_NO_ANALYTICS="1", TQDM_DISABLE="1",
+               PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""), **GIT_ID)
+    return env
+
+
+def run(args: list[str], repo: Path, env: dict, ok: bool = True) -> str:
+    """stdout + stderr of `args` run in `repo`; AssertionError with both when it fails and `ok`."""
+    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    if ok and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result.stdout + result.stderr
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages DVC ran (not restored) according to its output."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def new_project(repo: Path, params: dict, env: dict) -> None:
+    """The project's pipeline and code at `repo` with `params`, in a new git repo with DVC, committed."""
+    repo.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, repo / name)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], repo, env)
+    run(DVC + ["init", "-q"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "micro project"], repo, env)

@@ -1,0 +1,181 @@
+"""The study on several hosts (README: "Running the study on several hosts"), on a micro profile.
+
+In a temporary folder: a bare git remote, a local-directory DVC remote, and clones of the
+project as hosts. A first-phase host runs `srgan plan --first` and pushes its run-cache. Then,
+at the same time, two workers each run their slice of `srgan plan --hosts 2` and push, one of
+them SIGKILLed in the middle of its training stage and started again with the same command,
+while a sweep host tries another loss weight with `dvc exp run` and `dvc exp push`es it. A
+fresh coordinator clone runs `dvc repro --pull`: no training stage and no evaluation runs,
+only the report, and `dvc metrics show` lists every run; it commits and pushes the results.
+Last, a fresh clone without `dvc pull` reads the results from the DVC remote and, after
+`dvc exp pull`, compares the sweep with them (`dvc exp show`, `dvc metrics diff`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dvc_project import DVC, dvc_env, micro_params, new_project, run, stages_run
+
+pytestmark = pytest.mark.slow
+
+PLAN = [sys.executable, "-m", "srgan.cli", "plan"]
+KILLED_RUN = "srgan/hybrid_res18_4"  # the longest run of phase 2 (SRGAN with a feature loss)
+SWEPT = "srgan.variants.hybrid_res18_4.mse"
+
+
+def _clone(origin: Path, host: Path, env: dict) -> Path:
+    run(["git", "clone", "-q", str(origin), str(host)], host.parent, env)
+    return host
+
+
+def _start(args: list[str], repo: Path, env: dict, log: Path) -> subprocess.Popen:
+    """`args` in the background, in its own process group (a dying host takes its children along)."""
+    with log.open("w") as fh:
+        return subprocess.Popen(args, cwd=repo, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen, log: Path) -> str:
+    assert proc.wait(timeout=900) == 0, log.read_text()[-4000:]
+    return log.read_text()
+
+
+def _metric_files(repo: Path, env: dict) -> dict[str, dict]:
+    shown = json.loads(run(DVC + ["metrics", "show", "--json"], repo, env))
+    return {path: data["data"] for rev in shown.values() for path, data in rev["data"].items()}
+
+
+def _exp_row(shown: object, name: str) -> dict:
+    """The data (params, metrics) of the commit or experiment `name` in `dvc exp show --json`."""
+    if isinstance(shown, dict):
+        if shown.get("name") == name and isinstance(shown.get("data"), dict):
+            return shown["data"]
+        shown = list(shown.values())
+    for item in shown if isinstance(shown, list) else []:
+        if isinstance(item, (dict, list)):
+            try:
+                return _exp_row(item, name)
+            except KeyError:
+                pass
+    raise KeyError(name)
+
+
+def _psnr(metrics: dict) -> float:
+    return metrics["step4"]["sample"]["psnr_y_db"]
+
+
+def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path):
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        timings[name] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
+    # Three hosts share 2 cores here: one thread each (two each made every process several times slower).
+    env = {**dvc_env(tmp_path), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    params = micro_params(with_set5=False)
+    # Experiment 1 is SRResNet-MSE only (phase 1); experiment 2's two runs, one per worker, train 4 steps
+    # (a resume state after each), so a worker can be killed in the middle of one.
+    params["srresnet"]["variants"] = {}
+    params["srgan"].update(steps=4, checkpoints=[2, 4])
+    origin, seed = tmp_path / "origin.git", tmp_path / "seed"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path, env)
+    new_project(seed, params, env)
+    run(DVC + ["remote", "add", "-d", "store", str(tmp_path / "dvc-remote")], seed, env)
+    run(["git", "commit", "-qam", "the DVC remote"], seed, env)
+    run(["git", "push", "-q", str(origin), "HEAD:refs/heads/main"], seed, env)
+    run(["git", "symbolic-ref", "HEAD", "refs/heads/main"], origin, env)
+    lap("setup")
+
+    # Phase 1: one host, pushed before the workers start.
+    first = _clone(origin, tmp_path / "first", env)
+    targets = run(PLAN + ["--first"], first, env).split()
+    out = run(DVC + ["repro", "--pull", *targets], first, env)
+    assert stages_run(out) == set(targets)
+    run(DVC + ["push", "--run-cache"], first, env)
+    lap("first phase")
+
+    lines = [line.split("\t") for line in run(PLAN + ["--hosts", "2"], first, env).splitlines() if "\t" in line]
+    slices = {label: targets.split() for label, targets in lines}
+    assert slices["first"] == targets
+    doomed = next(h for h in ("0", "1") if f"train_{KILLED_RUN.replace('/', '@')}" in slices[h])
+    spared = "1" if doomed == "0" else "0"
+
+    # Phase 2: both workers at once, and a sweep host trying another weight (the dvc exp route);
+    # the doomed worker dies in the middle of its training stage.
+    hosts = {h: _clone(origin, tmp_path / f"worker{h}", env) for h in ("0", "1")}
+    hosts["sweep"] = _clone(origin, tmp_path / "sweep", env)
+    logs = {h: tmp_path / f"{h}.log" for h in hosts}
+    commands = {h: DVC + ["repro", "--pull", *slices[h]] for h in ("0", "1")}
+    commands["sweep"] = DVC + ["exp", "run", "--pull", "-n", "mse05", "-S", f"{SWEPT}=0.5",
+                               "evaluate_srgan@hybrid_res18_4"]
+    procs = {h: _start(commands[h], hosts[h], env, logs[h]) for h in ("sweep", spared, doomed)}
+    victim, resume = procs[doomed], hosts[doomed] / "state" / KILLED_RUN / "resume.pt"
+    deadline = time.time() + 600
+    while not resume.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, "the worker finished (or failed) before it could be killed"
+    assert not (hosts[doomed] / "models" / KILLED_RUN).exists()
+    # The same command again: the killed stage resumes from the host's own state/.
+    outs = {doomed: run(commands[doomed], hosts[doomed], env)}
+    assert "resuming srgan from step" in outs[doomed] and not resume.exists()
+    outs.update((h, _finish(procs[h], logs[h])) for h in (spared, "sweep"))
+    for h in ("0", "1"):
+        # Only the slice ran; what it needs of phase 1 came from the run-cache.
+        assert stages_run(outs[h]) == set(slices[h]), outs[h]
+        run(DVC + ["push", "--run-cache"], hosts[h], env)
+    assert "Stage 'train_srresnet_mse' is cached - skipping run" in outs[spared]
+    assert stages_run(outs["sweep"]) == {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4"}
+    run(DVC + ["exp", "push", "origin", "mse05"], hosts["sweep"], env)
+    lap("workers (one killed and rerun) and a sweep")
+
+    # The coordinator: a fresh clone; every training stage and evaluation comes from the run-cache.
+    coordinator = _clone(origin, tmp_path / "coordinator", env)
+    out = run(DVC + ["repro", "--pull"], coordinator, env)
+    assert stages_run(out) == {"report"}, out
+    for stage in [*slices["first"], *slices["0"], *slices["1"]]:
+        assert f"Stage '{stage}' is cached - skipping run" in out, stage
+    metrics = _metric_files(coordinator, env)
+    runs = {f"metrics/{e}/{v}.json" for e, v in (("srresnet", "mse"), ("srgan", "mse"), ("srgan", "hybrid_res18_4"))}
+    assert runs | {"metrics/bicubic.json", "metrics/hr.json"} <= set(metrics)
+    for path in runs:
+        assert metrics[path]["checkpoints"] and "psnr_y_db" in json.dumps(metrics[path]), path
+    assert "Experiment 2: SRGAN" in (coordinator / "report" / "index.md").read_text()
+    run(["git", "add", "-A"], coordinator, env)
+    run(["git", "commit", "-qm", "results"], coordinator, env)
+    run(DVC + ["push"], coordinator, env)
+    run(["git", "push", "-q", "origin", "HEAD:main"], coordinator, env)
+    lap("coordinator")
+
+    # A fresh clone, no dvc pull: metrics come from the DVC remote; the sweep from `dvc exp pull`.
+    viewer = _clone(origin, tmp_path / "viewer", env)
+    run(DVC + ["exp", "pull", "origin", "mse05"], viewer, env)
+    shown = json.loads(run(DVC + ["exp", "show", "--json", "-n", "2"], viewer, env))
+    results, swept = _exp_row(shown, "main"), _exp_row(shown, "mse05")
+    assert results["params"]["params.yaml"]["data"]["srgan"]["variants"]["hybrid_res18_4"]["mse"] == 0.6
+    assert swept["params"]["params.yaml"]["data"]["srgan"]["variants"]["hybrid_res18_4"]["mse"] == 0.5
+    psnr = [_psnr(row["metrics"]["metrics/srgan/hybrid_res18_4.json"]["data"]) for row in (results, swept)]
+    assert psnr[0] != psnr[1], psnr
+    # Results the viewer never pulled: read from the DVC remote.
+    assert not (viewer / "metrics" / "srgan" / "mse.json").exists()
+    assert _psnr(results["metrics"]["metrics/srgan/mse.json"]["data"]) > 0
+    diff = json.loads(run(DVC + ["metrics", "diff", "HEAD", "mse05", "--json", "--targets",
+                                 "metrics/srgan/hybrid_res18_4.json"], viewer, env))
+    change = diff["metrics/srgan/hybrid_res18_4.json"]["step4.sample.psnr_y_db"]
+    assert (change["old"], change["new"]) == tuple(psnr), diff
+    lap("dvc exp route")
+
+    print("multi-host test timings (s):", {k: round(v, 1) for k, v in timings.items()},
+          "total", round(sum(timings.values()), 1))

@@ -1,0 +1,191 @@
+"""srgan.pipeline.plan and `srgan plan`: the first phase, the balancing, the cost of a step, the output."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from srgan.cli import main as cli_main
+from srgan.core.config import load_params, params_from_dict
+from srgan.core.errors import SrganError
+from srgan.pipeline.plan import (
+    balance,
+    extractor_flops,
+    generator_flops,
+    make_plan,
+    step_gflop,
+    train_image_count,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _raw_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+
+def _small(raw: dict) -> dict:
+    """The committed params with a tiny generator (the FLOP counts stay quick; the stages stay the same)."""
+    raw["model"].update(num_blocks=2, channels=8)
+    return raw
+
+
+def _dvc_stage_instances(raw_params: dict) -> set[str]:
+    """Every stage dvc.yaml defines for these params, `foreach` expanded as DVC names them."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    names = set()
+    for name, stage in stages.items():
+        if "foreach" not in stage:
+            names.add(name)
+            continue
+        value = raw_params
+        for part in stage["foreach"].removeprefix("${").removesuffix("}").split("."):
+            value = value[part]
+        names.update(f"{name}@{key}" for key in value)
+    return names
+
+
+# ---------------------------------------------------------------- balancing
+
+
+def test_balance_deals_longest_first_to_the_least_loaded_host() -> None:
+    assert balance([5, 4, 3, 3, 3], 2) == [[0, 3], [1, 2, 4]]  # loads 8 and 10
+    assert balance([1, 2, 3], 1) == [[2, 1, 0]]
+    assert balance([2, 2, 2], 3) == [[0], [1], [2]]  # ties: the lower index first, to the lower host
+
+
+def test_balance_is_within_four_thirds_of_the_best_split() -> None:
+    rng = random.Random(0)
+    for _ in range(50):
+        costs = [rng.randint(1, 20) for _ in range(rng.randint(2, 7))]
+        hosts = rng.randint(2, 3)
+        slices = balance(costs, hosts)
+        assert sorted(i for s in slices for i in s) == list(range(len(costs)))
+        longest = max(sum(costs[i] for i in s) for s in slices)
+        best = min(max(sum(c for c, h in zip(costs, assign) if h == host) for host in range(hosts))
+                   for assign in itertools.product(range(hosts), repeat=len(costs)))
+        assert longest <= 4 / 3 * best, (costs, hosts)
+
+
+# ---------------------------------------------------------------- cost of a step
+
+
+def test_generator_flops_match_the_paper_size_count() -> None:
+    # BRIEF §5: SRResNet-16, batch 16 of 24 -> 96 px: about 123 GFLOP per training step (fwd + bwd).
+    assert generator_flops(16, 64, 4, 16, 96) / 1e9 == pytest.approx(123, rel=0.03)
+
+
+def test_cost_ordering_of_the_study_variants() -> None:
+    params = params_from_dict(_small(_raw_params()))
+    p = params.srgan
+
+    def cost(terms: dict[str, float], adversarial: bool) -> float:
+        return step_gflop(params.model, params.data.scale, p, terms, adversarial)
+
+    mse, vgg = cost({"mse": 1.0}, False), cost({"vgg19_5_4": 1.0}, False)
+    assert vgg > 10 * mse  # VGG-19 up to conv5_4 dwarfs a 2-block generator
+    assert cost({"mse": 0.6, "vgg19_5_4": 0.4}, False) == pytest.approx(vgg)  # the pixel term costs nothing
+    assert cost({"mse": 1.0, "vgg19_5_4": 0.0}, False) == mse  # weight 0: not built, as ContentLoss does
+    assert cost({"mse": 1.0}, True) > mse  # SRGAN's discriminator
+    assert cost({"vgg19_5_4": 1.0}, True) > cost({"res18_4": 1.0}, True) > cost({"mse": 1.0}, True)
+    assert extractor_flops("res34_5", 2, 32) > extractor_flops("res34_3", 2, 32)  # a deeper cut of ResNet-34
+    assert extractor_flops("mse", 2, 32) == 0
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def test_plan_covers_every_stage_but_the_report_once() -> None:
+    raw = _small(_raw_params())
+    plan = make_plan(params_from_dict(raw), 3)
+    targets = [*plan.first, *(t for host in range(3) for t in plan.targets(host))]
+    assert len(targets) == len(set(targets))
+    assert set(targets) | {"report"} == _dvc_stage_instances(raw)
+    assert plan.first[:3] == ("prepare_train", "prepare_valid", "prepare_test@sample")
+    assert {"train_srresnet_mse", "evaluate_srresnet_mse", "evaluate_bicubic"} <= set(plan.first)
+    for host in range(3):  # each run's training stage travels with its evaluation
+        trains = [t for t in plan.targets(host) if t.startswith("train_")]
+        assert [t.replace("train_", "evaluate_", 1) for t in trains] == [
+            t for t in plan.targets(host) if t.startswith("evaluate_")]
+    costs = [plan.cost_gflop(h) for h in range(3)]
+    assert max(costs) < 1.5 * min(costs)  # 17 runs on 3 hosts: close to even
+
+
+def test_plan_counts_steps_and_epochs() -> None:
+    raw = _small(_raw_params())
+    plan = make_plan(params_from_dict(raw), 1)
+    steps = {(job.experiment, job.variant): job.steps for job in plan.hosts[0]}
+    assert steps[("srresnet", "vgg19_5_4")] == raw["srresnet"]["variant_length"]
+    assert steps[("srgan", "mse")] == raw["srgan"]["steps"]
+    raw["srgan"].update(steps=0, epochs=3, checkpoints=[3], valid_every=1)
+    plan = make_plan(params_from_dict(raw), 1)
+    steps = {(job.experiment, job.variant): job.steps for job in plan.hosts[0]}
+    images = len(raw["data"]["train"]["images"])
+    assert steps[("srgan", "mse")] == 3 * (images // raw["srgan"]["batch_size"])
+    plan = make_plan(params_from_dict(raw), 1, train_images=800)
+    assert {job.steps for job in plan.hosts[0] if job.experiment == "srgan"} == {3 * 800 // 8}
+
+
+def test_train_image_count_from_names_manifest_or_known_set(tmp_path: Path) -> None:
+    data = params_from_dict(_raw_params()).data
+    assert train_image_count(data) == len(data.train.images)
+    everything = dataclasses.replace(data, train=dataclasses.replace(data.train, images=(), source="download",
+                                                                       url="https://x/DIV2K_train_HR.zip"))
+    assert train_image_count(everything, tmp_path / "none") == 800
+    (tmp_path / "manifest.json").write_text(json.dumps({"scale": 4, "source": {}, "images": [{"name": "a"}] * 7}))
+    assert train_image_count(everything, tmp_path) == 7
+    unknown = dataclasses.replace(everything, train=dataclasses.replace(everything.train, url="https://x/mine.zip"))
+    with pytest.raises(SrganError, match="--train-images"):
+        train_image_count(unknown, tmp_path / "none")
+
+
+def test_more_hosts_than_runs_is_refused() -> None:
+    params = params_from_dict(_small(_raw_params()))
+    with pytest.raises(SrganError, match="--hosts 18: after the first phase the study has 17 runs"):
+        make_plan(params, 18)
+    with pytest.raises(SrganError, match="at least 1"):
+        make_plan(params, 0)
+
+
+# ---------------------------------------------------------------- srgan plan
+
+
+@pytest.fixture()
+def small_params(tmp_path: Path) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(_small(_raw_params()), sort_keys=False), encoding="utf-8")
+    load_params(path)
+    return path
+
+
+def test_plan_command_prints_a_line_per_host(small_params: Path, capsys) -> None:
+    cli_main(["plan", "--params", str(small_params), "--hosts", "2"])
+    out, err = capsys.readouterr()
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [label for label, _ in lines] == ["first", "0", "1"]
+    plan = make_plan(load_params(small_params), 2)
+    assert lines[0][1].split() == list(plan.first)
+    assert [targets.split() for _, targets in lines[1:]] == [plan.targets(0), plan.targets(1)]
+    assert err.count("GFLOP") == 2
+
+    cli_main(["plan", "--params", str(small_params), "--hosts", "2", "--host", "1"])
+    assert capsys.readouterr().out == " ".join(plan.targets(1)) + "\n"
+    cli_main(["plan", "--params", str(small_params), "--first"])
+    assert capsys.readouterr().out == " ".join(plan.first) + "\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hosts", "2", "--host", "2"], "error: --host must be in 0..1 for --hosts 2, got 2"),
+    ([], "error: give --first, or --hosts N (and --host I for one host's targets)"),
+    (["--hosts", "30"], "error: --hosts 30: after the first phase the study has 17 runs; use at most 17 hosts"),
+])
+def test_plan_command_errors_are_one_line(small_params: Path, args: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli_main(["plan", "--params", str(small_params), *args])
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
