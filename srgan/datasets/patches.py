@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from srgan.core.errors import SrganError
 from srgan.datasets.prepared import TrainImage
@@ -412,3 +412,51 @@ def fits_on_device(images: Sequence[TrainImage], device: torch.device, fraction:
     line = (f"training set {needed / 2**30:.2f} GiB (HR + LR, uint8) against {free / 2**30:.1f} GiB free of "
             f"{total / 2**30:.1f} GiB on {device}")
     return needed <= fraction * free, line
+
+
+def _share(batch_size: int, micro_batches: int, world_size: int) -> int:
+    """Items of each global batch one process takes; SrganError when the batch does not split evenly."""
+    per_process = batch_size // world_size
+    if per_process * world_size != batch_size or per_process % micro_batches:
+        raise SrganError(f"batch_size {batch_size} must split evenly into {world_size} process(es) x "
+                         f"{micro_batches} micro-batch(es)")
+    return per_process
+
+
+def patch_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, *, batch_size: int,
+                  micro_batches: int, rank: int, world_size: int, device: torch.device, on_device: bool,
+                  num_workers: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """This process's share of every remaining batch of the plan (steps start_step+1 ..), as (LR, HR).
+
+    Process `rank` of `world_size` takes items rank, rank + world_size, ... of each global batch
+    (as DistributedSampler splits it). On CUDA with `on_device`, the patches are cut there
+    (`DevicePatches`) when the training set takes at most half the free memory; otherwise by the
+    CPU loader (`PatchDataset` in DataLoader workers), with one log line. The same patches either way.
+    """
+    per_process = _share(batch_size, micro_batches, world_size)
+    if on_device and device.type == "cuda":
+        fits, line = fits_on_device(images, device)
+        if fits:
+            log.info("patches cut on the device: %s", line)
+            yield from device_batches(DevicePatches(images, spec, device), plan, start_step, batch_size, rank,
+                                      world_size)
+            return
+        log.warning("patches cut by the CPU loader: %s does not fit in half of it", line)
+    yield from loader_batches(images, spec, plan, start_step, per_process, rank, world_size, device, num_workers)
+
+
+def device_batches(patches: DevicePatches, plan: PatchPlan, start_step: int, batch_size: int, rank: int,
+                   world_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """Batches cut by the device sampler: this process's share of each remaining global batch."""
+    items = plan.items(start_step)
+    for start in range(0, len(items), batch_size):
+        yield patches.batch(items[start : start + batch_size][rank::world_size])
+
+
+def loader_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, per_process: int,
+                   rank: int, world_size: int, device: torch.device, num_workers: int) -> DataLoader:
+    """Batches of the CPU loader: PatchDataset items in DataLoader workers, this process's share."""
+    remaining = Subset(PatchDataset(images, spec, plan.dataset_length), plan.items(start_step))
+    sampler = DistributedSampler(remaining, world_size, rank, shuffle=False, drop_last=True) if world_size > 1 else None
+    return DataLoader(remaining, batch_size=per_process, sampler=sampler, shuffle=False, drop_last=True,
+                      num_workers=num_workers, pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)

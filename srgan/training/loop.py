@@ -24,13 +24,11 @@ import math
 import random
 import resource
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from srgan.core.config import ExecutionParams, ModelParams, TrainParams, as_dict
 from srgan.core.errors import SrganError
@@ -42,7 +40,7 @@ from srgan.core.records import (
     ValidationPoint,
 )
 from srgan.core.runtime import Runtime
-from srgan.datasets.patches import DevicePatches, PatchDataset, PatchPlan, PatchSpec, fits_on_device
+from srgan.datasets.patches import PatchPlan, PatchSpec, patch_batches
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.training.log import TrainLog
 from srgan.training.steps import unwrap
@@ -112,6 +110,30 @@ def _peak_memory(runtime: Runtime) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process RSS"  # Linux: KiB
 
 
+class SteadyRate:
+    """Optimiser steps per second of a session after its first STEADY_AFTER_STEPS (warm-up, CUDA graph
+    capture), up to its last step before that step's validation; two device syncs per session."""
+
+    def __init__(self, device: torch.device, start_step: int) -> None:
+        self.device, self.start_step = device, start_step
+        self.mark: tuple[int, float] | None = None
+        self.rate: float | None = None
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def before(self, step: int) -> None:
+        if self.mark is None and step > self.start_step + STEADY_AFTER_STEPS:
+            self._sync()
+            self.mark = (step - 1, time.perf_counter())
+
+    def stop(self, step: int) -> None:
+        if self.mark is not None and step > self.mark[0]:
+            self._sync()
+            self.rate = (step - self.mark[0]) / (time.perf_counter() - self.mark[1])
+
+
 class TrainingRun:
     """Drives one task through a run: see the module docstring."""
 
@@ -123,8 +145,7 @@ class TrainingRun:
         self.state = TrainState()
         self.best_weights: dict[str, Tensor] | None = None
         self.log: TrainLog | None = None
-        self._steady_from: tuple[int, float] | None = None  # (step, time) where the steady rate is timed from
-        self._steady_rate: float | None = None  # steps/s from there to the last step, before its validation
+        self.clock = SteadyRate(runtime.device, 0)
         self.patch_spec = PatchSpec(patch_px=p.patch_px, scale=data.scale, augment=p.augment, seed=data.seed,
                                     per_epoch=plan.per_epoch, rotation=data.rotation)
 
@@ -161,61 +182,26 @@ class TrainingRun:
 
     # ------------------------------------------------------------ the loop
 
-    def _per_process(self) -> int:
-        p, runtime = self.p, self.runtime
-        per_process = p.batch_size // runtime.world_size
-        if per_process * runtime.world_size != p.batch_size or per_process % p.grad_accumulation:
-            raise SrganError(
-                f"batch_size {p.batch_size} must split evenly into {runtime.world_size} process(es) x "
-                f"{p.grad_accumulation} micro-batch(es)"
-            )
-        return per_process
-
-    def _loader(self) -> DataLoader:
-        """The CPU loader: PatchDataset items in DataLoader workers, this process's share of each batch."""
-        runtime = self.runtime
-        dataset = PatchDataset(self.data.train_images, self.patch_spec, self.plan.dataset_length)
-        remaining = Subset(dataset, self.plan.items(self.state.step))
-        sampler = (DistributedSampler(remaining, runtime.world_size, runtime.rank, shuffle=False, drop_last=True)
-                   if runtime.distributed else None)
-        return DataLoader(remaining, batch_size=self._per_process(), sampler=sampler, shuffle=False, drop_last=True,
-                          num_workers=self.execution.num_workers, pin_memory=runtime.device.type == "cuda",
-                          persistent_workers=self.execution.num_workers > 0)
-
-    def _device_batches(self, patches: DevicePatches) -> Iterator[tuple[Tensor, Tensor]]:
-        """Batches cut on the device: this process's share of each global batch (as DistributedSampler)."""
-        items, batch, runtime = self.plan.items(self.state.step), self.p.batch_size, self.runtime
-        for start in range(0, len(items), batch):
-            yield patches.batch(items[start : start + batch][runtime.rank :: runtime.world_size])
-
-    def _batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """The run's remaining batches, on the device, in the runtime's memory format."""
-        self._per_process()  # checks the batch split
-        if self.execution.patches_on_device and self.runtime.device.type == "cuda":
-            fits, line = fits_on_device(self.data.train_images, self.runtime.device)
-            if fits:
-                log.info("patches cut on the device: %s", line)
-                patches = DevicePatches(self.data.train_images, self.patch_spec, self.runtime.device)
-                for lr_img, hr_img in self._device_batches(patches):
-                    yield self.runtime.to_device(lr_img), self.runtime.to_device(hr_img)
-                return
-            log.warning("patches cut by the CPU loader: %s does not fit in half of it", line)
-        for lr_img, hr_img in self._loader():
-            yield self.runtime.to_device(lr_img), self.runtime.to_device(hr_img)
-
     def run(self) -> TrainingSummary:
         """Train to the end (or from the resume state to the end); returns the summary."""
         started = time.time()
         self._restore()
         start_step = self.state.step
-        self._first_step = start_step
+        self.clock = SteadyRate(self.runtime.device, start_step)
         self.task.guard.health.step.fill_(start_step)
         self.store.open_folders(fresh=start_step == 0)
         if self.runtime.is_main:
             self.log = TrainLog(self.store.live_log_dir, self.store.live_plots_dir, start_step)
         self.runtime.barrier()
         try:
-            batches = self._batches()
+            runtime = self.runtime
+            batches = (
+                (runtime.to_device(lr_img), runtime.to_device(hr_img))
+                for lr_img, hr_img in patch_batches(
+                    self.data.train_images, self.patch_spec, self.plan, start_step, batch_size=self.p.batch_size,
+                    micro_batches=self.p.grad_accumulation, rank=runtime.rank, world_size=runtime.world_size,
+                    device=runtime.device, on_device=self.execution.patches_on_device,
+                    num_workers=self.execution.num_workers))
             if self.log is not None:
                 batches = self.log.progress(batches, self.steps, start_step, self.spec.variant,
                                             self.execution.progress)
@@ -226,27 +212,14 @@ class TrainingRun:
                 self.log.close()
         return self._finish(start_step, time.time() - started)
 
-    def _sync(self) -> None:
-        if self.runtime.device.type == "cuda":
-            torch.cuda.synchronize(self.runtime.device)
-
-    def _time_steady_rate(self, step: int) -> None:
-        """Steps per second from the steady-rate mark to `step` (two device syncs per session)."""
-        if self._steady_from is not None and step > self._steady_from[0]:
-            self._sync()
-            mark, since = self._steady_from
-            self._steady_rate = (step - mark) / (time.perf_counter() - since)
-
     def _step(self, step: int, lr_img: Tensor, hr_img: Tensor) -> None:
-        if self._steady_from is None and step > self._first_step + STEADY_AFTER_STEPS:
-            self._sync()
-            self._steady_from = (step - 1, time.perf_counter())
+        self.clock.before(step)
         tick = time.perf_counter()
         scalars = self.task.train_step(lr_img, hr_img)
         self.task.end_step()
         self.state.step = step
         if step == self.steps:
-            self._time_steady_rate(step)
+            self.clock.stop(step)
         points = self.spec.points
         log_now = step % self.execution.log_every == 0 or step == self.steps
         validate_now = step % self.valid_every == 0 or step in points or step == self.steps
@@ -344,7 +317,7 @@ class TrainingRun:
             processes=self.runtime.world_size, history=tuple(ValidationPoint(**h) for h in state.history),
             scored=self._scored(), last=self._last())
         memory_mib, memory_kind = _peak_memory(self.runtime)
-        steady = self._steady_rate
+        steady = self.clock.rate
         timing = RunTiming(wall_s=round(wall_s, 1), train_step_s=round(state.train_s / max(1, state.step), 4),
                            steady_steps_per_s=None if steady is None else round(steady, 2),
                            peak_memory_mib=round(memory_mib, 1), memory_kind=memory_kind,
