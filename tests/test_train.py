@@ -321,7 +321,7 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
     spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, {8: ""}, ())
     run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
-    batches = patch_batches(data.train_images, run.patch_spec, plan, 0, batch_size=2, micro_batches=1, rank=0,
+    batches = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
                             world_size=1, device=CPU.device, on_device=True, num_workers=0)
     shown = [round(float(hr_img.mean()) * 255 - 10) // 20 for _, hr in batches for hr_img in hr]
     epochs = [shown[i : i + 4] for i in range(0, len(shown), 4)]
@@ -553,6 +553,6 @@ def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment
     for rank in range(world):
         cpu = torch.device("cpu")
         loader = loader_batches(train, run.patch_spec, plan, 0, 4 // world, rank, world, cpu, num_workers=0)
-        on_device = device_batches(device, plan, 0, 4, rank, world)
+        on_device = device_batches(device, plan, 0, rank, world)
         for (lr_a, hr_a), (lr_b, hr_b) in zip(loader, on_device, strict=True):
             assert lr_a.shape[0] == 4 // world and torch.equal(lr_a, lr_b) and torch.equal(hr_a, hr_b)

@@ -423,32 +423,32 @@ def _share(batch_size: int, micro_batches: int, world_size: int) -> int:
     return per_process
 
 
-def patch_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, *, batch_size: int,
+def patch_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, *,
                   micro_batches: int, rank: int, world_size: int, device: torch.device, on_device: bool,
                   num_workers: int) -> Iterator[tuple[Tensor, Tensor]]:
     """This process's share of every remaining batch of the plan (steps start_step+1 ..), as (LR, HR).
 
-    Process `rank` of `world_size` takes items rank, rank + world_size, ... of each global batch
-    (as DistributedSampler splits it). On CUDA with `on_device`, the patches are cut there
-    (`DevicePatches`) when the training set takes at most half the free memory; otherwise by the
-    CPU loader (`PatchDataset` in DataLoader workers), with one log line. The same patches either way.
+    Process `rank` of `world_size` takes items rank, rank + world_size, ... of each global batch of
+    `plan.batch_size` items (as DistributedSampler splits it). On CUDA with `on_device`, the patches
+    are cut there (`DevicePatches`) when the training set takes at most half the free memory;
+    otherwise by the CPU loader (`PatchDataset` in DataLoader workers), with one log line. The same
+    patches either way.
     """
-    per_process = _share(batch_size, micro_batches, world_size)
+    per_process = _share(plan.batch_size, micro_batches, world_size)
     if on_device and device.type == "cuda":
         fits, line = fits_on_device(images, device)
         if fits:
             log.info("patches cut on the device: %s", line)
-            yield from device_batches(DevicePatches(images, spec, device), plan, start_step, batch_size, rank,
-                                      world_size)
+            yield from device_batches(DevicePatches(images, spec, device), plan, start_step, rank, world_size)
             return
         log.warning("patches cut by the CPU loader: %s does not fit in half of it", line)
     yield from loader_batches(images, spec, plan, start_step, per_process, rank, world_size, device, num_workers)
 
 
-def device_batches(patches: DevicePatches, plan: PatchPlan, start_step: int, batch_size: int, rank: int,
+def device_batches(patches: DevicePatches, plan: PatchPlan, start_step: int, rank: int,
                    world_size: int) -> Iterator[tuple[Tensor, Tensor]]:
     """Batches cut by the device sampler: this process's share of each remaining global batch."""
-    items = plan.items(start_step)
+    items, batch_size = plan.items(start_step), plan.batch_size
     for start in range(0, len(items), batch_size):
         yield patches.batch(items[start : start + batch_size][rank::world_size])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,6 @@ class Stage:
     metrics: tuple[Any, ...] = ()
     plots: tuple[Any, ...] = ()
     foreach: str = ""  # "${srresnet.variants}": one instance per key
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def body(self, root: Path) -> dict[str, Any]:
         code = [p.as_posix() for p in import_closure(root / "stages" / f"{self.script}.py", root)]

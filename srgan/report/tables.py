@@ -30,6 +30,11 @@ METRIC_ROWS = {
 }
 
 
+def _metric_name(row_label: str) -> str:
+    """A METRIC_ROWS label without its note and arrow: 'PSNR-RGB (dB, study protocol) ↑' -> 'PSNR-RGB'."""
+    return row_label.split(" (")[0].split(" ↑")[0].split(" ↓")[0]
+
+
 def published_row(experiment: str, label: str, labels: Sequence[str]) -> str | None:
     """The study's result row to show beside a table: SRResNet, or the SRGAN checkpoint of the
     same label (epoch100, epoch200), else by position (first = after 100, last = after 200 epochs)."""
@@ -67,7 +72,7 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
     reported = bool(published_as) and set_name.lower() in reported_sets()
     as_run = next((c.as_run_protocol for c in columns if c.as_run is not None), None)
     for key in ("psnr_rgb_db", "ms_ssim_rgb"):
-        name = METRIC_ROWS[key][0].split(" (")[0].split(" ↑")[0]
+        name = _metric_name(METRIC_ROWS[key][0])
         rows: dict[str, dict[str, float]] = {}
         theirs: dict[str, float] = {}
         if reported:
@@ -93,7 +98,7 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
 
 def _digits(label: str) -> int:
     for row, digits in METRIC_ROWS.values():
-        if label.startswith(row.split(" (")[0].split(" ↑")[0].split(" ↓")[0]):
+        if label.startswith(_metric_name(row)):
             return digits
     return 3
 

@@ -23,30 +23,33 @@ class EMA:
         self.decay = decay
         device = next(self.model.parameters()).device
         self.updates = torch.zeros((), dtype=torch.float32, device=device)
-        self._pairs: list[tuple[Tensor, Tensor]] | None = None
         self._source: nn.Module | None = None
+        self._floats: tuple[list[Tensor], list[Tensor]] = ([], [])  # (averages, the model's tensors)
+        self._others: list[tuple[Tensor, Tensor]] = []  # integer buffers: (average's, the model's)
 
-    def _tensors(self, model: nn.Module) -> list[tuple[Tensor, Tensor]]:
-        # The state dicts' tensors are the live parameters and buffers: collect the pairs once.
-        if self._pairs is None or self._source is not model:
-            self._pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
-            self._source = model
-        return self._pairs
+    def _collect(self, model: nn.Module) -> None:
+        # The state dicts' tensors are the live parameters and buffers: sort them once per model.
+        if self._source is model:
+            return
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        self._floats = ([a for a, _ in pairs if a.dtype.is_floating_point],
+                        [c.detach() for a, c in pairs if a.dtype.is_floating_point])
+        self._others = [(a, c) for a, c in pairs if not a.dtype.is_floating_point]
+        self._source = model
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        pairs = self._tensors(model)
+        self._collect(model)
         self.updates.add_(1.0)
         weight = 1.0 - torch.clamp((1.0 + self.updates) / (10.0 + self.updates), max=self.decay)
-        averages = [a for a, _ in pairs if a.dtype.is_floating_point]
+        averages, current = self._floats
         if averages:  # avg += weight * (current - avg): fused kernels, the weight read on the device
             # (_foreach_lerp_ would turn a tensor weight into a host number: a sync, not capturable).
-            step = torch._foreach_sub([c.detach() for a, c in pairs if a.dtype.is_floating_point], averages)
+            step = torch._foreach_sub(current, averages)
             torch._foreach_mul_(step, weight)
             torch._foreach_add_(averages, step)
-        for avg, cur in pairs:
-            if not avg.dtype.is_floating_point:
-                avg.copy_(cur)
+        for avg, cur in self._others:
+            avg.copy_(cur)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "updates": self.updates.detach().clone()}

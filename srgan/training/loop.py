@@ -110,6 +110,11 @@ def _peak_memory(runtime: Runtime) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process RSS"  # Linux: KiB
 
 
+def _point_file(folder: str, name: str) -> str:
+    """A checkpoint point's file, relative to the run folder ("" = the run folder itself)."""
+    return f"{folder}/{name}" if folder else name
+
+
 class SteadyRate:
     """Optimiser steps per second of a session after its first STEADY_AFTER_STEPS (warm-up, CUDA graph
     capture), up to its last step before that step's validation; two device syncs per session."""
@@ -153,10 +158,6 @@ class TrainingRun:
     def steps(self) -> int:
         return self.plan.total_steps
 
-    def averaged(self) -> nn.Module:
-        """The generator that is validated and saved: the EMA, or the raw weights without one."""
-        return self.task.averaged
-
     # ------------------------------------------------------------ resume
 
     def _save_resume(self) -> None:
@@ -198,7 +199,7 @@ class TrainingRun:
             batches = (
                 (runtime.to_device(lr_img), runtime.to_device(hr_img))
                 for lr_img, hr_img in patch_batches(
-                    self.data.train_images, self.patch_spec, self.plan, start_step, batch_size=self.p.batch_size,
+                    self.data.train_images, self.patch_spec, self.plan, start_step,
                     micro_batches=self.p.grad_accumulation, rank=runtime.rank, world_size=runtime.world_size,
                     device=runtime.device, on_device=self.execution.patches_on_device,
                     num_workers=self.execution.num_workers))
@@ -265,15 +266,15 @@ class TrainingRun:
                 if item is first:
                     self.log.image(f"valid/{item.name}", sr_img[0], step)
 
-            psnr_db, ssim = score_validation(self.averaged(), self.data.valid_images, self.data.scale, self.runtime,
-                                             log_first)
+            psnr_db, ssim = score_validation(self.task.averaged, self.data.valid_images, self.data.scale,
+                                             self.runtime, log_first)
             point = ValidationPoint(step, round(psnr_db, 4), round(ssim, 4))
             self.state.history.append(asdict(point))
             self.log.scalars(step, {"valid/psnr_y_db": psnr_db, "valid/ssim_y": ssim})
             log.info("step %d: valid PSNR-Y %.3f dB, SSIM-Y %.4f", step, psnr_db, ssim)
             if psnr_db > self.state.best_psnr_y_db:
                 self.state.best_psnr_y_db, self.state.best_step = psnr_db, step
-                self.best_weights = _cpu_state(self.averaged())
+                self.best_weights = _cpu_state(self.task.averaged)
         self.runtime.barrier()
 
     def _checkpoint(self, weights: dict[str, Tensor], point: dict[str, float]) -> dict[str, Any]:
@@ -289,7 +290,7 @@ class TrainingRun:
             best = next(h for h in self.state.history if h["step"] == self.state.best_step)
             self.store.save_point(self.spec.points[step], {
                 "best.pt": self._checkpoint(self.best_weights, best),
-                "last.pt": self._checkpoint(_cpu_state(self.averaged()), last),
+                "last.pt": self._checkpoint(_cpu_state(self.task.averaged), last),
             })
         self.state.points_done.append(step)
         self.state.best_step_at[step] = self.state.best_step
@@ -299,13 +300,13 @@ class TrainingRun:
         for label, point, name in self.spec.scored:
             folder = self.spec.points[point]
             step = self.state.best_step_at[point] if name == "best.pt" else point
-            out.append(ScoredCheckpoint(label, f"{folder}/{name}" if folder else name, step))
+            out.append(ScoredCheckpoint(label, _point_file(folder, name), step))
         return tuple(out)
 
     def _last(self) -> ScoredCheckpoint:
         """The final weights: the last point's last.pt."""
         folder = self.spec.points[max(self.spec.points)]
-        return ScoredCheckpoint("last", f"{folder}/last.pt" if folder else "last.pt", self.steps)
+        return ScoredCheckpoint("last", _point_file(folder, "last.pt"), self.steps)
 
     def _finish(self, start_step: int, wall_s: float) -> TrainingSummary:
         state, spec = self.state, self.spec
