@@ -79,9 +79,52 @@ exit code is 1 when any file failed, 0 otherwise.
 """
 
 
-def _cmd_upscale(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
+class UpscaleProgress:
+    """Two bars on `stream`: all images in LR megapixels (the ETA weighs each image by its size) and the
+    current image in tiles. `tile(done, all)` is the tiling's progress callback. Like tqdm's own
+    default, the bars are shown only when `stream` is a terminal (a log file gets none)."""
 
+    def __init__(self, files: list[Path], stream=None) -> None:
+        from functools import partial
+
+        from tqdm import tqdm
+
+        from srgan.inference.upscale import lr_size
+
+        self._tqdm = partial(tqdm, file=stream or sys.stderr, disable=None, mininterval=0.5)
+        tqdm = self._tqdm
+        self.megapixels: dict[Path, float] = {}
+        for path in files:
+            size = lr_size(path)  # an unreadable file counts 0: its error comes when it is upscaled
+            self.megapixels[path] = size[0] * size[1] / 1e6 if size else 0.0
+        self.overall = tqdm(total=round(sum(self.megapixels.values()), 3), desc="upscale", unit="MP",
+                            bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} MP [{elapsed}<{remaining}]")
+        self.image = None
+        self.path: Path | None = None
+        self.credited = 0.0
+
+    def start(self, path: Path, index: int, count: int) -> None:
+        self.path, self.credited = path, 0.0
+        self.image = self._tqdm(total=None, desc=f"{index}/{count} {path.name}", unit="tile", leave=False)
+
+    def tile(self, done: int, total: int) -> None:
+        if self.image.total != total:
+            self.image.total = total
+        self.image.update(done - self.image.n)
+        share = self.megapixels[self.path] * done / total
+        self.overall.update(share - self.credited)
+        self.credited = share
+
+    def finish(self) -> None:
+        """The image is done (or failed): its whole share counts."""
+        self.overall.update(self.megapixels[self.path] - self.credited)
+        self.image.close()
+
+    def close(self) -> None:
+        self.overall.close()
+
+
+def _cmd_upscale(args: argparse.Namespace) -> None:
     from srgan.inference.folding import load_for_inference
     from srgan.inference.upscale import collect_inputs, output_path, upscale_file
 
@@ -115,8 +158,10 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = 0, len(inputs.errors)
     claimed: dict[Path, Path] = {}  # output -> the input that writes it
-    # Log and error lines go through tqdm.write (srgan.core.console), above the bar, not through it.
-    for in_path in tqdm(inputs.files, desc="upscale", unit="image"):
+    # Log and error lines go through tqdm.write (srgan.core.console), above the bars, not through them.
+    progress = UpscaleProgress(inputs.files)
+    for index, in_path in enumerate(inputs.files, start=1):
+        progress.start(in_path, index, len(inputs.files))
         try:
             out_path = output_path(in_path, out_dir, args.format)
             if out_path.resolve() == in_path.resolve():
@@ -124,11 +169,15 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
             if out_path in claimed:
                 raise SrganError(f"{in_path}: its output {out_path} is already written from {claimed[out_path]}")
             claimed[out_path] = in_path
-            upscale_file(model, in_path, out_path, runtime, args.scale, args.tile, args.tile_overlap)
+            upscale_file(model, in_path, out_path, runtime, args.scale, args.tile, args.tile_overlap,
+                         on_tile=progress.tile)
             written += 1
         except SrganError as e:
             error_line(str(e))
             failed += 1
+        finally:
+            progress.finish()
+    progress.close()
     skipped = f", {len(inputs.skipped)} skipped" if inputs.skipped else ""
     print(f"{written} written to {out_dir}, {failed} failed{skipped}")
     if failed:

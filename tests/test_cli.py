@@ -3,6 +3,7 @@ formats, the --model checkpoint path."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srgan.cli import build_parser, main
+from srgan.cli import UpscaleProgress, build_parser, main
 from srgan.core.artifacts import save_checkpoint
 from srgan.core.errors import SrganError
 from srgan.core.runtime import Runtime
@@ -286,3 +287,32 @@ def test_evaluate_a_local_set5_folder(capsys):
     assert scores["psnr_y_db"] == pytest.approx(28.42, abs=0.02)
     assert scores["ssim_y"] == pytest.approx(0.810, abs=0.002)
     assert {"psnr_rgb_db", "ms_ssim_rgb"} <= set(scores)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:  # tqdm shows its bars on terminals only
+        return True
+
+
+def test_upscale_progress_counts_tiles_and_megapixels(tmp_path):
+    """Per image: a bar of tiles; over all images: LR megapixels (so the ETA weighs big images more)."""
+    paths = []
+    for name, (w, h) in {"small.png": (200, 100), "big.png": (600, 500)}.items():
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    stream = _Terminal()
+    progress = UpscaleProgress(paths, stream)
+    assert progress.overall.total == pytest.approx(0.32)
+    progress.start(paths[0], 1, 2)
+    for done in (1, 2):
+        progress.tile(done, 2)
+    assert progress.image.n == 2 and progress.overall.n == pytest.approx(0.02)
+    progress.finish()
+    progress.start(paths[1], 2, 2)
+    progress.tile(1, 4)
+    assert progress.overall.n == pytest.approx(0.02 + 0.3 / 4)
+    progress.finish()  # a failed image still counts whole: the bar ends at its total
+    assert progress.overall.n == pytest.approx(0.32)
+    progress.close()
+    shown = stream.getvalue()
+    assert "2/2 big.png" in shown and "tile" in shown and "0.32 MP" in shown

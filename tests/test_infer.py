@@ -252,3 +252,15 @@ def test_load_for_inference_checks_scale(tmp_path):
         load_for_inference(tmp_path / "x2.pt", 4, CPU)
     model, info = load_for_inference(tmp_path / "x2.pt", 2, CPU)
     assert info["kind"] == "srresnet" and not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_tiling_reports_each_tile_once_in_order():
+    """`srgan upscale` shows a bar per tile: the callback sees every tile, counted up to the true total."""
+    lr_u8 = (np.random.default_rng(0).random((23, 37, 3)) * 255).astype(np.uint8)
+    seen: list[tuple[int, int]] = []
+    super_resolve_u8(_NearestUp(), lr_u8, CPU, tile_px=10, overlap_px=2, on_tile=lambda d, t: seen.append((d, t)))
+    total = len(tile_spans(23, 10, 2)) * len(tile_spans(37, 10, 2))
+    assert total == 15 and seen == [(k, total) for k in range(1, total + 1)]
+    seen.clear()
+    super_resolve_u8(_NearestUp(), lr_u8, CPU, tile_px=0, on_tile=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 1)]  # the whole image: one tile

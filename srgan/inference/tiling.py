@@ -25,7 +25,7 @@ pixels and about 65 dB PSNR against the whole-image result for a trained model
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -97,12 +97,18 @@ def _blend_weights(spans: list[tuple[int, int]], scale: int) -> list[Tensor]:
     return [(w / norm[start * scale : stop * scale]).float() for (start, stop), w in zip(spans, weights)]
 
 
+# on_tile(tiles done, tiles in all) is called after each tile: progress for long images.
+TileProgress = Callable[[int, int], None]
+
+
 def _iter_sr_strips(
-    model: nn.Module, lr_img: Tensor, runtime: Runtime, tile_px: int, overlap_px: int, scale: int
+    model: nn.Module, lr_img: Tensor, runtime: Runtime, tile_px: int, overlap_px: int, scale: int,
+    on_tile: TileProgress | None = None,
 ) -> Iterator[tuple[int, Tensor]]:
     """Yield (first SR row, finished strip (N, 3, rows, scale*w), float32 on the device, unclamped).
 
     lr_img: (N, 3, h, w) float in [0, 1], or a `_LazyFloat` that slices like one.
+    on_tile: called after each tile with (tiles done, tiles in all).
 
     Tiles are run one tile row at a time and blended into a strip buffer that
     spans one tile row; rows no later tile touches are yielded and dropped, so
@@ -116,6 +122,7 @@ def _iter_sr_strips(
     col_weights = [w.to(device) for w in _blend_weights(col_spans, scale)]
     strip = torch.zeros(n, 3, 0, width * scale, device=device)
     strip_top = 0  # SR row of strip[:, :, 0]
+    done_tiles, all_tiles = 0, len(row_spans) * len(col_spans)
     for r, (y0, y1) in enumerate(row_spans):
         grow = y1 * scale - (strip_top + strip.shape[2])
         if grow > 0:
@@ -128,6 +135,9 @@ def _iter_sr_strips(
                 raise RuntimeError(f"model output {tuple(sr_tile.shape[-2:])} is not x{scale} of its input tile")
             weight = row_weights[r][:, None] * col_weights[c][None, :]
             strip[:, :, rows, x0 * scale : x1 * scale] += sr_tile.float() * weight
+            done_tiles += 1
+            if on_tile is not None:
+                on_tile(done_tiles, all_tiles)
         done = row_spans[r + 1][0] * scale if r + 1 < len(row_spans) else height * scale
         yield strip_top, strip[:, :, : done - strip_top]
         strip = strip[:, :, done - strip_top :]
@@ -169,13 +179,15 @@ def super_resolve_u8(
     overlap_px: int = 16,
     gray: bool = False,
     scale: int | None = None,
+    on_tile: TileProgress | None = None,
 ) -> np.ndarray:
     """Upscale an HxWx3 uint8 RGB image -> (s*H, s*W, 3) uint8, or (s*H, s*W) luma when `gray`.
 
     Tiled and streaming: finished SR rows are rounded to 8 bit on the device
     (`srgan.core.tensors.round_u8`, ties up) and written into the preallocated result,
     which is the only full-size buffer. tile_px <= 0 runs the image as a single tile. gray: the input is a
-    gray image replicated to RGB; the result is the BT.601 luma of the SR image.
+    gray image replicated to RGB; the result is the BT.601 luma of the SR image. on_tile(done, all)
+    is called after each tile.
     """
     scale = _model_scale(model, scale)
     height, width = lr_u8.shape[:2]
@@ -185,7 +197,7 @@ def super_resolve_u8(
     out = np.empty((height * scale, width * scale) if gray else (height * scale, width * scale, 3), dtype=np.uint8)
     luma = torch.tensor(BT601_LUMA, device=runtime.device)[:, None, None]
     lazy = _LazyFloat(lr_img, runtime.device)
-    for top, strip in _iter_sr_strips(model, lazy, runtime, tile_px, overlap_px, scale):
+    for top, strip in _iter_sr_strips(model, lazy, runtime, tile_px, overlap_px, scale, on_tile):
         strip = strip[0].clamp_(0, 1)
         if gray:
             strip = (strip * luma).sum(dim=0)

@@ -27,7 +27,7 @@ from srgan.core.images import (
     pil_to_rgb_u8,
 )
 from srgan.core.runtime import Runtime
-from srgan.inference.tiling import super_resolve_u8
+from srgan.inference.tiling import TileProgress, super_resolve_u8
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,16 @@ def collect_inputs(inputs: Sequence[Path]) -> UpscaleInputs:
     return found
 
 
+def lr_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image file from its header (no decoding), or None when it cannot be read:
+    for progress bars that must know how much work is ahead before the first image is decoded."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 # ---------------------------------------------------------------- images
 
 
@@ -104,6 +114,7 @@ def upscale_image(
     tile_px: int,
     overlap_px: int = 16,
     name: str = "image",
+    on_tile: TileProgress | None = None,
 ) -> Image.Image:
     """Upscale a PIL image by `scale`, keeping its kind of colour.
 
@@ -115,7 +126,7 @@ def upscale_image(
       own with PIL bicubic and re-attached (RGBA / LA result).
     - Palette (P): converted to RGB, or RGBA when it has transparency.
     - Other modes (CMYK, YCbCr, ...): converted to RGB.
-    The modes read are `srgan.images.SUPPORTED_MODES`.
+    The modes read are `srgan.core.images.SUPPORTED_MODES`. on_tile(done, all) is called after each tile.
     """
     if img.mode in ("P", "PA"):
         img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
@@ -125,7 +136,7 @@ def upscale_image(
         log.warning("%s is %s (more than 8 bits); the result is written as 8-bit grayscale", name, img.mode)
     alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
     rgb_u8, gray = pil_to_rgb_u8(img, name)
-    sr_u8 = super_resolve_u8(model, rgb_u8, runtime, tile_px, overlap_px, gray=gray, scale=scale)
+    sr_u8 = super_resolve_u8(model, rgb_u8, runtime, tile_px, overlap_px, gray=gray, scale=scale, on_tile=on_tile)
     out = Image.fromarray(sr_u8)  # (H, W) -> L, (H, W, 3) -> RGB
     if alpha is not None:
         out.putalpha(alpha.resize(out.size, Image.Resampling.BICUBIC))
@@ -167,6 +178,7 @@ def upscale_file(
     scale: int,
     tile_px: int,
     overlap_px: int = 16,
+    on_tile: TileProgress | None = None,
 ) -> tuple[int, int]:
     """Read `in_path`, `upscale_image` it and write `out_path` atomically (format from its suffix).
 
@@ -184,7 +196,7 @@ def upscale_file(
     icc = src.info.get("icc_profile")
     in_family = "gray" if src.mode in ("L", "LA") else "rgb" if src.mode in ("RGB", "RGBA") else None
     try:
-        sr = upscale_image(model, src, runtime, scale, tile_px, overlap_px, name=str(in_path))
+        sr = upscale_image(model, src, runtime, scale, tile_px, overlap_px, name=str(in_path), on_tile=on_tile)
     except (torch.cuda.OutOfMemoryError, MemoryError):
         hint = f"use a smaller --tile than {tile_px}" if tile_px > 0 else "use --tile 256"
         raise SrganError(f"out of memory upscaling {in_path}; {hint}") from None
