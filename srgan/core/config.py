@@ -232,6 +232,7 @@ class TrainParams:
     lr_decay_step: int  # step of the x0.1 decay for lr_schedule=step (paper SRGAN: 1e5 of 2e5)
     ema_decay: float  # exponential moving average of G's weights; 0 disables it
     valid_every: int  # validate (PSNR-Y, SSIM-Y on data.valid) and keep the best every N steps (epochs)
+    valid_crop_px: int  # 0: whole validation images | N: their centre N-px HR crops (cheaper; the study: 256)
     max_bad_steps: int  # non-finite loss/gradient steps to skip in total before stopping (0 = stop at once)
 
     @property
@@ -247,6 +248,7 @@ class TrainParams:
     def check(self, section: str) -> None:
         for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every"):
             _positive(getattr(self, name), f"{section}.{name}")
+        _positive(self.valid_crop_px, f"{section}.valid_crop_px", allow_zero=True)
         _positive(self.steps, f"{section}.steps", allow_zero=True)
         _positive(self.epochs, f"{section}.epochs", allow_zero=True)
         if (self.steps > 0) == (self.epochs > 0):
@@ -296,11 +298,13 @@ class SRResNetParams(TrainParams):
         _positive(self.variant_length, f"{section}.variant_length", allow_zero=True)
 
     def for_variant(self, variant: str) -> SRResNetParams:
-        """The training settings of `variant`: the baseline's, with `variant_length` when it is set."""
+        """The training settings of `variant`: the baseline's, or with `variant_length` when it is set, and
+        `valid_every` scaled by the same factor, so the shorter run is validated as many times."""
         if variant == BASELINE_VARIANT or not self.variant_length:
             return self
         unit = "steps" if self.unit == "step" else "epochs"
-        return dataclasses.replace(self, **{unit: self.variant_length})
+        valid_every = max(1, self.valid_every * self.variant_length // self.length)
+        return dataclasses.replace(self, **{unit: self.variant_length, "valid_every": valid_every})
 
 
 @dataclass(frozen=True)
@@ -327,12 +331,12 @@ class SRGANParams(TrainParams):
 
 @dataclass(frozen=True)
 class StudyCodeParams:
-    """The content-loss study's code as it ran (BRIEF §1, "Defects in the study's public code"), one switch
+    """The content-loss study's code as it ran (the defects read from its public code, unique-chan/SRGAN), one switch
     per behaviour, so that `dvc exp run -S study_code.<switch>=...` measures one defect's effect.
 
     Every profile but `study_as_run` sets them all to the corrected pipeline: adversarial_gradient true,
     shared_bn false, discriminator paper, feature_cuts paper, feature_normalisation true, mse_range signed,
-    scored_checkpoint best, eval_bn_mode eval, eval_clamp true, rotation bicubic, validation_crop_px 0.
+    scored_checkpoint best, eval_bn_mode eval, eval_clamp true, rotation bicubic.
     The last three evaluation switches and scored_checkpoint define the "study protocol as run" that
     evaluation reports beside ours; they change no training.
     """
@@ -347,7 +351,6 @@ class StudyCodeParams:
     eval_bn_mode: str  # eval | train: the study never put the generator in eval mode at test time
     eval_clamp: bool  # false: the study scored unclamped SR images
     rotation: str  # rot10_hflip's rotation: bicubic (ours, no padding) | nearest_black (RandomRotation(10) of the crop)
-    validation_crop_px: int  # 0: whole validation images | N: their centre N-px crops (the study: 256)
 
     def check(self, scale: int) -> None:
         _choice(self.discriminator, DISCRIMINATORS, "study_code.discriminator")
@@ -356,9 +359,6 @@ class StudyCodeParams:
         _choice(self.scored_checkpoint, SCORED_CHECKPOINTS, "study_code.scored_checkpoint")
         _choice(self.eval_bn_mode, EVAL_BN_MODES, "study_code.eval_bn_mode")
         _choice(self.rotation, ROTATIONS, "study_code.rotation")
-        _positive(self.validation_crop_px, "study_code.validation_crop_px", allow_zero=True)
-        if self.validation_crop_px % scale:
-            raise SrganError(f"params key 'study_code.validation_crop_px' must be a multiple of data.scale ({scale})")
 
     @property
     def as_run_protocol(self) -> bool:
@@ -419,6 +419,8 @@ class Params:
         for section, train in (("srresnet", self.srresnet), ("srgan", self.srgan)):
             if train.patch_px % self.data.scale:
                 raise SrganError(f"params key '{section}.patch_px' must be a multiple of data.scale")
+            if train.valid_crop_px % self.data.scale:
+                raise SrganError(f"params key '{section}.valid_crop_px' must be a multiple of data.scale")
 
 
 def variant_terms(section: SRResNetParams | SRGANParams, variant: str) -> dict[str, float]:

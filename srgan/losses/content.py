@@ -27,7 +27,7 @@ class ContentLoss(nn.Module):
     an extractor, in the order of `extractors`; `backbone_weights`: {term: one of
     the `srgan.losses.terms` WEIGHTS_* values ("none" for pixel MSE)}.
     key: the params key of the variant (`srgan.variants.x`), to name a bad term.
-    The study's code (`params.study_code`, BRIEF §1): mse_range "unit" computes the
+    The study's code (`params.study_code`): mse_range "unit" computes the
     pixel MSE on [0, 1] images (a quarter of the paper's); as_run_cuts makes the
     study's names mean its extractors (`srgan.losses.terms.as_run_term`);
     normalise=False feeds the extractors unnormalised input and drops the VGG rescale.

@@ -10,7 +10,7 @@ A content-loss variant is a mapping {term: weight}; a term is one of
   blocks of layer1..layer4 in order, 1-based (res18_4 = end of layer2 = `layer2.1`,
   res34_3 = `layer1.2`, res34_5 = `layer2.1`);
 - `asrun/<study loss>`: what the content-loss study's code computed for its names
-  (BRIEF §1): `asrun/vgg19_5_4` = `vgg19_bn` cut after conv4_4, before its BatchNorm
+  (read from its public code, unique-chan/SRGAN): `asrun/vgg19_5_4` = `vgg19_bn` cut after conv4_4, before its BatchNorm
   and ReLU (`features[:37]`); `asrun/res18_4`, `asrun/res34_3`, `asrun/res34_5` = the
   stem, then `layer2`, `layer3`, `layer4` blocks as its loop collected them (its `break`
   leaves only the inner loop, so every later layer still gives its first block): 512

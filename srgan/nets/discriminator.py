@@ -61,7 +61,7 @@ class Discriminator(nn.Module):
 
 
 class AsRunDiscriminator(nn.Module):
-    """The content-loss study's discriminator as its code ran (BRIEF §1), returning one logit per batch.
+    """The content-loss study's discriminator as its public code ran (unique-chan/SRGAN), returning one logit per batch.
 
     conv3x3 (no bias) + LeakyReLU, then 6 conv-BN-LeakyReLU blocks with (channels, stride)
     = (64, 2) (128, 1) (128, 2) (256, 1) (512, 1) (512, 2): the paper's (256, 2) block is

@@ -23,7 +23,7 @@ class _ResidualBlock(nn.Module):
     """conv3x3 -> BN -> PReLU -> conv3x3 -> BN, plus the identity skip.
 
     Each block owns two distinct BatchNorm layers, `bn1` and `bn2`. shared_bn=True
-    builds the study's code instead (BRIEF §1): one BatchNorm, `bn`, normalises
+    builds the study's code instead (its public code, unique-chan/SRGAN): one BatchNorm, `bn`, normalises
     both convolutions' outputs (and its running statistics see both).
     """
 

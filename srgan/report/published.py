@@ -1,4 +1,4 @@
-"""The content-loss study's published numbers (BRIEF §1), to show beside ours.
+"""The content-loss study's published numbers (its slides' tables), to show beside ours.
 
 The study's protocol: PSNR on RGB in [0, 1] with no border removed (our
 `psnr_rgb_db`) and, in its "SSIM" column, MS-SSIM (our `ms_ssim_rgb`). Its

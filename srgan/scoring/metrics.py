@@ -1,6 +1,6 @@
 """Image-quality metrics, each named after the protocol it implements.
 
-Two protocols (BRIEF §2):
+Two protocols:
 
 - **Paper protocol** (`psnr_y`, `ssim_y`): round to the 8-bit grid, take BT.601
   luma Y in [16, 235] (or the plain gray value for images that were grayscale
@@ -80,7 +80,7 @@ def gray_luma(img_u8: Tensor) -> Tensor:
 
     img_u8: (N, 3, H, W) float RGB in [0, 255]. Returns (N, 1, H, W) float64
     in [0, 255], 0.299 R + 0.587 G + 0.114 B, which is the gray value itself
-    when R = G = B; so such images are scored "as they are" (BRIEF §2), not
+    when R = G = B; so such images are scored "as they are" (the SR literature's convention), not
     squeezed into Y's [16, 235].
     """
     img = img_u8.to(torch.float64)
