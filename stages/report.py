@@ -1,6 +1,7 @@
-"""Stage `report`: tables, colour fidelity, perception-distortion planes, visual grids and curves.
+"""Stage `report`: tables, colour fidelity, perception-distortion planes, visual grids and curves, and the
+git-tracked metrics (one numeric JSON per scored model).
 
-usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR
+usage: python -m stages.report EVALUATION_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR METRICS_DIR
 """
 
 from pathlib import Path
@@ -14,17 +15,19 @@ from srgan.report.build import build_report
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 6:
-        raise SrganError("usage: python -m stages.report METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR")
-    metrics_dir, models_dir, plots_dir, test_root, out_dir = (Path(a) for a in argv[1:])
+    if len(argv) != 7:
+        raise SrganError("usage: python -m stages.report EVALUATION_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR "
+                         "METRICS_DIR")
+    evaluation_dir, models_dir, plots_dir, test_root, out_dir, metrics_dir = (Path(a) for a in argv[1:])
     params = load_params(Path("params.yaml"))
     check_all_variant_terms({"srresnet": params.srresnet.variants, "srgan": params.srgan.variants})
     build_report(
-        metrics_dir=metrics_dir,
+        evaluation_dir=evaluation_dir,
         models_dir=models_dir,
         plots_dir=plots_dir,
         test_root=test_root,
         out_dir=out_dir,
+        metrics_dir=metrics_dir,
         experiments={"srresnet": variant_names(params.srresnet), "srgan": variant_names(params.srgan)},
         sets=list(params.data.test),
         scale=params.data.scale,

@@ -54,10 +54,11 @@ def main(argv: list[str]) -> None:
     seed_everything(params.runtime.seed)
     runtime = resolve_runtime(params.runtime)
     study, scale = params.study_code, params.data.scale
+    p = params.srresnet.for_variant(args.variant) if args.experiment == "srresnet" else params.srgan
     try:
         valid = load_eval_set(args.valid_dir, scale)
-        if study.validation_crop_px:
-            valid = [centre_crop(item, study.validation_crop_px, scale) for item in valid]
+        if p.valid_crop_px:
+            valid = [centre_crop(item, p.valid_crop_px, scale) for item in valid]
         common = dict(
             variant=args.variant,
             content_loss=ContentLoss(terms, params.features.weights, params.features.allow_random_fallback,
@@ -74,9 +75,9 @@ def main(argv: list[str]) -> None:
             code=code_digest(Path(__file__), ROOT),
         )
         if args.experiment == "srresnet":
-            train_srresnet(p=params.srresnet.for_variant(args.variant), **common)
+            train_srresnet(p=p, **common)
         else:
-            train_srgan(p=params.srgan, init_state=load_checkpoint(args.init)["model"], **common)
+            train_srgan(p=p, init_state=load_checkpoint(args.init)["model"], **common)
     finally:
         shutdown(runtime)
 

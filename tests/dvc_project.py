@@ -21,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SET5 = ROOT.parent / "shared" / "data" / "Set5"
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "srgan", ".dvcignore", ".gitignore"]
+DVC_FILES = ["config", "plots"]  # the offline plots page and the runs template
 GIT_ID = dict(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
 DVC = [sys.executable, "-m", "dvc"]
@@ -78,5 +79,11 @@ def new_project(repo: Path, params: dict, env: dict) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], repo, env)
     run(DVC + ["init", "-q"], repo, env)
+    for name in DVC_FILES:
+        src = ROOT / ".dvc" / name
+        if src.is_dir():
+            shutil.copytree(src, repo / ".dvc" / name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, repo / ".dvc" / name)
     run(["git", "add", "-A"], repo, env)
     run(["git", "commit", "-qm", "micro project"], repo, env)

@@ -93,13 +93,16 @@ def test_resume_state_is_not_an_output() -> None:
 
 def test_every_stage_but_report_can_travel_through_the_run_cache() -> None:
     """DVC saves and restores a stage in its run-cache only without `persist: true` outputs, and `dvc push`
-    only sends cached files: every output is cached and none persisted, except report/ (in git)."""
+    only sends cached files: every output is cached and none persisted, except what the report stage
+    writes into git (report/ and metrics/, which only it declares)."""
     for name, stage in STAGES.items():
         for path, options in _declared(stage):
             assert not options.get("persist"), f"stage {name}: {path} is persisted"
             if name != "report":
                 assert options.get("cache", True), f"stage {name}: {path} is not cached"
-    assert _declared(STAGES["report"]) == [("report", {"cache": False})]
+        if name != "report":
+            assert "metrics" not in stage.get("do", stage), f"stage {name}: only the report writes metrics"
+    assert _declared(STAGES["report"]) == [("report", {"cache": False}), ("metrics", {"cache": False})]
 
 
 def test_dvc_yaml_is_the_generated_one() -> None:

@@ -27,11 +27,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from srgan.core.artifacts import save_checkpoint
 from srgan.core.errors import SrganError
 from srgan.core.records import (
-    BaselineMetrics,
+    BaselineEvaluation,
     ScoredCheckpoint,
     TrainingSummary,
-    read_run_metrics,
-    write_run_metrics,
+    read_run_evaluation,
+    write_run_evaluation,
     write_summary,
 )
 from srgan.core.runtime import Runtime
@@ -216,7 +216,7 @@ def test_hr_niqe_is_the_niqe_of_the_shaved_rounded_y() -> None:
     for item in images:
         y = _y(item.hr_u8, item.gray)
         expected.append(niqe(np.round(y)[SCALE:-SCALE, SCALE:-SCALE]))  # MATLAB: Y rounded to integers
-    assert result == BaselineMetrics("hr", "n/a", {"tiny": {"niqe_y": round(float(np.mean(expected)), 4), "images": 2}})
+    assert result == BaselineEvaluation("hr", "n/a", {"tiny": {"niqe_y": round(float(np.mean(expected)), 4), "images": 2}})
 
 
 def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan") -> dict[str, SRResNet]:
@@ -249,7 +249,7 @@ def test_two_evaluations_of_one_run_write_the_same_bytes(tmp_path: Path) -> None
     written = []
     for run_dir in (first, second):
         run, per_image = evaluate_run(run_dir, {"tiny": _images(small=True)}, NO_LPIPS, CPU)
-        write_run_metrics(run_dir.parent / "m.json", run)
+        write_run_evaluation(run_dir.parent / "m.json", run)
         per_image.to_csv(run_dir.parent / "m.csv", index=False, float_format="%.4f")
         written.append([(run_dir.parent / name).read_bytes() for name in ("m.json", "m.csv")])
     assert written[0] == written[1]
@@ -275,10 +275,10 @@ def test_evaluate_run_scores_every_listed_checkpoint(tmp_path: Path) -> None:
     assert list(per_image.columns) == ["checkpoint", "set", "image", "gray", *DISTORTION_AND_COLOUR]
     assert list(per_image["checkpoint"]) == ["step10", "step10", "step20", "step20"]
     # Written and read back by the one module that owns the format: the same record.
-    write_run_metrics(tmp_path / "metrics.json", run)
-    assert repr(read_run_metrics(tmp_path / "metrics.json")) == repr(run)  # repr: NaN == NaN
-    written = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
-    assert written["step20"]["tiny"]["images"] == 2 and written["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
+    write_run_evaluation(tmp_path / "record.json", run)
+    assert repr(read_run_evaluation(tmp_path / "record.json")) == repr(run)  # repr: NaN == NaN
+    written = json.loads((tmp_path / "record.json").read_text(encoding="utf-8"))
+    assert written["scores"]["step20"]["tiny"]["images"] == 2 and written["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
     summary = run.scores
     for label, model in models.items():
         assert set(summary[label]) == {"tiny"} and summary[label]["tiny"]["images"] == 2

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from srgan.report.curves import CHARTS
+
 from dvc_project import DVC, SET5, dvc_env, micro_params, new_project, run, stages_run
 
 pytestmark = pytest.mark.slow
@@ -58,22 +60,93 @@ def test_repro_runs_both_experiments(project):
         "evaluate_srgan_mse", "evaluate_srgan@hybrid_res18_4", "report",
     }
     assert stages_run(out) == expected
-    shown = run(DVC + ["metrics", "show", "--json"], repo, env)
-    metrics = {path: data["data"] for rev in json.loads(shown).values() for path, data in rev["data"].items()}
-    srgan = metrics["metrics/srgan/hybrid_res18_4.json"]
-    assert set(srgan) >= {"step1", "step2"} and "psnr_y_db" in srgan["step2"]["sample"]
-    srresnet = metrics["metrics/srresnet/mse.json"]
-    assert srresnet["checkpoints"] == {"best": "best.pt"}
+    metrics = _metrics_shown(repo, env)
+    models = ["bicubic.json", "hr.json", "srresnet/mse/best.json", "srresnet/hybrid_res18_4/best.json",
+              *(f"srgan/{v}/step{k}.json" for v in ("mse", "hybrid_res18_4") for k in (1, 2))]
+    assert sorted(metrics) == sorted(f"metrics/{m}" for m in models)  # one file per scored model
+    srresnet = metrics["metrics/srresnet/mse/best.json"]
     for key in ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb", "niqe_y", "chroma_ratio", "delta_e00"):
-        assert key in srresnet["best"]["sample"], key
-    assert "lpips_alex" not in srresnet["best"]["sample"] or srresnet["lpips_alex_status"] == "ok"
-    assert "niqe_y" in metrics["metrics/hr.json"]["sample"]
+        assert isinstance(srresnet["sample"][key], float), key
+    record = json.loads((repo / "evaluation" / "srresnet" / "mse.json").read_text())
+    assert record["checkpoints"] == {"best": "best.pt"}  # provenance stays in the cached record
+    assert "lpips_alex" not in srresnet["sample"] or record["lpips_alex_status"] == "ok"
+    assert set(metrics["metrics/hr.json"]["sample"]) == {"niqe_y"}
     for model in ("hybrid_res18_4", "mse"):
         for point in ("step1", "step2"):
             assert (repo / "models" / "srgan" / model / point / "last.pt").is_file()
     assert not any((repo / "state").rglob("resume.pt")), "a finished run leaves no resume state"
     index = (repo / "report" / "index.md").read_text()
     assert "Experiment 1: SRResNet" in index and "after 2 steps" in index and "NIQE" in index
+
+
+def _metrics_shown(repo: Path, env: dict) -> dict[str, dict]:
+    """{metrics file: its data} of the workspace, as `dvc metrics show --json` gives them."""
+    (shown,) = json.loads(run(DVC + ["metrics", "show", "--json"], repo, env)).values()
+    return {path: data["data"] for path, data in shown["data"].items()}
+
+
+def _leaves(data) -> list:
+    if isinstance(data, dict):
+        return [leaf for value in data.values() for leaf in _leaves(value)]
+    return [data]
+
+
+def test_results_compare_in_a_clone_without_any_remote(project, tmp_path):
+    """Two result commits, no DVC remote, a plain `git clone`: `dvc metrics diff HEAD~1` shows both sides,
+    every metrics leaf is a number, and `dvc plots diff` has both revisions' curves (git alone)."""
+    repo, env, _ = project
+    work = tmp_path / "work"
+    run(["git", "clone", "-q", str(repo), str(work)], tmp_path, env)
+    run(DVC + ["cache", "dir", "--local", str(repo / ".dvc" / "cache")], work, env)
+    run(DVC + ["checkout"], work, env)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    # 0.3: another test queues 0.5, and this run's run-cache entry (a shared cache) must not serve it.
+    params["srgan"]["variants"]["hybrid_res18_4"]["mse"] = 0.3
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert stages_run(run(DVC + ["repro"], work, env)) == {
+        "train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"}
+    run(["git", "add", "-A"], work, env)
+    run(["git", "commit", "-qm", "second results"], work, env)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(work), str(clone)], tmp_path, env)
+    assert not (clone / ".dvc" / "cache").exists() and "remote" not in (clone / ".dvc" / "config").read_text()
+    diff = json.loads(run(DVC + ["metrics", "diff", "HEAD~1", "--json"], clone, env))
+    changed = {path for path in diff if path.startswith("metrics/srgan/hybrid_res18_4/")}
+    assert changed == {"metrics/srgan/hybrid_res18_4/step1.json", "metrics/srgan/hybrid_res18_4/step2.json"}
+    for path in changed:
+        for key, values in diff[path].items():
+            assert isinstance(values["old"], float) and isinstance(values["new"], float), (path, key, values)
+    assert not any(p.startswith(("metrics/srresnet/", "metrics/srgan/mse/")) for p in diff)
+    for path, data in _metrics_shown(clone, env).items():
+        assert all(isinstance(leaf, float) for leaf in _leaves(data)), (path, data)
+    plots = json.loads(run(DVC + ["plots", "diff", "HEAD~1", "--json"], clone, env))["data"]
+    chart = plots["report/curves/srgan_valid_psnr_y_db.tsv"][0]
+    assert sorted(chart["revisions"]) == ["HEAD~1", "workspace"]
+    runs = {(row["rev"], row["run"]) for row in chart["content"]["data"]["values"]}
+    assert runs == {(rev, v) for rev in ("HEAD~1", "workspace") for v in ("mse", "hybrid_res18_4")}
+
+
+def test_plots_draw_offline_one_line_per_run(project):
+    """`dvc plots show` charts every run of an experiment on one chart per quantity, with no constant
+    chart, and the charts render without a network (vl-convert, the same vega-lite DVC's page embeds)."""
+    vl_convert = pytest.importorskip("vl_convert")
+    repo, env, _ = project
+    charts = json.loads(run(DVC + ["plots", "show", "--json"], repo, env))["data"]
+    assert sorted(charts) == sorted(f"report/{chart.file}" for chart in CHARTS)
+    for path, (chart,) in charts.items():
+        rows = chart["content"]["data"]["values"]
+        runs = list(dict.fromkeys(row["run"] for row in rows))
+        assert runs == ["mse", "hybrid_res18_4"], path
+        values = {row[chart["content"]["encoding"]["y"]["field"]] for row in rows}
+        assert len(values) > 1, f"{path} is constant"
+        svg = vl_convert.vegalite_to_svg(chart["content"])
+        assert svg.count('class="mark-line') == len(runs), path
+    page = (repo / ".dvc" / "plots" / "offline.html").read_text()
+    out = run(DVC + ["plots", "show", "-o", "plots_html"], repo, env)
+    html = (repo / "plots_html" / "index.html").read_text()
+    assert "vegaEmbed" in html and "<script src=" not in html and page.split("{plot_divs}")[0] in html, out
+    shutil.rmtree(repo / "plots_html")
 
 
 def test_report_shows_the_study_set5_numbers_beside_ours(project):
@@ -155,8 +228,8 @@ def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     out = run(DVC + ["exp", "run", "-S", "srresnet.variants.hybrid_res18_4.mse=0.5"], repo, env)
     assert stages_run(out) == {"train_srresnet@hybrid_res18_4", "evaluate_srresnet@hybrid_res18_4", "report"}
     diff = run(DVC + ["metrics", "diff"], repo, env)
-    assert "metrics/srresnet/hybrid_res18_4.json" in diff
-    assert "metrics/srresnet/mse.json" not in diff and "metrics/srgan/" not in diff
+    assert "metrics/srresnet/hybrid_res18_4/best.json" in diff
+    assert "metrics/srresnet/mse/" not in diff and "metrics/srgan/" not in diff
     assert "srresnet.variants.hybrid_res18_4.mse" in run(DVC + ["params", "diff"], repo, env)
     shown = run(DVC + ["exp", "show", "--md", "--only-changed"], repo, env)
     assert "hybrid_res18_4" in shown
@@ -168,8 +241,9 @@ def test_exp_run_adding_a_torchvision_variant_runs_only_its_stages(project):
     term = "tv/mobilenet_v3_small/features.3"
     out = run(DVC + ["exp", "run", "-S", f"+srgan.variants.mnv3={{mse: 0.6, {term}: 0.4}}"], repo, env)
     assert stages_run(out) == {"train_srgan@mnv3", "evaluate_srgan@mnv3", "report"}
-    metrics = json.loads((repo / "metrics" / "srgan" / "mnv3.json").read_text())
-    assert term in metrics["loss_terms"] and "psnr_y_db" in metrics["step2"]["sample"]
+    record = json.loads((repo / "evaluation" / "srgan" / "mnv3.json").read_text())
+    assert term in record["loss_terms"] and "psnr_y_db" in record["scores"]["step2"]["sample"]
+    assert "psnr_y_db" in json.loads((repo / "metrics" / "srgan" / "mnv3" / "step2.json").read_text())["sample"]
     assert "mnv3" in (repo / "report" / "index.md").read_text()
     _restore(repo, env)
 

@@ -23,11 +23,11 @@ from srgan.core.artifacts import save_checkpoint
 from srgan.core.config import ReportParams
 from srgan.core.errors import SrganError
 from srgan.core.records import (
-    BaselineMetrics,
-    RunMetrics,
-    read_run_metrics,
-    write_baseline_metrics,
-    write_run_metrics,
+    BaselineEvaluation,
+    RunEvaluation,
+    read_run_evaluation,
+    write_baseline_evaluation,
+    write_run_evaluation,
 )
 from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor, to_u8
@@ -35,6 +35,7 @@ from srgan.datasets.prepared import write_prepared_set
 from srgan.inference.generator import load_generator, super_resolve
 from srgan.nets.srresnet import SRResNet
 from srgan.report.build import build_report, grid_crops
+from srgan.report.curves import CHARTS
 from srgan.report.figures import (
     CropBox,
     PlanePanel,
@@ -47,7 +48,8 @@ from srgan.report.figures import (
     smooth,
 )
 from srgan.report.inputs import GridImage, Scored
-from srgan.report.tables import published_row
+from srgan.report.metrics_files import model_metrics
+from srgan.report.tables import colour_sentence, published_row
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 4
@@ -162,14 +164,15 @@ def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> di
 
 
 def fake_pipeline(root: Path) -> dict[str, Path]:
-    """What `dvc repro` leaves behind, in miniature: test sets, runs, curves, metrics."""
-    dirs = {k: root / k for k in ("metrics", "models", "plots")}
+    """What `dvc repro` leaves behind, in miniature: test sets, runs, curves, evaluation records (the
+    report writes `metrics`)."""
+    dirs = {k: root / k for k in ("evaluation", "metrics", "models", "plots")}
     dirs["test_root"] = root / "data" / "prepared" / "test"
     for s, (set_name, names) in enumerate(SETS.items()):
         write_prepared_set(dirs["test_root"] / set_name,
                            [(name, _hr_image(48, 64, 10 * s + i), False, None) for i, name in enumerate(names)],
                            SCALE, "test")
-    metrics_dir = dirs["metrics"]
+    evaluation_dir = dirs["evaluation"]
     means = _expected_means()
     frames: dict[str, list[dict]] = {}
     scores: dict[str, dict] = {}
@@ -185,23 +188,24 @@ def fake_pipeline(root: Path) -> dict[str, Path]:
             frames.setdefault(name, []).extend(_per_image_rows(means[(experiment, variant, label, s)], s, label))
     for name, by_label in scores.items():
         if name == "bicubic":
-            write_baseline_metrics(metrics_dir / "bicubic.json", BaselineMetrics("bicubic", "ok", by_label["bicubic"]))
+            write_baseline_evaluation(evaluation_dir / "bicubic.json",
+                                      BaselineEvaluation("bicubic", "ok", by_label["bicubic"]))
         else:
             experiment, variant = name.split("/")
-            write_run_metrics(metrics_dir / f"{name}.json", RunMetrics(
+            write_run_evaluation(evaluation_dir / f"{name}.json", RunEvaluation(
                 experiment, variant, _loss_terms(variant), _feature_weights(variant), "ok", files[name], by_label))
-        path = metrics_dir / "per_image" / f"{name}.csv"
+        path = evaluation_dir / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(frames[name]).to_csv(path, index=False, float_format="%.4f")
-    write_baseline_metrics(metrics_dir / "hr.json",
-                           BaselineMetrics("hr", "n/a", {s: {"niqe_y": 5.25, "images": 2} for s in SETS}))
+    write_baseline_evaluation(evaluation_dir / "hr.json",
+                              BaselineEvaluation("hr", "n/a", {s: {"niqe_y": 5.25, "images": 2} for s in SETS}))
     return dirs
 
 
 def build(dirs: dict[str, Path], out_dir: Path, grid_images: tuple[str, ...] = GRID_IMAGES) -> None:
     build_report(
-        metrics_dir=dirs["metrics"], models_dir=dirs["models"], plots_dir=dirs["plots"], test_root=dirs["test_root"],
-        out_dir=out_dir, experiments={e: list(v) for e, v in EXPERIMENTS.items()}, sets=list(SETS), scale=SCALE,
+        evaluation_dir=dirs["evaluation"], models_dir=dirs["models"], plots_dir=dirs["plots"],
+        test_root=dirs["test_root"], out_dir=out_dir, metrics_dir=dirs["metrics"], experiments={e: list(v) for e, v in EXPERIMENTS.items()}, sets=list(SETS), scale=SCALE,
         report=ReportParams(grid_images=grid_images, crop_px=16), runtime=CPU,
     )
 
@@ -317,8 +321,8 @@ def test_colour_section_and_sentences(index: str, report_dir: Path) -> None:
     section = _section(index, "## set5 (2 images)")
     assert "### Colour fidelity: does the VGG loss desaturate, compared with the ResNet losses?" in section
     # Experiment 1: VGG = vgg19_5_4 (0.85), ResNet = res18_4 (0.95).
-    assert ("- **srresnet@best** on set5: VGG-loss variants keep less of the HR chroma than ResNet-loss variants "
-            "(mean C* ratio 0.850 vs 0.950; 1 = HR's saturation).") in section
+    assert ("- **srresnet@best** on set5: VGG-loss variants desaturate (0.850); ResNet-loss variants desaturate "
+            "(0.950): the VGG loss is further from HR's saturation, by 0.100.") in section
     # Experiment 2 has a VGG + MSE hybrid but no ResNet + MSE hybrid and no pure VGG: pure and hybrid
     # losses are not compared with each other, so there is no sentence for it.
     assert "- **srgan@" not in section
@@ -328,6 +332,67 @@ def test_colour_section_and_sentences(index: str, report_dir: Path) -> None:
     assert srresnet == pytest.approx({"MSE": 0.97, "VGG": 0.85, "ResNet": 0.95})
     srgan = colour[colour["run"] == "srgan@epoch200"].set_index("family")["chroma_ratio"].to_dict()
     assert set(srgan) == {"MSE", "VGG + MSE", "ResNet"} and srgan["VGG + MSE"] == pytest.approx(0.91)
+
+
+@pytest.mark.parametrize(("vgg", "res", "words"), [
+    # Both over-saturate and VGG is further from 1: the sentence the report once got backwards
+    # ("keep at least as much chroma as") must now say which is further from HR.
+    (1.474, 1.169, "VGG-loss variants over-saturate (1.474); ResNet-loss variants over-saturate (1.169): "
+                   "the VGG loss is further from HR's saturation, by 0.305."),
+    (0.80, 0.97, "VGG-loss variants desaturate (0.800); ResNet-loss variants desaturate (0.970): "
+                 "the VGG loss is further from HR's saturation, by 0.170."),
+    (1.05, 0.90, "VGG-loss variants over-saturate (1.050); ResNet-loss variants desaturate (0.900): "
+                 "the ResNet loss is further from HR's saturation, by 0.050."),
+    (1.01, 0.995, "VGG-loss variants keep HR's saturation (1.010); ResNet-loss variants keep HR's saturation "
+                  "(0.995): equally far from HR's saturation."),
+])
+def test_colour_sentence_follows_the_numbers(vgg: float, res: float, words: str) -> None:
+    assert colour_sentence(vgg, res, "VGG-loss variants", "ResNet-loss variants") == words
+
+
+def test_metrics_files_hold_one_numeric_file_per_scored_model(report_dir: Path) -> None:
+    metrics_dir = report_dir.parent / "metrics"
+    files = sorted(p.relative_to(metrics_dir).as_posix() for p in metrics_dir.rglob("*.json"))
+    expected = ["bicubic.json", "hr.json", *(f"{e}/{v}/{label}.json" for e, v, label in _models() if e != "bicubic")]
+    assert files == sorted(expected)
+    means = _expected_means()
+    for e, v, label in _models():
+        data = json.loads((metrics_dir / ("bicubic.json" if e == "bicubic" else f"{e}/{v}/{label}.json")).read_text())
+        assert set(data) == set(SETS)
+        for set_name in SETS:
+            # Only numbers, in the same keys everywhere (LPIPS only where it was scored: set5); no "images".
+            assert data[set_name] == pytest.approx(means[(e, v, label, set_name)])
+    assert json.loads((metrics_dir / "hr.json").read_text()) == {s: {"niqe_y": 5.25} for s in SETS}
+
+
+def test_metrics_files_leave_out_what_is_not_a_finite_number() -> None:
+    item = Scored("srresnet", "mse", "best", {"sample": {"psnr_y_db": 28.1, "chroma_ratio": math.nan,
+                                                       "niqe_y": math.inf, "images": 3}}, None, {}, {},
+                  as_run={"sample": {"psnr_rgb_db": 26.5, "ms_ssim_rgb": 0.95}})
+    assert model_metrics(item, ["sample"]) == {"sample": {"psnr_y_db": 28.1, "psnr_rgb_db_as_run": 26.5,
+                                                          "ms_ssim_rgb_as_run": 0.95}}
+
+
+def test_curve_tables_put_every_run_of_an_experiment_on_one_chart(report_dir: Path) -> None:
+    table = pd.read_csv(report_dir / "curves" / "srgan_valid_psnr_y_db.tsv", sep="\t")
+    assert list(table.columns) == ["step", "run", "psnr_y_db"]
+    assert list(dict.fromkeys(table["run"])) == list(EXPERIMENTS["srgan"])
+    first = table[table["run"] == "mse"]
+    assert list(first["step"]) == list(range(10, 61, 10))
+    assert sorted(p.name for p in (report_dir / "curves").iterdir()) == sorted(
+        Path(chart.file).name for chart in CHARTS)
+    # The fake runs log no generator loss: that chart's table is empty (a header), not missing.
+    assert pd.read_csv(report_dir / "curves" / "srgan_loss_generator.tsv", sep="\t").empty
+
+
+def test_headline_lists_each_run_once_at_its_final_checkpoint(report_dir: Path) -> None:
+    text = (report_dir / "headline.md").read_text()
+    names = [line.split("|")[1].strip() for line in text.splitlines()[2:]]
+    assert names == ["bicubic", *(f"srresnet/{v} (best)" for v in EXPERIMENTS["srresnet"]),
+                     *(f"srgan/{v} ({SRGAN_LABELS[-1]})" for v in EXPERIMENTS["srgan"]), "HR"]
+    k = [m for m in _models()].index(("srgan", "mse", SRGAN_LABELS[-1]))
+    row = next(line for line in text.splitlines() if line.startswith(f"| srgan/mse ({SRGAN_LABELS[-1]})"))
+    assert f"{_means(k, 'set5', 'srgan', 'mse')['psnr_y_db']:.2f}" in row
 
 
 def test_every_figure_is_linked_and_is_a_png(index: str, report_dir: Path) -> None:
@@ -349,7 +414,7 @@ def test_every_figure_is_linked_and_is_a_png(index: str, report_dir: Path) -> No
 
 def test_sections_and_feature_weights(index: str) -> None:
     headings = [line for line in index.splitlines() if line.startswith("## ")]
-    assert headings == ["## set5 (2 images)", "## mini (2 images)", "## Visual comparison",
+    assert headings == ["## Headline", "## set5 (2 images)", "## mini (2 images)", "## Visual comparison",
                         "## Training and validation", "## Feature-extractor weights"]
     weights = _section(index, "## Feature-extractor weights")
     assert "- **srresnet/vgg19_5_4** (vgg19_5_4: 1): vgg19_5_4: random" in weights
@@ -371,10 +436,10 @@ def test_report_is_deterministic(tmp_path: Path, report_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("missing", [
-    "metrics/bicubic.json",
-    "metrics/hr.json",
-    "metrics/srgan/res34_3.json",
-    "metrics/per_image/srresnet/vgg19_5_4.csv",
+    "evaluation/bicubic.json",
+    "evaluation/hr.json",
+    "evaluation/srgan/res34_3.json",
+    "evaluation/srresnet/vgg19_5_4.csv",
     "models/srresnet/vgg19_5_4/best.pt",
     "models/srgan/mse/epoch200/last.pt",
     "plots/srresnet/mse",
@@ -398,15 +463,15 @@ def test_missing_input_names_it_and_keeps_the_old_report(tmp_path: Path, missing
     assert sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")) == ["figures", "figures/old.png",
                                                                                      "index.md"]
     assert (out_dir / "index.md").read_text(encoding="utf-8") == "the previous report\n"
-    assert not list(tmp_path.glob(".report.*"))
+    assert not list(tmp_path.glob(".report.*")) and not (tmp_path / "metrics").exists()
 
 
-def test_missing_checkpoint_results_in_metrics_file(tmp_path: Path) -> None:
-    """A metrics file without one of the checkpoints its run lists (an older evaluation) is named."""
+def test_missing_checkpoint_results_in_evaluation_record(tmp_path: Path) -> None:
+    """An evaluation record without one of the checkpoints its run lists (an older evaluation) is named."""
     dirs = fake_pipeline(tmp_path)
-    path = dirs["metrics"] / "srgan" / "mse.json"
+    path = dirs["evaluation"] / "srgan" / "mse.json"
     doc = json.loads(path.read_text(encoding="utf-8"))
-    del doc["epoch200"]
+    del doc["scores"]["epoch200"]
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(SrganError, match=re.escape(str(path)) + " has no results for checkpoint 'epoch200'"):
         build(dirs, tmp_path / "report")
@@ -414,7 +479,7 @@ def test_missing_checkpoint_results_in_metrics_file(tmp_path: Path) -> None:
 
 def test_missing_per_image_row_of_a_grid_image(tmp_path: Path) -> None:
     dirs = fake_pipeline(tmp_path)
-    path = dirs["metrics"] / "per_image" / "srgan" / "res34_3.csv"
+    path = dirs["evaluation"] / "srgan" / "res34_3.csv"
     frame = pd.read_csv(path, dtype={"image": str, "checkpoint": str}, keep_default_na=False)
     frame[frame["image"] != "0802"].to_csv(path, index=False)
     with pytest.raises(SrganError, match=r"srgan/res34_3@epoch100 have no row for mini/0802"):
@@ -444,8 +509,8 @@ def test_srgan_checkpoints_by_step_borrow_the_study_rows_by_position() -> None:
 
 def test_stage_rejects_a_wrong_argument_list() -> None:
     main = runpy.run_path(str(ROOT / "stages" / "report.py"))["main"]
-    with pytest.raises(SrganError, match="usage: .* METRICS_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR"):
-        main(["stages/report.py", "metrics", "report"])
+    with pytest.raises(SrganError, match="usage: .* EVALUATION_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR METRICS_DIR"):
+        main(["stages/report.py", "evaluation", "report"])
 
 
 # ---------------------------------------------------------------- grids and figure helpers
@@ -541,11 +606,11 @@ def test_as_run_scores_sit_between_published_and_ours(tmp_path: Path) -> None:
     dirs = fake_pipeline(tmp_path)
     for experiment, variants in EXPERIMENTS.items():
         for variant in variants:
-            path = dirs["metrics"] / experiment / f"{variant}.json"
-            run = read_run_metrics(path)
+            path = dirs["evaluation"] / experiment / f"{variant}.json"
+            run = read_run_evaluation(path)
             as_run = {label: {s: {"psnr_rgb_db": 15.0, "ms_ssim_rgb": 0.8} for s in SETS} for label in run.scores}
             files = {label: ("last.pt" if experiment == "srresnet" else f"{label}/last.pt") for label in run.scores}
-            write_run_metrics(path, dataclasses.replace(
+            write_run_evaluation(path, dataclasses.replace(
                 run, as_run=as_run, as_run_protocol={"checkpoints": files, "bn_mode": "train", "clamp": False}))
     build(dirs, tmp_path / "report")
     index = (tmp_path / "report" / "index.md").read_text(encoding="utf-8")

@@ -255,7 +255,9 @@ def test_only_the_as_run_profile_turns_the_switches_on() -> None:
             assert study.as_run_protocol and not study.adversarial_gradient and study.shared_bn
             assert (study.discriminator, study.feature_cuts, study.mse_range, study.rotation) == (
                 "as_run", "as_run", "unit", "nearest_black")
-            assert not study.feature_normalisation and study.validation_crop_px == 256
+            assert not study.feature_normalisation
+            params = load_params(profile)  # the study validated SRGAN on 256-px centre crops
+            assert params.srresnet.valid_crop_px == params.srgan.valid_crop_px == 256
         else:
             assert study == corrected, profile.name
 

@@ -47,7 +47,7 @@ CODE = "code-digest-of-the-test"
 # The corrected pipeline: every study-code switch off (the committed params.yaml's values).
 STUDY = StudyCodeParams(adversarial_gradient=True, shared_bn=False, discriminator="paper", feature_cuts="paper",
                         feature_normalisation=True, mse_range="signed", scored_checkpoint="best", eval_bn_mode="eval",
-                        eval_clamp=True, rotation="bicubic", validation_crop_px=0)
+                        eval_clamp=True, rotation="bicubic")
 
 
 def train_image(name: str, hr_u8: np.ndarray) -> TrainImage:
@@ -65,7 +65,7 @@ def images(count: int = 3, seed: int = 0) -> tuple[list[TrainImage], list[EvalIm
 
 
 _TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "patch_px": 32, "augment": "flip_rot90",
-          "learning_rate": 1.0e-3, "lr_schedule": "cosine", "lr_decay_step": 0, "ema_decay": 0.0, "valid_every": 3,
+          "learning_rate": 1.0e-3, "lr_schedule": "cosine", "lr_decay_step": 0, "ema_decay": 0.0, "valid_every": 3, "valid_crop_px": 0,
           "max_bad_steps": 0}
 
 

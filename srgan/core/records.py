@@ -4,10 +4,12 @@
   training stage, read by evaluation and the report. Only what the run computed
   (so two hosts training the same run write the same bytes); its wall time,
   step time and memory go to the log folder as `RunTiming`.
-- `RunMetrics`: metrics/<experiment>/<variant>.json, one block per scored
-  checkpoint label (`best`, `step16`, `epoch100`); `BaselineMetrics`:
-  metrics/bicubic.json and metrics/hr.json. Written by evaluation, read by the
-  report (and by `dvc metrics`).
+- `RunEvaluation`: evaluation/<experiment>/<variant>.json, the scores of every
+  scored checkpoint label (`best`, `step16`, `epoch100`) with their provenance
+  (loss mix, extractor weights, checkpoint files, LPIPS status); `BaselineEvaluation`:
+  evaluation/bicubic.json and evaluation/hr.json. Written by evaluation (cached,
+  so they travel through DVC's run-cache), read by the report, which writes the
+  numbers people compare into git (`srgan.report.metrics_files`).
 - Training curves: plots/<experiment>/<variant>/<tag>.tsv with the columns
   `step` and the tag's last part, for `dvc plots` and the report.
 
@@ -113,14 +115,14 @@ def write_timing(log_dir: Path, timing: RunTiming) -> None:
 
 
 @dataclass(frozen=True)
-class RunMetrics:
+class RunEvaluation:
     """The scores of one trained run: per scored checkpoint label, per set, the mean of each metric.
 
     JSON: {"experiment", "variant", "loss_terms", "feature_weights", "lpips_alex_status",
-    "checkpoints": {label: file}, <label>: {<set>: {metric: mean}}, ...}, so `dvc metrics`
-    keys read `best.set5.psnr_y_db`, `step16.sample.niqe_y`. When the study protocol as the
-    study ran it differs from ours (`params.study_code`), also "as_run_protocol" (what it did)
-    and "as_run": {label: {<set>: {"psnr_rgb_db", "ms_ssim_rgb"}}}.
+    "checkpoints": {label: file}, "scores": {label: {set: {metric: mean}}}, "as_run_protocol",
+    "as_run"}. When the study protocol as the study ran it differs from ours (`params.study_code`),
+    "as_run_protocol" says what it did and "as_run" holds {label: {set: {"psnr_rgb_db",
+    "ms_ssim_rgb"}}}; both are null otherwise.
     """
 
     experiment: str
@@ -134,32 +136,25 @@ class RunMetrics:
     as_run: dict[str, SetScores] | None = None  # label -> set -> study-protocol scores as the study ran it
 
 
-def write_run_metrics(path: Path, metrics: RunMetrics) -> None:
-    data = {k: v for k, v in asdict(metrics).items() if k not in ("scores", "as_run_protocol", "as_run")}
-    extra = {} if metrics.as_run is None else {"as_run_protocol": metrics.as_run_protocol, "as_run": metrics.as_run}
-    write_json_atomic(path, {**data, **metrics.scores, **extra})
+def write_run_evaluation(path: Path, record: RunEvaluation) -> None:
+    write_json_atomic(path, asdict(record))
 
 
-def read_run_metrics(path: Path) -> RunMetrics:
-    data = read_json(path, "metrics file")
-    checkpoints = _field(data, "checkpoints", path)
-    missing = [label for label in checkpoints if label not in data]
+def read_run_evaluation(path: Path) -> RunEvaluation:
+    data = read_json(path, "evaluation record")
+    values = {name: _field(data, name, path) for name in RunEvaluation.__dataclass_fields__}
+    missing = [label for label in values["checkpoints"] if label not in values["scores"]]
     if missing:
-        raise SrganError(f"metrics file {path} has no results for checkpoint '{missing[0]}', which it lists; "
+        raise SrganError(f"evaluation record {path} has no results for checkpoint '{missing[0]}', which it lists; "
                          "re-run its evaluate stage")
-    scores = {label: data[label] for label in checkpoints}
-    return RunMetrics(
-        experiment=_field(data, "experiment", path), variant=_field(data, "variant", path),
-        loss_terms=_field(data, "loss_terms", path), feature_weights=_field(data, "feature_weights", path),
-        lpips_alex_status=_field(data, "lpips_alex_status", path), checkpoints=checkpoints, scores=scores,
-        as_run_protocol=data.get("as_run_protocol"), as_run=data.get("as_run"))  # optional: absent = ours only
+    return RunEvaluation(**values)
 
 
 @dataclass(frozen=True)
-class BaselineMetrics:
+class BaselineEvaluation:
     """Scores of a model without checkpoints: bicubic upscaling, or HR itself (NIQE only).
 
-    JSON: {"experiment": "bicubic" | "hr", "lpips_alex_status", <set>: {metric: mean}, ...}.
+    JSON: {"experiment": "bicubic" | "hr", "lpips_alex_status", "scores": {<set>: {metric: mean}}}.
     """
 
     experiment: str  # "bicubic" | "hr"
@@ -167,17 +162,13 @@ class BaselineMetrics:
     scores: SetScores
 
 
-def write_baseline_metrics(path: Path, metrics: BaselineMetrics) -> None:
-    write_json_atomic(path, {"experiment": metrics.experiment, "lpips_alex_status": metrics.lpips_alex_status,
-                             **metrics.scores})
+def write_baseline_evaluation(path: Path, record: BaselineEvaluation) -> None:
+    write_json_atomic(path, asdict(record))
 
 
-def read_baseline_metrics(path: Path) -> BaselineMetrics:
-    data = read_json(path, "metrics file")
-    experiment = _field(data, "experiment", path)
-    status = _field(data, "lpips_alex_status", path)
-    scores = {k: v for k, v in data.items() if k not in ("experiment", "lpips_alex_status")}
-    return BaselineMetrics(experiment, status, scores)
+def read_baseline_evaluation(path: Path) -> BaselineEvaluation:
+    data = read_json(path, "evaluation record")
+    return BaselineEvaluation(**{name: _field(data, name, path) for name in BaselineEvaluation.__dataclass_fields__})
 
 
 # ---------------------------------------------------------------- training curves (dvc plots, report)

@@ -15,8 +15,8 @@ from srgan.core.config import Params, TrainParams, as_dict
 
 _TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainParams))
 _RUN = ["runtime", "data.scale", "model"]
-# The study-code switches each kind of stage can be changed by (BRIEF §1 defects).
-_STUDY_TRAIN = ["study_code.shared_bn", "study_code.mse_range", "study_code.rotation", "study_code.validation_crop_px"]
+# The study-code switches each kind of stage can be changed by.
+_STUDY_TRAIN = ["study_code.shared_bn", "study_code.mse_range", "study_code.rotation"]
 _STUDY_FEATURES = ["study_code.feature_cuts", "study_code.feature_normalisation"]
 _STUDY_GAN = ["study_code.adversarial_gradient", "study_code.discriminator"]
 _EVALUATE = ["runtime.device", "data.scale", "evaluate"]

@@ -30,6 +30,8 @@ from srgan.core.tensors import to_tensor, to_u8
 from srgan.inference.generator import load_generator, super_resolve
 from srgan.losses.terms import RANDOM_WEIGHTS, WEIGHTS_NONE
 from srgan.report import figures
+from srgan.report.curves import CHARTS, curve_table, write_curve_table
+from srgan.report.figures import ScalarSeries
 from srgan.report.inputs import (
     BICUBIC,
     GridImage,
@@ -41,18 +43,22 @@ from srgan.report.inputs import (
     read_hr_niqe,
     read_lpips_status,
 )
+from srgan.report.metrics_files import write_metrics_folder
 from srgan.report.tables import (
     as_run_words,
     colour_sentences,
     colour_table,
     experiment_table,
+    headline_markdown,
+    headline_table,
     published_row,
     to_markdown,
 )
 
 log = logging.getLogger(__name__)
 
-GRID_MARGIN_LR_PX = 16  # LR context around a grid crop (see _sr_crop)
+GRID_MARGIN_LR_PX = 16
+HEADLINE_FILE = "headline.md"  # the headline table alone, as the README shows it  # LR context around a grid crop (see _sr_crop)
 
 SRRESNET_CURVES = (
     figures.Curve("loss/content", "content loss (train)", smooth=True, log_y=True),
@@ -148,9 +154,11 @@ def _file_stem(text: str) -> str:
 
 
 def write_report(out_dir: Path, sections: Sequence[tuple[str, list[str]]], tables: dict[str, pd.DataFrame],
-                 figure_list: Sequence[ReportFigure]) -> None:
+                 figure_list: Sequence[ReportFigure], curves: dict[str, pd.DataFrame] | None = None,
+                 texts: dict[str, str] | None = None) -> None:
     """Write the report folder atomically: index.md (sections in order, each section's figures
-    after its text), every table as <name>.csv and <name>.md, and every figure at its path."""
+    after its text), every table as <name>.csv and <name>.md, every figure at its path, every
+    curve table (`srgan.report.curves`) and every other text file at its relative path."""
     by_section: dict[str, list[ReportFigure]] = {}
     for fig in figure_list:
         by_section.setdefault(fig.section, []).append(fig)
@@ -169,6 +177,11 @@ def write_report(out_dir: Path, sections: Sequence[tuple[str, list[str]]], table
             target = tmp / fig.path
             target.parent.mkdir(parents=True, exist_ok=True)
             fig.draw(target)
+        for relative, table in (curves or {}).items():
+            (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+            write_curve_table(tmp / relative, table)
+        for relative, text in (texts or {}).items():
+            write_text_atomic(tmp / relative, text)
         write_text_atomic(tmp / "index.md", "\n".join(lines) + "\n")
 
 
@@ -219,25 +232,31 @@ def _checkpoint_words(label: str) -> str:
 
 
 def build_report(
-    *, metrics_dir: Path, models_dir: Path, plots_dir: Path, test_root: Path, out_dir: Path,
+    *, evaluation_dir: Path, models_dir: Path, plots_dir: Path, test_root: Path, out_dir: Path, metrics_dir: Path,
     experiments: dict[str, Sequence[str]], sets: Sequence[str], scale: int, report: ReportParams,
     runtime: Runtime,
 ) -> None:
-    """Write the whole report to `out_dir` (see the module docstring).
+    """Write the whole report to `out_dir` and the git-tracked metrics to `metrics_dir` (see the module
+    docstring and `srgan.report.metrics_files`).
 
     experiments: {"srresnet": [...], "srgan": [...]} variant names in report order
     (baseline first); sets: the test sets (params data.test keys). Every input is
     read and every generator run before anything is written, so a missing file
-    raises SrganError naming it and leaves `out_dir` as it was.
+    raises SrganError naming it and leaves `out_dir` and `metrics_dir` as they were.
     """
-    scored = collect_scored(metrics_dir, models_dir, experiments, sets)
+    scored = collect_scored(evaluation_dir, models_dir, experiments, sets)
     bicubic = scored[0]
-    hr_niqe = read_hr_niqe(metrics_dir, sets)
-    per_image = load_per_image(metrics_dir, list(dict.fromkeys(s.run_name for s in scored)))
+    hr_niqe = read_hr_niqe(evaluation_dir, sets)
+    per_image = load_per_image(evaluation_dir, list(dict.fromkeys(s.run_name for s in scored)))
+    curves = {experiment: load_curves(plots_dir, experiment, variants)
+              for experiment, variants in experiments.items() if variants}
     colors = figures.model_colors([BICUBIC, *dict.fromkeys(v for vs in experiments.values() for v in vs)])
     groups = _groups(scored)
     srgan_labels = [label for _, (experiment, label), _ in groups if experiment == "srgan"]
-    sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, read_lpips_status(metrics_dir)))]
+    sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, read_lpips_status(evaluation_dir)))]
+    headline = headline_table(scored, sets, hr_niqe)
+    sections.append(("## Headline", ["PSNR-Y / SSIM-Y (paper protocol) and NIQE of every scored model; the full "
+                                     "tables per set follow.", "", headline_markdown(headline)]))
     tables: dict[str, pd.DataFrame] = {}
     figure_list: list[ReportFigure] = []
     for set_name in sets:
@@ -259,15 +278,23 @@ def build_report(
     sections.append(("## Visual comparison", [
         "GT | each variant | bicubic, on the most detailed window of each image (nearest-neighbour zoom); "
         "under each name: PSNR-Y / SSIM-Y (and NIQE) of the whole image."]))
-    figure_list += _curve_figures(plots_dir, experiments, colors)
+    figure_list += _curve_figures(curves, colors)
     sections.append(("## Training and validation", [
         "Validation PSNR-Y / SSIM-Y of the averaged generator on the validation set at every validation point "
-        "(★ best), and the training losses, per variant."]))
+        "(★ best), and the training losses, per variant. `dvc plots show` draws the same curves, every run "
+        "of an experiment on one chart per quantity, from `curves/` (`dvc plots diff <commit>` compares runs "
+        "across commits)."]))
     runs = {s.run_name: s for s in scored if s.experiment != BICUBIC}  # one line per run, not per checkpoint
     sections.append(("## Feature-extractor weights", [
         f"- **{name}** ({loss_mix(s.loss_terms)}): {describe_feature_weights(s.feature_weights)}"
         for name, s in runs.items()]))
-    write_report(out_dir, sections, tables, figure_list)
+    curve_tables = {chart.file: curve_table(chart, {v: {tag: (series.steps, series.values)
+                                                         for tag, series in tags.items()}
+                                                     for v, tags in curves.get(chart.experiment, {}).items()})
+                    for chart in CHARTS}
+    write_report(out_dir, sections, tables, figure_list, curve_tables,
+                 {HEADLINE_FILE: headline_markdown(headline) + "\n"})
+    write_metrics_folder(metrics_dir, scored, hr_niqe, sets)
 
 
 def _plane_figures(section: str, set_name: str, scored: Sequence[Scored], hr_niqe: float,
@@ -327,15 +354,14 @@ def _grid_figures(report: ReportParams, test_root: Path, scale: int, scored: Seq
     return out
 
 
-def _curve_figures(plots_dir: Path, experiments: dict[str, Sequence[str]],
+def _curve_figures(curves: dict[str, dict[str, dict[str, ScalarSeries]]],
                    colors: dict[str, str]) -> list[ReportFigure]:
     out = []
-    for experiment, curves, title in (("srresnet", SRRESNET_CURVES, "Experiment 1: SRResNet training"),
-                                      ("srgan", SRGAN_CURVES, "Experiment 2: SRGAN fine-tuning")):
-        variants = experiments.get(experiment, [])
-        if variants:
-            runs = load_curves(plots_dir, experiment, variants)
+    for experiment, curves_, title in (("srresnet", SRRESNET_CURVES, "Experiment 1: SRResNet training"),
+                                       ("srgan", SRGAN_CURVES, "Experiment 2: SRGAN fine-tuning")):
+        runs = curves.get(experiment)
+        if runs:
             out.append(ReportFigure(
                 "## Training and validation", f"figures/training_{experiment}.png", title,
-                partial(figures.training_curves, runs=runs, curves=curves, title=title, colors=colors)))
+                partial(figures.training_curves, runs=runs, curves=curves_, title=title, colors=colors)))
     return out

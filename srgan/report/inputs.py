@@ -2,7 +2,7 @@
 
 `collect_scored` gives one `Scored` per column of the tables and point of the
 perception-distortion planes: bicubic, then every scored checkpoint of every
-run, from the metrics files (`srgan.core.records`); `load_per_image` the
+run, from the evaluation records (`srgan.core.records`); `load_per_image` the
 per-image scores; `load_grid_image` a test image from a prepared set
 (`srgan.datasets.prepared`); `load_curves` the training curves.
 """
@@ -19,8 +19,8 @@ import pandas as pd
 from srgan.core.errors import SrganError
 from srgan.core.records import (
     SetScores,
-    read_baseline_metrics,
-    read_run_metrics,
+    read_baseline_evaluation,
+    read_run_evaluation,
     read_scalars,
 )
 from srgan.datasets.prepared import image_names, read_pair
@@ -41,7 +41,7 @@ class Scored:
     feature_weights: dict[str, str]  # {term: weights its extractor held}
     loss_terms: dict[str, float]  # {term: weight} ({} for bicubic)
     as_run: SetScores | None = None  # the study protocol as the study ran it (set -> scores), when evaluated
-    as_run_protocol: dict | None = None  # {"checkpoints", "bn_mode", "clamp"}, see srgan.core.records.RunMetrics
+    as_run_protocol: dict | None = None  # {"checkpoints", "bn_mode", "clamp"}, see srgan.core.records.RunEvaluation
 
     @property
     def name(self) -> str:
@@ -59,34 +59,34 @@ class Scored:
 def _sets_of(results: SetScores, sets: Sequence[str], path: Path) -> SetScores:
     missing = [s for s in sets if s not in results]
     if missing:
-        raise SrganError(f"metrics file {path} has no results for set '{missing[0]}'; re-run its evaluate stage")
+        raise SrganError(f"evaluation record {path} has no results for set '{missing[0]}'; re-run its evaluate stage")
     return {s: results[s] for s in sets}
 
 
-def read_hr_niqe(metrics_dir: Path, sets: Sequence[str]) -> dict[str, float]:
-    """{set: mean NIQE of the HR images} (metrics/hr.json)."""
-    path = metrics_dir / "hr.json"
-    hr = _sets_of(read_baseline_metrics(path).scores, sets, path)
+def read_hr_niqe(evaluation_dir: Path, sets: Sequence[str]) -> dict[str, float]:
+    """{set: mean NIQE of the HR images} (evaluation/hr.json)."""
+    path = evaluation_dir / "hr.json"
+    hr = _sets_of(read_baseline_evaluation(path).scores, sets, path)
     return {s: hr[s].get("niqe_y", float("nan")) for s in sets}
 
 
-def read_lpips_status(metrics_dir: Path) -> str:
-    return read_baseline_metrics(metrics_dir / "bicubic.json").lpips_alex_status
+def read_lpips_status(evaluation_dir: Path) -> str:
+    return read_baseline_evaluation(evaluation_dir / "bicubic.json").lpips_alex_status
 
 
-def collect_scored(metrics_dir: Path, models_dir: Path, experiments: dict[str, Sequence[str]],
+def collect_scored(evaluation_dir: Path, models_dir: Path, experiments: dict[str, Sequence[str]],
                    sets: Sequence[str]) -> list[Scored]:
     """Bicubic, then every scored checkpoint of each experiment's runs, in params order.
 
     experiments: {"srresnet": variant names, "srgan": variant names}, baseline first.
     """
-    path = metrics_dir / "bicubic.json"
-    bicubic = read_baseline_metrics(path)
+    path = evaluation_dir / "bicubic.json"
+    bicubic = read_baseline_evaluation(path)
     scored = [Scored(BICUBIC, BICUBIC, BICUBIC, _sets_of(bicubic.scores, sets, path), None, {}, {})]
     for experiment, variants in experiments.items():
         for variant in variants:
-            path = metrics_dir / experiment / f"{variant}.json"
-            run = read_run_metrics(path)
+            path = evaluation_dir / experiment / f"{variant}.json"
+            run = read_run_evaluation(path)
             for label, file in run.checkpoints.items():
                 weights = models_dir / experiment / variant / file
                 if not weights.is_file():
@@ -97,11 +97,11 @@ def collect_scored(metrics_dir: Path, models_dir: Path, experiments: dict[str, S
     return scored
 
 
-def load_per_image(metrics_dir: Path, names: Sequence[str]) -> pd.DataFrame:
-    """metrics/per_image/<name>.csv of each run key, stacked, with a leading `model` column."""
+def load_per_image(evaluation_dir: Path, names: Sequence[str]) -> pd.DataFrame:
+    """evaluation/<name>.csv of each run key ('bicubic', 'srgan/mse'), stacked, with a `model` column."""
     frames = []
     for name in names:
-        path = metrics_dir / "per_image" / f"{name}.csv"
+        path = evaluation_dir / f"{name}.csv"
         if not path.is_file():
             raise SrganError(f"per-image metrics {path} not found; run its evaluate stage (dvc repro)")
         # Image names such as DIV2K's "0801" and labels must stay text.

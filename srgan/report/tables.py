@@ -133,18 +133,77 @@ def colour_table(scored: Sequence[Scored], set_name: str) -> pd.DataFrame:
     return frame.sort_values("run", key=lambda col: col.map(runs.index), kind="stable").reset_index(drop=True)
 
 
+FAITHFUL_CHROMA = 0.02  # |C* ratio - 1| within this: "keep HR's saturation" (a 2 % change of mean C*)
+
+
+def saturation_words(ratio: float) -> str:
+    """What a mean C* ratio SR/HR says: 'desaturate (0.912)', 'over-saturate (1.474)', 'keep HR's saturation (1.004)'."""
+    if abs(ratio - 1.0) <= FAITHFUL_CHROMA:
+        return f"keep HR's saturation ({ratio:.3f})"
+    return f"{'desaturate' if ratio < 1 else 'over-saturate'} ({ratio:.3f})"
+
+
+def colour_sentence(vgg: float, res: float, what: str, other: str) -> str:
+    """One sentence comparing the mean C* ratios (SR/HR; 1 = faithful) of VGG- and ResNet-loss variants.
+
+    Each family is described by the side of 1 it falls on (`saturation_words`); the one nearer 1 is
+    the more faithful. The sentence follows the numbers: it never calls a ratio further from 1 "as
+    faithful" or a ratio above 1 "desaturated".
+    """
+    head = f"{what} {saturation_words(vgg)}; {other} {saturation_words(res)}"
+    gap_vgg, gap_res = abs(vgg - 1.0), abs(res - 1.0)
+    if abs(gap_vgg - gap_res) <= FAITHFUL_CHROMA / 2:
+        verdict = "equally far from HR's saturation"
+    elif gap_vgg > gap_res:
+        verdict = f"the VGG loss is further from HR's saturation, by {gap_vgg - gap_res:.3f}"
+    else:
+        verdict = f"the ResNet loss is further from HR's saturation, by {gap_res - gap_vgg:.3f}"
+    return f"{head}: {verdict}."
+
+
 def colour_sentences(table: pd.DataFrame, set_name: str) -> list[str]:
-    """Measured sentences per run: do the VGG losses desaturate more than the ResNet losses
+    """Measured sentences per run: do the VGG losses change colour saturation more than the ResNet losses
     (pure feature losses, and their mixes with MSE, compared separately)?"""
     out = []
     for run, group in table.groupby("run", sort=False):
         by_family = dict(zip(group["family"], group["chroma_ratio"]))
-        for suffix, what in (("", "VGG-loss variants"), (" + MSE", "VGG + MSE hybrids")):
+        for suffix, what, other in (("", "VGG-loss variants", "ResNet-loss variants"),
+                                    (" + MSE", "VGG + MSE hybrids", "ResNet + MSE hybrids")):
             vgg, res = by_family.get("VGG" + suffix, math.nan), by_family.get("ResNet" + suffix, math.nan)
-            if not (math.isfinite(vgg) and math.isfinite(res)):
-                continue
-            verdict = "keep less of the HR chroma than" if vgg < res else "keep at least as much chroma as"
-            other = "ResNet-loss variants" if not suffix else "ResNet + MSE hybrids"
-            out.append(f"- **{run}** on {set_name}: {what} {verdict} {other} "
-                       f"(mean C* ratio {vgg:.3f} vs {res:.3f}; 1 = HR's saturation).")
+            if math.isfinite(vgg) and math.isfinite(res):
+                out.append(f"- **{run}** on {set_name}: {colour_sentence(vgg, res, what, other)}")
     return out
+
+
+# ---------------------------------------------------------------- the headline table
+
+HEADLINE_METRICS = (("psnr_y_db", "PSNR-Y (dB)", 2), ("ssim_y", "SSIM-Y", 4), ("niqe_y", "NIQE-Y", 2))
+
+
+def headline_models(scored: Sequence[Scored]) -> list[Scored]:
+    """Bicubic, every SRResNet at its scored checkpoint, every SRGAN at its last checkpoint."""
+    last = {s.run_name: s for s in scored if s.experiment == "srgan"}  # scored in checkpoint order
+    return [s for s in scored if s.experiment != "srgan" or last[s.run_name] is s]
+
+
+def headline_table(scored: Sequence[Scored], sets: Sequence[str], hr_niqe: dict[str, float]) -> pd.DataFrame:
+    """Rows: bicubic, each SRResNet (its best), each SRGAN (its last checkpoint), HR; columns: each set's
+    PSNR-Y, SSIM-Y and NIQE-Y, formatted ('–' where there is no value)."""
+    rows: dict[str, dict[str, str]] = {}
+
+    def cell(value: float, digits: int) -> str:
+        return f"{value:.{digits}f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+
+    for item in headline_models(scored):
+        name = BICUBIC if item.experiment == BICUBIC else f"{item.experiment}/{item.variant} ({item.checkpoint})"
+        rows[name] = {f"{set_name} {label}": cell(item.results[set_name].get(key, math.nan), digits)
+                      for set_name in sets for key, label, digits in HEADLINE_METRICS}
+    rows["HR"] = {f"{set_name} {label}": cell(hr_niqe[set_name] if key == "niqe_y" else math.nan, digits)
+                  for set_name in sets for key, label, digits in HEADLINE_METRICS}
+    table = pd.DataFrame(rows).T
+    table.index.name = "model"
+    return table
+
+
+def headline_markdown(table: pd.DataFrame) -> str:
+    return table.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(table.columns))

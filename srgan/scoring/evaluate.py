@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
 from srgan.core.images import bicubic_upscale
-from srgan.core.records import BaselineMetrics, RunMetrics, ScoredCheckpoint, TrainingSummary, read_summary
+from srgan.core.records import BaselineEvaluation, RunEvaluation, ScoredCheckpoint, TrainingSummary, read_summary
 from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor, to_u8
 from srgan.datasets.prepared import EvalImage
@@ -129,24 +129,24 @@ def _per_image_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def evaluate_bicubic(sets: dict[str, list[EvalImage]], scorer: Scorer,
-                     runtime: Runtime) -> tuple[BaselineMetrics, pd.DataFrame]:
+                     runtime: Runtime) -> tuple[BaselineEvaluation, pd.DataFrame]:
     """Scores of bicubic upscaling; returns (metrics, per-image rows; checkpoint "bicubic")."""
     results, frames = score_sets(None, sets, scorer, runtime, 0, "bicubic")
-    return BaselineMetrics("bicubic", scorer.lpips_status, results), _per_image_table(frames)
+    return BaselineEvaluation("bicubic", scorer.lpips_status, results), _per_image_table(frames)
 
 
-def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> BaselineMetrics:
+def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> BaselineEvaluation:
     """NIQE of the HR images themselves (shave = scale): the natural-image reference of every table."""
     results = {}
     for set_name, images in sets.items():
         scores = [_niqe(item.hr_u8, scale, item.gray, item.name) for item in images]
         results[set_name] = summarize(pd.DataFrame({"niqe_y": scores}))
-    return BaselineMetrics("hr", "n/a", results)
+    return BaselineEvaluation("hr", "n/a", results)
 
 
 @dataclass(frozen=True)
 class AsRunProtocol:
-    """The study protocol as the study's code ran it (`params.study_code`; BRIEF §1): which file its
+    """The study protocol as the study's code ran it (`params.study_code`): which file its
     "best" checkpoint was, BatchNorm in training mode at test time, unclamped SR."""
 
     scored_checkpoint: str  # "best" | "last": the study's SRResNet "best" held the last epoch's weights
@@ -177,7 +177,7 @@ def score_as_run(model: nn.Module, images: list[EvalImage], runtime: Runtime, pr
 
 
 def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer, runtime: Runtime,
-                 tile_px: int = 0, as_run: AsRunProtocol | None = None) -> tuple[RunMetrics, pd.DataFrame]:
+                 tile_px: int = 0, as_run: AsRunProtocol | None = None) -> tuple[RunEvaluation, pd.DataFrame]:
     """Score every checkpoint that a training run's summary lists (`scored`), on every set; with `as_run`,
     also the study protocol as the study ran it.
 
@@ -201,7 +201,7 @@ def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer
             torch.cuda.empty_cache()
     protocol = None if as_run is None else {"checkpoints": as_run_files, "bn_mode": as_run.bn_mode,
                                             "clamp": as_run.clamp}
-    metrics_ = RunMetrics(
+    metrics_ = RunEvaluation(
         experiment=summary.experiment, variant=summary.variant, loss_terms=summary.loss_terms,
         feature_weights=summary.feature_weights, lpips_alex_status=scorer.lpips_status,
         checkpoints={c.label: c.file for c in summary.scored}, scores=scores,
