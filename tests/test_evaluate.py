@@ -35,6 +35,7 @@ from srgan.core.records import (
     write_summary,
 )
 from srgan.core.runtime import Runtime
+from srgan.core.images import bicubic_upscale
 from srgan.core.tensors import to_tensor
 from srgan.datasets.prepare import folder_eval_images
 from srgan.datasets.prepared import EvalImage, write_prepared_set
@@ -50,7 +51,7 @@ from srgan.scoring.evaluate import (
     score_images,
     summarize,
 )
-from srgan.scoring.niqe import niqe
+from srgan.scoring.niqe import niqe, niqe_y
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -401,3 +402,14 @@ def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
                                  ssim_tol=2e-4, colour_tol=1e-4)
     assert bicubic["tiny"]["psnr_y_db"] == pytest.approx(per_image["psnr_y_db"].mean(), abs=1e-3)
     assert not list((tmp_path / "metrics").rglob(".*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_sr_niqe_is_scored_with_the_scale_shaved() -> None:
+    """NIQE of an SR image is the PIRM protocol's: the 8-bit SR image's Y with `scale` px shaved from each
+    border (a bicubic upscale leaves its border artefacts there, which an unshaved score would count)."""
+    item = _images()[0]
+    sr_img = to_tensor(bicubic_upscale(item.lr_u8, SCALE))[None]
+    scores = score_image(sr_img, item, NO_LPIPS)
+    sr_u8 = bicubic_upscale(item.lr_u8, SCALE)
+    assert scores["niqe_y"] == niqe_y(sr_u8, shave_px=SCALE, gray=item.gray)
+    assert abs(scores["niqe_y"] - niqe_y(sr_u8, shave_px=0, gray=item.gray)) > 1e-3

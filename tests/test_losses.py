@@ -270,13 +270,20 @@ def test_unknown_terms_and_no_positive_weight_are_rejected() -> None:
 
 
 def test_adversarial_term_sends_gradient_into_the_generator() -> None:
+    """-log D(G(LR)): its gradient in G is that of -log sigmoid(logit) written by hand (a flipped target,
+    -log(1 - D), or a detached D would give another gradient or none)."""
+    torch.manual_seed(0)
     generator = SRResNet(num_blocks=1, channels=8)
     disc = Discriminator(patch_px=32)
-    sr_img = generator(torch.rand(2, 3, 8, 8))
-    generator_adversarial_loss(disc(sr_img)).backward()
-    grads = [p.grad for p in generator.parameters()]
-    assert all(g is not None for g in grads)
-    assert sum(g.abs().sum() for g in grads) > 0
+    lr_img = torch.rand(2, 3, 8, 8)
+    generator_adversarial_loss(disc(generator(lr_img))).backward()
+    grads = [p.grad.clone() for p in generator.parameters()]
+    generator.zero_grad()
+    (-torch.log(torch.sigmoid(disc(generator(lr_img)))).mean()).backward()
+    expected = [p.grad for p in generator.parameters()]
+    assert sum(g.abs().sum() for g in expected) > 0
+    for got, want in zip(grads, expected):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-8)
 
 
 def test_adversarial_losses_match_the_paper_formulas() -> None:

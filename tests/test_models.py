@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from srgan.core.errors import SrganError
 from srgan.nets.discriminator import Discriminator
@@ -11,10 +12,42 @@ from srgan.nets.srresnet import (
 )
 
 
-def test_srresnet_maps_24_to_96():
-    model = SRResNet(scale=4)
-    out = model(torch.rand(2, 3, 24, 24))
+def _srresnet_by_hand(state: dict, lr_img: torch.Tensor, num_blocks: int) -> torch.Tensor:
+    """The paper's SRResNet written out with torch.nn.functional from a state dict (eval-mode BN): conv9x9
+    + PReLU, B blocks [conv, BN, PReLU, conv, BN, + skip], conv + BN + the long skip, two [conv, pixel
+    shuffle, PReLU], conv9x9."""
+    def bn(x, key):
+        return F.batch_norm(x, state[f"{key}.running_mean"], state[f"{key}.running_var"], state[f"{key}.weight"],
+                            state[f"{key}.bias"], training=False, eps=1e-5)
+
+    head = F.prelu(F.conv2d(lr_img, state["head.0.weight"], state["head.0.bias"], padding=4), state["head.1.weight"])
+    x = head
+    for i in range(num_blocks):
+        y = F.prelu(bn(F.conv2d(x, state[f"body.{i}.conv1.weight"], padding=1), f"body.{i}.bn1"),
+                    state[f"body.{i}.act.weight"])
+        x = x + bn(F.conv2d(y, state[f"body.{i}.conv2.weight"], padding=1), f"body.{i}.bn2")
+    x = head + bn(F.conv2d(x, state["body_tail.0.weight"], padding=1), "body_tail.1")
+    for i in range(2):
+        x = F.conv2d(x, state[f"upsample.{i}.conv.weight"], state[f"upsample.{i}.conv.bias"], padding=1)
+        x = F.prelu(F.pixel_shuffle(x, 2), state[f"upsample.{i}.act.weight"])
+    return F.conv2d(x, state["tail.weight"], state["tail.bias"], padding=4)
+
+
+def test_srresnet_maps_24_to_96_as_the_paper_writes_it():
+    torch.manual_seed(0)
+    model = SRResNet(scale=4, num_blocks=3, channels=16)
+    with torch.no_grad():  # non-trivial BN (a fresh one is the identity) and non-zero residual gains
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.1, 0.1)
+    lr_img = torch.rand(2, 3, 24, 24)
+    out = model.eval()(lr_img)
     assert out.shape == (2, 3, 96, 96)
+    expected = _srresnet_by_hand(model.state_dict(), lr_img, num_blocks=3)
+    assert torch.allclose(out, expected, atol=1e-5), (out - expected).abs().max()
 
 
 def test_srresnet_matches_the_paper_layout():

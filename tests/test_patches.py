@@ -145,6 +145,38 @@ def test_rot10_matches_pil_rotation_of_the_window_and_its_lr_pil_bicubic() -> No
     assert lr_max <= 6 and np.mean(lr_share) < 0.15, (lr_max, lr_share)
 
 
+@pytest.mark.parametrize("rotation", ["bicubic", "nearest_black"])
+def test_a_flipped_rot10_patch_flips_hr_and_lr_together(rotation: str) -> None:
+    """With the mirror drawn, the LR patch is still the downscale of its HR patch (PIL bicubic, an independent
+    resampler): an LR left unflipped would be the mirror image of the HR's downscale."""
+    image = _train("astronaut", skdata.astronaut())
+    store = ImageStore.build([image], SCALE)
+    spec = PatchSpec(96, SCALE, "rot10_hflip", seed=0, per_epoch=False, rotation=rotation)
+    flipped = 0
+    for index in range(24):
+        draw = draw_patch(index, [image.hr_u8.shape[:2]], spec)
+        flipped += draw.flip
+        lr_img, hr_img = cut_patches(store, [draw], spec)
+        ours_lr = to_u8(lr_img[0]).astype(int)
+        pil_lr = bicubic_downscale(to_u8(hr_img[0]), SCALE).astype(int)
+        assert np.abs(pil_lr - ours_lr).mean() < 1.0, (index, draw.flip, np.abs(pil_lr - ours_lr).mean())
+    assert 6 <= flipped <= 18  # both kinds of draw were checked
+
+
+def test_every_lr_grid_position_can_be_drawn() -> None:
+    """Crop tops and lefts range over every LR-grid position, the last included; an image exactly as tall as
+    the patch (allowed) has the one position 0."""
+    spec = PatchSpec(48, SCALE, "none", seed=0, per_epoch=False)
+    sizes = [(48 + 2 * SCALE, 48 + 3 * SCALE), (48, 48)]
+    seen: dict[int, set[tuple[int, int]]] = {0: set(), 1: set()}
+    for index in range(400):
+        draw = draw_patch(index, sizes, spec)
+        seen[draw.image].add((draw.top, draw.left))
+    assert {t for t, _ in seen[0]} == {0, SCALE, 2 * SCALE}
+    assert {left for _, left in seen[0]} == {0, SCALE, 2 * SCALE, 3 * SCALE}
+    assert seen[1] == {(0, 0)}
+
+
 def test_rot10_rotates_and_never_pads() -> None:
     stripes = np.zeros((200, 200, 3), dtype=np.uint8)
     stripes[::8] = 255

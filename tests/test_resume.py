@@ -23,6 +23,7 @@ import torch
 
 from srgan.core.artifacts import load_checkpoint
 from srgan.core.config import load_params
+from srgan.core.errors import SrganError
 from srgan.core.records import read_scalars
 from srgan.losses.content import ContentLoss
 from srgan.pipeline.stage_params import stage_settings
@@ -98,9 +99,15 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert _resumed_from(run) == killed_at
     # Same inputs, same machine: the same summary, byte for byte (what the evaluation depends on).
     assert (run / "out" / "summary.json").read_bytes() == (straight / "out" / "summary.json").read_bytes()
-    # Plot rows logged after the resume checkpoint were dropped and logged again, once.
-    assert read_scalars(run / "plots") == read_scalars(straight / "plots")
+    # Plot rows logged after the resume checkpoint were dropped and logged again, once: the same bytes
+    # (line ends included), as DVC compares the plots folder.
+    assert _tree_bytes(run / "plots") == _tree_bytes(straight / "plots")
+    assert read_scalars(run / "plots")  # not two empty folders
     assert not resume.exists()
+
+
+def _tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow  # a subprocess per run: ~10 s on 2 cores
@@ -152,6 +159,44 @@ class _KillAt(ContentLoss):
         if self.calls == self.call:
             raise _Killed
         return super().forward(sr_img, hr_img)
+
+
+class _NaNThenKillAt(ContentLoss):
+    """Pixel MSE that is NaN on call `nan_call` and stands in for a kill on call `kill_call`."""
+
+    def __init__(self, nan_call: int, kill_call: int) -> None:
+        super().__init__({"mse": 1.0})
+        self.calls, self.nan_call, self.kill_call = 0, nan_call, kill_call
+
+    def forward(self, sr_img, hr_img):
+        self.calls += 1
+        if self.calls == self.kill_call:
+            raise _Killed
+        total, parts = super().forward(sr_img, hr_img)
+        if self.calls == self.nan_call:
+            return total * float("nan"), {"mse": torch.tensor(float("nan"))}
+        return total, parts
+
+
+def test_a_resumed_run_keeps_its_skipped_steps(tmp_path):
+    """A step skipped (non-finite) before the resume point still counts after the resume: the summary and the
+    curves (bad_steps.tsv, byte for byte) equal an uninterrupted run's, and max_bad_steps sees it."""
+    p = srresnet_params(steps=6, max_bad_steps=1, lr_schedule="constant")
+    ex = execution(checkpoint_every=2)
+    straight = run_srresnet(tmp_path / "straight", p, loss=_NaNThenKillAt(nan_call=2, kill_call=0), ex=ex)
+    assert straight.bad_steps == 1
+    with pytest.raises(_Killed):
+        run_srresnet(tmp_path / "killed", p, loss=_NaNThenKillAt(nan_call=2, kill_call=5), ex=ex)
+    assert load_checkpoint(tmp_path / "killed" / "state" / "resume.pt")["state"]["bad_steps"] == 1
+    resumed = run_srresnet(tmp_path / "killed", p, ex=ex)
+    assert _resumed_from(tmp_path / "killed") == 4 and resumed.bad_steps == 1
+    assert _tree_bytes(tmp_path / "killed" / "plots") == _tree_bytes(tmp_path / "straight" / "plots")
+    assert (tmp_path / "killed" / "out" / "last.pt").read_bytes() == (tmp_path / "straight" / "out" / "last.pt").read_bytes()
+    # A second bad step after the resume exceeds max_bad_steps 1 only because the first one was kept.
+    with pytest.raises(_Killed):
+        run_srresnet(tmp_path / "again", p, loss=_NaNThenKillAt(nan_call=2, kill_call=5), ex=ex)
+    with pytest.raises(SrganError, match="2 bad step"):
+        run_srresnet(tmp_path / "again", p, loss=_NaNThenKillAt(nan_call=1, kill_call=0), ex=ex)
 
 
 @pytest.mark.parametrize("change", ["execution", "settings", "code"])

@@ -31,7 +31,7 @@ from srgan.nets.srresnet import SRResNet
 from srgan.training.ema import EMA
 from srgan.training.loop import RunSpec, TrainData, TrainingRun
 from srgan.training.runs import point_label
-from srgan.training.steps import StepGuard, gan_step, lr_factor, pretrain_checks, pretrain_step
+from srgan.training.steps import StepGuard, StepHealth, gan_step, lr_factor, pretrain_checks, pretrain_step
 from srgan.training.store import RunStore
 from srgan.training.tasks import SRGANTask, SRResNetTask, use_cuda_graphs
 from srgan.training.validation import score_validation
@@ -556,3 +556,14 @@ def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment
         on_device = device_batches(device, plan, 0, rank, world)
         for (lr_a, hr_a), (lr_b, hr_b) in zip(loader, on_device, strict=True):
             assert lr_a.shape[0] == 4 // world and torch.equal(lr_a, lr_b) and torch.equal(hr_a, hr_b)
+
+
+def test_the_first_bad_step_of_a_window_is_the_one_reported():
+    """Two bad steps between two reads: the record names the first one and its failed checks, not the later."""
+    health = StepHealth(["loss 'a'", "gradient"], CPU.device)
+    for failed in ([False, False], [True, False], [False, False], [False, True]):
+        health.record(torch.tensor(failed))
+    assert health.read() == (2, 2, ["loss 'a'"])
+    assert health.read() == (0, 0, [])  # a read resets the window
+    health.record(torch.tensor([False, True]))
+    assert health.read() == (1, 5, ["gradient"])  # steps keep counting across windows

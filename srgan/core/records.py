@@ -187,13 +187,15 @@ def append_scalars(plots_dir: Path, step: int, values: dict[str, float]) -> None
 
 
 def truncate_scalars(plots_dir: Path, step: int) -> None:
-    """Drop rows logged after `step` (by a run that was killed before its next resume checkpoint)."""
+    """Drop rows logged after `step` (by a run that was killed before its next resume checkpoint).
+
+    The kept lines are written back as they were read (`\n` ends, as `append_scalars` writes them),
+    so a resumed run's curve files are byte for byte an uninterrupted run's."""
     for path in plots_dir.rglob("*.tsv") if plots_dir.is_dir() else []:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh, delimiter="\t"))
-        kept = [rows[0]] + [r for r in rows[1:] if int(r[rows[0].index("step")]) <= step]
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh, delimiter="\t").writerows(kept)
+        header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        at = header.rstrip("\n").split("\t").index("step")
+        kept = [row for row in rows if int(row.split("\t")[at]) <= step]
+        path.write_text(header + "".join(kept), encoding="utf-8", newline="")
 
 
 def read_scalars(plots_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
