@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import srgan.training.loop
 import srgan.training.steps
@@ -229,7 +230,69 @@ def test_fast_path_code_runs_on_the_cpu(amp):
     scalars.update(gan.train_step(lr_img, hr_img))
     assert all(np.isfinite(float(v)) for v in scalars.values())
     assert _finite(pretrain.generator.state_dict()) and _finite(gan.generator.state_dict())
-    assert _finite(pretrain.averaged.state_dict()) and float(pretrain.ema.updates) == 3
+    # Three steps, the second skipped: the average counts the two taken.
+    assert _finite(pretrain.averaged.state_dict()) and float(pretrain.ema.updates) == 2
+
+
+class _AtenOps(TorchDispatchMode):
+    """Counts the ATen operators dispatched inside it (on the CPU as on CUDA: what an eager step launches)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _aten_ops(fn) -> int:
+    with _AtenOps() as ops:
+        fn()
+    return ops.count
+
+
+def test_guard_and_ema_bookkeeping_costs_the_same_ops_at_any_depth():
+    """The guard's buffer snapshot/restore and the EMA's integer copies work per dtype group, not per
+    buffer: SRResNet-16 (33 BatchNorms, 99 buffers) dispatches no more ATen ops for them than SRResNet-2."""
+    models = {}
+    for blocks in (2, 16):
+        torch.manual_seed(0)
+        models[blocks] = SRResNet(num_blocks=blocks, channels=8)
+    failed = torch.zeros(1, dtype=torch.bool)
+    guards = {blocks: StepGuard([model], ["loss"], CPU) for blocks, model in models.items()}
+    guard_ops = {blocks: _aten_ops(lambda g=guard: (g.begin(), g.decide(failed))) for blocks, guard in guards.items()}
+    assert guard_ops[16] == guard_ops[2], guard_ops
+    emas = {blocks: EMA(model, decay=0.9) for blocks, model in models.items()}
+    for blocks, ema in emas.items():
+        ema.update(models[blocks])  # sorts the model's tensors once
+    ema_ops = {blocks: _aten_ops(lambda e=ema, m=models[blocks]: e.update(m)) for blocks, ema in emas.items()}
+    assert ema_ops[16] == ema_ops[2], ema_ops
+    skipped = torch.ones(())
+    ema_ops = {blocks: _aten_ops(lambda e=ema, m=models[blocks]: e.update(m, skipped=skipped))
+               for blocks, ema in emas.items()}
+    assert ema_ops[16] == ema_ops[2], ema_ops
+
+
+def _ema_state(ema: EMA) -> dict[str, torch.Tensor]:
+    return {**{k: v.detach().clone() for k, v in ema.model.state_dict().items()}, "updates": ema.updates.clone()}
+
+
+def test_a_skipped_step_leaves_the_ema_and_its_count_exactly_as_they_were():
+    p = srresnet_params(steps=3, ema_decay=0.9, lr_schedule="constant")
+    torch.manual_seed(0)
+    task = SRResNetTask(SRResNet(num_blocks=1, channels=8), _NaNAt(bad_call=2), p, 3, CPU)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    task.train_step(lr_img, hr_img)  # finite
+    before = _ema_state(task.ema)
+    task.train_step(lr_img, hr_img)  # NaN loss: skipped on the device
+    assert task.guard.health.read()[:2] == (1, 2)
+    assert _same(_ema_state(task.ema), before)  # weights, BatchNorm buffers (float and integer), count
+    task.train_step(lr_img, hr_img)  # finite again: the average and its count move
+    after = _ema_state(task.ema)
+    assert float(after.pop("updates")) == 2.0
+    assert not torch.equal(after["tail.weight"], before["tail.weight"])
+    assert task.ema.model.body[0].bn1.num_batches_tracked.item() == 2  # the model's two taken steps
 
 
 # ---------------------------------------------------------------- the loop's outputs

@@ -149,8 +149,8 @@ class _Task:
 
     def _eager_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
         scalars = self._optimiser_step(lr_img, hr_img)
-        if self.ema is not None:
-            self.ema.update(self.generator)
+        if self.ema is not None:  # a step the guard skipped leaves the average (and its count) as it was
+            self.ema.update(self.generator, skipped=self.guard.found_inf)
         return scalars
 
     def _optimiser_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
