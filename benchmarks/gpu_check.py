@@ -104,7 +104,7 @@ def _workspace(tmp: Path, device: str, srresnet_steps: int, srgan_steps: int, ba
                graphs: bool, tiny: bool) -> None:
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["runtime"].update(device=device, precision="bf16" if device == "cuda" else "fp32", channels_last=True,
-                             compile=False, cuda_graphs=graphs, processes=1)
+                             compile=False, cuda_graphs="required" if graphs else "never", processes=1)
     params["execution"].update(num_workers=0, log_every=100, checkpoint_every=10**9, progress=False,
                                patches_on_device=True)
     params["features"].update(weights="random")
@@ -173,14 +173,14 @@ def weight_drift(device: torch.device, batch: int, patch_px: int, steps: int = 2
     for kind in ("srresnet", "srgan"):
         weights = {}
         for graphs in (False, True):
-            runtime = bench_train.Runtime(device, amp, True, cuda_graphs=graphs)
+            runtime = bench_train.Runtime(device, amp, True, cuda_graphs="auto" if graphs else "never")
             task = bench_train.build(runtime, patch_px, batch, kind, seed=0)
             for lr_img, hr_img in batches:
                 task.train_step(runtime.to_device(lr_img), runtime.to_device(hr_img))
                 task.end_step()
             weights[graphs] = {name: net.state_dict() for name, net in task.networks.items()}
             if graphs:
-                captured = getattr(task._step, "graph", None) is not None
+                captured = task.graphed
         drift = max(float((weights[True][n][k].float() - weights[False][n][k].float()).abs().max())
                     for n in weights[False] for k in weights[False][n] if weights[False][n][k].is_floating_point())
         rows.append({"step": kind, "steps": steps, "precision": "bf16" if amp else "fp32",

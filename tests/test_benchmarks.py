@@ -49,7 +49,7 @@ def test_gpu_check_workspace_params_are_valid(tmp_path: Path, graphs: bool) -> N
     themselves take minutes: `python benchmarks/gpu_check.py --cpu` runs them as a dry run)."""
     _script("gpu_check")._workspace(tmp_path, "cuda", 1500, 600, 16, 96, graphs, tiny=False)
     params = load_params(tmp_path / "params.yaml")
-    assert params.runtime.cuda_graphs is graphs and params.runtime.precision == "bf16"
+    assert params.runtime.cuda_graphs == ("required" if graphs else "never") and params.runtime.precision == "bf16"
     assert (params.srresnet.batch_size, params.srresnet.patch_px, params.srresnet.steps) == (16, 96, 1500)
     assert params.srgan.variants == {"vgg19_5_4": {"vgg19_5_4": 1.0}} and params.srgan.checkpoints == (600,)
     assert params.features.weights == "random" and params.execution.patches_on_device
