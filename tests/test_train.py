@@ -711,6 +711,35 @@ def test_restoring_a_task_drops_its_captured_step():
     assert task.graphed and task.captured.lrs[0] is task.optimizers["generator"].param_groups[0]["lr"]
 
 
+def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch):
+    """The capture call itself, with CUDA's graph objects recorded (no GPU here): thread_local mode, so
+    another thread's CUDA call cannot spoil it; a failed capture resets its graph (frees its pool)."""
+    calls = []
+
+    class Graph:
+        def reset(self):
+            calls.append("reset")
+
+    @contextlib.contextmanager
+    def graph(g, capture_error_mode="global"):
+        calls.append(capture_error_mode)
+        yield
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    inputs = (torch.ones(1), torch.ones(1))
+    recorded, outputs = srgan.training.tasks.cuda_capture(lambda a, b: {"sum": a + b}, inputs)
+    assert isinstance(recorded, Graph) and torch.equal(outputs["sum"], torch.full((1,), 2.0))
+    assert calls == ["thread_local"]
+
+    def failing(a, b):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    with pytest.raises(RuntimeError, match="not permitted"):
+        srgan.training.tasks.cuda_capture(failing, inputs)
+    assert calls == ["thread_local", "thread_local", "reset"]
+
+
 def test_a_failed_capture_goes_on_eagerly_for_auto_with_its_cause_logged(caplog):
     task = _captured_task("auto", _failing_capture)
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
