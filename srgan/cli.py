@@ -21,7 +21,7 @@ def _cli_runtime(device: str, precision: str, channels_last: bool):
     from srgan.core.runtime import resolve_runtime
 
     params = RuntimeParams(
-        device=device, precision=precision, channels_last=channels_last, compile=False, cuda_graphs=False,
+        device=device, precision=precision, channels_last=channels_last, compile=False, cuda_graphs="never",
         processes=1, seed=0
     )
     return resolve_runtime(params)

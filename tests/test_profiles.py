@@ -29,10 +29,11 @@ def test_profile_validates(path):
 
 
 def test_cuda_graphs_and_device_patches_are_on_where_a_gpu_trains():
-    for name in ("paper", "study"):
+    for name in ("paper", "study", "study_as_run"):
         params = load_params(ROOT / "profiles" / f"{name}.yaml")
-        assert params.runtime.cuda_graphs and params.execution.patches_on_device, name
-    assert not load_params(ROOT / "params.yaml").runtime.cuda_graphs  # the CPU sample profile
+        assert params.runtime.cuda_graphs == "required" and params.execution.patches_on_device, name
+    # The sample profile: graphs where they apply (a CUDA machine), eager on the CPU, never a stop.
+    assert load_params(ROOT / "params.yaml").runtime.cuda_graphs == "auto"
 
 
 def test_paper_profile_is_the_paper():

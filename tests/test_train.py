@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import srgan.training.loop
 import srgan.training.steps
+import srgan.training.tasks
 from srgan.core.artifacts import load_checkpoint
 from srgan.core.config import ModelParams
 from srgan.core.errors import SrganError
@@ -33,7 +36,7 @@ from srgan.training.loop import RunSpec, TrainData, TrainingRun
 from srgan.training.runs import point_label
 from srgan.training.steps import StepGuard, StepHealth, gan_step, lr_factor, pretrain_checks, pretrain_step
 from srgan.training.store import RunStore
-from srgan.training.tasks import SRGANTask, SRResNetTask, use_cuda_graphs
+from srgan.training.tasks import CapturedStep, SRGANTask, SRResNetTask, check_captured_lrs, use_cuda_graphs
 from srgan.training.validation import score_validation
 
 from train_driver import (
@@ -229,7 +232,69 @@ def test_fast_path_code_runs_on_the_cpu(amp):
     scalars.update(gan.train_step(lr_img, hr_img))
     assert all(np.isfinite(float(v)) for v in scalars.values())
     assert _finite(pretrain.generator.state_dict()) and _finite(gan.generator.state_dict())
-    assert _finite(pretrain.averaged.state_dict()) and float(pretrain.ema.updates) == 3
+    # Three steps, the second skipped: the average counts the two taken.
+    assert _finite(pretrain.averaged.state_dict()) and float(pretrain.ema.updates) == 2
+
+
+class _AtenOps(TorchDispatchMode):
+    """Counts the ATen operators dispatched inside it (on the CPU as on CUDA: what an eager step launches)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _aten_ops(fn) -> int:
+    with _AtenOps() as ops:
+        fn()
+    return ops.count
+
+
+def test_guard_and_ema_bookkeeping_costs_the_same_ops_at_any_depth():
+    """The guard's buffer snapshot/restore and the EMA's integer copies work per dtype group, not per
+    buffer: SRResNet-16 (33 BatchNorms, 99 buffers) dispatches no more ATen ops for them than SRResNet-2."""
+    models = {}
+    for blocks in (2, 16):
+        torch.manual_seed(0)
+        models[blocks] = SRResNet(num_blocks=blocks, channels=8)
+    failed = torch.zeros(1, dtype=torch.bool)
+    guards = {blocks: StepGuard([model], ["loss"], CPU) for blocks, model in models.items()}
+    guard_ops = {blocks: _aten_ops(lambda g=guard: (g.begin(), g.decide(failed))) for blocks, guard in guards.items()}
+    assert guard_ops[16] == guard_ops[2], guard_ops
+    emas = {blocks: EMA(model, decay=0.9) for blocks, model in models.items()}
+    for blocks, ema in emas.items():
+        ema.update(models[blocks])  # sorts the model's tensors once
+    ema_ops = {blocks: _aten_ops(lambda e=ema, m=models[blocks]: e.update(m)) for blocks, ema in emas.items()}
+    assert ema_ops[16] == ema_ops[2], ema_ops
+    skipped = torch.ones(())
+    ema_ops = {blocks: _aten_ops(lambda e=ema, m=models[blocks]: e.update(m, skipped=skipped))
+               for blocks, ema in emas.items()}
+    assert ema_ops[16] == ema_ops[2], ema_ops
+
+
+def _ema_state(ema: EMA) -> dict[str, torch.Tensor]:
+    return {**{k: v.detach().clone() for k, v in ema.model.state_dict().items()}, "updates": ema.updates.clone()}
+
+
+def test_a_skipped_step_leaves_the_ema_and_its_count_exactly_as_they_were():
+    p = srresnet_params(steps=3, ema_decay=0.9, lr_schedule="constant")
+    torch.manual_seed(0)
+    task = SRResNetTask(SRResNet(num_blocks=1, channels=8), _NaNAt(bad_call=2), p, 3, CPU)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    task.train_step(lr_img, hr_img)  # finite
+    before = _ema_state(task.ema)
+    task.train_step(lr_img, hr_img)  # NaN loss: skipped on the device
+    assert task.guard.health.read()[:2] == (1, 2)
+    assert _same(_ema_state(task.ema), before)  # weights, BatchNorm buffers (float and integer), count
+    task.train_step(lr_img, hr_img)  # finite again: the average and its count move
+    after = _ema_state(task.ema)
+    assert float(after.pop("updates")) == 2.0
+    assert not torch.equal(after["tail.weight"], before["tail.weight"])
+    assert task.ema.model.body[0].bn1.num_batches_tracked.item() == 2  # the model's two taken steps
 
 
 # ---------------------------------------------------------------- the loop's outputs
@@ -244,7 +309,9 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     assert summary.scored == (ScoredCheckpoint("best", "best.pt", summary.best_step),)
     timing = json.loads((tmp_path / "srresnet" / "logs" / "timing.json").read_text())
     assert timing["resumed_from_step"] == 0 and timing["train_step_s"] > 0
-    assert "wall_s" not in (out / "summary.json").read_text()  # timings stay out of what evaluation reads
+    assert timing["graphed"] is False and timing["graph_note"] == "runtime.cuda_graphs is never"
+    for key in ("wall_s", "graph"):  # timings and how the steps ran stay out of what evaluation reads
+        assert key not in (out / "summary.json").read_text()
     best = load_checkpoint(out / "best.pt")
     assert best["experiment"] == "srresnet" and best["scale"] == SCALE and best["variant"] == "mse"
     assert best["model_params"] == {"num_blocks": 2, "channels": 8, "init": "pytorch"} and best["step"] == summary.best_step
@@ -532,11 +599,173 @@ def test_a_whole_training_step_never_reads_a_value_on_the_host(experiment):
 
 def test_cuda_graphs_apply_only_where_they_can():
     cuda = torch.device("cuda")
-    assert use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs=True))[0]
-    assert not use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs=False))[0]
-    assert "CUDA only" in use_cuda_graphs(Runtime(torch.device("cpu"), None, True, cuda_graphs=True))[1]
-    assert "fp16" in use_cuda_graphs(Runtime(cuda, torch.float16, True, cuda_graphs=True))[1]
-    assert "Distributed" in use_cuda_graphs(Runtime(cuda, None, True, cuda_graphs=True, world_size=2))[1]
+    assert use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs="auto"))[0]
+    assert use_cuda_graphs(Runtime(cuda, None, True, cuda_graphs="required"))[0]
+    assert not use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs="never"))[0]
+    assert "CUDA only" in use_cuda_graphs(Runtime(torch.device("cpu"), None, True, cuda_graphs="required"))[1]
+    assert "fp16" in use_cuda_graphs(Runtime(cuda, torch.float16, True, cuda_graphs="auto"))[1]
+    assert "Distributed" in use_cuda_graphs(Runtime(cuda, None, True, cuda_graphs="auto", world_size=2))[1]
+
+
+@pytest.mark.parametrize("why", ["fp16", "ddp"])
+def test_graphs_that_cannot_apply_on_cuda_warn_for_auto_and_stop_for_required(why, caplog):
+    cuda = torch.device("cuda")
+    fields = {"amp_dtype": torch.float16} if why == "fp16" else {"amp_dtype": None, "world_size": 2}
+    with caplog.at_level(logging.INFO, logger="srgan.training.tasks"):
+        assert not srgan.training.tasks._graph_plan(Runtime(cuda, channels_last=True, cuda_graphs="auto", **fields))[0]
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "eagerly" in caplog.text
+    with pytest.raises(SrganError, match="runtime.cuda_graphs is required but CUDA graphs are not used with") as err:
+        srgan.training.tasks._graph_plan(Runtime(cuda, channels_last=True, cuda_graphs="required", **fields))
+    assert "\n" not in str(err.value)
+
+
+def test_required_graphs_on_the_cpu_train_eagerly_and_say_so(caplog):
+    p = srresnet_params(steps=2, ema_decay=0.9)
+    runtime = Runtime(torch.device("cpu"), None, False, cuda_graphs="required")
+    with caplog.at_level(logging.INFO, logger="srgan.training.tasks"):
+        task = SRResNetTask(SRResNet(num_blocks=1, channels=8), ContentLoss({"mse": 1.0}), p, 2, runtime)
+    assert [r.levelname for r in caplog.records] == ["INFO"] and "CUDA only" in caplog.text
+    task.train_step(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32))
+    assert task.captured is None and not task.graphed and "CUDA only" in task.graph_note
+
+
+class _CPUGraph:
+    """The CPU stand-in for a captured CUDA graph: `replay` runs the step on the static inputs and
+    leaves its results in the static outputs (the same dict), as a replayed graph does."""
+
+    def __init__(self, step, inputs) -> None:
+        self.step, self.inputs, self.outputs = step, inputs, {}
+
+    def replay(self) -> None:
+        self.outputs.update(self.step(*self.inputs))
+
+
+def _cpu_capture(step, inputs):
+    graph = _CPUGraph(step, inputs)
+    return graph, graph.outputs
+
+
+def _failing_capture(step, inputs):
+    try:
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+    except RuntimeError as e:
+        raise RuntimeError("CUDA error: operation failed due to a previous error during capture") from e
+
+
+def _captured_task(mode: str, capture) -> SRResNetTask:
+    p = srresnet_params(steps=8, ema_decay=0.9, lr_schedule="cosine")
+    torch.manual_seed(0)
+    task = SRResNetTask(SRResNet(num_blocks=1, channels=8), ContentLoss({"mse": 1.0}), p, 8, CPU)
+    task.captured = CapturedStep(task._eager_step, list(task.optimizers.values()), CPU.device, mode, capture)
+    return task
+
+
+def test_a_captured_step_replays_what_the_eager_step_computes():
+    batches = [(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)) for _ in range(6)]
+    captured = _captured_task("required", _cpu_capture)
+    eager = _captured_task("required", _cpu_capture)
+    eager.captured = None
+    for i, (lr_img, hr_img) in enumerate(batches):
+        outputs = {}
+        for task in (captured, eager):
+            outputs[task] = task.train_step(lr_img, hr_img)
+            task.end_step()
+        assert (outputs[captured] is captured.captured.outputs) == (i >= 3)  # replays from the 4th step
+        assert torch.equal(outputs[captured]["loss/content"], outputs[eager]["loss/content"])
+    assert captured.graphed and captured.graph_note == "captured after 3 eager warm-up steps"
+    assert _same(captured.generator.state_dict(), eager.generator.state_dict())
+    assert _same(captured.averaged.state_dict(), eager.averaged.state_dict())
+    assert _same(_state(captured.generator, captured.optimizers["generator"]),
+                 _state(eager.generator, eager.optimizers["generator"]))
+
+
+def test_a_captured_step_stops_when_its_learning_rate_tensor_is_replaced():
+    """An LR scheduler of torch < 2.4 assigns a number to param_groups' lr: the graph would not see it."""
+    task = _captured_task("required", _cpu_capture)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    for _ in range(5):
+        task.train_step(lr_img, hr_img)
+        task.end_step()  # torch >= 2.4: written into the captured tensor
+    assert task.graphed
+    group = task.optimizers["generator"].param_groups[0]
+    check_captured_lrs(list(task.optimizers.values()), [group["lr"]])
+    for replacement in (float(group["lr"]), group["lr"].clone()):
+        group["lr"] = replacement
+        with pytest.raises(SrganError, match="torch >= 2.4"):
+            task.train_step(lr_img, hr_img)
+
+
+def test_restoring_a_task_drops_its_captured_step():
+    """load_state_dict replaces Adam's state and the learning-rate tensors a graph reads: capture afresh."""
+    task = _captured_task("required", _cpu_capture)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    for _ in range(5):
+        task.train_step(lr_img, hr_img)
+    old = task.captured
+    assert task.graphed
+    task.load_state_dict(task.state_dict())
+    assert task.captured is not old and task.captured.graph is None and task.captured.calls == 0
+    assert not task.graphed and task.captured.mode == "required" and task.captured.capture is _cpu_capture
+    for _ in range(4):
+        task.train_step(lr_img, hr_img)
+    assert task.graphed and task.captured.lrs[0] is task.optimizers["generator"].param_groups[0]["lr"]
+
+
+def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch):
+    """The capture call itself, with CUDA's graph objects recorded (no GPU here): thread_local mode, so
+    another thread's CUDA call cannot spoil it; a failed capture resets its graph (frees its pool)."""
+    calls = []
+
+    class Graph:
+        def reset(self):
+            calls.append("reset")
+
+    @contextlib.contextmanager
+    def graph(g, capture_error_mode="global"):
+        calls.append(capture_error_mode)
+        yield
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    inputs = (torch.ones(1), torch.ones(1))
+    recorded, outputs = srgan.training.tasks.cuda_capture(lambda a, b: {"sum": a + b}, inputs)
+    assert isinstance(recorded, Graph) and torch.equal(outputs["sum"], torch.full((1,), 2.0))
+    assert calls == ["thread_local"]
+
+    def failing(a, b):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    with pytest.raises(RuntimeError, match="not permitted"):
+        srgan.training.tasks.cuda_capture(failing, inputs)
+    assert calls == ["thread_local", "thread_local", "reset"]
+
+
+def test_a_failed_capture_goes_on_eagerly_for_auto_with_its_cause_logged(caplog):
+    task = _captured_task("auto", _failing_capture)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    with caplog.at_level(logging.WARNING, logger="srgan.training.tasks"):
+        for _ in range(6):
+            task.train_step(lr_img, hr_img)
+            task.end_step()
+    assert not task.graphed and task.captured.eager
+    assert "operation not permitted when stream is capturing" in task.graph_note
+    warning = caplog.text
+    assert "previous error during capture" in warning and "operation not permitted when stream is capturing" in warning
+    assert float(task.ema.updates) == 6  # every step was taken, eagerly
+    assert task.guard.health.read() == (0, 0, [])
+
+
+def test_a_failed_capture_stops_in_one_line_for_required(caplog):
+    task = _captured_task("required", _failing_capture)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    for _ in range(3):
+        task.train_step(lr_img, hr_img)
+    with caplog.at_level(logging.ERROR, logger="srgan.training.tasks"), pytest.raises(SrganError) as err:
+        task.train_step(lr_img, hr_img)
+    message = str(err.value)
+    assert "\n" not in message and "operation not permitted when stream is capturing" in message
+    assert "runtime.cuda_graphs: auto" in message
+    assert "previous error during capture" in caplog.text  # the whole chain is in the log
 
 
 @pytest.mark.parametrize("world", [1, 2])

@@ -149,7 +149,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv[1:])
     torch.set_num_threads(1)
     runtime = resolve_runtime(RuntimeParams(device="cpu", precision="fp32", channels_last=False, compile=False,
-                                            cuda_graphs=False, processes=1, seed=0))
+                                            cuda_graphs="never", processes=1, seed=0))
     common = {"steps": args.steps, "batch_size": args.batch, "patch_px": args.patch,
               "grad_accumulation": args.accumulation, "ema_decay": args.ema_decay,
               "valid_every": max(1, args.steps // 2)}

@@ -38,6 +38,7 @@ MSE_RANGES = ("signed", "unit")
 SCORED_CHECKPOINTS = ("best", "last")
 EVAL_BN_MODES = ("eval", "train")
 ROTATIONS = ("bicubic", "nearest_black")
+CUDA_GRAPHS = ("never", "auto", "required")  # srgan.training.tasks: eager / graphs where they apply / graphs or stop
 MODEL_INITS = ("nearest", "pytorch")  # srgan.nets.srresnet.init_nearest_upsampling, or PyTorch's defaults
 # The pixel-MSE variant of both experiments: experiment 1's baseline and every SRGAN's start.
 BASELINE_VARIANT = "mse"
@@ -62,7 +63,9 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
         return value
     if hint is str:
         if not isinstance(value, str):
-            raise SrganError(f"params key '{key}' must be text, got {value!r}")
+            extra = (" (YAML reads true/false, yes/no and on/off as booleans: write one of the key's words)"
+                     if isinstance(value, bool) else "")
+            raise SrganError(f"params key '{key}' must be text, got {value!r}{extra}")
         return value
     if origin is tuple:
         (item_hint, _) = typing.get_args(hint)
@@ -124,13 +127,14 @@ class RuntimeParams:
     precision: str  # fp32 | bf16 | fp16 autocast on CUDA for training; the CPU always runs fp32
     channels_last: bool  # NHWC memory format for training (faster on tensor cores, and on the CPU with oneDNN)
     compile: bool  # torch.compile the generator and discriminator for training (CUDA)
-    cuda_graphs: bool  # capture each whole training step as a CUDA graph (CUDA; ignored on the CPU)
+    cuda_graphs: str  # never | auto | required: capture each whole training step as a CUDA graph (CUDA only)
     processes: int  # training processes: 1, or N > 1 for DistributedDataParallel under torchrun
     seed: int
 
     def check(self) -> None:
         _choice(self.device, DEVICES, "runtime.device")
         _choice(self.precision, PRECISIONS, "runtime.precision")
+        _choice(self.cuda_graphs, CUDA_GRAPHS, "runtime.cuda_graphs")
         # numpy's default_rng (PatchDataset) rejects negative seeds.
         _positive(self.seed, "runtime.seed", allow_zero=True)
         _positive(self.processes, "runtime.processes")

@@ -3,7 +3,8 @@
 - `TrainingSummary`: models/<experiment>/<variant>/summary.json, written by a
   training stage, read by evaluation and the report. Only what the run computed
   (so two hosts training the same run write the same bytes); its wall time,
-  step time and memory go to the log folder as `RunTiming`.
+  step time, memory and whether its steps ran as CUDA graphs go to the log
+  folder as `RunTiming`.
 - `RunEvaluation`: evaluation/<experiment>/<variant>.json, the scores of every
   scored checkpoint label (`best`, `step16`, `epoch100`) with their provenance
   (loss mix, extractor weights, checkpoint files, LPIPS status); `BaselineEvaluation`:
@@ -105,6 +106,9 @@ class RunTiming:
     peak_memory_mib: float
     memory_kind: str  # "CUDA allocated" | "process RSS"
     resumed_from_step: int  # 0 for a run that started afresh
+    graphed: bool  # this session's training steps replayed a captured CUDA graph (runtime.cuda_graphs)
+    graph_note: str  # why (not): "captured after 3 eager warm-up steps", "capture failed, eager steps: <cause>",
+    # "CUDA graphs apply on CUDA only (device cpu)", ...
 
 
 def write_timing(log_dir: Path, timing: RunTiming) -> None:

@@ -26,7 +26,7 @@ class Runtime:
     amp_dtype: torch.dtype | None  # autocast dtype; None = fp32
     channels_last: bool
     compile: bool = False  # torch.compile the training forward passes
-    cuda_graphs: bool = False  # capture whole training steps as CUDA graphs (CUDA only)
+    cuda_graphs: str = "never"  # never | auto | required: whole training steps as CUDA graphs (srgan.training.tasks)
     rank: int = 0  # this process in a DistributedDataParallel group
     world_size: int = 1
 
@@ -66,7 +66,7 @@ class Runtime:
 def resolve_eval_runtime(params: RuntimeParams) -> Runtime:
     """The runtime of evaluation and the report's grids: one process, fp32, NHWC, eager."""
     return resolve_runtime(dataclasses.replace(params, precision="fp32", channels_last=True, compile=False,
-                                               cuda_graphs=False, processes=1))
+                                               cuda_graphs="never", processes=1))
 
 
 def resolve_runtime(params: RuntimeParams) -> Runtime:
@@ -85,7 +85,7 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
     device = torch.device("cuda" if use_cuda else "cpu")
     amp = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[params.precision] if use_cuda else None
     runtime = Runtime(device=device, amp_dtype=amp, channels_last=params.channels_last,
-                      compile=use_cuda and params.compile, cuda_graphs=use_cuda and params.cuda_graphs)
+                      compile=use_cuda and params.compile, cuda_graphs=params.cuda_graphs)
     if use_cuda:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -322,9 +322,11 @@ class TrainingRun:
         timing = RunTiming(wall_s=round(wall_s, 1), train_step_s=round(state.train_s / max(1, state.step), 4),
                            steady_steps_per_s=None if steady is None else round(steady, 2),
                            peak_memory_mib=round(memory_mib, 1), memory_kind=memory_kind,
-                           resumed_from_step=start_step)
-        log.info("%s %s: %d steps, %.3f s per training step, peak memory %.0f MiB (%s)", self.task.experiment,
-                 spec.variant, self.steps, timing.train_step_s, timing.peak_memory_mib, memory_kind)
+                           resumed_from_step=start_step, graphed=self.task.graphed,
+                           graph_note=self.task.graph_note)
+        log.info("%s %s: %d steps, %.3f s per training step, peak memory %.0f MiB (%s); CUDA graphs: %s",
+                 self.task.experiment, spec.variant, self.steps, timing.train_step_s, timing.peak_memory_mib,
+                 memory_kind, timing.graph_note)
         self.store.publish(list(spec.points.values()), summary, timing)
         self.runtime.barrier()
         return summary

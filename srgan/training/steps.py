@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from srgan.core.runtime import Runtime
 from srgan.losses.adversarial import discriminator_loss, generator_adversarial_loss
 from srgan.losses.content import ContentLoss
+from srgan.training.grouped import DtypeGroups
 
 
 def lr_factor(schedule: str, step: int, total_steps: int, decay_step: int) -> float:
@@ -90,15 +91,15 @@ class StepGuard:
     def __init__(self, networks: list[nn.Module], checks: list[str], runtime: Runtime) -> None:
         self.runtime = runtime
         self.health = StepHealth(checks, runtime.device)
-        self.found_inf = torch.zeros((), dtype=torch.float32, device=runtime.device)
-        self._buffers = [b for net in networks for b in net.buffers()]
-        self._saved = [b.detach().clone() for b in self._buffers]
+        self.found_inf = torch.zeros((), dtype=torch.float32, device=runtime.device)  # 1.0: this step is skipped
+        # Grouped by dtype (float32 statistics, int64 counts): a few kernels per step, not three per buffer.
+        self._buffers = DtypeGroups(b for net in networks for b in net.buffers())
+        self._saved = self._buffers.cat()  # one flat copy per dtype
 
     @torch.no_grad()
     def begin(self) -> None:
-        """Remember the buffers (BatchNorm statistics move in the forward pass)."""
-        if self._buffers:
-            torch._foreach_copy_(self._saved, self._buffers)
+        """Remember the buffers (BatchNorm statistics move in the forward pass): one copy per dtype."""
+        self._buffers.cat_into(self._saved)
 
     @torch.no_grad()
     def decide(self, failed: Tensor) -> None:
@@ -109,8 +110,7 @@ class StepGuard:
             failed = failed.bool()
         ok = self.health.record(failed)
         self.found_inf.copy_((~ok).to(torch.float32))
-        for buffer, saved in zip(self._buffers, self._saved):
-            buffer.copy_(torch.where(ok, buffer, saved))
+        self._buffers.keep_where(ok, self._saved)
 
     def step(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
         """The optimiser step, skipped on the device when `decide` found a non-finite value."""

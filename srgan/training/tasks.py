@@ -3,9 +3,10 @@
 A task owns its networks, fused Adam optimisers (learning rate in a device tensor),
 learning-rate schedules, fp16 loss scaler, the non-finite guard and the weight average
 (EMA) of its generator. `train_step` is one whole step (the step function of
-`srgan.training.steps`, then the EMA update): on CUDA with `runtime.cuda_graphs` it is
-captured once as a CUDA graph and replayed (`CapturedStep`); elsewhere it runs eagerly —
-the same code either way. `state_dict` / `load_state_dict` save and restore all of it.
+`srgan.training.steps`, then the EMA update): on CUDA with `runtime.cuda_graphs` auto or
+required it is captured once as a CUDA graph and replayed (`CapturedStep`); elsewhere it runs
+eagerly — the same code either way; `graphed` / `graph_note` say which (for timing.json).
+`state_dict` / `load_state_dict` save and restore all of it.
 The loop (`srgan.training.loop`) drives either task the same way: it never looks inside one.
 """
 
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from srgan.core.config import TrainParams
+from srgan.core.errors import SrganError
 from srgan.core.runtime import Runtime
 from srgan.losses.content import ContentLoss
 from srgan.nets.srresnet import SRResNet
@@ -31,6 +33,60 @@ log = logging.getLogger(__name__)
 StepFn = Callable[[Tensor, Tensor], dict[str, Tensor]]
 
 
+def _exception_text(error: BaseException) -> str:
+    """The exception and each one it was raised from or while handling, outermost first, one per line."""
+    lines, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        lines.append(f"{type(error).__name__}: {str(error).strip()}")
+        error = error.__cause__ or error.__context__
+    return "\n  from ".join(lines)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first line of the innermost exception of the chain (what went wrong first)."""
+    seen = set()
+    while (error.__cause__ or error.__context__) is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+
+
+def cuda_capture(step: StepFn, inputs: tuple[Tensor, Tensor]) -> tuple[torch.cuda.CUDAGraph, dict[str, Tensor]]:
+    """Record `step(*inputs)` into a new CUDA graph (nothing runs while capturing); (graph, its outputs).
+
+    On failure the graph's memory pool is handed back before the exception goes on: on some torch
+    versions a failed capture otherwise leaves the caching allocator counting a capture under way.
+    """
+    graph = torch.cuda.CUDAGraph()
+    try:
+        # thread_local: only this thread's CUDA calls can spoil the capture; the default ("global")
+        # also lets another thread's call end it, e.g. the DataLoader's pin-memory thread.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            outputs = step(*inputs)
+    except BaseException:
+        if hasattr(graph, "reset"):
+            graph.reset()
+        raise
+    return graph, outputs
+
+
+def check_captured_lrs(optimizers: list[torch.optim.Optimizer], captured: list[Tensor]) -> None:
+    """SrganError unless every param group's learning rate is still the tensor a captured step reads.
+
+    A host-side identity check (no device sync): the graph reads the learning-rate tensors it was
+    captured with, and LR schedulers of torch >= 2.4 write into them in place; one that assigns a
+    number (older torch) or a reloaded optimizer would leave the graph on a frozen rate.
+    """
+    groups = [group for opt in optimizers for group in opt.param_groups]
+    if len(groups) != len(captured) or any(g["lr"] is not t for g, t in zip(groups, captured)):
+        raise SrganError("the learning rate of the captured training step was replaced (a param group's 'lr' is no "
+                         "longer the device tensor the CUDA graph reads: torch < 2.4's LR schedulers assign a "
+                         "number), so the graph would train at a frozen rate; use torch >= 2.4, or set "
+                         "runtime.cuda_graphs: never")
+
+
 class CapturedStep:
     """A training step replayed as one CUDA graph (whole-network capture, PyTorch's CUDA graphs recipe).
 
@@ -39,52 +95,91 @@ class CapturedStep:
     buffers, and every call then copies its batch into those buffers and replays the graph.
     Every call is a real training step. The outputs are static tensors that the next call
     overwrites: read them (or copy them) before the next step.
+
+    mode: runtime.cuda_graphs, "auto" or "required". When the capture fails, "auto" logs the
+    whole cause at WARNING and runs every step eagerly from then on (the same step function);
+    "required" logs it and stops with a one-line SrganError. `capture` records a step into a
+    graph (`cuda_capture`; tests pass one that fails). `note` says what happened, for timing.json.
     """
 
-    def __init__(self, step: StepFn, warmup: int = 3) -> None:
-        self.step, self.warmup = step, warmup
+    def __init__(self, step: StepFn, optimizers: list[torch.optim.Optimizer], device: torch.device,
+                 mode: str = "auto", capture: Callable = cuda_capture, warmup: int = 3) -> None:
+        self.step, self.optimizers, self.device, self.mode = step, optimizers, device, mode
+        self.capture, self.warmup = capture, warmup
         self.calls = 0
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager = False  # the capture failed: every step runs eagerly (the same step function)
         self.inputs: tuple[Tensor, Tensor] | None = None
         self.outputs: dict[str, Tensor] = {}
+        self.lrs: list[Tensor] = []  # the learning-rate tensors the graph reads
+        self.note = f"not captured: the session ended within its {warmup} eager warm-up steps"
+
+    def fresh(self) -> CapturedStep:
+        """A new, uncaptured step of the same function (this one's graph is released)."""
+        self.release()
+        return CapturedStep(self.step, self.optimizers, self.device, self.mode, self.capture, self.warmup)
+
+    def release(self) -> None:
+        """Drop the graph and its static buffers."""
+        if self.graph is not None and hasattr(self.graph, "reset"):
+            self.graph.reset()
+        self.graph, self.inputs, self.outputs, self.lrs = None, None, {}, []
 
     def __call__(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
         if self.eager:
             return self.step(lr_img, hr_img)
         if self.graph is None and self.calls < self.warmup:
             self.calls += 1
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                out = self.step(lr_img, hr_img)
-            torch.cuda.current_stream().wait_stream(side)
-            return out
+            return self._warm_up(lr_img, hr_img)
         if self.graph is None and not self._capture(lr_img, hr_img):
             return self.step(lr_img, hr_img)
+        check_captured_lrs(self.optimizers, self.lrs)
         self.inputs[0].copy_(lr_img, non_blocking=True)
         self.inputs[1].copy_(hr_img, non_blocking=True)
         self.graph.replay()
         return self.outputs
 
+    def _warm_up(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
+        if self.device.type != "cuda":
+            return self.step(lr_img, hr_img)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            out = self.step(lr_img, hr_img)
+        torch.cuda.current_stream().wait_stream(side)
+        return out
+
     def _capture(self, lr_img: Tensor, hr_img: Tensor) -> bool:
-        """Record the step into a graph (nothing runs while capturing); False, with a warning, when the
-        capture fails (the step then runs eagerly from here on)."""
+        """Record the step into a graph; False when the capture failed and mode "auto" goes on eagerly."""
         self.inputs = (lr_img.clone(), hr_img.clone())  # clone keeps the memory format
-        torch.cuda.synchronize()
-        graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(graph):
-                self.outputs = self.step(*self.inputs)
-        except RuntimeError as e:
-            self.eager, self.inputs, self.outputs = True, None, {}
+        if self.device.type == "cuda":
             torch.cuda.synchronize()
-            log.warning("CUDA graph capture of the training step failed, training goes on with eager steps: %s",
-                        str(e).splitlines()[0])
+        try:
+            self.graph, self.outputs = self.capture(self.step, self.inputs)
+        except Exception as e:  # noqa: BLE001  (whatever stopped the capture, its cause is reported)
+            self._capture_failed(e)
             return False
-        self.graph = graph
+        self.lrs = [group["lr"] for opt in self.optimizers for group in opt.param_groups]
+        self.note = f"captured after {self.calls} eager warm-up steps"
         log.info("training step captured as a CUDA graph after %d eager steps", self.calls)
         return True
+
+    def _capture_failed(self, error: Exception) -> None:
+        self.eager, self.graph, self.inputs, self.outputs = True, None, None, {}
+        for opt in self.optimizers:  # the gradients the capture allocated from the graph's pool
+            opt.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+        cause = _root_cause(error)
+        self.note = f"capture failed, eager steps: {cause}"
+        if self.mode == "required":
+            log.error("CUDA graph capture of the training step failed:\n  %s", _exception_text(error))
+            raise SrganError(f"CUDA graph capture of the training step failed ({cause}) and runtime.cuda_graphs is "
+                             "required; set runtime.cuda_graphs: auto to train with eager steps (the log above "
+                             "has the whole cause)") from error
+        log.warning("CUDA graph capture of the training step failed; training goes on with eager steps (the same "
+                    "step function). The cause:\n  %s", _exception_text(error))
 
 
 def _for_training(model: nn.Module, runtime: Runtime) -> nn.Module:
@@ -103,16 +198,32 @@ def _wrapped(model: nn.Module, runtime: Runtime) -> nn.Module:
 
 
 def use_cuda_graphs(runtime: Runtime) -> tuple[bool, str]:
-    """Whether training steps are captured as CUDA graphs, and why not when `runtime.cuda_graphs` asks."""
-    if not runtime.cuda_graphs:
-        return False, "runtime.cuda_graphs is off"
+    """Whether this runtime's training steps are captured as CUDA graphs, and why not when they are not."""
+    if runtime.cuda_graphs == "never":
+        return False, "runtime.cuda_graphs is never"
     if runtime.device.type != "cuda":
         return False, f"CUDA graphs apply on CUDA only (device {runtime.device})"
     if runtime.distributed:
-        return False, "CUDA graphs are not used with DistributedDataParallel (eager steps)"
+        return False, "CUDA graphs are not used with DistributedDataParallel (runtime.processes > 1)"
     if runtime.amp_dtype == torch.float16:
-        return False, "CUDA graphs are not used with fp16 loss scaling (eager steps; bf16 needs no scaler)"
+        return False, "CUDA graphs are not used with fp16 loss scaling (runtime.precision fp16; bf16 needs no scaler)"
     return True, "training steps run as CUDA graphs"
+
+
+def _graph_plan(runtime: Runtime) -> tuple[bool, str]:
+    """`use_cuda_graphs`, said once: nothing for "never", INFO on the CPU (graphs never apply there),
+    WARNING for an "auto" CUDA run that cannot use them, SrganError for a "required" one."""
+    graphs, why = use_cuda_graphs(runtime)
+    if graphs or runtime.cuda_graphs == "never":
+        return graphs, why
+    if runtime.device.type != "cuda":
+        log.info("%s: training steps run eagerly", why)
+    elif runtime.cuda_graphs == "required":
+        raise SrganError(f"runtime.cuda_graphs is required but {why}; set runtime.cuda_graphs: auto to train "
+                         "with eager steps")
+    else:
+        log.warning("%s: training steps run eagerly", why)
+    return graphs, why
 
 
 class _Task:
@@ -142,15 +253,15 @@ class _Task:
         self.networks = modules
         self.guard = StepGuard(list(modules.values()), checks, runtime)
         self.ema = EMA(self.generator, p.ema_decay) if p.ema_decay > 0 else None
-        graphs, why = use_cuda_graphs(runtime)
-        if runtime.cuda_graphs and not graphs:
-            log.info("%s", why)
-        self._step: StepFn = CapturedStep(self._eager_step) if graphs else self._eager_step
+        graphs, self._no_graph_note = _graph_plan(runtime)
+        self.captured: CapturedStep | None = (
+            CapturedStep(self._eager_step, list(self.optimizers.values()), runtime.device, runtime.cuda_graphs)
+            if graphs else None)
 
     def _eager_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
         scalars = self._optimiser_step(lr_img, hr_img)
-        if self.ema is not None:
-            self.ema.update(self.generator)
+        if self.ema is not None:  # a step the guard skipped leaves the average (and its count) as it was
+            self.ema.update(self.generator, skipped=self.guard.found_inf)
         return scalars
 
     def _optimiser_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
@@ -161,7 +272,19 @@ class _Task:
 
         A non-finite loss or gradient makes it a no-op on the device, recorded in `self.guard.health`.
         """
-        return self._step(lr_img, hr_img)
+        if self.captured is not None:
+            return self.captured(lr_img, hr_img)
+        return self._eager_step(lr_img, hr_img)
+
+    @property
+    def graphed(self) -> bool:
+        """Whether the steps now replay a captured CUDA graph."""
+        return self.captured is not None and self.captured.graph is not None
+
+    @property
+    def graph_note(self) -> str:
+        """Why the steps are (not) graphed: one line for timing.json."""
+        return self.captured.note if self.captured is not None else self._no_graph_note
 
     @property
     def averaged(self) -> nn.Module:
@@ -187,7 +310,10 @@ class _Task:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a saved task (before the first step of a session: a CUDA graph is captured after it)."""
+        """Restore a saved task. It replaces the optimisers' state and learning-rate tensors, which a
+        captured graph would go on reading: the captured step is dropped, and a fresh one captures again."""
+        if self.captured is not None:
+            self.captured = self.captured.fresh()
         for name, net in self.networks.items():
             net.load_state_dict(state["networks"][name])
         for name, opt in self.optimizers.items():
