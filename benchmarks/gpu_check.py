@@ -130,7 +130,7 @@ def train_params(setup: Setup, steps: int, *, lr_schedule: str = "constant", lr_
                  ema_decay: float = 0.0, augment: str = "none") -> TrainParams:
     return TrainParams(steps=steps, epochs=0, batch_size=setup.batch, grad_accumulation=1, patch_px=setup.patch_px,
                        augment=augment, learning_rate=1.0e-4, lr_schedule=lr_schedule, lr_decay_step=lr_decay_step,
-                       ema_decay=ema_decay, valid_every=steps, max_bad_steps=steps)
+                       ema_decay=ema_decay, valid_every=steps, valid_crop_px=0, max_bad_steps=steps)
 
 
 def build(setup: Setup, kind: str, precision: str, graphs: str, p: TrainParams, seed: int = 0) -> Task:
