@@ -28,9 +28,11 @@ import torch
 from srgan.core.config import TrainParams
 from srgan.core.runtime import Runtime
 from srgan.losses.content import ContentLoss
+from srgan.losses.extractors import feature_content_loss
 from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
-from srgan.training.tasks import SRGANTask, SRResNetTask
+from srgan.training.srgan import SRGANTask
+from srgan.training.srresnet import SRResNetTask
 
 STEPS = ("srresnet", "srgan+vgg19_5_4")
 
@@ -52,7 +54,7 @@ def build(runtime: Runtime, patch_px: int, batch: int, kind: str, seed: int = 0)
     p = train_params(patch_px, batch)
     if kind == "srresnet":
         return SRResNetTask(SRResNet(), ContentLoss({"mse": 1.0}), p, 1000, runtime)
-    content = ContentLoss({"vgg19_5_4": 1.0}, feature_weights="random")
+    content = feature_content_loss({"vgg19_5_4": 1.0}, "random")
     return SRGANTask(SRResNet(), Discriminator(patch_px=patch_px), content, 1.0e-3, p, 1000, runtime)
 
 

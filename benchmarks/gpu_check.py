@@ -6,7 +6,7 @@ usage: python benchmarks/gpu_check.py [--cpu] [--out gpu_check.json] [--parts ab
 Writes one JSON file (--out, default gpu_check.json; rewritten after every part, so a run cut
 short keeps what finished) and prints a markdown table per part, then the verdicts. Each part
 runs on its own: one that fails records its error and the others still run. Both tasks are the
-training stages' own (`srgan.training.tasks`): SRResNet-MSE, and SRGAN + VGG19_5_4 (adversarial
+training stages' own (`srgan.training.srresnet`, `srgan.training.srgan`): SRResNet-MSE, and SRGAN + VGG19_5_4 (adversarial
 weight 1e-3; the extractor has random weights: offline, and the speed is the same).
 
   (a) captured: whether each task's whole step captures as a CUDA graph (runtime.cuda_graphs auto),
@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -76,11 +77,13 @@ from srgan.core.runtime import Runtime  # noqa: E402
 from srgan.datasets.patches import DevicePatches, PatchPlan, PatchSpec, device_batches, loader_batches  # noqa: E402
 from srgan.datasets.prepared import TrainImage  # noqa: E402
 from srgan.losses.content import ContentLoss  # noqa: E402
+from srgan.losses.extractors import feature_content_loss  # noqa: E402
 from srgan.losses.terms import WEIGHTS_RANDOM  # noqa: E402
 from srgan.nets.discriminator import Discriminator  # noqa: E402
 from srgan.nets.srresnet import SRResNet  # noqa: E402
-from srgan.training.steps import gan_step, pretrain_step  # noqa: E402
-from srgan.training.tasks import CapturedStep, SRGANTask, SRResNetTask, cuda_capture  # noqa: E402
+from srgan.training.graphs import CapturedStep, cuda_capture  # noqa: E402
+from srgan.training.srgan import SRGANTask, gan_step  # noqa: E402
+from srgan.training.srresnet import SRResNetTask, pretrain_step  # noqa: E402
 
 KINDS = ("srresnet", "srgan")  # SRResNet-MSE; SRGAN + VGG19_5_4
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
@@ -140,7 +143,7 @@ def build(setup: Setup, kind: str, precision: str, graphs: str, p: TrainParams, 
     generator = SRResNet(scale=SCALE, num_blocks=setup.blocks, channels=setup.channels)
     if kind == "srresnet":
         return SRResNetTask(generator, ContentLoss({"mse": 1.0}), p, p.steps, runtime)
-    content = ContentLoss({"vgg19_5_4": 1.0}, feature_weights=WEIGHTS_RANDOM)
+    content = feature_content_loss({"vgg19_5_4": 1.0}, WEIGHTS_RANDOM)
     return SRGANTask(generator, Discriminator(patch_px=setup.patch_px), content, 1.0e-3, p, p.steps, runtime)
 
 
@@ -169,17 +172,16 @@ def sampler(setup: Setup, images: list[TrainImage], augment: str, steps: int,
 
 def unguarded_step(task: Task) -> StepFn:
     """The task's whole step without the non-finite guard (optimisers and EMA): what the guard costs."""
+    # The task's own step context, without its guard.
+    ctx = dataclasses.replace(task.context, step=dataclasses.replace(task.context.step, guard=None))
+
     def step(lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
+        ctx.generator.train()
         if isinstance(task, SRResNetTask):
-            task._g_train.train()
-            out = pretrain_step(task._g_train, task.content_loss, task.optimizers["generator"], lr_img, hr_img,
-                                task.runtime, task.accumulation, task.scaler)
+            out = pretrain_step(ctx, lr_img, hr_img)
         else:
-            task._g_train.train()
-            task._d_train.train()
-            out = gan_step(task._g_train, task._d_train, task.content_loss, task.optimizers["generator"],
-                           task.optimizers["discriminator"], lr_img, hr_img, task.adversarial_weight, task.runtime,
-                           task.accumulation, task.scaler, None, task.adversarial_gradient)
+            ctx.discriminator.train()
+            out = gan_step(ctx, lr_img, hr_img)
         if task.ema is not None:
             task.ema.update(task.generator)
         return out
@@ -644,7 +646,7 @@ def forced_capture_failure(setup: Setup, steps: int = 8) -> dict:
         task.captured = CapturedStep(reading_step, list(task.optimizers.values()), setup.device, mode, capture)
         before = task.generator.tail.weight.detach().clone()
         error, done = None, 0
-        with LogRecords("srgan.training.tasks") as records:
+        with LogRecords("srgan.training.graphs") as records:
             try:
                 for _ in range(steps):
                     task.train_step(*batch)

@@ -42,9 +42,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         results = {"experiment": baseline.experiment, "lpips_alex_status": baseline.lpips_alex_status,
                    **baseline.scores}
     else:
-        generator, info = load_generator(Path(args.model), args.scale, runtime)
+        generator, record = load_generator(Path(args.model), args.scale, runtime)
         scores, _ = score_sets(generator, sets, scorer, runtime)
-        results = {"experiment": info.get("experiment", "?"), "variant": info.get("variant", "?"),
+        results = {"experiment": record.experiment or "?", "variant": record.variant or "?",
                    "lpips_alex_status": scorer.lpips_status, **scores}
     print(json.dumps(results, indent=2))
 
@@ -152,8 +152,9 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
     for path, why in inputs.skipped:
         log.warning("skipped %s: %s", path, why)
     runtime = _cli_runtime(args.device, precision="bf16", channels_last=True)
-    model, info = load_for_inference(checkpoint, args.scale, runtime)
-    log.info("model %s (%s), x%d, tile %d px", checkpoint, info.get("experiment", "?"), args.scale, args.tile)
+    model, record = load_for_inference(checkpoint, args.scale, runtime)
+    log.info("model %s (%s %s), x%d, tile %d px", checkpoint, record.experiment or "?", record.variant or "?",
+             args.scale, args.tile)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = 0, len(inputs.errors)
@@ -224,6 +225,31 @@ def _cmd_plan(args: argparse.Namespace) -> None:
               f"({100 * plan.cost_gflop(host) / total:.0f} %)", file=sys.stderr)
 
 
+CHECK_HELP = """\
+Check a whole params file: every section and key (unknown and missing keys, types, allowed words,
+ranges, the rules between fields) and every loss term of every variant. Prints one line per problem
+and exits 1, or one line saying the file is fine. Every stage runs the same check on the whole file
+before it starts (the loss terms: the training stages and the report).
+"""
+
+
+def _cmd_check(args: argparse.Namespace) -> None:
+    from srgan.core.config import check_params, read_params_file
+    from srgan.losses.terms import variant_term_problems
+
+    path = Path(args.params)
+    raw = read_params_file(path)
+    _, problems = check_params(raw)
+    if isinstance(raw, dict):
+        problems += variant_term_problems({section: (raw.get(section) or {}).get("variants")
+                                           for section in ("srresnet", "srgan") if isinstance(raw.get(section), dict)})
+    for problem in problems:
+        print(f"{path}: {problem}")
+    if problems:
+        sys.exit(1)
+    print(f"{path}: ok")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description="SRResNet / SRGAN x4 super-resolution tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="training images, for runs counted in epochs when params do not list them "
                            "(default: the prepared set's manifest, or the known set size)")
     plan.set_defaults(func=_cmd_plan)
+    check = sub.add_parser("check", help="check a params file: one line per problem (exit 1), or 'ok'",
+                           description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")
+    check.set_defaults(func=_cmd_check)
     return parser
 
 

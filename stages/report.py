@@ -8,8 +8,10 @@ from pathlib import Path
 
 from srgan.core.config import load_params, variant_names
 from srgan.core.console import run_main
+from srgan.core.declared import read_declared
 from srgan.core.errors import SrganError
 from srgan.core.runtime import resolve_eval_runtime
+from srgan.core.sections import params_view
 from srgan.losses.terms import check_all_variant_terms
 from srgan.report.build import build_report
 
@@ -19,8 +21,9 @@ def main(argv: list[str]) -> None:
         raise SrganError("usage: python -m stages.report EVALUATION_DIR MODELS_DIR PLOTS_DIR TEST_ROOT OUT_DIR "
                          "METRICS_DIR")
     evaluation_dir, models_dir, plots_dir, test_root, out_dir, metrics_dir = (Path(a) for a in argv[1:])
-    params = load_params(Path("params.yaml"))
-    check_all_variant_terms({"srresnet": params.srresnet.variants, "srgan": params.srgan.variants})
+    full = load_params(Path("params.yaml"))
+    check_all_variant_terms({"srresnet": full.srresnet.variants, "srgan": full.srgan.variants})
+    params = params_view(full, "report", read_declared("report").params)
     build_report(
         evaluation_dir=evaluation_dir,
         models_dir=models_dir,
@@ -33,7 +36,7 @@ def main(argv: list[str]) -> None:
         scale=params.data.scale,
         report=params.report,
         # The grids run the generators as evaluation does: fp32, NHWC.
-        runtime=resolve_eval_runtime(params.runtime),
+        runtime=resolve_eval_runtime(params.runtime.device),
     )
 
 

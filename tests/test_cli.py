@@ -12,24 +12,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from torch import nn
 
 from srgan.cli import UpscaleProgress, build_parser, main
-from srgan.core.artifacts import save_checkpoint
 from srgan.core.errors import SrganError
 from srgan.core.runtime import Runtime
+from srgan.inference.generator import save_generator
 from srgan.inference.upscale import collect_inputs, upscale_file, upscale_image
 from srgan.nets.srresnet import SRResNet
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _save_tiny(path: Path, scale: int = 4, with_scale_key: bool = True) -> Path:
-    ckpt = {"model": SRResNet(scale=scale, num_blocks=2, channels=8).state_dict(), "kind": "srresnet"}
-    if with_scale_key:
-        ckpt["scale"] = scale
-    save_checkpoint(path, ckpt)
+def _save_tiny(path: Path, scale: int = 4) -> Path:
+    save_generator(path, SRResNet(scale=scale, num_blocks=2, channels=8), experiment="srresnet", variant="mse")
     return path
 
 
@@ -180,9 +179,8 @@ def test_model_path_relative_to_the_working_folder(tmp_path, capsys, monkeypatch
         assert img.size == (36, 28)
 
 
-@pytest.mark.parametrize("with_scale_key", [True, False])
-def test_wrong_scale_checkpoint_is_a_clear_message(tmp_path, capsys, with_scale_key):
-    ckpt = _save_tiny(tmp_path / "x2.pt", scale=2, with_scale_key=with_scale_key)
+def test_wrong_scale_checkpoint_is_a_clear_message(tmp_path, capsys):
+    ckpt = _save_tiny(tmp_path / "x2.pt", scale=2)
     Image.fromarray(_rgb()).save(tmp_path / "a.png")
     code, _, err = _run(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--model", str(ckpt),
                          "--device", "cpu", "--scale", "4"], capsys)
@@ -316,3 +314,21 @@ def test_upscale_progress_counts_tiles_and_megapixels(tmp_path):
     progress.close()
     shown = stream.getvalue()
     assert "2/2 big.png" in shown and "tile" in shown and "0.32 MP" in shown
+
+
+def test_check_prints_every_problem_of_a_params_file_one_line_each(tmp_path, capsys):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["execution"]["log_evry"] = 3  # a typo in a section no stage declares: only a whole-file check sees it
+    raw["srgan"]["variants"]["hybrid_vgg19_5_4"]["vgg19_5_9"] = 0.1  # VGG-19's block 5 has 4 convs
+    raw["runtime"]["cuda_graphs"] = True
+    raw["srresnet"]["learning_rate"] = "1e-3"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    code, out, err = _run(["check", str(tmp_path / "params.yaml")], capsys)
+    lines = out.splitlines()
+    assert code == 1 and len(lines) == 4 and all(line.startswith(f"{tmp_path / 'params.yaml'}: ") for line in lines)
+    for needle in ("runtime.cuda_graphs", "execution.log_evry", "srresnet.learning_rate",
+                   "srgan.variants.hybrid_vgg19_5_4.vgg19_5_9"):
+        assert sum(needle in line for line in lines) == 1, needle
+    assert "Traceback" not in err
+    code, out, _ = _run(["check", str(ROOT / "params.yaml")], capsys)
+    assert code == 0 and out.strip() == f"{ROOT / 'params.yaml'}: ok"

@@ -16,14 +16,14 @@ from srgan.core.config import (
     Params,
     SRGANParams,
     SRResNetParams,
-    as_dict,
     load_params,
     params_from_dict,
     variant_names,
     variant_terms,
 )
 from srgan.core.errors import SrganError
-from srgan.pipeline.stage_params import STAGE_PARAMS, stage_settings
+from srgan.core.sections import as_dict, declared_values
+from srgan.pipeline.stage_params import STAGE_PARAMS
 
 PARAMS_YAML = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -91,36 +91,39 @@ def test_unknown_variant_is_a_clear_error() -> None:
         variant_terms(params.srresnet, "nope")
 
 
-def test_stage_settings_name_exactly_the_declared_keys() -> None:
+def test_declared_values_name_exactly_the_declared_keys() -> None:
     params = load_params(PARAMS_YAML)
-    settings = stage_settings(params, "train_srgan", "vgg19_5_4")
-    assert settings["srgan.variants.vgg19_5_4"] == {"vgg19_5_4": 1.0}
+    keys = [k.replace("${key}", "vgg19_5_4") for k in STAGE_PARAMS["train_srgan"]]
+    settings = declared_values(params, keys)
+    assert list(settings) == keys and settings["srgan.variants.vgg19_5_4"] == {"vgg19_5_4": 1.0}
     assert "features" in settings and "execution" not in settings
     assert not any(key.startswith("execution") for keys in STAGE_PARAMS.values() for key in keys)
     # The baselines build no extractor: they do not depend on `features` or the extractor switches.
     for stage in ("train_srresnet_mse", "train_srgan_mse"):
         assert "features" not in STAGE_PARAMS[stage]
         assert not {"study_code.feature_cuts", "study_code.feature_normalisation"} & set(STAGE_PARAMS[stage])
-    # Evaluation depends on neither training nor feature settings: only the study protocol's switches.
-    assert STAGE_PARAMS["evaluate_srgan"] == ["runtime.device", "data.scale", "evaluate", "study_code.eval_bn_mode",
-                                              "study_code.eval_clamp"]
-    assert "study_code.scored_checkpoint" in STAGE_PARAMS["evaluate_srresnet"]
+    # Evaluation depends on neither training nor feature settings: the test sets, and the study protocol's
+    # switches (an SRGAN point is scored at its own weights whatever the "best" file holds).
+    assert STAGE_PARAMS["evaluate_srgan"] == ["runtime.device", "data.scale", "data.test", "evaluate",
+                                              "study_code.eval_bn_mode", "study_code.eval_clamp"]
+    assert "study_code.best_file" in STAGE_PARAMS["evaluate_srresnet"]
 
 
 def test_each_study_switch_is_declared_only_by_the_stages_it_can_change() -> None:
     declared = {stage: {k for k in keys if k.startswith("study_code.")} for stage, keys in STAGE_PARAMS.items()}
     gan = {"study_code.adversarial_gradient", "study_code.discriminator"}
-    protocol = {"study_code.scored_checkpoint", "study_code.eval_bn_mode", "study_code.eval_clamp"}
+    protocol = {"study_code.eval_bn_mode", "study_code.eval_clamp"}
     for stage, keys in declared.items():
         if stage.startswith("train_srresnet"):
-            assert not keys & (gan | protocol), stage  # no discriminator in experiment 1; scoring is evaluation's
+            # no discriminator in experiment 1, and its "best" file is what experiment 2 reads
+            assert not keys & (gan | protocol | {"study_code.best_file"}), stage
         if stage.startswith("train_srgan"):
-            assert gan <= keys and not keys & protocol, stage
+            assert gan | {"study_code.best_file"} <= keys and not keys & protocol, stage  # it starts from that file
         if stage.startswith(("prepare", "report")) or stage == "evaluate_bicubic":
             assert not keys, stage
         if stage.startswith("evaluate_s"):
-            assert keys <= protocol and "study_code.eval_bn_mode" in keys, stage
-    assert "study_code.scored_checkpoint" not in declared["evaluate_srgan"]  # points are scored at their last weights
+            assert protocol <= keys <= protocol | {"study_code.best_file"}, stage
+    assert "study_code.best_file" not in declared["evaluate_srgan"]
 
 
 def test_as_dict_round_trips(raw_params: dict[str, Any]) -> None:
@@ -164,7 +167,7 @@ BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     ("bad device choice", _set("runtime", "device", "gpu"), ["runtime.device", "gpu", "cuda"]),
     ("bad precision choice", _set("runtime", "precision", "fp8"), ["runtime.precision"]),
     ("cuda_graphs as the old boolean", _set("runtime", "cuda_graphs", True),
-     ["runtime.cuda_graphs", "text", "booleans"]),
+     ["runtime.cuda_graphs", "never, auto, required", "booleans"]),
     ("bad cuda_graphs choice", _set("runtime", "cuda_graphs", "always"), ["runtime.cuda_graphs", "never, auto, required"]),
     ("bad augment choice", _set("srgan", "augment", "mixup"), ["srgan.augment"]),
     ("bad schedule choice", _set("srresnet", "lr_schedule", "linear"), ["srresnet.lr_schedule"]),
@@ -199,13 +202,31 @@ BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
 
 
 @pytest.mark.parametrize(("edit", "needles"), [(e, n) for _, e, n in BAD_EDITS], ids=[i for i, _, _ in BAD_EDITS])
-def test_bad_params_raise_one_error_naming_the_key(
+def test_bad_params_raise_one_line_per_problem_naming_the_key(
     raw_params: dict[str, Any], edit: Callable[[dict[str, Any]], None], needles: list[str]
 ) -> None:
     message = _error_for(raw_params, edit)
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
-    assert "\n" not in message  # one sentence, not a traceback dump
+    # One sentence per problem (one edit can make several: a bad scale also misaligns the crop sizes), never
+    # a dump.
+    lines = message.splitlines()
+    assert lines and all(line.startswith(("params key", "unknown params", "missing params", "name '",
+                                                         "params section", "params keys")) for line in lines), lines
+
+
+def test_every_problem_of_the_file_is_found_at_once(raw_params: dict[str, Any]) -> None:
+    """Problems in several sections are all reported, in section order, one line each; the sections
+    without problems do not hide the others."""
+    def edit(r: dict[str, Any]) -> None:
+        r["runtime"]["device"] = "gpu"
+        r["execution"]["log_evry"] = 5  # a typo in a section no stage declares
+        r["srresnet"]["learning_rate"] = "1e-4"
+        r["srgan"]["checkpoints"] = [8, 12]
+        r["study_code"].pop("eval_clamp")
+    lines = _error_for(raw_params, edit).splitlines()
+    assert [line.split("'")[1] for line in lines] == [
+        "runtime.device", "execution.log_evry", "srresnet.learning_rate", "study_code.eval_clamp", "srgan.checkpoints"]
 
 
 def test_error_keys_are_dotted_from_the_section() -> None:

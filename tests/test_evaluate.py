@@ -24,21 +24,15 @@ from skimage import data as skdata
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srgan.core.artifacts import save_checkpoint
 from srgan.core.errors import SrganError
-from srgan.core.records import (
-    BaselineEvaluation,
-    ScoredCheckpoint,
-    TrainingSummary,
-    read_run_evaluation,
-    write_run_evaluation,
-    write_summary,
-)
-from srgan.core.runtime import Runtime
+from srgan.core.evaluation_records import BaselineEvaluation, read_run_evaluation, write_run_evaluation
 from srgan.core.images import bicubic_upscale
+from srgan.core.records import ScoredCheckpoint, TrainingSummary, write_summary
+from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor
 from srgan.datasets.prepare import folder_eval_images
 from srgan.datasets.prepared import EvalImage, write_prepared_set
+from srgan.inference.generator import save_generator
 from srgan.nets.srresnet import SRResNet
 from srgan.scoring.evaluate import (
     METRIC_KEYS,
@@ -228,7 +222,7 @@ def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan")
         model = SRResNet(scale=SCALE, num_blocks=2, channels=8)
         with torch.no_grad():  # untrained SRResNets output ~0; a skip from the input makes scores meaningful
             model.tail.bias.fill_(0.4 + 0.1 * i)
-        save_checkpoint(run_dir / relative, {"model": model.state_dict(), "scale": SCALE})
+        save_generator(run_dir / relative, model, experiment=experiment, variant="hybrid_res18_4")
         models[label] = model.eval()
     write_summary(run_dir, TrainingSummary(
         experiment=experiment, variant="hybrid_res18_4", loss_terms={"mse": 0.6, "res18_4": 0.4},

@@ -21,7 +21,7 @@ from srgan.inference.folding import (
     load_for_inference,
     prepare_for_inference,
 )
-from srgan.inference.generator import super_resolve
+from srgan.inference.generator import load_generator, save_generator, super_resolve
 from srgan.inference.tiling import (
     _blend_weights,
     super_resolve_tiled,
@@ -242,16 +242,35 @@ def test_super_resolve_u8_rounds_ties_like_metrics_and_to_u8():
 
 
 def _save_tiny(path: Path, scale: int = 4) -> None:
-    model = SRResNet(scale=scale, num_blocks=2, channels=8)
-    save_checkpoint(path, {"model": model.state_dict(), "scale": scale, "kind": "srresnet"})
+    save_generator(path, SRResNet(scale=scale, num_blocks=2, channels=8), experiment="srresnet", variant="mse")
 
 
 def test_load_for_inference_checks_scale(tmp_path):
     _save_tiny(tmp_path / "x2.pt", scale=2)
     with pytest.raises(SrganError, match=r"x2\.pt is a x2 model, but scale 4"):
         load_for_inference(tmp_path / "x2.pt", 4, CPU)
-    model, info = load_for_inference(tmp_path / "x2.pt", 2, CPU)
-    assert info["kind"] == "srresnet" and not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    model, record = load_for_inference(tmp_path / "x2.pt", 2, CPU)
+    assert (record.experiment, record.architecture.scale) == ("srresnet", 2)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+@pytest.mark.parametrize(("shared_bn", "conv_bias"), [(False, True), (True, False)])
+def test_a_checkpoint_rebuilds_the_architecture_its_record_names(tmp_path, shared_bn, conv_bias):
+    """No guessing from the weights' names: the study's shared-BN, bias-free generator comes back as itself."""
+    torch.manual_seed(0)
+    model = SRResNet(num_blocks=3, channels=8, shared_bn=shared_bn, conv_bias=conv_bias).eval()
+    _randomize_batchnorm(model)
+    save_generator(tmp_path / "g.pt", model, experiment="srgan", variant="mse", step=7)
+    loaded, record = load_generator(tmp_path / "g.pt", 4, CPU)
+    assert (record.architecture.shared_bn, record.architecture.conv_bias, record.step) == (shared_bn, conv_bias, 7)
+    x = torch.rand(1, 3, 10, 10)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_a_checkpoint_without_a_record_is_named(tmp_path):
+    save_checkpoint(tmp_path / "old.pt", {"model": SRResNet(num_blocks=1, channels=8).state_dict(), "scale": 4})
+    with pytest.raises(SrganError, match=r"old\.pt has no generator record"):
+        load_generator(tmp_path / "old.pt", 4, CPU)
 
 
 def test_tiling_reports_each_tile_once_in_order():

@@ -24,11 +24,12 @@ from srgan.core.runtime import Runtime
 from srgan.losses import extractors
 from srgan.losses.adversarial import discriminator_loss, generator_adversarial_loss
 from srgan.losses.content import ContentLoss
-from srgan.losses.extractors import FeatureExtractor, load_backbone, weight_file
+from srgan.losses.extractors import FeatureExtractor, feature_content_loss, load_backbone, weight_file
 from srgan.losses.terms import FeatureTerm, feature_term
 from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
-from srgan.training.steps import pretrain_step
+from srgan.training.srresnet import PretrainContext, pretrain_step
+from srgan.training.step import StepContext
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -189,7 +190,7 @@ def test_normalisation_follows_the_metadata_not_a_constant(monkeypatch: pytest.M
 def test_every_loss_sends_gradient_into_sr_and_none_into_extractors(
     fast_vgg19: None, terms: dict[str, float]
 ) -> None:
-    loss_fn = ContentLoss(terms, "random", allow_random_fallback=False)
+    loss_fn = feature_content_loss(terms, "random", allow_random_fallback=False)
     sr_img = torch.rand(2, 3, 32, 32, requires_grad=True)
     hr_img = torch.rand(2, 3, 32, 32)
     total, parts = loss_fn(sr_img, hr_img)
@@ -203,7 +204,7 @@ def test_every_loss_sends_gradient_into_sr_and_none_into_extractors(
 
 @pytest.mark.parametrize("term", ["res18_4", "tv/mobilenet_v3_small/features.3"])
 def test_extractor_weights_and_bn_stats_unchanged_by_training(term: str) -> None:
-    loss_fn = ContentLoss({term: 1.0}, "random", allow_random_fallback=False)
+    loss_fn = feature_content_loss({term: 1.0}, "random", allow_random_fallback=False)
     generator = SRResNet(num_blocks=1, channels=8)
     before = {k: v.clone() for k, v in loss_fn.state_dict().items()}
     assert any("running_mean" in k for k in before)  # BN statistics are part of what must not move
@@ -222,14 +223,15 @@ def test_extractor_weights_and_bn_stats_unchanged_by_training(term: str) -> None
 @pytest.mark.parametrize("term", TV_TERMS)
 def test_tv_term_trains_one_srresnet_step_without_touching_the_extractor(term: str) -> None:
     torch.manual_seed(0)
-    content_loss = ContentLoss({term: 1.0}, "random", allow_random_fallback=False)
+    content_loss = feature_content_loss({term: 1.0}, "random", allow_random_fallback=False)
     assert content_loss.backbone_weights == {term: "random"}
     assert content_loss.term_weights == {term: 1.0}
     generator = SRResNet(num_blocks=2, channels=8).train()
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
     g_before = {k: v.clone() for k, v in generator.state_dict().items()}
     x_before = {k: v.clone() for k, v in content_loss.state_dict().items()}
-    parts = pretrain_step(generator, content_loss, optimizer, torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32), CPU)
+    parts = pretrain_step(PretrainContext(generator, content_loss, optimizer, StepContext(CPU)),
+                          torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32))
     assert set(parts) == {f"loss/{term}", "loss/content"}
     assert torch.isfinite(parts[f"loss/{term}"]) and parts[f"loss/{term}"] > 0
     assert any(not torch.equal(v, g_before[k]) for k, v in generator.state_dict().items())
@@ -249,22 +251,22 @@ def test_mse_term_is_on_minus_one_to_one_range() -> None:
 
 def test_weights_mix_linearly() -> None:
     a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
-    mse = ContentLoss({"mse": 1.0}, "random")(a, b)[0]
-    res = ContentLoss({"res18_4": 1.0}, "random")(a, b)[0]
-    mix = ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random")
+    mse = feature_content_loss({"mse": 1.0}, "random")(a, b)[0]
+    res = feature_content_loss({"res18_4": 1.0}, "random")(a, b)[0]
+    mix = feature_content_loss({"mse": 0.6, "res18_4": 0.4}, "random")
     assert mix.term_weights == {"mse": 0.6, "res18_4": 0.4}
     assert mix.backbone_weights == {"mse": "none", "res18_4": "random"}
     assert mix(a, b)[0].item() == pytest.approx(0.6 * mse.item() + 0.4 * res.item(), rel=1e-5)
 
 
 def test_zero_weight_terms_are_not_built() -> None:
-    loss_fn = ContentLoss({"mse": 1.0, "vgg19_5_4": 0.0}, "random")
+    loss_fn = feature_content_loss({"mse": 1.0, "vgg19_5_4": 0.0}, "random")
     assert loss_fn.term_weights == {"mse": 1.0} and len(loss_fn.extractors) == 0
 
 
 def test_unknown_terms_and_no_positive_weight_are_rejected() -> None:
     with pytest.raises(SrganError, match="vgg16_5_4"):
-        ContentLoss({"vgg16_5_4": 1.0}, "random")
+        feature_content_loss({"vgg16_5_4": 1.0}, "random")
     with pytest.raises(SrganError, match="no positive weight"):
         ContentLoss({"mse": 0.0})
 
@@ -330,7 +332,7 @@ def test_missing_imagenet_weights_strict_names_the_file_and_folder(offline: tupl
     assert "allow_random_fallback" in message
     assert urls == ["https://download.pytorch.org/models/resnet18-f37072fd.pth"]
     with pytest.raises(SrganError, match="resnet34-b627a593.pth"):
-        ContentLoss({"mse": 0.7, "res34_3": 0.3}, "imagenet", allow_random_fallback=False)
+        feature_content_loss({"mse": 0.7, "res34_3": 0.3}, "imagenet", allow_random_fallback=False)
 
 
 def test_missing_imagenet_weights_fallback_is_loud(
@@ -338,7 +340,7 @@ def test_missing_imagenet_weights_fallback_is_loud(
 ) -> None:
     folder, _ = offline
     with caplog.at_level(logging.WARNING, logger="srgan.losses.extractors"):
-        loss_fn = ContentLoss({"mse": 0.7, "res18_4": 0.3}, "imagenet", allow_random_fallback=True)
+        loss_fn = feature_content_loss({"mse": 0.7, "res18_4": 0.3}, "imagenet", allow_random_fallback=True)
     assert loss_fn.backbone_weights == {"mse": "none", "res18_4": "random (imagenet unavailable)"}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1

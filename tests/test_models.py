@@ -7,8 +7,9 @@ from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import (
     SRResNet,
     _ResidualBlock,
+    architecture,
+    build_generator,
     count_parameters,
-    generator_from_state,
 )
 
 
@@ -113,15 +114,20 @@ def test_unsupported_scale_is_a_clear_error():
         SRResNet(scale=3)
 
 
-def test_generator_from_state_round_trip_and_wrong_scale():
-    model = SRResNet(scale=4, num_blocks=3, channels=16).eval()
-    rebuilt = generator_from_state(model.state_dict(), scale=4)
+@pytest.mark.parametrize(("scale", "shared_bn", "conv_bias"), [(4, False, True), (2, True, False)])
+def test_the_architecture_record_rebuilds_the_generator(scale, shared_bn, conv_bias):
+    model = SRResNet(scale=scale, num_blocks=3, channels=16, shared_bn=shared_bn, conv_bias=conv_bias).eval()
+    rebuilt = build_generator(architecture(model)).eval()
+    rebuilt.load_state_dict(model.state_dict())  # strict: the same parameters and buffers, no more
     x = torch.rand(1, 3, 10, 10)
     assert torch.equal(model(x), rebuilt(x))
-    with pytest.raises(SrganError, match="x4 generator"):
-        generator_from_state(model.state_dict(), scale=2)
-    with pytest.raises(SrganError, match="SRResNet"):
-        generator_from_state({"foo": torch.zeros(1)}, scale=4)
+
+
+def test_the_study_generator_has_no_bias_in_head_upsampling_and_tail():
+    model = SRResNet(num_blocks=1, channels=8, conv_bias=False)
+    assert model.head[0].bias is None and model.tail.bias is None
+    assert all(block.conv.bias is None for block in model.upsample)
+    assert SRResNet(num_blocks=1, channels=8).head[0].bias is not None
 
 
 def test_nearest_init_starts_as_nearest_neighbour_upsampling():

@@ -19,10 +19,9 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from srgan.core.artifacts import save_checkpoint
 from srgan.core.config import ReportParams
 from srgan.core.errors import SrganError
-from srgan.core.records import (
+from srgan.core.evaluation_records import (
     BaselineEvaluation,
     RunEvaluation,
     read_run_evaluation,
@@ -32,7 +31,7 @@ from srgan.core.records import (
 from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor, to_u8
 from srgan.datasets.prepared import write_prepared_set
-from srgan.inference.generator import load_generator, super_resolve
+from srgan.inference.generator import load_generator, save_generator, super_resolve
 from srgan.nets.srresnet import SRResNet
 from srgan.report.build import build_report, grid_crops
 from srgan.report.curves import CHARTS
@@ -157,9 +156,8 @@ def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> di
     scored = {label: f"{label}/last.pt" for label in SRGAN_LABELS} if experiment == "srgan" else {"best": "best.pt"}
     for i, relative in enumerate(scored.values()):
         torch.manual_seed(seed * 10 + i)
-        state = SRResNet(scale=SCALE, num_blocks=2, channels=8).state_dict()
-        save_checkpoint(run_dir / relative, {"model": state, "scale": SCALE, "experiment": experiment,
-                                             "variant": variant})
+        save_generator(run_dir / relative, SRResNet(scale=SCALE, num_blocks=2, channels=8), experiment=experiment,
+                       variant=variant)
     return scored
 
 
@@ -526,7 +524,7 @@ def test_grid_crop_equals_the_crop_of_the_whole_image(tmp_path: Path) -> None:
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 1.5)
             module.weight.data.uniform_(0.5, 1.5)
-    save_checkpoint(tmp_path / "g.pt", {"model": model.state_dict(), "scale": SCALE})
+    save_generator(tmp_path / "g.pt", model)
     rng = np.random.default_rng(0)
     lr_u8 = rng.integers(0, 256, (60, 72, 3), dtype=np.uint8)
     hr_u8 = np.repeat(np.repeat(lr_u8, SCALE, axis=0), SCALE, axis=1)

@@ -23,10 +23,11 @@ import torch
 
 from srgan.core.artifacts import load_checkpoint
 from srgan.core.config import load_params
+from srgan.core.declared import read_declared
 from srgan.core.errors import SrganError
 from srgan.core.records import read_scalars
+from srgan.core.sections import declared_values
 from srgan.losses.content import ContentLoss
-from srgan.pipeline.stage_params import stage_settings
 
 import train_driver
 from train_driver import execution, run_srresnet, srresnet_params
@@ -130,7 +131,7 @@ def test_srgan_with_ema_killed_after_its_first_point_resumes_bit_identically(tmp
 
     _kill_when(tmp_path / "killed", [*args, "--checkpoint-every", "2"], point_recorded)
     state = load_checkpoint(resume)["state"]
-    assert state["points_done"] == [4] and 4 <= state["step"] < 12
+    assert load_checkpoint(resume)["points"]["done"] == [4] and 4 <= state["step"] < 12
     before_kill = first_point.stat()
 
     _drive(tmp_path / "killed", *args, "--num-workers", "1", "--log-every", "3", "--checkpoint-every", "3")
@@ -229,17 +230,22 @@ def test_only_declared_settings_and_code_decide_whether_a_run_resumes(tmp_path, 
         assert len(afresh) == 1 and afresh[0].endswith(f"from a run with other {change}: starting afresh"), afresh
 
 
+def _settings(params, stage: str) -> dict:
+    """What a training stage's fingerprint hashes: its declared keys' values (dvc.yaml)."""
+    return declared_values(params, read_declared(stage, ROOT / "dvc.yaml").params)
+
+
 def test_execution_settings_are_not_part_of_a_stages_declared_settings():
-    """The stages fingerprint `stage_settings`: execution must not enter it, learning_rate must."""
+    """A stage's fingerprint hashes its declared settings: execution must not enter them, learning_rate must."""
     params = load_params(ROOT / "params.yaml")
     other = dataclasses.replace(params, execution=dataclasses.replace(
         params.execution, num_workers=params.execution.num_workers + 2, log_every=params.execution.log_every + 1,
         checkpoint_every=params.execution.checkpoint_every + 1, progress=not params.execution.progress))
     faster = dataclasses.replace(params, srgan=dataclasses.replace(params.srgan, learning_rate=1.0))
     for stage in ("train_srresnet_mse", "train_srgan_mse"):
-        assert stage_settings(other, stage) == stage_settings(params, stage)
-    assert stage_settings(faster, "train_srgan_mse") != stage_settings(params, "train_srgan_mse")
-    assert stage_settings(faster, "train_srresnet_mse") == stage_settings(params, "train_srresnet_mse")
+        assert _settings(other, stage) == _settings(params, stage)
+    assert _settings(faster, "train_srgan_mse") != _settings(params, "train_srgan_mse")
+    assert _settings(faster, "train_srresnet_mse") == _settings(params, "train_srresnet_mse")
 
 
 @pytest.mark.slow

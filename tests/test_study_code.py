@@ -1,6 +1,6 @@
-"""The study as it was run (params `study_code`, BRIEF §1): each defect of its code as a switch.
+"""The study as it was run (params `study_code`): each defect of its public code (unique-chan/SRGAN) as a switch.
 
-Every switch is checked on the CPU against what the brief says the study's code computed:
+Every switch is checked on the CPU against what the study's code computed:
 its extractors (module lists, shapes, against references built directly from torchvision), the
 detached adversarial term, the one-verdict-per-batch discriminator, the [0, 1] pixel MSE, the
 shared BatchNorm, the last-epoch checkpoint and BatchNorm in training mode at test time.
@@ -16,23 +16,24 @@ import torch
 import torchvision
 from torch import nn
 
-from srgan.core.artifacts import save_checkpoint
 from srgan.core.config import load_params
 from srgan.core.errors import SrganError
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, write_summary
 from srgan.core.runtime import Runtime
+from srgan.core.study_code import AsRunProtocol, FeatureCode, as_run_protocol
 from srgan.core.tensors import to_tensor
 from srgan.datasets.prepared import EvalImage, centre_crop
 from srgan.inference.folding import fold_batchnorm
-from srgan.inference.generator import super_resolve
+from srgan.inference.generator import save_generator, super_resolve
 from srgan.losses.content import ContentLoss
-from srgan.losses.extractors import FeatureExtractor
+from srgan.losses.extractors import FeatureExtractor, feature_content_loss
 from srgan.losses.terms import as_run_term, asrun_resnet_modules, check_variant_terms, feature_term
 from srgan.nets.discriminator import AsRunDiscriminator, build_discriminator
-from srgan.nets.srresnet import SRResNet, generator_from_state
+from srgan.nets.srresnet import SRResNet, architecture, build_generator
 from srgan.scoring import metrics
-from srgan.scoring.evaluate import AsRunProtocol, Scorer, evaluate_run
-from srgan.training.steps import gan_step
+from srgan.scoring.evaluate import Scorer, evaluate_run
+from srgan.training.srgan import GanContext, gan_step
+from srgan.training.step import StepContext
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
@@ -83,7 +84,7 @@ def test_asrun_vgg_is_vgg19_bn_up_to_conv4_4_before_its_batchnorm() -> None:
 def test_feature_cuts_as_run_maps_the_study_names_and_only_them() -> None:
     assert [as_run_term(t) for t in ("vgg19_5_4", "res18_4", "res34_3", "res34_5", "res18_3", "mse")] == [
         "asrun/vgg19_5_4", "asrun/res18_4", "asrun/res34_3", "asrun/res34_5", "res18_3", "mse"]
-    loss = ContentLoss({"mse": 0.6, "vgg19_5_4": 0.4}, "random", as_run_cuts=True, normalise=False)
+    loss = feature_content_loss({"mse": 0.6, "vgg19_5_4": 0.4}, "random", code=FeatureCode(as_run_cuts=True, normalise=False))
     assert loss.term_weights == {"mse": 0.6, "vgg19_5_4": 0.4}  # the study's names stay the variant's
     assert loss.extractors[0].term.model == "vgg19_bn" and not loss.extractors[0].normalise
     check_variant_terms({"asrun/res18_4": 1.0}, "srgan.variants.x")
@@ -107,7 +108,7 @@ def test_unnormalised_extractors_see_the_raw_image_and_no_rescale() -> None:
 def test_unit_mse_range_is_exactly_a_quarter_of_the_signed_one() -> None:
     sr, hr = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     signed, _ = ContentLoss({"mse": 1.0})(sr, hr)
-    unit, _ = ContentLoss({"mse": 1.0}, mse_range="unit")(sr, hr)
+    unit, _ = ContentLoss({"mse": 1.0}, mse_scale=1.0)(sr, hr)
     assert unit * 4 == signed
     torch.testing.assert_close(unit, nn.functional.mse_loss(sr, hr), rtol=0, atol=0)
 
@@ -121,8 +122,8 @@ def test_the_detached_adversarial_term_leaves_gs_gradient_content_only() -> None
         torch.manual_seed(1)
         gen, disc = SRResNet(num_blocks=1, channels=8), build_discriminator("paper", 32)
         opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=0.0) for m in (gen, disc))
-        scalars = gan_step(gen, disc, ContentLoss({"mse": 1.0}), opt_g, opt_d, lr_img, hr_img, weight, CPU,
-                           adversarial_gradient=with_gradient)
+        ctx = GanContext(gen, disc, ContentLoss({"mse": 1.0}), opt_g, opt_d, weight, with_gradient, StepContext(CPU))
+        scalars = gan_step(ctx, lr_img, hr_img)
         grads[name] = torch.cat([p.grad.flatten() for p in gen.parameters()])
         assert float(scalars["loss/adversarial"]) > 0  # the term is still computed (and logged)
     assert torch.equal(grads["detached"], grads["content only"])
@@ -154,7 +155,8 @@ def test_shared_bn_generator_has_one_batchnorm_per_block_and_round_trips() -> No
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model.body.modules()) == 3
     state = model.state_dict()
     assert "body.0.bn.weight" in state and "body.0.bn1.weight" not in state
-    rebuilt = generator_from_state(state, 4)
+    rebuilt = build_generator(architecture(model))
+    rebuilt.load_state_dict(state)
     assert rebuilt.shared_bn and rebuilt.num_blocks == 3
     for module in model.modules():  # non-trivial statistics, so folding has something to fold
         if isinstance(module, nn.BatchNorm2d):
@@ -206,14 +208,14 @@ def test_as_run_protocol_scores_the_last_checkpoint_unclamped_in_training_mode(t
     run_dir = tmp_path / "srresnet" / "mse"
     best, last = _trained_like(1), _trained_like(2)
     for name, model in (("best.pt", best), ("last.pt", last)):
-        save_checkpoint(run_dir / name, {"model": model.state_dict(), "scale": 4})
+        save_generator(run_dir / name, model)
     write_summary(run_dir, TrainingSummary(
         experiment="srresnet", variant="mse", loss_terms={"mse": 1.0}, feature_weights={"mse": "none"}, unit="step",
         steps=20, steps_per_epoch=1, best_step=10, best_valid_psnr_y_db=25.0, bad_steps=0, processes=1,
         history=(), scored=(ScoredCheckpoint("best", "best.pt", 10),), last=ScoredCheckpoint("last", "last.pt", 20)))
     images = [_pair(3), _pair(4)]
     scorer = Scorer(4, None, "unavailable: test")
-    protocol = AsRunProtocol(scored_checkpoint="last", bn_mode="train", clamp=False)
+    protocol = AsRunProtocol(scored_file="last", bn_mode="train", clamp=False)
     run, _ = evaluate_run(run_dir, {"tiny": images}, scorer, CPU, as_run=protocol)
     assert run.as_run_protocol == {"checkpoints": {"best": "last.pt"}, "bn_mode": "train", "clamp": False}
     expected = []
@@ -248,11 +250,12 @@ def test_validation_centre_crops() -> None:
 
 def test_only_the_as_run_profile_turns_the_switches_on() -> None:
     corrected = load_params(ROOT / "params.yaml").study_code
-    assert not corrected.as_run_protocol and corrected.adversarial_gradient and not corrected.shared_bn
+    assert as_run_protocol(corrected, "srresnet") is None and corrected.adversarial_gradient and not corrected.shared_bn
     for profile in sorted((ROOT / "profiles").glob("*.yaml")):
         study = load_params(profile).study_code
         if profile.stem == "study_as_run":
-            assert study.as_run_protocol and not study.adversarial_gradient and study.shared_bn
+            assert as_run_protocol(study, "srresnet") == AsRunProtocol("last", "train", False)
+            assert not study.adversarial_gradient and study.shared_bn and not study.generator_bias
             assert (study.discriminator, study.feature_cuts, study.mse_range, study.rotation) == (
                 "as_run", "as_run", "unit", "nearest_black")
             assert not study.feature_normalisation

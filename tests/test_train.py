@@ -17,26 +17,37 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import srgan.training.graphs
 import srgan.training.loop
-import srgan.training.steps
-import srgan.training.tasks
+import srgan.training.srgan
+import srgan.training.validation
 from srgan.core.artifacts import load_checkpoint
 from srgan.core.config import ModelParams
 from srgan.core.errors import SrganError
 from srgan.core.images import bicubic_downscale
-from srgan.core.records import ScoredCheckpoint, read_summary
+from srgan.core.records import (
+    GeneratorArchitecture,
+    GeneratorRecord,
+    ScoredCheckpoint,
+    read_generator_record,
+    read_summary,
+)
 from srgan.core.runtime import Runtime
 from srgan.datasets.patches import DevicePatches, PatchPlan, device_batches, loader_batches, patch_batches
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.losses.content import ContentLoss
+from srgan.losses.extractors import feature_content_loss
 from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
 from srgan.training.ema import EMA
+from srgan.training.graphs import CapturedStep, check_captured_lrs, use_cuda_graphs
+from srgan.training.guard import StepGuard, StepHealth
 from srgan.training.loop import RunSpec, TrainData, TrainingRun
-from srgan.training.runs import point_label
-from srgan.training.steps import StepGuard, StepHealth, gan_step, lr_factor, pretrain_checks, pretrain_step
+from srgan.training.points import PointPlan
+from srgan.training.srgan import GanContext, SRGANTask, gan_checks, gan_step, point_label
+from srgan.training.srresnet import PretrainContext, SRResNetTask, pretrain_checks, pretrain_step
+from srgan.training.step import StepContext, lr_factor
 from srgan.training.store import RunStore
-from srgan.training.tasks import CapturedStep, SRGANTask, SRResNetTask, check_captured_lrs, use_cuda_graphs
 from srgan.training.validation import score_validation
 
 from train_driver import (
@@ -53,6 +64,21 @@ from train_driver import (
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def _pretrain(gen, content, opt, lr_img, hr_img, runtime=CPU, guard=None):
+    """One `pretrain_step` with its context built from the pieces."""
+    return pretrain_step(PretrainContext(gen, content, opt, StepContext(runtime, guard=guard)), lr_img, hr_img)
+
+
+def _gan(gen, disc, content, opt_g, opt_d, lr_img, hr_img, weight, runtime=CPU, guard=None):
+    """One `gan_step` (adversarial gradient on) with its context built from the pieces."""
+    ctx = GanContext(gen, disc, content, opt_g, opt_d, weight, True, StepContext(runtime, guard=guard))
+    return gan_step(ctx, lr_img, hr_img)
+
+
+def _record(path: Path) -> GeneratorRecord:
+    return read_generator_record(load_checkpoint(path), path)
 
 
 def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -101,7 +127,7 @@ def test_gan_step_gives_the_generator_adversarial_gradient():
         gen, disc = SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=32)
         opt_g = torch.optim.SGD(gen.parameters(), lr=0.0)
         opt_d = torch.optim.SGD(disc.parameters(), lr=0.0)
-        gan_step(gen, disc, content, opt_g, opt_d, lr_img, hr_img, weight, CPU)
+        _gan(gen, disc, content, opt_g, opt_d, lr_img, hr_img, weight, CPU)
         grads[weight] = torch.cat([p.grad.flatten() for p in gen.parameters()])
     difference = (grads[1.0] - grads[0.0]).abs().sum()
     assert difference > 1e-6 * grads[0.0].abs().sum()
@@ -113,7 +139,7 @@ def test_gan_step_updates_d_only_in_its_own_step():
     opt_g = torch.optim.Adam(gen.parameters(), lr=1e-3)
     opt_d = torch.optim.Adam(disc.parameters(), lr=1e-3)
     before = [p.detach().clone() for p in disc.parameters()]
-    scalars = gan_step(gen, disc, ContentLoss({"mse": 1.0}), opt_g, opt_d,
+    scalars = _gan(gen, disc, ContentLoss({"mse": 1.0}), opt_g, opt_d,
                        torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32), 1e-3, CPU)
     assert all(math.isfinite(v) for v in scalars.values())
     assert 0 < scalars["d/real_prob"] < 1 and 0 < scalars["d/fake_prob"] < 1
@@ -126,7 +152,7 @@ def test_pretrain_step_lowers_the_loss_on_a_fixed_batch():
     gen = SRResNet(num_blocks=1, channels=8)
     opt = torch.optim.Adam(gen.parameters(), lr=1e-3)
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
-    losses = [pretrain_step(gen, ContentLoss({"mse": 1.0}), opt, lr_img, hr_img, CPU)["loss/content"]
+    losses = [_pretrain(gen, ContentLoss({"mse": 1.0}), opt, lr_img, hr_img, CPU)["loss/content"]
               for _ in range(20)]
     assert losses[-1] < losses[0]
 
@@ -178,7 +204,7 @@ def test_guarded_step_computes_what_the_textbook_step_computes():
     guard = StepGuard([models[0]], pretrain_checks(content), CPU)
     for i in range(4):
         lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
-        scalars = pretrain_step(models[0], content, opts[0], lr_img, hr_img, CPU, guard=guard)
+        scalars = _pretrain(models[0], content, opts[0], lr_img, hr_img, CPU, guard=guard)
         expected_loss = _reference_step(models[1], opts[1], lr_img, hr_img)
         assert torch.equal(scalars["loss/content"], expected_loss)
     assert _same(_state(models[0], opts[0]), _state(models[1], opts[1]))  # bit for bit
@@ -193,11 +219,11 @@ def test_a_non_finite_step_is_a_no_op_on_the_device_and_is_recorded(where):
     content = _NaNAt(bad_call=2) if where == "loss" else ContentLoss({"mse": 1.0})
     guard = StepGuard([model], pretrain_checks(content), CPU)
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
-    pretrain_step(model, content, opt, lr_img, hr_img, CPU, guard=guard)
+    _pretrain(model, content, opt, lr_img, hr_img, CPU, guard=guard)
     before = _state(model, opt)
     if where == "gradient":
         model.tail.weight.register_hook(lambda g: g * float("inf"))  # finite loss, infinite gradient
-    pretrain_step(model, content, opt, lr_img, hr_img, CPU, guard=guard)
+    _pretrain(model, content, opt, lr_img, hr_img, CPU, guard=guard)
     # Weights, BatchNorm statistics, Adam's moments and its step count: all as before the step.
     assert _same(_state(model, opt), before)
     bad, first, failed = guard.health.read()
@@ -313,9 +339,10 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     for key in ("wall_s", "graph"):  # timings and how the steps ran stay out of what evaluation reads
         assert key not in (out / "summary.json").read_text()
     best = load_checkpoint(out / "best.pt")
-    assert best["experiment"] == "srresnet" and best["scale"] == SCALE and best["variant"] == "mse"
-    assert best["model_params"] == {"num_blocks": 2, "channels": 8, "init": "pytorch"} and best["step"] == summary.best_step
-    assert load_checkpoint(out / "last.pt")["step"] == 3
+    record = _record(out / "best.pt")
+    assert (record.experiment, record.variant, record.step) == ("srresnet", "mse", summary.best_step)
+    assert record.architecture == GeneratorArchitecture(SCALE, 2, 8, shared_bn=False, conv_bias=True)
+    assert _record(out / "last.pt").step == 3
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "srresnet" / "logs").iterdir())
     rows = (tmp_path / "srresnet" / "plots" / "valid" / "psnr_y_db.tsv").read_text().splitlines()
     assert rows[0] == "step\tpsnr_y_db" and [r.split("\t")[0] for r in rows[1:]] == ["2", "3"]
@@ -325,13 +352,13 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     assert sorted(p.name for p in (tmp_path / "srresnet" / "state").iterdir()) == []
 
     summary = run_srgan(tmp_path / "srgan", srgan_params(steps=2, patch_px=16, checkpoints=(1, 2)),
-                        init_state=best["model"], loss=ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"))
+                        init_state=best["model"], loss=feature_content_loss({"mse": 0.6, "res18_4": 0.4}, "random"))
     out = tmp_path / "srgan" / "out"
     assert summary.scored == (ScoredCheckpoint("step1", "step1/last.pt", 1), ScoredCheckpoint("step2", "step2/last.pt", 2))
-    last = load_checkpoint(out / "step2" / "last.pt")
-    assert last["experiment"] == "srgan" and last["loss_terms"] == {"mse": 0.6, "res18_4": 0.4}
-    assert last["feature_weights"] == {"mse": "none", "res18_4": "random"}
-    assert load_checkpoint(out / "step1" / "last.pt")["step"] == 1
+    last = _record(out / "step2" / "last.pt")
+    assert last.experiment == "srgan" and last.loss_terms == {"mse": 0.6, "res18_4": 0.4}
+    assert last.feature_weights == {"mse": "none", "res18_4": "random"}
+    assert _record(out / "step1" / "last.pt").step == 1
     assert summary.feature_weights["res18_4"] == "random" and summary.loss_terms == {"mse": 0.6, "res18_4": 0.4}
     assert (tmp_path / "srgan" / "plots" / "d" / "real_prob.tsv").is_file()
 
@@ -386,7 +413,7 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     torch.manual_seed(0)
     plan = _plan(p, count)
     task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, {8: ""}, ())
+    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan({8: ""}, ()))
     run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
     batches = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
                             world_size=1, device=CPU.device, on_device=True, num_workers=0)
@@ -408,8 +435,8 @@ def test_srgan_in_epochs_writes_epoch_folders(tmp_path):
                               ScoredCheckpoint("epoch3", "epoch3/last.pt", 6))
     assert [h.step for h in summary.history] == [2, 4, 6]  # valid_every counts epochs
     assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["epoch1", "epoch3", "summary.json"]
-    assert load_checkpoint(tmp_path / "out" / "epoch1" / "last.pt")["step"] == 2
-    assert load_checkpoint(tmp_path / "out" / "epoch3" / "last.pt")["step"] == 6
+    assert _record(tmp_path / "out" / "epoch1" / "last.pt").step == 2
+    assert _record(tmp_path / "out" / "epoch3" / "last.pt").step == 6
 
 
 # ---------------------------------------------------------------- best.pt
@@ -425,7 +452,7 @@ def test_best_pt_holds_exactly_the_best_validated_weights(tmp_path, monkeypatch)
         seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         return psnr_by_call[len(seen) - 1], 0.5
 
-    monkeypatch.setattr(srgan.training.loop, "score_validation", scripted)
+    monkeypatch.setattr(srgan.training.validation, "score_validation", scripted)
     p = srgan_params(steps=6, patch_px=16, valid_every=1, ema_decay=0.9, checkpoints=(3, 6))
     summary = run_srgan(tmp_path, p)
     assert len(seen) == 6 and summary.best_step == 5 and summary.best_valid_psnr_y_db == 16.0
@@ -436,7 +463,8 @@ def test_best_pt_holds_exactly_the_best_validated_weights(tmp_path, monkeypatch)
         last = load_checkpoint(tmp_path / "out" / point / "last.pt")
         assert _same(best["model"], weights[best_step]), f"{point}/best.pt is not the step-{best_step} weights"
         assert _same(last["model"], weights[last_step]), f"{point}/last.pt is not the step-{last_step} weights"
-        assert best["step"] == best_step and best["valid_psnr_y_db"] == psnr_by_call[best_step - 1]
+        record = _record(tmp_path / "out" / point / "best.pt")
+        assert record.step == best_step and record.valid_psnr_y_db == psnr_by_call[best_step - 1]
 
 
 def test_best_pt_scores_what_its_validation_recorded(tmp_path):
@@ -452,7 +480,7 @@ def test_best_pt_scores_what_its_validation_recorded(tmp_path):
         model = SRResNet(scale=SCALE, num_blocks=TINY.num_blocks, channels=TINY.channels)
         model.load_state_dict(ckpt["model"])
         psnr_db, ssim = score_validation(model, valid, SCALE, CPU)
-        assert ckpt["step"] == step
+        assert _record(tmp_path / "out" / name).step == step
         assert round(psnr_db, 4) == history[step].valid_psnr_y_db, name
         assert round(ssim, 4) == history[step].valid_ssim_y, name
 
@@ -508,9 +536,9 @@ def test_a_skipped_step_changes_nothing_the_next_steps_see(tmp_path):
     content = _NaNAt(bad_call=2)
     guard = StepGuard([skipping], pretrain_checks(content), CPU)
     for lr_img, hr_img in batches:
-        pretrain_step(skipping, content, opt_s, lr_img, hr_img, CPU, guard=guard)
+        _pretrain(skipping, content, opt_s, lr_img, hr_img, CPU, guard=guard)
     for lr_img, hr_img in (batches[0], batches[2]):
-        pretrain_step(plain, ContentLoss({"mse": 1.0}), opt_p, lr_img, hr_img, CPU)
+        _pretrain(plain, ContentLoss({"mse": 1.0}), opt_p, lr_img, hr_img, CPU)
     assert _same(_state(skipping, opt_s), _state(plain, opt_p))
 
 
@@ -518,17 +546,17 @@ def test_a_non_finite_discriminator_step_leaves_the_generator_at_the_last_good_s
     """A NaN in D's loss stops the run; the saved state must not hold G's update of that step."""
     p = srgan_params(steps=3, patch_px=16, lr_schedule="constant")
     calls = []
-    real_loss = srgan.training.steps.discriminator_loss
+    real_loss = srgan.training.srgan.discriminator_loss
 
     def nan_at_third(real_logits, fake_logits):
         calls.append(1)
         loss = real_loss(real_logits, fake_logits)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(srgan.training.steps, "discriminator_loss", nan_at_third)
+    monkeypatch.setattr(srgan.training.srgan, "discriminator_loss", nan_at_third)
     with pytest.raises(SrganError, match=r"non-finite discriminator loss term 'discriminator' \(and discriminator gradient\) at step 3"):
         run_srgan(tmp_path / "nan", p)
-    monkeypatch.setattr(srgan.training.steps, "discriminator_loss", real_loss)
+    monkeypatch.setattr(srgan.training.srgan, "discriminator_loss", real_loss)
     saved = load_checkpoint(tmp_path / "nan" / "state" / "resume.pt")
     assert saved["state"]["step"] == 2
     run_srgan(tmp_path / "two", srgan_params(steps=2, patch_px=16, lr_schedule="constant"))
@@ -542,12 +570,12 @@ def test_a_non_finite_discriminator_step_skips_the_generator_step_too():
     gen, disc = SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=16)
     opt_g, opt_d = _fused_adam(gen), _fused_adam(disc)
     content = ContentLoss({"mse": 1.0})
-    guard = StepGuard([gen, disc], srgan.training.steps.gan_checks(content), CPU)
+    guard = StepGuard([gen, disc], gan_checks(content), CPU)
     lr_img, hr_img = torch.rand(4, 3, 4, 4), torch.rand(4, 3, 16, 16)
-    gan_step(gen, disc, content, opt_g, opt_d, lr_img, hr_img, 1e-3, CPU, guard=guard)
+    _gan(gen, disc, content, opt_g, opt_d, lr_img, hr_img, 1e-3, CPU, guard=guard)
     before = {**_state(gen, opt_g), **{f"d.{k}": v for k, v in _state(disc, opt_d).items()}}
     disc.classifier[-1].weight.register_hook(lambda g: g * float("nan"))  # only D's gradient goes bad
-    gan_step(gen, disc, content, opt_g, opt_d, lr_img, hr_img, 1e-3, CPU, guard=guard)
+    _gan(gen, disc, content, opt_g, opt_d, lr_img, hr_img, 1e-3, CPU, guard=guard)
     after = {**_state(gen, opt_g), **{f"d.{k}": v for k, v in _state(disc, opt_d).items()}}
     assert _same(after, before)
     assert guard.health.read() == (1, 2, ["discriminator gradient"])
@@ -586,7 +614,7 @@ def test_a_whole_training_step_never_reads_a_value_on_the_host(experiment):
         task = SRResNetTask(SRResNet(num_blocks=1, channels=8), ContentLoss({"mse": 1.0}), p, 4, CPU)
     else:
         task = SRGANTask(SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=16),
-                         ContentLoss({"mse": 0.6, "res18_4": 0.4}, "random"), 1e-3, p, 4, CPU)
+                         feature_content_loss({"mse": 0.6, "res18_4": 0.4}, "random"), 1e-3, p, 4, CPU)
     lr_img, hr_img = torch.rand(4, 3, 4, 4), torch.rand(4, 3, 16, 16)
     task.train_step(lr_img, hr_img)  # the first step creates the optimisers' state
     task.end_step()
@@ -611,18 +639,18 @@ def test_cuda_graphs_apply_only_where_they_can():
 def test_graphs_that_cannot_apply_on_cuda_warn_for_auto_and_stop_for_required(why, caplog):
     cuda = torch.device("cuda")
     fields = {"amp_dtype": torch.float16} if why == "fp16" else {"amp_dtype": None, "world_size": 2}
-    with caplog.at_level(logging.INFO, logger="srgan.training.tasks"):
-        assert not srgan.training.tasks._graph_plan(Runtime(cuda, channels_last=True, cuda_graphs="auto", **fields))[0]
+    with caplog.at_level(logging.INFO, logger="srgan.training.graphs"):
+        assert not srgan.training.graphs.graph_plan(Runtime(cuda, channels_last=True, cuda_graphs="auto", **fields))[0]
     assert [r.levelname for r in caplog.records] == ["WARNING"] and "eagerly" in caplog.text
     with pytest.raises(SrganError, match="runtime.cuda_graphs is required but CUDA graphs are not used with") as err:
-        srgan.training.tasks._graph_plan(Runtime(cuda, channels_last=True, cuda_graphs="required", **fields))
+        srgan.training.graphs.graph_plan(Runtime(cuda, channels_last=True, cuda_graphs="required", **fields))
     assert "\n" not in str(err.value)
 
 
 def test_required_graphs_on_the_cpu_train_eagerly_and_say_so(caplog):
     p = srresnet_params(steps=2, ema_decay=0.9)
     runtime = Runtime(torch.device("cpu"), None, False, cuda_graphs="required")
-    with caplog.at_level(logging.INFO, logger="srgan.training.tasks"):
+    with caplog.at_level(logging.INFO, logger="srgan.training.graphs"):
         task = SRResNetTask(SRResNet(num_blocks=1, channels=8), ContentLoss({"mse": 1.0}), p, 2, runtime)
     assert [r.levelname for r in caplog.records] == ["INFO"] and "CUDA only" in caplog.text
     task.train_step(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32))
@@ -728,7 +756,7 @@ def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch)
     monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
     monkeypatch.setattr(torch.cuda, "graph", graph)
     inputs = (torch.ones(1), torch.ones(1))
-    recorded, outputs = srgan.training.tasks.cuda_capture(lambda a, b: {"sum": a + b}, inputs)
+    recorded, outputs = srgan.training.graphs.cuda_capture(lambda a, b: {"sum": a + b}, inputs)
     assert isinstance(recorded, Graph) and torch.equal(outputs["sum"], torch.full((1,), 2.0))
     assert calls == ["thread_local"]
 
@@ -736,14 +764,14 @@ def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch)
         raise RuntimeError("operation not permitted when stream is capturing")
 
     with pytest.raises(RuntimeError, match="not permitted"):
-        srgan.training.tasks.cuda_capture(failing, inputs)
+        srgan.training.graphs.cuda_capture(failing, inputs)
     assert calls == ["thread_local", "thread_local", "reset"]
 
 
 def test_a_failed_capture_goes_on_eagerly_for_auto_with_its_cause_logged(caplog):
     task = _captured_task("auto", _failing_capture)
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
-    with caplog.at_level(logging.WARNING, logger="srgan.training.tasks"):
+    with caplog.at_level(logging.WARNING, logger="srgan.training.graphs"):
         for _ in range(6):
             task.train_step(lr_img, hr_img)
             task.end_step()
@@ -760,7 +788,7 @@ def test_a_failed_capture_stops_in_one_line_for_required(caplog):
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
     for _ in range(3):
         task.train_step(lr_img, hr_img)
-    with caplog.at_level(logging.ERROR, logger="srgan.training.tasks"), pytest.raises(SrganError) as err:
+    with caplog.at_level(logging.ERROR, logger="srgan.training.graphs"), pytest.raises(SrganError) as err:
         task.train_step(lr_img, hr_img)
     message = str(err.value)
     assert "\n" not in message and "operation not permitted when stream is capturing" in message
@@ -775,7 +803,7 @@ def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment
     train, valid = images(count=3)
     p = srresnet_params(steps=3, batch_size=4, augment=augment)
     plan = _plan(p, len(train))
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, {3: ""}, ())
+    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan({3: ""}, ()))
     run = TrainingRun(None, spec, TrainData(train, valid, SCALE, 0), plan, p, execution(), CPU,
                       RunStore(paths(Path("unused")), True), {})
     device = DevicePatches(train, run.patch_spec, torch.device("cpu"))

@@ -15,6 +15,7 @@ from a seeded random SRResNet.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -27,27 +28,33 @@ from srgan.core.config import (
     RuntimeParams,
     SRGANParams,
     SRResNetParams,
-    StudyCodeParams,
-    as_dict,
+    load_params,
 )
+from srgan.core.declared import Declared
 from srgan.core.images import bicubic_downscale, resize_bicubic
 from srgan.core.records import TrainingSummary
 from srgan.core.runtime import Runtime, resolve_runtime, seed_everything, shutdown
+from srgan.core.sections import Problems, as_dict
+from srgan.core.study_code import StudyCodeParams
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.losses.content import ContentLoss
 from srgan.nets.srresnet import SRResNet
 from srgan.training.loop import TrainData
-from srgan.training.runs import train_srgan, train_srresnet
+from srgan.training.setup import TrainingArgs, TrainingSetup
+from srgan.training.srgan import train_srgan
+from srgan.training.srresnet import train_srresnet
 from srgan.training.store import RunPaths
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 TINY = ModelParams(num_blocks=2, channels=8, init="pytorch")
 SCALE = 4
 CODE = "code-digest-of-the-test"
 # The corrected pipeline: every study-code switch off (the committed params.yaml's values).
-STUDY = StudyCodeParams(adversarial_gradient=True, shared_bn=False, discriminator="paper", feature_cuts="paper",
-                        feature_normalisation=True, mse_range="signed", scored_checkpoint="best", eval_bn_mode="eval",
-                        eval_clamp=True, rotation="bicubic")
+STUDY = StudyCodeParams(adversarial_gradient=True, shared_bn=False, generator_bias=True, discriminator="paper",
+                        feature_cuts="paper", feature_normalisation=True, mse_range="signed", best_file="best",
+                        eval_bn_mode="eval", eval_clamp=True, rotation="bicubic")
 
 
 def train_image(name: str, hr_u8: np.ndarray) -> TrainImage:
@@ -69,18 +76,22 @@ _TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "pat
           "max_bad_steps": 0}
 
 
+def _checked(section):
+    problems = Problems()
+    section.check(problems)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return section
+
+
 def srresnet_params(**overrides) -> SRResNetParams:
-    params = SRResNetParams(**{**_TRAIN, "variants": {}, "variant_length": 0, **overrides})
-    params.check()
-    return params
+    return _checked(SRResNetParams(**{**_TRAIN, "variants": {}, "variant_length": 0, **overrides}))
 
 
 def srgan_params(**overrides) -> SRGANParams:
     values = {**_TRAIN, "variants": {}, "adversarial_weight": 1.0e-2, **overrides}
     values.setdefault("checkpoints", (values["steps"] or values["epochs"],))
-    params = SRGANParams(**values)
-    params.check()
-    return params
+    return _checked(SRGANParams(**values))
 
 
 def execution(**overrides) -> ExecutionParams:
@@ -89,7 +100,7 @@ def execution(**overrides) -> ExecutionParams:
 
 
 def settings_of(section: str, p: SRResNetParams | SRGANParams) -> dict:
-    """The declared settings of a run on `p`, as the stages' `stage_settings` gives them (execution left out)."""
+    """The declared settings of a run on `p`, as a stage's fingerprint holds them (execution left out)."""
     return {"runtime.seed": 0, "data.scale": SCALE, "model": as_dict(TINY),
             **{f"{section}.{k}": v for k, v in as_dict(p).items()}}
 
@@ -98,18 +109,26 @@ def paths(root: Path) -> RunPaths:
     return RunPaths(root / "out", root / "logs", root / "plots", root / "state")
 
 
-def run_srresnet(root: Path, p: SRResNetParams, *, loss: ContentLoss | None = None, data: TrainData | None = None,
-                 ex: ExecutionParams | None = None, runtime: Runtime = CPU, settings: dict | None = None,
-                 code: str = CODE, model: ModelParams = TINY, study: StudyCodeParams = STUDY) -> TrainingSummary:
-    """train_srresnet on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
+def setup(root: Path, experiment: str, p: SRResNetParams | SRGANParams, *, data: TrainData | None = None,
+          ex: ExecutionParams | None = None, runtime: Runtime = CPU, settings: dict | None = None, code: str = CODE,
+          model: ModelParams = TINY, study: StudyCodeParams = STUDY) -> TrainingSetup:
+    """What a training stage would set up (`srgan.training.setup`), from these pieces instead of dvc.yaml
+    and params.yaml; the RNGs seeded as the stage seeds them."""
     if data is None:
         train, valid = images()
         data = TrainData(train, valid, SCALE, 0)
+    params = dataclasses.replace(load_params(ROOT / "params.yaml"), model=model, study_code=study,
+                                 execution=ex or execution(), **{experiment: p})
     seed_everything(data.seed)
-    return train_srresnet(variant="mse", content_loss=loss or ContentLoss({"mse": 1.0}), data=data,
-                          model_params=model, p=p, study=study, execution=ex or execution(), runtime=runtime,
-                          paths=paths(root), settings=settings_of("srresnet", p) if settings is None else settings,
-                          code=code)
+    args = TrainingArgs(experiment, "mse", Path("unused"), Path("unused"), paths(root))
+    fingerprint = {"settings": settings_of(experiment, p) if settings is None else settings, "code": code}
+    return TrainingSetup(args, Declared(f"train_{experiment}_mse", (), ()), params, p, {"mse": 1.0}, runtime, data,
+                         fingerprint)
+
+
+def run_srresnet(root: Path, p: SRResNetParams, *, loss: ContentLoss | None = None, **pieces) -> TrainingSummary:
+    """train_srresnet on tiny inputs into root/{out,logs,plots,state} (`setup`'s pieces as keywords)."""
+    return train_srresnet(setup(root, "srresnet", p, **pieces), loss or ContentLoss({"mse": 1.0}))
 
 
 def random_init(model: ModelParams = TINY) -> dict[str, torch.Tensor]:
@@ -118,19 +137,10 @@ def random_init(model: ModelParams = TINY) -> dict[str, torch.Tensor]:
 
 
 def run_srgan(root: Path, p: SRGANParams, *, init_state: dict | None = None, loss: ContentLoss | None = None,
-              data: TrainData | None = None, ex: ExecutionParams | None = None, runtime: Runtime = CPU,
-              settings: dict | None = None, code: str = CODE, model: ModelParams = TINY,
-              study: StudyCodeParams = STUDY) -> TrainingSummary:
-    """train_srgan on tiny inputs into root/{out,logs,plots,state}, seeded as the stage seeds."""
-    if data is None:
-        train, valid = images()
-        data = TrainData(train, valid, SCALE, 0)
-    init_state = random_init(model) if init_state is None else init_state
-    seed_everything(data.seed)
-    return train_srgan(variant="mse", init_state=init_state, content_loss=loss or ContentLoss({"mse": 1.0}),
-                       data=data, model_params=model, p=p, study=study, execution=ex or execution(), runtime=runtime,
-                       paths=paths(root), settings=settings_of("srgan", p) if settings is None else settings,
-                       code=code)
+              **pieces) -> TrainingSummary:
+    """train_srgan on tiny inputs into root/{out,logs,plots,state} (`setup`'s pieces as keywords)."""
+    init_state = random_init(pieces.get("model", TINY)) if init_state is None else init_state
+    return train_srgan(setup(root, "srgan", p, **pieces), loss or ContentLoss({"mse": 1.0}), init_state)
 
 
 def main(argv: list[str]) -> None:

@@ -1,16 +1,16 @@
-"""What crosses a stage boundary, as typed records written and read here only.
+"""What a training stage hands on, as typed records written and read here only.
+
+- `GeneratorRecord`: inside every generator checkpoint (`generator_checkpoint`), beside its weights:
+  the architecture that rebuilds it (no guessing from the weights' names) and where the weights
+  come from (experiment, variant, loss, step, validation scores).
 
 - `TrainingSummary`: models/<experiment>/<variant>/summary.json, written by a
   training stage, read by evaluation and the report. Only what the run computed
   (so two hosts training the same run write the same bytes); its wall time,
   step time, memory and whether its steps ran as CUDA graphs go to the log
   folder as `RunTiming`.
-- `RunEvaluation`: evaluation/<experiment>/<variant>.json, the scores of every
-  scored checkpoint label (`best`, `step16`, `epoch100`) with their provenance
-  (loss mix, extractor weights, checkpoint files, LPIPS status); `BaselineEvaluation`:
-  evaluation/bicubic.json and evaluation/hr.json. Written by evaluation (cached,
-  so they travel through DVC's run-cache), read by the report, which writes the
-  numbers people compare into git (`srgan.report.metrics_files`).
+- What evaluation writes for the report is in `srgan.core.evaluation_records`
+  (apart, so that no training stage depends on it).
 - Training curves: plots/<experiment>/<variant>/<tag>.tsv with the columns
   `step` and the tag's last part, for `dvc plots` and the report.
 
@@ -36,11 +36,59 @@ STEADY_AFTER_STEPS = 20
 SetScores = dict[str, dict[str, float]]
 
 
-def _field(data: dict, key: str, path: Path) -> Any:
+def record_field(data: dict, key: str, path: Path) -> Any:
+    """`data[key]`, or SrganError naming the file when a record written by another version lacks it."""
     if key not in data:
         raise SrganError(f"{path} has no '{key}'; it was written by another version of srgan-pipeline: "
                          "run the stage that writes it again")
     return data[key]
+
+
+# ---------------------------------------------------------------- generator checkpoints
+
+
+@dataclass(frozen=True)
+class GeneratorArchitecture:
+    """What rebuilds an SRResNet from its weights (`srgan.nets.srresnet.build_generator`)."""
+
+    scale: int
+    num_blocks: int
+    channels: int
+    shared_bn: bool  # the study's blocks: one BatchNorm per residual block
+    conv_bias: bool  # biases in the head, upsampling and tail convs (the study's had none)
+
+
+@dataclass(frozen=True)
+class GeneratorRecord:
+    """A generator checkpoint's record: its architecture, and where its weights come from."""
+
+    architecture: GeneratorArchitecture
+    experiment: str  # "srresnet" | "srgan" ("" when not trained by the pipeline)
+    variant: str  # the loss variant, e.g. "mse", "hybrid_vgg19_5_4"
+    loss_terms: dict[str, float]  # {term: weight} of the content loss
+    feature_weights: dict[str, str]  # {term: weights its extractor held}
+    step: int  # optimiser steps behind the weights
+    valid_psnr_y_db: float | None  # validation scores at that step (None: not validated)
+    valid_ssim_y: float | None
+
+
+def generator_checkpoint(weights: dict[str, Any], record: GeneratorRecord) -> dict[str, Any]:
+    """The dict a generator checkpoint holds (saved by `srgan.core.artifacts.save_checkpoint`)."""
+    return {"model": weights, "record": asdict(record)}
+
+
+def read_generator_record(checkpoint: dict[str, Any], path: Path) -> GeneratorRecord:
+    """The record of a loaded generator checkpoint; SrganError naming the file when it has none."""
+    data = checkpoint.get("record")
+    if not isinstance(data, dict):
+        raise SrganError(f"checkpoint {path} has no generator record (written by another version of "
+                         "srgan-pipeline, or not a generator): rerun the stage that trains it")
+    try:
+        architecture = GeneratorArchitecture(**data["architecture"])
+        return GeneratorRecord(**{**data, "architecture": architecture})
+    except (KeyError, TypeError) as e:
+        raise SrganError(f"checkpoint {path} has a generator record this version cannot read ({e}); rerun the "
+                         "stage that trains it") from None
 
 
 # ---------------------------------------------------------------- training -> evaluation, report
@@ -88,7 +136,7 @@ def read_summary(run_dir: Path) -> TrainingSummary:
     """The summary a training stage wrote into `run_dir`; SrganError naming the file otherwise."""
     path = run_dir / SUMMARY_FILE
     data = read_json(path, "training summary")
-    values = {name: _field(data, name, path) for name in TrainingSummary.__dataclass_fields__}
+    values = {name: record_field(data, name, path) for name in TrainingSummary.__dataclass_fields__}
     values["history"] = tuple(ValidationPoint(**h) for h in values["history"])
     values["scored"] = tuple(ScoredCheckpoint(**c) for c in values["scored"])
     values["last"] = ScoredCheckpoint(**values["last"])
@@ -113,66 +161,6 @@ class RunTiming:
 
 def write_timing(log_dir: Path, timing: RunTiming) -> None:
     write_json_atomic(log_dir / TIMING_FILE, asdict(timing))
-
-
-# ---------------------------------------------------------------- evaluation -> report
-
-
-@dataclass(frozen=True)
-class RunEvaluation:
-    """The scores of one trained run: per scored checkpoint label, per set, the mean of each metric.
-
-    JSON: {"experiment", "variant", "loss_terms", "feature_weights", "lpips_alex_status",
-    "checkpoints": {label: file}, "scores": {label: {set: {metric: mean}}}, "as_run_protocol",
-    "as_run"}. When the study protocol as the study ran it differs from ours (`params.study_code`),
-    "as_run_protocol" says what it did and "as_run" holds {label: {set: {"psnr_rgb_db",
-    "ms_ssim_rgb"}}}; both are null otherwise.
-    """
-
-    experiment: str
-    variant: str
-    loss_terms: dict[str, float]
-    feature_weights: dict[str, str]
-    lpips_alex_status: str  # "ok", or "unavailable: <reason>"
-    checkpoints: dict[str, str]  # label -> checkpoint file, relative to the run folder
-    scores: dict[str, SetScores]  # label -> set -> metric -> mean
-    as_run_protocol: dict | None = None  # {"checkpoints": {label: file}, "bn_mode", "clamp"}; None: not scored
-    as_run: dict[str, SetScores] | None = None  # label -> set -> study-protocol scores as the study ran it
-
-
-def write_run_evaluation(path: Path, record: RunEvaluation) -> None:
-    write_json_atomic(path, asdict(record))
-
-
-def read_run_evaluation(path: Path) -> RunEvaluation:
-    data = read_json(path, "evaluation record")
-    values = {name: _field(data, name, path) for name in RunEvaluation.__dataclass_fields__}
-    missing = [label for label in values["checkpoints"] if label not in values["scores"]]
-    if missing:
-        raise SrganError(f"evaluation record {path} has no results for checkpoint '{missing[0]}', which it lists; "
-                         "re-run its evaluate stage")
-    return RunEvaluation(**values)
-
-
-@dataclass(frozen=True)
-class BaselineEvaluation:
-    """Scores of a model without checkpoints: bicubic upscaling, or HR itself (NIQE only).
-
-    JSON: {"experiment": "bicubic" | "hr", "lpips_alex_status", "scores": {<set>: {metric: mean}}}.
-    """
-
-    experiment: str  # "bicubic" | "hr"
-    lpips_alex_status: str  # "ok", "unavailable: <reason>", or "n/a" (hr)
-    scores: SetScores
-
-
-def write_baseline_evaluation(path: Path, record: BaselineEvaluation) -> None:
-    write_json_atomic(path, asdict(record))
-
-
-def read_baseline_evaluation(path: Path) -> BaselineEvaluation:
-    data = read_json(path, "evaluation record")
-    return BaselineEvaluation(**{name: _field(data, name, path) for name in BaselineEvaluation.__dataclass_fields__})
 
 
 # ---------------------------------------------------------------- training curves (dvc plots, report)

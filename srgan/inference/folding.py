@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from srgan.core.records import GeneratorRecord
 from srgan.core.runtime import Runtime
 from srgan.inference.generator import load_generator
 from srgan.nets.srresnet import SRResNet
@@ -88,7 +89,7 @@ def prepare_for_inference(model: SRResNet, runtime: Runtime) -> nn.Module:
     return folded.eval()
 
 
-def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
+def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, GeneratorRecord]:
     """`load_generator`, then `prepare_for_inference` (BatchNorm folded, channels_last)."""
     model, info = load_generator(checkpoint, scale, runtime)
     return prepare_for_inference(model, runtime), info

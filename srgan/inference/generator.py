@@ -13,31 +13,41 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from srgan.core.artifacts import load_checkpoint
+from srgan.core.artifacts import load_checkpoint, save_checkpoint
 from srgan.core.errors import SrganError
+from srgan.core.records import GeneratorRecord, generator_checkpoint, read_generator_record
 from srgan.core.runtime import Runtime
-from srgan.nets.srresnet import generator_from_state
+from srgan.nets.srresnet import SRResNet, architecture, build_generator
 
 
-def load_generator(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, dict]:
-    """Load a generator checkpoint (weights_only) onto the runtime's device, in eval mode.
-
-    Raises SrganError naming the file when it is unreadable, not an SRResNet, or
-    made for another scale. Returns (model, checkpoint metadata without weights).
-    """
+def load_generator(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[nn.Module, GeneratorRecord]:
+    """Load a generator checkpoint (weights_only) onto the runtime's device, in eval mode, rebuilt from the
+    architecture its record holds. Returns (model, record). SrganError naming the file when it is
+    unreadable, has no record, does not match its record, or is made for another scale."""
     ckpt = load_checkpoint(checkpoint)
-    ckpt_scale = ckpt.get("scale")
-    if isinstance(ckpt_scale, int) and ckpt_scale != scale:
+    record = read_generator_record(ckpt, checkpoint)
+    if record.architecture.scale != scale:
         raise SrganError(
-            f"checkpoint {checkpoint} is a x{ckpt_scale} model, but scale {scale} was asked for; "
-            f"use scale {ckpt_scale} or a x{scale} checkpoint"
+            f"checkpoint {checkpoint} is a x{record.architecture.scale} model, but scale {scale} was asked for; "
+            f"use scale {record.architecture.scale} or a x{scale} checkpoint"
         )
+    model = build_generator(record.architecture)
     try:
-        model = generator_from_state(ckpt["model"], scale)
-    except SrganError as e:
-        raise SrganError(f"checkpoint {checkpoint}: {e}") from None
-    info = {k: v for k, v in ckpt.items() if k != "model"}
-    return runtime.prepare_model(model).eval(), info
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise SrganError(f"checkpoint {checkpoint}: its weights do not match its recorded architecture "
+                         f"({str(e).splitlines()[0]})") from None
+    return runtime.prepare_model(model).eval(), record
+
+
+def save_generator(path: Path, model: SRResNet, *, experiment: str = "", variant: str = "",
+                   loss_terms: dict[str, float] | None = None, feature_weights: dict[str, str] | None = None,
+                   step: int = 0, valid_psnr_y_db: float | None = None, valid_ssim_y: float | None = None) -> None:
+    """Save `model`'s weights with their record (atomically), as training saves its checkpoints."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    record = GeneratorRecord(architecture(model), experiment, variant, loss_terms or {}, feature_weights or {}, step,
+                             valid_psnr_y_db, valid_ssim_y)
+    save_checkpoint(path, generator_checkpoint(state, record))
 
 
 @torch.inference_mode()

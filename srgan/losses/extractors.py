@@ -22,11 +22,16 @@ import torch
 from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
+from srgan.core.study_code import FeatureCode
+from srgan.losses.content import ContentLoss
 from srgan.losses.terms import (
+    PIXEL_TERM,
     WEIGHTS_IMAGENET,
     WEIGHTS_RANDOM,
     WEIGHTS_RANDOM_FALLBACK,
     FeatureTerm,
+    as_run_term,
+    feature_term,
 )
 
 log = logging.getLogger(__name__)
@@ -130,3 +135,29 @@ class FeatureExtractor(nn.Module):
             return self.body(img)["features"]
         features = self.body((img - self.mean) / self.std)["features"]
         return features * self.term.rescale if self.term.rescale != 1.0 else features
+
+
+def build_extractors(terms: dict[str, float], weights: str, allow_random_fallback: bool,
+                     code: FeatureCode = FeatureCode(), key: str = "content loss") -> dict[str, FeatureExtractor]:
+    """{term: frozen extractor} of every feature term with a positive weight (pixel MSE needs none).
+
+    weights / allow_random_fallback: params `features`; code: the study's cuts and input
+    (`srgan.core.study_code.feature_code`): with `as_run_cuts` the study's names mean its extractors
+    (`asrun/...`), without `normalise` the input is not normalised and VGG features not rescaled.
+    key: the params key of the variant, to name a bad term.
+    """
+    out = {}
+    for term, weight in terms.items():
+        if weight <= 0 or term == PIXEL_TERM:
+            continue
+        spec = feature_term(as_run_term(term) if code.as_run_cuts else term, f"{key}.{term}")
+        out[term] = FeatureExtractor(spec, weights, allow_random_fallback, code.normalise)
+    return out
+
+
+def feature_content_loss(terms: dict[str, float], weights: str, allow_random_fallback: bool = False, *,
+                         code: FeatureCode = FeatureCode(), mse_scale: float = 4.0,
+                         key: str = "content loss") -> ContentLoss:
+    """`ContentLoss` of `terms` with their extractors built (`build_extractors`)."""
+    return ContentLoss(terms, build_extractors(terms, weights, allow_random_fallback, code, key),
+                       mse_scale=mse_scale, key=key)

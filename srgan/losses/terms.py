@@ -37,6 +37,7 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from srgan.core.errors import SrganError
 
@@ -222,19 +223,30 @@ def check_variant_terms(terms: dict[str, float], key: str) -> None:
         feature_term(term, f"{key}.{term}")
 
 
+def variant_term_problems(variants_by_section: dict[str, Any]) -> list[str]:
+    """One line per term that does not resolve, in every variant of {"srresnet": variants, "srgan": ...}
+    (raw or checked mappings of {name: {term: weight}}; anything else is left to the params check)."""
+    problems = []
+    for section, variants in variants_by_section.items():
+        for name, terms in (variants.items() if isinstance(variants, dict) else ()):
+            for term in (terms if isinstance(terms, dict) else ()):
+                try:
+                    feature_term(str(term), f"{section}.variants.{name}.{term}")
+                except SrganError as e:
+                    problems.append(str(e))
+    return problems
+
+
 def check_all_variant_terms(variants_by_section: dict[str, dict[str, dict[str, float]]]) -> None:
     """Resolve the terms of every variant, e.g. {"srresnet": params.srresnet.variants, "srgan": ...}.
 
-    Training stages call this before they load any data, so a misspelt term in any
-    variant stops the first stage that runs, not the one that trains that variant
-    hours later.
+    Training stages and the report call this before they load any data, so a misspelt term in
+    any variant stops the first of them that runs, not the one that trains that variant hours
+    later. SrganError with one line per bad term.
     """
-    for section, variants in variants_by_section.items():
-        for name, terms in variants.items():
-            try:
-                check_variant_terms(terms, f"{section}.variants.{name}")
-            except SrganError as e:
-                raise SrganError(f"params.yaml: {e}") from None
+    problems = variant_term_problems(variants_by_section)
+    if problems:
+        raise SrganError("\n".join(f"params.yaml: {problem}" for problem in problems))
 
 
 def term_family(terms: dict[str, float]) -> str:

@@ -1,4 +1,4 @@
-"""The code a stage runs: its script plus every `srgan` module it imports, transitively.
+"""The code a stage runs: its script plus every `srgan` (and shared `stages`) module it imports, transitively.
 
 Found by reading `import` statements with `ast` (module-level and inside
 functions alike), so it is exactly the set of files whose change can change
@@ -13,18 +13,18 @@ import ast
 import hashlib
 from pathlib import Path
 
-PACKAGE = "srgan"
+PACKAGES = ("srgan", "stages")  # the library, and the helpers stage scripts share (stages/_training.py)
 
 
 def _imported_modules(path: Path) -> set[str]:
-    """Dotted names of the srgan modules `path` imports (`from srgan import x` counts srgan.x when it is a module)."""
+    """Dotted names of the srgan / stages modules `path` imports (`from srgan import x` counts srgan.x when it is a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
+            names.update(alias.name for alias in node.names if alias.name.split(".")[0] in PACKAGES)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.split(".")[0] == PACKAGE:
+            if node.module.split(".")[0] in PACKAGES:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names

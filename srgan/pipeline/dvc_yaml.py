@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from srgan.core.artifacts import write_text_atomic
+from srgan.core.config import BASELINE_VARIANT
 from srgan.pipeline.code_deps import import_closure
 from srgan.pipeline.stage_params import STAGE_PARAMS
 from srgan.report.curves import CHARTS, TEMPLATE
@@ -86,11 +87,24 @@ class Stage:
         return {"foreach": self.foreach, "do": stage} if self.foreach else stage
 
 
-def _train(experiment: str, variant: str, init: str = "") -> str:
+SRRESNET_MSE_RUN = "models/srresnet/mse"  # every SRGAN starts from it (its best or last file: study_code.best_file)
+TRAIN_DATA = ("data/prepared/train", "data/prepared/valid")
+
+
+def _training(experiment: str, variant: str, comment: str = "", foreach: str = "") -> Stage:
+    """A training stage: one script per kind (`train_srgan` / `train_srgan_mse`...), so that each stage's
+    code closure holds only what it runs (no extractor code in the `mse` stages, no discriminator code
+    in experiment 1)."""
     run = f"{experiment}/{variant}"
-    extra = f" --init {init}" if init else ""
-    return (f"{experiment} {variant} data/prepared/train data/prepared/valid models/{run} logs/{run} "
-            f"plots/{run} state/{run}{extra}")
+    baseline = variant == BASELINE_VARIANT
+    args = ("" if baseline else f"{variant} ") + (f"data/prepared/train data/prepared/valid models/{run} logs/{run} "
+                                                 f"plots/{run} state/{run}")
+    data = TRAIN_DATA
+    if experiment == "srgan":
+        args += f" --init {SRRESNET_MSE_RUN}"
+        data = (SRRESNET_MSE_RUN, *TRAIN_DATA)
+    name = f"train_{experiment}" + (f"_{BASELINE_VARIANT}" if baseline else "")
+    return Stage(name, comment, name, args, data=data, outs=_training_outs(run), foreach=foreach)
 
 
 def _training_outs(run: str) -> tuple[str, ...]:
@@ -107,7 +121,7 @@ def _evaluation(experiment: str, variant: str) -> dict[str, Any]:
     run = f"{experiment}/{variant}"
     return dict(
         script="evaluate",
-        args=f"models/{run} data/prepared/test evaluation/{run}.json evaluation/{run}.csv",
+        args=f"{experiment} {variant} models/{run} data/prepared/test evaluation/{run}.json evaluation/{run}.csv",
         data=("data/prepared/test", f"models/{run}"),
         outs=(f"evaluation/{run}.json", f"evaluation/{run}.csv"),
     )
@@ -122,23 +136,18 @@ def plots() -> list[dict[str, Any]]:
 
 def stages() -> list[Stage]:
     """Every stage of the pipeline, in dvc.yaml order."""
-    init = "models/srresnet/mse/best.pt"
-    train_data = ("data/prepared/train", "data/prepared/valid")
     return [
         Stage("prepare_train", "Prepared folders: HR (mod-cropped), LR, manifest.json (srgan/datasets/prepared.py).",
               "prepare", "train data/prepared/train data/cache", outs=("data/prepared/train",)),
         Stage("prepare_valid", "", "prepare", "valid data/prepared/valid data/cache", outs=("data/prepared/valid",)),
         Stage("prepare_test", "", "prepare", "test/${key} data/prepared/test/${key} data/cache",
               outs=("data/prepared/test/${key}",), foreach="${data.test}"),
-        Stage("train_srresnet_mse", "Experiment 1: SRResNet from scratch; the pixel-MSE baseline initialises "
-              "every SRGAN.", "train", _train("srresnet", "mse"), data=train_data,
-              outs=_training_outs("srresnet/mse")),
-        Stage("train_srresnet", "", "train", _train("srresnet", "${key}"), data=train_data,
-              outs=_training_outs("srresnet/${key}"), foreach="${srresnet.variants}"),
-        Stage("train_srgan_mse", "Experiment 2: SRGAN fine-tuned from SRResNet-MSE, one run per content loss.",
-              "train", _train("srgan", "mse", init), data=(init, *train_data), outs=_training_outs("srgan/mse")),
-        Stage("train_srgan", "", "train", _train("srgan", "${key}", init), data=(init, *train_data),
-              outs=_training_outs("srgan/${key}"), foreach="${srgan.variants}"),
+        _training("srresnet", BASELINE_VARIANT, "Experiment 1: SRResNet from scratch; the pixel-MSE baseline "
+                  "initialises every SRGAN."),
+        _training("srresnet", "${key}", foreach="${srresnet.variants}"),
+        _training("srgan", BASELINE_VARIANT, "Experiment 2: SRGAN fine-tuned from SRResNet-MSE, one run per content "
+                  "loss."),
+        _training("srgan", "${key}", foreach="${srgan.variants}"),
         Stage("evaluate_bicubic", "Scores of bicubic upscaling and the NIQE of HR itself, on every test set.",
               "evaluate", "bicubic data/prepared/test evaluation/bicubic.json evaluation/bicubic.csv "
               "evaluation/hr.json", data=("data/prepared/test",),

@@ -37,6 +37,7 @@ from srgan.core.config import (
     variant_names,
     variant_terms,
 )
+from srgan.core.declared import stage_name
 from srgan.core.errors import SrganError
 from srgan.datasets.patches import PatchPlan
 from srgan.datasets.prepare import KNOWN_SET_SIZES, known_set
@@ -47,13 +48,6 @@ from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
 
 PREPARED_TRAIN = Path("data/prepared/train")  # as dvc.yaml writes it (srgan.pipeline.dvc_yaml)
-
-
-def stage_name(kind: str, experiment: str, variant: str) -> str:
-    """The dvc.yaml stage of a run: 'train_srgan_mse', 'evaluate_srresnet@vgg19_5_4'."""
-    if variant == BASELINE_VARIANT:
-        return f"{kind}_{experiment}_{BASELINE_VARIANT}"
-    return f"{kind}_{experiment}@{variant}"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,8 @@ import numpy as np
 import pandas as pd
 
 from srgan.core.errors import SrganError
-from srgan.core.records import (
-    SetScores,
-    read_baseline_evaluation,
-    read_run_evaluation,
-    read_scalars,
-)
+from srgan.core.evaluation_records import read_baseline_evaluation, read_run_evaluation
+from srgan.core.records import SetScores, read_scalars
 from srgan.datasets.prepared import image_names, read_pair
 from srgan.report.figures import CropBox, ScalarSeries, most_detailed_crop
 

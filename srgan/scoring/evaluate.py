@@ -23,9 +23,11 @@ import torch
 from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
+from srgan.core.evaluation_records import BaselineEvaluation, RunEvaluation
 from srgan.core.images import bicubic_upscale
-from srgan.core.records import BaselineEvaluation, RunEvaluation, ScoredCheckpoint, TrainingSummary, read_summary
+from srgan.core.records import ScoredCheckpoint, TrainingSummary, read_summary
 from srgan.core.runtime import Runtime
+from srgan.core.study_code import AsRunProtocol
 from srgan.core.tensors import to_tensor, to_u8
 from srgan.datasets.prepared import EvalImage
 from srgan.inference.generator import load_generator, super_resolve
@@ -144,20 +146,10 @@ def evaluate_hr(sets: dict[str, list[EvalImage]], scale: int) -> BaselineEvaluat
     return BaselineEvaluation("hr", "n/a", results)
 
 
-@dataclass(frozen=True)
-class AsRunProtocol:
-    """The study protocol as the study's code ran it (`params.study_code`): which file its
-    "best" checkpoint was, BatchNorm in training mode at test time, unclamped SR."""
-
-    scored_checkpoint: str  # "best" | "last": the study's SRResNet "best" held the last epoch's weights
-    bn_mode: str  # "eval" | "train": each test image normalised with its own statistics
-    clamp: bool  # False: SR scored as the generator produced it
-
-    def checkpoint(self, summary: TrainingSummary, scored: ScoredCheckpoint) -> ScoredCheckpoint:
-        """The file scored in place of `scored` (SRGAN points are scored at their last weights anyway)."""
-        if self.scored_checkpoint == "last" and summary.experiment == "srresnet":
-            return summary.last
-        return scored
+def _as_run_checkpoint(protocol: AsRunProtocol, summary: TrainingSummary, scored: ScoredCheckpoint) -> ScoredCheckpoint:
+    """The file the study protocol as run scores in place of `scored`: the run's last weights when the
+    study's "best" file held them (SRResNet), else the same file."""
+    return summary.last if protocol.scored_file == "last" else scored
 
 
 def score_as_run(model: nn.Module, images: list[EvalImage], runtime: Runtime, protocol: AsRunProtocol) -> dict:
@@ -190,7 +182,7 @@ def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer
         scores[checkpoint.label], set_frames = score_sets(model, sets, scorer, runtime, tile_px, checkpoint.label)
         frames += set_frames
         if as_run is not None:
-            theirs = as_run.checkpoint(summary, checkpoint)
+            theirs = _as_run_checkpoint(as_run, summary, checkpoint)
             if theirs.file != checkpoint.file:
                 model, _ = load_generator(run_dir / theirs.file, scorer.scale, runtime)
             as_run_files[checkpoint.label] = theirs.file

@@ -1,12 +1,13 @@
 """The training loop, shared by both experiments' tasks.
 
-`TrainingRun` drives a task (`srgan.training.tasks`) over the batches of its
-patch plan: from the CPU loader (DataLoader workers) or, on CUDA, from the
-training set held in GPU memory (`srgan.datasets.patches`; the same patches).
-After each step it logs at `execution.log_every`, validates (PSNR-Y / SSIM-Y of
-the averaged generator on the validation set) and keeps the best-so-far weights,
-writes the checkpoint points, and saves the resume state every
-`execution.checkpoint_every` steps (`srgan.training.store`).
+`TrainingRun` drives a task through the `Task` contract (`srgan.training.task`) over
+the batches of its patch plan: from the CPU loader (DataLoader workers) or, on CUDA,
+from the training set held in GPU memory (`srgan.datasets.patches`; the same
+patches). Beside the loop stand two small pieces it calls at their cadence:
+`Validation` (PSNR-Y / SSIM-Y of the averaged generator, the best weights so far;
+`srgan.training.validation`) and `CheckpointPoints` (best.pt / last.pt at each point;
+`srgan.training.points`). The loop logs at `execution.log_every` and saves the
+resume state every `execution.checkpoint_every` steps (`srgan.training.store`).
 
 Nothing in a step waits for the device. A non-finite loss or gradient makes its
 step a no-op on the device (`srgan.training.steps.StepGuard`); the loop reads the
@@ -20,38 +21,36 @@ a step that should have stopped the run.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from srgan.core.config import ExecutionParams, ModelParams, TrainParams, as_dict
+from srgan.core.config import ExecutionParams, TrainParams
 from srgan.core.errors import SrganError
 from srgan.core.records import (
     STEADY_AFTER_STEPS,
+    GeneratorArchitecture,
+    GeneratorRecord,
     RunTiming,
-    ScoredCheckpoint,
     TrainingSummary,
     ValidationPoint,
+    generator_checkpoint,
 )
 from srgan.core.runtime import Runtime
 from srgan.datasets.patches import PatchPlan, PatchSpec, patch_batches
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.training.log import TrainLog
-from srgan.training.steps import unwrap
+from srgan.training.points import CheckpointPoints, PointPlan
 from srgan.training.store import RunStore
-from srgan.training.tasks import SRGANTask, SRResNetTask
-from srgan.training.validation import score_validation
+from srgan.training.task import Task
+from srgan.training.validation import Validation, cpu_weights
 
 log = logging.getLogger(__name__)
-
-Task = SRResNetTask | SRGANTask
-
 
 @dataclass(frozen=True)
 class TrainData:
@@ -68,26 +67,19 @@ class RunSpec:
 
     variant: str
     scale: int
-    model_params: ModelParams
+    architecture: GeneratorArchitecture  # of the generator it trains: its checkpoints' records hold it
     loss_terms: dict[str, float]  # {term: weight} of the content loss
     feature_weights: dict[str, str]  # {term: weights its extractor holds}
-    points: dict[int, str]  # step -> folder of the checkpoint point written there ("" = the output folder)
-    scored: tuple[tuple[str, int, str], ...]  # (label, point step, "best.pt" | "last.pt") of each
-    # checkpoint that evaluation scores
+    points: PointPlan  # where the weights are kept, and what evaluation scores
 
 
 @dataclass
 class TrainState:
-    """Progress of a run; the typed part of the resume state."""
+    """Progress of a run; with the validation and the points, the typed part of the resume state."""
 
     step: int = 0
     bad_steps: int = 0
-    best_psnr_y_db: float = -math.inf
-    best_step: int = 0
     train_s: float = 0.0  # seconds spent in optimiser steps (not validation), over all sessions
-    history: list[dict[str, float]] = field(default_factory=list)  # one ValidationPoint per validation
-    points_done: list[int] = field(default_factory=list)  # steps of checkpoint points already written
-    best_step_at: dict[int, int] = field(default_factory=dict)  # point step -> the best step when it was written
 
 
 def _rng_state() -> dict:
@@ -99,20 +91,11 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
-
-
 def _peak_memory(runtime: Runtime) -> tuple[float, str]:
     """(peak MiB, what was measured)."""
     if runtime.device.type == "cuda":
         return torch.cuda.max_memory_allocated(runtime.device) / 2**20, "CUDA allocated"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process RSS"  # Linux: KiB
-
-
-def _point_file(folder: str, name: str) -> str:
-    """A checkpoint point's file, relative to the run folder ("" = the run folder itself)."""
-    return f"{folder}/{name}" if folder else name
 
 
 class SteadyRate:
@@ -146,9 +129,11 @@ class TrainingRun:
                  execution: ExecutionParams, runtime: Runtime, store: RunStore, fingerprint: dict[str, str]) -> None:
         self.task, self.spec, self.data, self.plan, self.p = task, spec, data, plan, p
         self.execution, self.runtime, self.store, self.fingerprint = execution, runtime, store, fingerprint
-        self.valid_every = p.valid_every * plan.steps_per_unit
+        self.max_bad_steps = p.max_bad_steps  # non-finite steps a run may skip before it stops
         self.state = TrainState()
-        self.best_weights: dict[str, Tensor] | None = None
+        self.validation = Validation(data.valid_images, data.scale, runtime, p.valid_every * plan.steps_per_unit,
+                                     {*spec.points.points, plan.total_steps})
+        self.points = CheckpointPoints(spec.points, store)
         self.log: TrainLog | None = None
         self.clock = SteadyRate(runtime.device, 0)
         self.patch_spec = PatchSpec(patch_px=p.patch_px, scale=data.scale, augment=p.augment, seed=data.seed,
@@ -162,10 +147,11 @@ class TrainingRun:
 
     def _save_resume(self) -> None:
         self.store.save_resume({
-            "model": self.task.generator.state_dict(),  # what load_checkpoint checks for
+            "model": self.task.averaged.state_dict(),  # what load_checkpoint checks for
             "task": self.task.state_dict(),
             "state": asdict(self.state),
-            "best_weights": self.best_weights,
+            "validation": self.validation.state_dict(),
+            "points": self.points.state_dict(),
             "rng": _rng_state(),
         }, self.fingerprint)
 
@@ -176,7 +162,8 @@ class TrainingRun:
             return
         self.task.load_state_dict(saved["task"])
         self.state = TrainState(**saved["state"])
-        self.best_weights = saved["best_weights"]  # stays on the CPU, as _cpu_state keeps it
+        self.validation.load_state_dict(saved["validation"])
+        self.points.load_state_dict(saved["points"])
         _set_rng_state(saved["rng"])
         log.info("resuming %s from step %d of %d (%s)", self.task.experiment, self.state.step, self.steps,
                  self.store.resume_path)
@@ -189,7 +176,7 @@ class TrainingRun:
         self._restore()
         start_step = self.state.step
         self.clock = SteadyRate(self.runtime.device, start_step)
-        self.task.guard.health.step.fill_(start_step)
+        self.task.start_at(start_step)
         self.store.open_folders(fresh=start_step == 0)
         if self.runtime.is_main:
             self.log = TrainLog(self.store.live_log_dir, self.store.live_plots_dir, start_step)
@@ -221,9 +208,8 @@ class TrainingRun:
         self.state.step = step
         if step == self.steps:
             self.clock.stop(step)
-        points = self.spec.points
         log_now = step % self.execution.log_every == 0 or step == self.steps
-        validate_now = step % self.valid_every == 0 or step in points or step == self.steps
+        validate_now = self.validation.due(step)
         save_now = step % self.execution.checkpoint_every == 0 and step < self.steps
         if log_now or validate_now or save_now:
             self._check_health(step)  # the one host sync of these steps
@@ -234,29 +220,29 @@ class TrainingRun:
         self.state.train_s += time.perf_counter() - tick
         if validate_now:
             self._validate(step)
-        if step in points and step not in self.state.points_done:
+        if self.points.due(step):
             self._write_point(step)
         if save_now:
             self._save_resume()
 
     def _check_health(self, step: int) -> None:
         """Count the steps the guard skipped since the last check; stop when they exceed max_bad_steps."""
-        bad, first, failed = self.task.guard.health.read()
+        bad, first, failed = self.task.read_health()
         if not bad:
             return
         self.state.bad_steps += bad
         # The first failed check names the cause (terms come first; a NaN loss also makes NaN gradients).
         what = (failed[0] + (f" (and {', '.join(failed[1:])})" if len(failed) > 1 else "")) if failed else "value"
-        if self.state.bad_steps > self.p.max_bad_steps:
+        if self.state.bad_steps > self.max_bad_steps:
             saved = (f"the last saved state is {self.store.resume_path} (an unchanged rerun resumes there and meets "
                      "the same step again)" if self.store.resume_path.is_file() else
                      "no state was saved yet (an unchanged rerun meets the same step again)")
             raise SrganError(
                 f"non-finite {what} at step {first} of {self.task.experiment} ({self.state.bad_steps} bad step(s) "
-                f"by step {step}, max_bad_steps is {self.p.max_bad_steps}); {saved}; lower learning_rate, raise "
+                f"by step {step}, max_bad_steps is {self.max_bad_steps}); {saved}; lower learning_rate, raise "
                 "max_bad_steps or check the data, then run again")
         log.warning("non-finite %s at step %d: skipped (%d step(s) in steps ..%d; %d of %d allowed)", what, first, bad,
-                    step, self.state.bad_steps, self.p.max_bad_steps)
+                    step, self.state.bad_steps, self.max_bad_steps)
 
     def _validate(self, step: int) -> None:
         if self.runtime.is_main:
@@ -266,67 +252,43 @@ class TrainingRun:
                 if item is first:
                     self.log.image(f"valid/{item.name}", sr_img[0], step)
 
-            psnr_db, ssim = score_validation(self.task.averaged, self.data.valid_images, self.data.scale,
-                                             self.runtime, log_first)
-            point = ValidationPoint(step, round(psnr_db, 4), round(ssim, 4))
-            self.state.history.append(asdict(point))
-            self.log.scalars(step, {"valid/psnr_y_db": psnr_db, "valid/ssim_y": ssim})
-            log.info("step %d: valid PSNR-Y %.3f dB, SSIM-Y %.4f", step, psnr_db, ssim)
-            if psnr_db > self.state.best_psnr_y_db:
-                self.state.best_psnr_y_db, self.state.best_step = psnr_db, step
-                self.best_weights = _cpu_state(self.task.averaged)
+            point = self.validation.validate(step, self.task.averaged, log_first)
+            self.log.scalars(step, {"valid/psnr_y_db": point.valid_psnr_y_db, "valid/ssim_y": point.valid_ssim_y})
         self.runtime.barrier()
 
-    def _checkpoint(self, weights: dict[str, Tensor], point: dict[str, float]) -> dict[str, Any]:
+    def _checkpoint(self, weights: dict[str, Tensor], point: ValidationPoint) -> dict[str, Any]:
         spec = self.spec
-        return {"model": weights, "experiment": self.task.experiment, "variant": spec.variant, "scale": spec.scale,
-                "model_params": as_dict(spec.model_params), "loss_terms": spec.loss_terms,
-                "feature_weights": spec.feature_weights, **point}
+        return generator_checkpoint(weights, GeneratorRecord(
+            spec.architecture, self.task.experiment, spec.variant, spec.loss_terms, spec.feature_weights, point.step,
+            point.valid_psnr_y_db, point.valid_ssim_y))
 
     def _write_point(self, step: int) -> None:
         """best.pt (best validated so far) and last.pt (now) of the checkpoint point at `step`."""
+        validation = self.validation
+        files = None
         if self.runtime.is_main:
-            last = self.state.history[-1]
-            best = next(h for h in self.state.history if h["step"] == self.state.best_step)
-            self.store.save_point(self.spec.points[step], {
-                "best.pt": self._checkpoint(self.best_weights, best),
-                "last.pt": self._checkpoint(_cpu_state(self.task.averaged), last),
-            })
-        self.state.points_done.append(step)
-        self.state.best_step_at[step] = self.state.best_step
-
-    def _scored(self) -> tuple[ScoredCheckpoint, ...]:
-        out = []
-        for label, point, name in self.spec.scored:
-            folder = self.spec.points[point]
-            step = self.state.best_step_at[point] if name == "best.pt" else point
-            out.append(ScoredCheckpoint(label, _point_file(folder, name), step))
-        return tuple(out)
-
-    def _last(self) -> ScoredCheckpoint:
-        """The final weights: the last point's last.pt."""
-        folder = self.spec.points[max(self.spec.points)]
-        return ScoredCheckpoint("last", _point_file(folder, "last.pt"), self.steps)
+            files = {"best.pt": self._checkpoint(validation.best_weights, validation.point_at(validation.best_step)),
+                     "last.pt": self._checkpoint(cpu_weights(self.task.averaged), validation.history[-1])}
+        self.points.write(step, validation.best_step, files)
 
     def _finish(self, start_step: int, wall_s: float) -> TrainingSummary:
-        state, spec = self.state, self.spec
+        state, spec, validation = self.state, self.spec, self.validation
         summary = TrainingSummary(
             experiment=self.task.experiment, variant=spec.variant, loss_terms=spec.loss_terms,
             feature_weights=spec.feature_weights, unit=self.plan.unit, steps=self.steps,
-            steps_per_epoch=self.plan.steps_per_epoch, best_step=state.best_step,
-            best_valid_psnr_y_db=round(state.best_psnr_y_db, 4), bad_steps=state.bad_steps,
-            processes=self.runtime.world_size, history=tuple(ValidationPoint(**h) for h in state.history),
-            scored=self._scored(), last=self._last())
+            steps_per_epoch=self.plan.steps_per_epoch, best_step=validation.best_step,
+            best_valid_psnr_y_db=round(validation.best_psnr_y_db, 4), bad_steps=state.bad_steps,
+            processes=self.runtime.world_size, history=tuple(validation.history),
+            scored=self.points.scored(), last=self.points.last(self.steps))
         memory_mib, memory_kind = _peak_memory(self.runtime)
         steady = self.clock.rate
         timing = RunTiming(wall_s=round(wall_s, 1), train_step_s=round(state.train_s / max(1, state.step), 4),
                            steady_steps_per_s=None if steady is None else round(steady, 2),
                            peak_memory_mib=round(memory_mib, 1), memory_kind=memory_kind,
-                           resumed_from_step=start_step, graphed=self.task.graphed,
-                           graph_note=self.task.graph_note)
+                           resumed_from_step=start_step, graphed=self.task.graphed, graph_note=self.task.graph_note)
         log.info("%s %s: %d steps, %.3f s per training step, peak memory %.0f MiB (%s); CUDA graphs: %s",
                  self.task.experiment, spec.variant, self.steps, timing.train_step_s, timing.peak_memory_mib,
                  memory_kind, timing.graph_note)
-        self.store.publish(list(spec.points.values()), summary, timing)
+        self.store.publish(self.points.folders, summary, timing)
         self.runtime.barrier()
         return summary

@@ -1,32 +1,19 @@
-"""The two training tasks: SRResNet with a content loss, and SRGAN (generator against discriminator).
-
-A task owns its networks, fused Adam optimisers (learning rate in a device tensor),
-learning-rate schedules, fp16 loss scaler, the non-finite guard and the weight average
-(EMA) of its generator. `train_step` is one whole step (the step function of
-`srgan.training.steps`, then the EMA update): on CUDA with `runtime.cuda_graphs` auto or
-required it is captured once as a CUDA graph and replayed (`CapturedStep`); elsewhere it runs
-eagerly — the same code either way; `graphed` / `graph_note` say which (for timing.json).
-`state_dict` / `load_state_dict` save and restore all of it.
-The loop (`srgan.training.loop`) drives either task the same way: it never looks inside one.
+"""Training steps replayed as CUDA graphs: `CapturedStep` captures a whole step once (forward, losses,
+backward, fused Adam with the learning rate in a device tensor, the guard and the EMA update) and
+replays it; `graph_plan` says once whether a runtime's steps are graphed (`runtime.cuda_graphs`:
+never | auto | required) and why not.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import torch
-from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
+from torch import Tensor
 
-from srgan.core.config import TrainParams
 from srgan.core.errors import SrganError
 from srgan.core.runtime import Runtime
-from srgan.losses.content import ContentLoss
-from srgan.nets.srresnet import SRResNet
-from srgan.training.ema import EMA
-from srgan.training.steps import StepGuard, gan_checks, gan_step, lr_factor, pretrain_checks, pretrain_step
 
 log = logging.getLogger(__name__)
 
@@ -182,21 +169,6 @@ class CapturedStep:
                     "step function). The cause:\n  %s", _exception_text(error))
 
 
-def _for_training(model: nn.Module, runtime: Runtime) -> nn.Module:
-    """On the device (and memory format); global-batch BatchNorm under DDP on CUDA."""
-    model = runtime.prepare_model(model)
-    if runtime.distributed and runtime.device.type == "cuda":
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return model
-
-
-def _wrapped(model: nn.Module, runtime: Runtime) -> nn.Module:
-    """The module as the step functions see it: DDP-wrapped and/or compiled."""
-    if runtime.distributed:
-        model = DistributedDataParallel(model, device_ids=[runtime.device] if runtime.device.type == "cuda" else None)
-    return torch.compile(model) if runtime.compile else model
-
-
 def use_cuda_graphs(runtime: Runtime) -> tuple[bool, str]:
     """Whether this runtime's training steps are captured as CUDA graphs, and why not when they are not."""
     if runtime.cuda_graphs == "never":
@@ -210,7 +182,7 @@ def use_cuda_graphs(runtime: Runtime) -> tuple[bool, str]:
     return True, "training steps run as CUDA graphs"
 
 
-def _graph_plan(runtime: Runtime) -> tuple[bool, str]:
+def graph_plan(runtime: Runtime) -> tuple[bool, str]:
     """`use_cuda_graphs`, said once: nothing for "never", INFO on the CPU (graphs never apply there),
     WARNING for an "auto" CUDA run that cannot use them, SrganError for a "required" one."""
     graphs, why = use_cuda_graphs(runtime)
@@ -224,149 +196,3 @@ def _graph_plan(runtime: Runtime) -> tuple[bool, str]:
     else:
         log.warning("%s: training steps run eagerly", why)
     return graphs, why
-
-
-class _Task:
-    """Optimisers (fused Adam, betas 0.9/0.999), their schedules, the fp16 loss scaler, the guard and the EMA."""
-
-    experiment: str
-    generator: nn.Module  # the plain generator (what is averaged, validated and saved)
-
-    def __init__(self, modules: dict[str, nn.Module], checks: list[str], p: TrainParams, total_steps: int,
-                 runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.accumulation = p.grad_accumulation
-        self.optimizers = {
-            # fused: one kernel per step, the learning rate read from a device tensor, and `found_inf`
-            # (the guard's skip) honoured on the device; capturable: allowed inside a CUDA graph capture
-            # (the same fused kernel; PyTorch checks the flag when a step is captured).
-            name: torch.optim.Adam(module.parameters(), betas=(0.9, 0.999), fused=True, capturable=True,
-                                   lr=torch.tensor(p.learning_rate, dtype=torch.float32, device=runtime.device))
-            for name, module in modules.items()
-        }
-        self.schedules = {
-            name: torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda s: lr_factor(p.lr_schedule, s, total_steps, p.lr_decay_step))
-            for name, opt in self.optimizers.items()
-        }
-        self.scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
-        self.networks = modules
-        self.guard = StepGuard(list(modules.values()), checks, runtime)
-        self.ema = EMA(self.generator, p.ema_decay) if p.ema_decay > 0 else None
-        graphs, self._no_graph_note = _graph_plan(runtime)
-        self.captured: CapturedStep | None = (
-            CapturedStep(self._eager_step, list(self.optimizers.values()), runtime.device, runtime.cuda_graphs)
-            if graphs else None)
-
-    def _eager_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        scalars = self._optimiser_step(lr_img, hr_img)
-        if self.ema is not None:  # a step the guard skipped leaves the average (and its count) as it was
-            self.ema.update(self.generator, skipped=self.guard.found_inf)
-        return scalars
-
-    def _optimiser_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        raise NotImplementedError
-
-    def train_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        """One whole step (optimisers, EMA); returns loss scalars (device tensors; read before the next step).
-
-        A non-finite loss or gradient makes it a no-op on the device, recorded in `self.guard.health`.
-        """
-        if self.captured is not None:
-            return self.captured(lr_img, hr_img)
-        return self._eager_step(lr_img, hr_img)
-
-    @property
-    def graphed(self) -> bool:
-        """Whether the steps now replay a captured CUDA graph."""
-        return self.captured is not None and self.captured.graph is not None
-
-    @property
-    def graph_note(self) -> str:
-        """Why the steps are (not) graphed: one line for timing.json."""
-        return self.captured.note if self.captured is not None else self._no_graph_note
-
-    @property
-    def averaged(self) -> nn.Module:
-        """The generator that is validated and saved: the EMA, or the raw weights without one."""
-        return self.ema.model if self.ema is not None else self.generator
-
-    @property
-    def learning_rate(self) -> float:
-        return float(self.optimizers["generator"].param_groups[0]["lr"])
-
-    def end_step(self) -> None:
-        """Advance the learning-rate schedules (after every step, taken or skipped; no host sync)."""
-        for schedule in self.schedules.values():
-            schedule.step()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "networks": {name: net.state_dict() for name, net in self.networks.items()},
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "schedules": {name: s.state_dict() for name, s in self.schedules.items()},
-            "scaler": self.scaler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a saved task. It replaces the optimisers' state and learning-rate tensors, which a
-        captured graph would go on reading: the captured step is dropped, and a fresh one captures again."""
-        if self.captured is not None:
-            self.captured = self.captured.fresh()
-        for name, net in self.networks.items():
-            net.load_state_dict(state["networks"][name])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-            for group in opt.param_groups:  # the saved learning rate comes back on the CPU
-                group["lr"] = torch.as_tensor(group["lr"], dtype=torch.float32).to(self.runtime.device)
-            self.schedules[name].load_state_dict(state["schedules"][name])
-        self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
-
-
-class SRResNetTask(_Task):
-    """SRResNet trained with a content loss alone (experiment 1; SRResNet-MSE initialises SRGAN)."""
-
-    experiment = "srresnet"
-
-    def __init__(self, generator: SRResNet, content_loss: ContentLoss, p: TrainParams, total_steps: int,
-                 runtime: Runtime) -> None:
-        self.generator = _for_training(generator, runtime)
-        self.content_loss = content_loss.to(runtime.device)
-        checks = pretrain_checks(content_loss, check_grads=runtime.amp_dtype != torch.float16)
-        super().__init__({"generator": self.generator}, checks, p, total_steps, runtime)
-        self._g_train = _wrapped(self.generator, runtime)
-
-    def _optimiser_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        self._g_train.train()
-        return pretrain_step(self._g_train, self.content_loss, self.optimizers["generator"], lr_img, hr_img,
-                             self.runtime, self.accumulation, self.scaler, self.guard)
-
-
-class SRGANTask(_Task):
-    """SRGAN: the generator (from a trained SRResNet) against a discriminator (the paper's, or the study's)."""
-
-    experiment = "srgan"
-
-    def __init__(self, generator: SRResNet, discriminator: nn.Module, content_loss: ContentLoss,
-                 adversarial_weight: float, p: TrainParams, total_steps: int, runtime: Runtime,
-                 adversarial_gradient: bool = True) -> None:
-        self.generator = _for_training(generator, runtime)
-        self.discriminator = _for_training(discriminator, runtime)
-        self.content_loss = content_loss.to(runtime.device)
-        self.adversarial_weight = adversarial_weight
-        self.adversarial_gradient = adversarial_gradient  # false: the study's detached adversarial term
-        checks = gan_checks(content_loss, check_grads=runtime.amp_dtype != torch.float16)
-        super().__init__({"generator": self.generator, "discriminator": self.discriminator}, checks, p,
-                         total_steps, runtime)
-        self._g_train = _wrapped(self.generator, runtime)
-        self._d_train = _wrapped(self.discriminator, runtime)
-
-    def _optimiser_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        self._g_train.train()
-        self._d_train.train()
-        return gan_step(self._g_train, self._d_train, self.content_loss, self.optimizers["generator"],
-                        self.optimizers["discriminator"], lr_img, hr_img, self.adversarial_weight, self.runtime,
-                        self.accumulation, self.scaler, self.guard, self.adversarial_gradient)

@@ -1,0 +1,71 @@
+"""What both experiments' runs share once their task is built: the run's record (`RunSpec`), its
+resume fingerprint, its store and the loop.
+
+`srgan.training.srresnet.train_srresnet` and `srgan.training.srgan.train_srgan` build their task
+and checkpoint points, then call `run_task`. A run writes, when it has finished, its checkpoint
+points, summary.json (`srgan.core.records.TrainingSummary`), logs and curves (`srgan.training.store`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import numpy as np
+
+from srgan.core.records import GeneratorArchitecture, TrainingSummary
+from srgan.datasets.patches import PatchPlan
+from srgan.datasets.prepared import TrainImage
+from srgan.losses.content import ContentLoss
+from srgan.training.loop import RunSpec, TrainingRun
+from srgan.training.points import PointPlan
+from srgan.training.setup import TrainingSetup
+from srgan.training.store import RunStore
+from srgan.training.task import Task
+
+log = logging.getLogger(__name__)
+
+
+def run_fingerprint(**parts: Any) -> dict[str, str]:
+    """{name: short hash} of everything a resumable run depends on (compared part by part)."""
+    return {name: hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            for name, value in parts.items()}
+
+
+def data_digest(images: list[TrainImage]) -> list:
+    """Names, shapes and a 1/256 pixel sample of the training images: cheap even for DIV2K."""
+    return [(image.name, list(image.hr_u8.shape),
+             hashlib.sha256(np.ascontiguousarray(image.hr_u8[::16, ::16]).tobytes()).hexdigest()[:12])
+            for image in images]
+
+
+def patch_plan(setup: TrainingSetup) -> PatchPlan:
+    p = setup.p
+    return PatchPlan(unit=p.unit, length=p.length, batch_size=p.batch_size,
+                     num_images=len(setup.data.train_images))
+
+
+def log_extractors(content_loss: ContentLoss) -> None:
+    for term, extractor in content_loss.extractors_by_term.items():
+        count = sum(p.numel() for p in extractor.parameters())
+        cut = extractor.term.node or " + ".join(extractor.term.modules)
+        log.info("content term %s: %s cut at %s, %.1fM frozen parameters, %s weights%s", term,
+                 extractor.term.model, cut, count / 1e6, extractor.backbone_weights,
+                 "" if extractor.normalise else ", unnormalised input (the study's code)")
+
+
+def run_task(setup: TrainingSetup, task: Task, architecture: GeneratorArchitecture, content_loss: ContentLoss,
+             plan: PatchPlan, points: PointPlan, **extra_fingerprint: Any) -> TrainingSummary:
+    """Train `task` (whose generator has `architecture`) to the end of `plan`, or resume it there, and publish
+    the run."""
+    log_extractors(content_loss)
+    params = setup.params
+    spec = RunSpec(variant=setup.variant, scale=setup.data.scale, architecture=architecture,
+                   loss_terms=content_loss.term_weights, feature_weights=content_loss.backbone_weights, points=points)
+    fingerprint = run_fingerprint(**setup.fingerprint, data=data_digest(setup.data.train_images),
+                                  seed=setup.data.seed, world=setup.runtime.world_size, **extra_fingerprint)
+    store = RunStore(setup.args.paths, setup.runtime.is_main)
+    return TrainingRun(task, spec, setup.data, plan, setup.p, params.execution, setup.runtime, store,
+                       fingerprint).run()

@@ -1,0 +1,100 @@
+"""What every training stage sets up the same way, before its experiment's run builds networks.
+
+`open_training_stage` reads the stage's declaration from dvc.yaml (`srgan.core.declared`), checks
+the whole params file, gives the stage a view of exactly its declared keys, relaunches under
+torchrun when `runtime.processes` > 1, seeds the RNGs, resolves the device, and loads the training
+and validation images. The resulting `TrainingSetup` is what `srgan.training.srresnet.train_srresnet`
+and `srgan.training.srgan.train_srgan` take, with the content loss the stage script builds.
+Seeding happens here, before any network or extractor is built, so a run's random choices (the
+networks' initial weights, the patch draws) depend on `runtime.seed` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from srgan.core.config import Params, TrainParams, load_params, variant_terms
+from srgan.core.declared import DVC_YAML, Declared, code_digest, read_declared, stage_name
+from srgan.core.launch import relaunch_under_torchrun
+from srgan.core.runtime import Runtime, resolve_runtime, seed_everything, shutdown
+from srgan.core.sections import declared_values, params_view
+from srgan.core.study_code import rotation
+from srgan.datasets.prepared import centre_crop, load_eval_set, load_train_set
+from srgan.losses.terms import check_all_variant_terms
+from srgan.training.loop import TrainData
+from srgan.training.store import RunPaths
+
+
+@dataclass(frozen=True)
+class TrainingArgs:
+    """A training stage's command line: its run, data and folders (dvc.yaml's `cmd`)."""
+
+    experiment: str  # "srresnet" | "srgan"
+    variant: str  # "mse" or a key of params <experiment>.variants
+    train_dir: Path
+    valid_dir: Path
+    paths: RunPaths
+    init_dir: Path | None = None  # srgan: the SRResNet-MSE run folder it starts from
+
+
+@dataclass
+class TrainingSetup:
+    """One training stage, set up: see the module docstring. Close it (or use `with`) to leave DDP."""
+
+    args: TrainingArgs
+    declared: Declared
+    params: Params  # the stage's view: only its declared keys (and `execution`) can be read
+    p: TrainParams  # this run's training settings (an SRResNet variant's length applied)
+    terms: dict[str, float]  # the content loss {term: weight}
+    runtime: Runtime
+    data: TrainData
+    fingerprint: dict[str, Any]  # what a resume must match: declared settings and code, training data
+
+    @property
+    def experiment(self) -> str:
+        return self.args.experiment
+
+    @property
+    def variant(self) -> str:
+        return self.args.variant
+
+    @property
+    def key(self) -> str:
+        """The params key of the variant, to name a bad term: 'srgan.variants.hybrid_vgg19_5_4'."""
+        return f"{self.experiment}.variants.{self.variant}"
+
+    def close(self) -> None:
+        shutdown(self.runtime)
+
+    def __enter__(self) -> TrainingSetup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_training_stage(args: TrainingArgs, argv: list[str], params_file: Path = Path("params.yaml"),
+                        dvc_yaml: Path = DVC_YAML) -> TrainingSetup | None:
+    """Set the stage up (see the module docstring); None when the work was done by torchrun's processes."""
+    stage = stage_name("train", args.experiment, args.variant)
+    declared = read_declared(stage, dvc_yaml)
+    full = load_params(params_file)  # the whole file, every section: a typo anywhere stops here
+    check_all_variant_terms({"srresnet": full.srresnet.variants, "srgan": full.srgan.variants})
+    params = params_view(full, stage, declared.params)
+    if relaunch_under_torchrun(params.runtime.processes, argv):
+        return None
+    seed_everything(params.runtime.seed)
+    runtime = resolve_runtime(params.runtime)
+    section = params.srresnet if args.experiment == "srresnet" else params.srgan
+    p = section.for_variant(args.variant) if args.experiment == "srresnet" else section
+    terms = variant_terms(section, args.variant)
+    scale = params.data.scale
+    valid = load_eval_set(args.valid_dir, scale)
+    if p.valid_crop_px:
+        valid = [centre_crop(item, p.valid_crop_px, scale) for item in valid]
+    data = TrainData(load_train_set(args.train_dir, scale), valid, scale, params.runtime.seed,
+                     rotation(params.study_code))
+    fingerprint = {"settings": declared_values(full, declared.params), "code": code_digest(declared)}
+    return TrainingSetup(args, declared, params, p, terms, runtime, data, fingerprint)
