@@ -204,7 +204,7 @@ def weight_problems(problems: Problems, terms: dict[str, float], key: str) -> No
     for term, weight in terms.items():
         if not 0 <= weight < math.inf:  # also catches NaN
             problems.add(f"params key '{key}.{term}' must be a finite weight >= 0, got {weight}")
-    if all(math.isfinite(w) for w in terms.values()) and sum(terms.values()) <= 0:
+    if not any(w > 0 for w in terms.values()):  # NaN > 0 is False: a NaN-only mix has no positive weight either
         problems.add(f"params key '{key}' needs at least one positive weight")
 
 

@@ -1,6 +1,9 @@
-"""Data: sources (skimage, folders, downloads), the prepared-set folder layout (written
-and read in `prepared` only), and training patches with their sampling plan (`patches`).
+"""Data: sources (skimage, folders, downloads: `prepare`, `download`), the prepared-set folder
+layout (written and read in `prepared` only), and training patches with their sampling plan
+(`patches`).
 
-`download`, `sources`, `prepare` and `prepared` need no torch: the prepare stages depend
-on them and on `srgan.core` only. May import `srgan.core`.
+`download`, `prepare` and `prepared` need no torch: the prepare stages depend on them and on
+`srgan.core` only.
+
+May import: srgan.core.
 """

@@ -1,5 +1,6 @@
 """The networks of the paper: SRResNet (`srresnet`) and the discriminator (`discriminator`).
 
 Feature extractors of the content losses live with the losses (`srgan.losses.extractors`).
-May import `srgan.core`.
+
+May import: srgan.core.
 """

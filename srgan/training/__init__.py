@@ -1,9 +1,15 @@
-"""Training both experiments: the optimiser steps (`steps`), the two tasks that own
-networks and optimisers (`tasks`), the weight average (`ema`), the loop (`loop`), the
-run store of resume state and checkpoint points (`store`), logging (`log`), validation
-(`validation`), and one builder for both runs (`runs`).
+"""Training both experiments. The loop (`loop`) drives a task through the `Task` contract
+(`task`); beside it stand validation and best tracking (`validation`) and the checkpoint points
+(`points`); the run store keeps resume state and publishes the outputs (`store`); `log` writes
+TensorBoard and the curves. Each experiment is one module with its step, task and run:
+`srresnet` (experiment 1) and `srgan` (experiment 2). Shared: the step context and ending
+(`step`), the non-finite guard (`guard`), CUDA graphs (`graphs`), the EMA (`ema`), per-dtype
+bookkeeping (`grouped`), the stage setup (`setup`) and the run builder (`run`).
 
-May import `srgan.core`, `srgan.datasets`, `srgan.nets`, `srgan.losses`,
-`srgan.scoring.metrics` and `srgan.inference.generator` (never tiling, folding,
-upscale files, report or figures).
+A training stage's closure holds only what it runs: experiment 1 imports no `srgan` module,
+discriminator or adversarial loss; the pixel-MSE stages import no extractors (the feature
+stages' scripts build them and pass them in).
+
+May import: srgan.core, srgan.datasets, srgan.nets, srgan.losses.content, srgan.losses.terms,
+srgan.losses.adversarial, srgan.scoring.metrics, srgan.inference.generator.
 """

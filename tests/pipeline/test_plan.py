@@ -23,7 +23,7 @@ from srgan.pipeline.plan import (
     train_image_count,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _raw_params() -> dict:

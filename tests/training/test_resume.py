@@ -32,8 +32,8 @@ from srgan.losses.content import ContentLoss
 import train_driver
 from train_driver import execution, run_srresnet, srresnet_params
 
-ROOT = Path(__file__).resolve().parents[1]
-DRIVER = Path(__file__).with_name("train_driver.py")
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).resolve().parents[1] / "train_driver.py"
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -50,7 +50,7 @@ from srgan.report.inputs import GridImage, Scored
 from srgan.report.metrics_files import model_metrics
 from srgan.report.tables import colour_sentence, published_row
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCALE = 4
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

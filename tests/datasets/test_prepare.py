@@ -26,7 +26,7 @@ from srgan.core.images import bicubic_downscale, mod_crop, read_image
 from srgan.datasets.prepare import folder_eval_images, known_set, prepare_dataset
 from srgan.datasets.prepared import load_eval_set, load_train_set
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _ds(source: str, images: tuple[str, ...] = (), path: str = "", url: str = "", sha256: str = "") -> DatasetParams:

@@ -17,7 +17,7 @@ from srgan.pipeline import dvc_yaml
 from srgan.pipeline.code_deps import import_closure
 from srgan.pipeline.stage_params import STAGE_PARAMS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stages() -> dict[str, dict]:

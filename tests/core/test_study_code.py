@@ -35,7 +35,7 @@ from srgan.scoring.evaluate import Scorer, evaluate_run
 from srgan.training.srgan import GanContext, gan_step
 from srgan.training.step import StepContext
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 
 

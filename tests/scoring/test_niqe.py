@@ -14,7 +14,7 @@ from srgan.core.errors import SrganError
 from srgan.scoring import niqe as niqe_mod
 from srgan.scoring.niqe import imresize_bicubic, niqe, niqe_y, pristine_model
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BABOON = SHARED_DATA / "Set14" / "HR" / "baboon.png"
 # MATLAB R2021a on the LIVE release, as published with BasicSR's baboon.png.
 BABOON_MATLAB = 5.72957338

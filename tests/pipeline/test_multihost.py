@@ -6,9 +6,9 @@ at the same time, two workers each run their slice of `srgan plan --hosts 2` and
 them SIGKILLed in the middle of its training stage and started again with the same command,
 while a sweep host tries another loss weight with `dvc exp run` and `dvc exp push`es it. A
 fresh coordinator clone runs `dvc repro --pull`: no training stage and no evaluation runs,
-only the report, and `dvc metrics show` lists every run; it commits and pushes the results.
-Last, a fresh clone without `dvc pull` reads the results from the DVC remote and, after
-`dvc exp pull`, compares the sweep with them (`dvc exp show`, `dvc metrics diff`).
+only the report, which writes every scored model's metrics into git (`dvc metrics show` lists them);
+it commits and pushes the results. Last, a fresh clone without `dvc pull` reads the results from git
+and, after `dvc exp pull`, compares the sweep with them (`dvc exp show`, `dvc metrics diff`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,10 @@ def _exp_row(shown: object, name: str) -> dict:
 
 
 def _psnr(metrics: dict) -> float:
-    return metrics["step4"]["sample"]["psnr_y_db"]
+    return metrics["sample"]["psnr_y_db"]
+
+
+SWEPT_METRICS = "metrics/srgan/hybrid_res18_4/step4.json"
 
 
 def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path):
@@ -117,8 +120,9 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     hosts["sweep"] = _clone(origin, tmp_path / "sweep", env)
     logs = {h: tmp_path / f"{h}.log" for h in hosts}
     commands = {h: DVC + ["repro", "--pull", *slices[h]] for h in ("0", "1")}
-    commands["sweep"] = DVC + ["exp", "run", "--pull", "-n", "mse05", "-S", f"{SWEPT}=0.5",
-                               "evaluate_srgan@hybrid_res18_4"]
+    # The whole pipeline: the report writes the metrics the experiment is compared by; everything but the
+    # swept SRGAN, its evaluation and the report is restored (--pull) from phase 1's run-cache.
+    commands["sweep"] = DVC + ["exp", "run", "--pull", "-n", "mse05", "-S", f"{SWEPT}=0.5"]
     procs = {h: _start(commands[h], hosts[h], env, logs[h]) for h in ("sweep", spared, doomed)}
     victim, resume = procs[doomed], hosts[doomed] / "state" / KILLED_RUN / "resume.pt"
     deadline = time.time() + 600
@@ -137,7 +141,9 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
         assert stages_run(outs[h]) == set(slices[h]), outs[h]
         run(DVC + ["push", "--run-cache"], hosts[h], env)
     assert "Stage 'train_srresnet_mse' is cached - skipping run" in outs[spared]
-    assert stages_run(outs["sweep"]) == {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4"}
+    # The sweep started with the workers: what phase 1 pushed is restored, the rest runs on the sweep host.
+    assert {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"} <= stages_run(outs["sweep"])
+    assert not stages_run(outs["sweep"]) & set(slices["first"]), outs["sweep"]
     run(DVC + ["exp", "push", "origin", "mse05"], hosts["sweep"], env)
     lap("workers (one killed and rerun) and a sweep")
 
@@ -148,10 +154,11 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     for stage in [*slices["first"], *slices["0"], *slices["1"]]:
         assert f"Stage '{stage}' is cached - skipping run" in out, stage
     metrics = _metric_files(coordinator, env)
-    runs = {f"metrics/{e}/{v}.json" for e, v in (("srresnet", "mse"), ("srgan", "mse"), ("srgan", "hybrid_res18_4"))}
-    assert runs | {"metrics/bicubic.json", "metrics/hr.json"} <= set(metrics)
+    runs = {"metrics/srresnet/mse/best.json", *(f"metrics/srgan/{v}/step{k}.json" for v in ("mse", "hybrid_res18_4")
+                                                for k in (2, 4))}
+    assert set(metrics) == runs | {"metrics/bicubic.json", "metrics/hr.json"}
     for path in runs:
-        assert metrics[path]["checkpoints"] and "psnr_y_db" in json.dumps(metrics[path]), path
+        assert isinstance(metrics[path]["sample"]["psnr_y_db"], float), path
     assert "Experiment 2: SRGAN" in (coordinator / "report" / "index.md").read_text()
     run(["git", "add", "-A"], coordinator, env)
     run(["git", "commit", "-qm", "results"], coordinator, env)
@@ -159,21 +166,21 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     run(["git", "push", "-q", "origin", "HEAD:main"], coordinator, env)
     lap("coordinator")
 
-    # A fresh clone, no dvc pull: metrics come from the DVC remote; the sweep from `dvc exp pull`.
+    # A fresh clone, no dvc pull: the metrics are in git; the sweep comes with `dvc exp pull`.
     viewer = _clone(origin, tmp_path / "viewer", env)
     run(DVC + ["exp", "pull", "origin", "mse05"], viewer, env)
     shown = json.loads(run(DVC + ["exp", "show", "--json", "-n", "2"], viewer, env))
     results, swept = _exp_row(shown, "main"), _exp_row(shown, "mse05")
     assert results["params"]["params.yaml"]["data"]["srgan"]["variants"]["hybrid_res18_4"]["mse"] == 0.6
     assert swept["params"]["params.yaml"]["data"]["srgan"]["variants"]["hybrid_res18_4"]["mse"] == 0.5
-    psnr = [_psnr(row["metrics"]["metrics/srgan/hybrid_res18_4.json"]["data"]) for row in (results, swept)]
+    psnr = [_psnr(row["metrics"][SWEPT_METRICS]["data"]) for row in (results, swept)]
     assert psnr[0] != psnr[1], psnr
-    # Results the viewer never pulled: read from the DVC remote.
-    assert not (viewer / "metrics" / "srgan" / "mse.json").exists()
-    assert _psnr(results["metrics"]["metrics/srgan/mse.json"]["data"]) > 0
-    diff = json.loads(run(DVC + ["metrics", "diff", "HEAD", "mse05", "--json", "--targets",
-                                 "metrics/srgan/hybrid_res18_4.json"], viewer, env))
-    change = diff["metrics/srgan/hybrid_res18_4.json"]["step4.sample.psnr_y_db"]
+    # Results the viewer never pulled: its models are not there, its metrics are (git).
+    assert not (viewer / "models" / "srgan").exists() and (viewer / "metrics" / "srgan" / "mse" / "step4.json").is_file()
+    assert _psnr(results["metrics"]["metrics/srgan/mse/step4.json"]["data"]) > 0
+    diff = json.loads(run(DVC + ["metrics", "diff", "HEAD", "mse05", "--json", "--targets", SWEPT_METRICS],
+                          viewer, env))
+    change = diff[SWEPT_METRICS]["sample.psnr_y_db"]
     assert (change["old"], change["new"]) == tuple(psnr), diff
     lap("dvc exp route")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from srgan.pipeline.reruns import code_reruns
 from srgan.report.curves import CHARTS
 
 from dvc_project import DVC, SET5, dvc_env, micro_params, new_project, run, stages_run
@@ -175,6 +176,15 @@ def test_status_probes(project):
     assert {"train_srresnet_mse", "train_srgan@hybrid_res18_4", "report"} <= changed
     assert not {s for s in changed if s.startswith(("prepare", "evaluate"))}, changed
     assert "evaluate_bicubic" in _changed_after(repo, env, "srgan/core/images.py")
+    # Closures drawn by need, as the docs' table (srgan.pipeline.reruns) computes them, seen by DVC itself.
+    for module in ("srgan/nets/discriminator.py", "srgan/losses/extractors.py", "srgan/core/evaluation_records.py",
+                   "srgan/pipeline/stage_params.py"):
+        changed = _changed_after(repo, env, module)
+        assert changed == {stage.replace("<v>", "hybrid_res18_4") for stage in code_reruns((module,))}, module
+    assert not {s for s in _changed_after(repo, env, "srgan/nets/discriminator.py") if s.startswith("train_srresnet")}
+    assert not {"train_srresnet_mse", "train_srgan_mse"} & _changed_after(repo, env, "srgan/losses/extractors.py")
+    for module in ("srgan/core/evaluation_records.py", "srgan/pipeline/stage_params.py"):
+        assert not {s for s in _changed_after(repo, env, module) if s.startswith("train")}, module
     for key, value in (("num_workers", 1), ("log_every", 7), ("checkpoint_every", 3), ("progress", True)):
         params = yaml.safe_load((repo / "params.yaml").read_text())
         params["execution"][key] = value
@@ -266,8 +276,8 @@ def test_stage_with_bad_params_fails_with_one_line(project, tmp_path):
 
 def test_missing_model_is_one_clear_line(project):
     repo, env, _ = project
-    result = subprocess.run([sys.executable, "-m", "stages.evaluate", "models/nope", "data/prepared/test", "m.json",
-                             "m.csv"], cwd=repo, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "stages.evaluate", "srresnet", "mse", "models/nope",
+                             "data/prepared/test", "m.json", "m.csv"], cwd=repo, env=env, capture_output=True, text=True)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error:") and "models/nope/summary.json not found" in lines[-1]

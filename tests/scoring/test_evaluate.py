@@ -47,7 +47,7 @@ from srgan.scoring.evaluate import (
 )
 from srgan.scoring.niqe import niqe, niqe_y
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SCALE = 4
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)

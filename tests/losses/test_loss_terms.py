@@ -28,7 +28,7 @@ from srgan.losses.terms import (
     term_family,
 )
 
-PARAMS_YAML = Path(__file__).resolve().parents[1] / "params.yaml"
+PARAMS_YAML = Path(__file__).resolve().parents[2] / "params.yaml"
 KEY = "srgan.variants.x"
 
 

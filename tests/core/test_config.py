@@ -25,7 +25,7 @@ from srgan.core.errors import SrganError
 from srgan.core.sections import as_dict, declared_values
 from srgan.pipeline.stage_params import STAGE_PARAMS
 
-PARAMS_YAML = Path(__file__).resolve().parents[1] / "params.yaml"
+PARAMS_YAML = Path(__file__).resolve().parents[2] / "params.yaml"
 
 
 @pytest.fixture(scope="module")

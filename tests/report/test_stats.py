@@ -31,7 +31,7 @@ from srgan.report.stats import (
     verdict_sentence,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = 2000  # bootstrap resamples in tests (the default is 10 000)
 
 

@@ -41,7 +41,7 @@ from srgan.datasets.prepared import (
     write_prepared_set,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _noise(h: int, w: int, seed: int = 0, channels: int = 3) -> np.ndarray:

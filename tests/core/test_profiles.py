@@ -11,7 +11,7 @@ import pytest
 
 from srgan.core.config import load_params, params_from_dict, variant_names
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))
 STUDY_VARIANTS = ["mse", "vgg19_5_4", "res18_4", "res34_3", "res34_5",
                   "hybrid_vgg19_5_4", "hybrid_res18_4", "hybrid_res34_3", "hybrid_res34_5"]

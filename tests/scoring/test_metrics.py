@@ -23,7 +23,7 @@ from srgan.scoring.metrics import (
     ssim_y,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _to_tensor(img: Image.Image) -> torch.Tensor:

@@ -1,0 +1,36 @@
+"""What reruns when: the docs' table is the one computed from the stages' closures and declared params,
+and it says what the pipeline promises (the slow `dvc status` probes in test_pipeline.py check rows of it
+against DVC itself)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from srgan.pipeline.reruns import code_reruns, param_reruns, table
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "README.md"
+BLOCK = re.compile(r"<!-- reruns:begin[^>]*-->\n(.*?)\n<!-- reruns:end -->", re.S)
+
+
+def test_the_docs_hold_the_computed_table() -> None:
+    found = BLOCK.search(DOC.read_text(encoding="utf-8"))
+    assert found, f"{DOC} has no reruns block"
+    assert found.group(1) == table(), "the table is stale: paste `python -m srgan.pipeline.reruns` into it"
+
+
+def test_what_the_table_promises() -> None:
+    train_srresnet = {"train_srresnet_mse", "train_srresnet@<v>"}
+    training = train_srresnet | {"train_srgan_mse", "train_srgan@<v>"}
+    # Experiment 1 trains no discriminator: its code reruns experiment 2 only.
+    for module in ("srgan/nets/discriminator.py", "srgan/losses/adversarial.py", "srgan/training/srgan.py"):
+        assert not code_reruns((module,)) & train_srresnet, module
+    # The pixel-MSE stages build no extractor.
+    assert code_reruns(("srgan/losses/extractors.py",)) == {"train_srresnet@<v>", "train_srgan@<v>"}
+    # Evaluation records, the param table and the pipeline wiring are no training stage's code.
+    for module in ("srgan/core/evaluation_records.py", "srgan/pipeline/stage_params.py", "srgan/pipeline/dvc_yaml.py"):
+        assert not code_reruns((module,)) & training, module
+    # One weight of one variant: its own training stage and the report, nothing else.
+    assert param_reruns("srgan.variants.<v>.mse") == {"train_srgan@<v>", "report"}
+    assert param_reruns("execution.log_every") == set()
