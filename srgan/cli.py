@@ -29,7 +29,9 @@ def _cli_runtime(device: str, precision: str, channels_last: bool):
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import json
+    from dataclasses import asdict
 
+    from srgan.core.evaluation_records import CheckpointEvaluation
     from srgan.datasets.prepare import folder_eval_images
     from srgan.inference.generator import load_generator
     from srgan.scoring.evaluate import evaluate_bicubic, make_scorer, score_sets
@@ -39,14 +41,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     scorer = make_scorer(args.scale, runtime, lpips_required=False)
     if args.model == "bicubic":
         baseline, _ = evaluate_bicubic(sets, scorer, runtime)
-        results = {"experiment": baseline.experiment, "lpips_alex_status": baseline.lpips_alex_status,
-                   **baseline.scores}
+        result = CheckpointEvaluation("bicubic", "", "", baseline.lpips_alex_status, baseline.scores)
     else:
         generator, record = load_generator(Path(args.model), args.scale, runtime)
         scores, _ = score_sets(generator, sets, scorer, runtime)
-        results = {"experiment": record.experiment or "?", "variant": record.variant or "?",
-                   "lpips_alex_status": scorer.lpips_status, **scores}
-    print(json.dumps(results, indent=2))
+        result = CheckpointEvaluation(args.model, record.experiment, record.variant, scorer.lpips_status, scores)
+    print(json.dumps(asdict(result), indent=2))
 
 
 UPSCALE_HELP = """\

@@ -10,12 +10,11 @@ the report stage writes the numbers from them into git (metrics/).
 
 from pathlib import Path
 
-from srgan.core.artifacts import atomic_path
 from srgan.core.config import load_params
 from srgan.core.console import run_main
 from srgan.core.declared import read_declared, stage_name
 from srgan.core.errors import SrganError
-from srgan.core.evaluation_records import write_baseline_evaluation, write_run_evaluation
+from srgan.core.evaluation_records import write_baseline_evaluation, write_per_image, write_run_evaluation
 from srgan.core.runtime import resolve_eval_runtime
 from srgan.core.sections import params_view
 from srgan.core.study_code import as_run_protocol
@@ -48,8 +47,7 @@ def main(argv: list[str]) -> None:
         protocol = as_run_protocol(params.study_code, experiment)
         record, per_image = evaluate_run(run_dir, sets, scorer, runtime, params.evaluate.tile_px, protocol)
         write_run_evaluation(record_json, record)
-    with atomic_path(per_image_csv) as tmp:
-        per_image.to_csv(tmp, index=False, float_format="%.4f")
+    write_per_image(per_image_csv, per_image)
 
 
 if __name__ == "__main__":

@@ -280,11 +280,24 @@ def test_evaluate_a_local_set5_folder(capsys):
     from srgan.cli import main
 
     main(["evaluate", "--model", "bicubic", "--device", "cpu", str(SHARED / "Set5")])
-    scores = json.loads(capsys.readouterr().out)["Set5"]
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "bicubic" and set(result) == {"model", "experiment", "variant", "lpips_alex_status",
+                                                             "scores"}
+    scores = result["scores"]["Set5"]
     assert scores["images"] == 5
     assert scores["psnr_y_db"] == pytest.approx(28.42, abs=0.02)
     assert scores["ssim_y"] == pytest.approx(0.810, abs=0.002)
     assert {"psnr_rgb_db", "ms_ssim_rgb"} <= set(scores)
+
+
+def test_evaluate_a_checkpoint_names_it_and_its_run(tmp_path, checkpoint, capsys):
+    folder = tmp_path / "tiny" / "HR"
+    folder.mkdir(parents=True)
+    Image.fromarray(_rgb(48, 40)).save(folder / "a.png")
+    main(["evaluate", "--model", str(checkpoint), "--device", "cpu", str(tmp_path / "tiny")])
+    result = json.loads(capsys.readouterr().out)
+    assert (result["model"], result["experiment"], result["variant"]) == (str(checkpoint), "srresnet", "mse")
+    assert result["scores"]["tiny"]["images"] == 1 and "psnr_y_db" in result["scores"]["tiny"]
 
 
 class _Terminal(io.StringIO):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from srgan.core.artifacts import read_json, write_json_atomic
 from srgan.core.errors import SrganError
@@ -94,13 +94,37 @@ def read_generator_record(checkpoint: dict[str, Any], path: Path) -> GeneratorRe
 # ---------------------------------------------------------------- training -> evaluation, report
 
 
+def point_label(unit: str, count: int) -> str:
+    """A checkpoint point's label and folder: 'step16', 'epoch100' (the one rule that writes them)."""
+    return f"{unit}{count}"
+
+
 @dataclass(frozen=True)
 class ScoredCheckpoint:
-    """A checkpoint of a run that evaluation scores."""
+    """A checkpoint of a run: what its weights are, as data (its text `label` is derived, never parsed back).
 
-    label: str  # "best" (SRResNet), "step16" / "epoch100" (SRGAN checkpoint points)
+    kind "best": the best validated weights (SRResNet's scored file); "point": the weights after `count`
+    units (an SRGAN checkpoint point); "last": the weights at the end of the run.
+    """
+
+    kind: Literal["best", "point", "last"]
     file: str  # relative to the run folder: "best.pt", "step16/last.pt"
     step: int  # optimiser steps behind its weights
+    unit: Literal["step", "epoch"]  # what `count` counts (the run's unit)
+    count: int  # units behind a point's weights (the run's length for best and last)
+
+    @property
+    def label(self) -> str:
+        """The key of its scores and its folder: 'best', 'last', 'step16', 'epoch100'."""
+        return point_label(self.unit, self.count) if self.kind == "point" else self.kind
+
+    def words(self) -> str:
+        """'best validation PSNR-Y', 'after 100 epochs', 'after 1 step', 'at the end'."""
+        if self.kind == "best":
+            return "best validation PSNR-Y"
+        if self.kind == "last":
+            return "at the end"
+        return f"after {self.count} {self.unit}{'' if self.count == 1 else 's'}"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,6 @@ from srgan.report.inputs import (
 )
 from srgan.report.metrics_files import write_metrics_folder
 from srgan.report.tables import (
-    as_run_words,
     colour_sentences,
     colour_table,
     experiment_table,
@@ -197,10 +196,10 @@ def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
         "natural-image reference). SRResNet is evaluated at its best validation PSNR-Y; each SRGAN at the "
         "checkpoint named in its table (the weights after that many steps or epochs).",
     ]
-    as_run = next((s.as_run_protocol for s in scored if s.as_run is not None), None)
+    as_run = next((s.as_run_scoring for s in scored if s.as_run is not None), None)
     if as_run is not None:
         lines += ["", f"**Study protocol as run** rows: the study protocol as the content-loss study's code scored "
-                      f"({as_run_words(as_run)}; params `study_code`), beside ours as intended (the study-protocol "
+                      f"({as_run.words()}; params `study_code`), beside ours as intended (the study-protocol "
                       "rows above them) and the study's published numbers: what separates the published table "
                       "from ours is what these rows show (README: \"Reproducing the published table\")."]
     if lpips_status != "ok":
@@ -219,16 +218,8 @@ def _groups(scored: Sequence[Scored]) -> list[tuple[str, tuple[str, str], list[S
     for item in scored:
         if item.experiment != BICUBIC:
             out.setdefault((item.experiment, item.checkpoint), []).append(item)
-    return [(f"{EXPERIMENT_TITLES[exp]} ({_checkpoint_words(label)})", (exp, label), cols)
+    return [(f"{EXPERIMENT_TITLES[exp]} ({cols[0].point.words()})", (exp, label), cols)
             for (exp, label), cols in out.items()]
-
-
-def _checkpoint_words(label: str) -> str:
-    """'best' -> 'best validation PSNR-Y', 'step20' -> 'after 20 steps', 'epoch100' -> 'after 100 epochs'."""
-    if label == "best":
-        return "best validation PSNR-Y"
-    m = re.fullmatch(r"(step|epoch)(\d+)", label)
-    return f"after {m[2]} {m[1]}{'' if m[2] == '1' else 's'}" if m else label
 
 
 def build_report(
@@ -252,7 +243,7 @@ def build_report(
               for experiment, variants in experiments.items() if variants}
     colors = figures.model_colors([BICUBIC, *dict.fromkeys(v for vs in experiments.values() for v in vs)])
     groups = _groups(scored)
-    srgan_labels = [label for _, (experiment, label), _ in groups if experiment == "srgan"]
+    srgan_points = [columns[0].point for _, (experiment, _), columns in groups if experiment == "srgan"]
     sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, read_lpips_status(evaluation_dir)))]
     headline = headline_table(scored, sets, hr_niqe)
     sections.append(("## Headline", ["PSNR-Y / SSIM-Y (paper protocol) and NIQE of every scored model; the full "
@@ -263,7 +254,7 @@ def build_report(
         text: list[str] = []
         for title, (experiment, label), columns in groups:
             table = experiment_table(columns, bicubic, hr_niqe[set_name], set_name,
-                                     published_row(experiment, label, srgan_labels))
+                                     published_row(columns[0].point, srgan_points))
             stem = _file_stem(f"{set_name}_{experiment}_{label}")
             tables[stem] = table
             text += [f"### {title}", "", to_markdown(table), "", f"As CSV: [{stem}.csv]({stem}.csv)", ""]

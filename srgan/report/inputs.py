@@ -17,8 +17,13 @@ import numpy as np
 import pandas as pd
 
 from srgan.core.errors import SrganError
-from srgan.core.evaluation_records import read_baseline_evaluation, read_run_evaluation
-from srgan.core.records import SetScores, read_scalars
+from srgan.core.evaluation_records import (
+    AsRunScoring,
+    read_baseline_evaluation,
+    read_per_image,
+    read_run_evaluation,
+)
+from srgan.core.records import ScoredCheckpoint, SetScores, read_scalars
 from srgan.datasets.prepared import image_names, read_pair
 from srgan.report.figures import CropBox, ScalarSeries, most_detailed_crop
 
@@ -37,7 +42,8 @@ class Scored:
     feature_weights: dict[str, str]  # {term: weights its extractor held}
     loss_terms: dict[str, float]  # {term: weight} ({} for bicubic)
     as_run: SetScores | None = None  # the study protocol as the study ran it (set -> scores), when evaluated
-    as_run_protocol: dict | None = None  # {"checkpoints", "bn_mode", "clamp"}, see srgan.core.records.RunEvaluation
+    as_run_scoring: AsRunScoring | None = None  # how it was scored (with `as_run`)
+    point: ScoredCheckpoint | None = None  # what the checkpoint is, as data (None for bicubic)
 
     @property
     def name(self) -> str:
@@ -83,27 +89,20 @@ def collect_scored(evaluation_dir: Path, models_dir: Path, experiments: dict[str
         for variant in variants:
             path = evaluation_dir / experiment / f"{variant}.json"
             run = read_run_evaluation(path)
-            for label, file in run.checkpoints.items():
-                weights = models_dir / experiment / variant / file
+            for point in run.checkpoints:
+                weights = models_dir / experiment / variant / point.file
                 if not weights.is_file():
                     raise SrganError(f"checkpoint {weights} not found; run the training stages (dvc repro)")
+                label = point.label
                 as_run = _sets_of(run.as_run[label], sets, path) if run.as_run else None
                 scored.append(Scored(experiment, variant, label, _sets_of(run.scores[label], sets, path), weights,
-                                     run.feature_weights, run.loss_terms, as_run, run.as_run_protocol))
+                                     run.feature_weights, run.loss_terms, as_run, run.as_run_scoring, point))
     return scored
 
 
 def load_per_image(evaluation_dir: Path, names: Sequence[str]) -> pd.DataFrame:
     """evaluation/<name>.csv of each run key ('bicubic', 'srgan/mse'), stacked, with a `model` column."""
-    frames = []
-    for name in names:
-        path = evaluation_dir / f"{name}.csv"
-        if not path.is_file():
-            raise SrganError(f"per-image metrics {path} not found; run its evaluate stage (dvc repro)")
-        # Image names such as DIV2K's "0801" and labels must stay text.
-        frame = pd.read_csv(path, dtype={"set": str, "image": str, "checkpoint": str}, keep_default_na=False,
-                            na_values=["", "NaN", "nan"])
-        frames.append(frame.assign(model=name))
+    frames = [read_per_image(evaluation_dir / f"{name}.csv").assign(model=name) for name in names]
     return pd.concat(frames, ignore_index=True)
 
 

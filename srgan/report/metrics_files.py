@@ -22,11 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from srgan.core.artifacts import atomic_path, write_json_atomic
+from srgan.core.evaluation_records import METRIC_KEYS  # in this order in every file (DVC sorts columns anyway)
 from srgan.report.inputs import BICUBIC, Scored
 
-# In this order in every file (DVC sorts its columns by name anyway).
-METRIC_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb", "niqe_y", "lpips_alex", "chroma_ratio",
-               "delta_e00")
 AS_RUN_KEYS = ("psnr_rgb_db", "ms_ssim_rgb")  # the study protocol as the study ran it, suffixed "_as_run"
 AS_RUN_SUFFIX = "_as_run"
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from srgan.core.records import ScoredCheckpoint
 from srgan.losses.terms import term_family
 from srgan.report.inputs import BICUBIC, Scored
 from srgan.report.published import ROWS as PUBLISHED_ROWS
@@ -35,25 +36,17 @@ def _metric_name(row_label: str) -> str:
     return row_label.split(" (")[0].split(" ↑")[0].split(" ↓")[0]
 
 
-def published_row(experiment: str, label: str, labels: Sequence[str]) -> str | None:
-    """The study's result row to show beside a table: SRResNet, or the SRGAN checkpoint of the
-    same label (epoch100, epoch200), else by position (first = after 100, last = after 200 epochs)."""
-    if experiment == "srresnet":
+def published_row(point: ScoredCheckpoint, points: Sequence[ScoredCheckpoint]) -> str | None:
+    """The study's result row to show beside a table of `point`: SRResNet's (its best), or the SRGAN row
+    after the same number of epochs (100, 200), else by position among the run's `points` (the first
+    beside the study's 100 epochs, the last beside its 200)."""
+    if point.kind == "best":
         return "srresnet"
-    if label in PUBLISHED_ROWS:
-        return label
-    if len(labels) >= 2 and label in (labels[0], labels[-1]):
-        return "epoch100" if label == labels[0] else "epoch200"
+    if point.unit == "epoch" and f"epoch{point.count}" in PUBLISHED_ROWS:
+        return f"epoch{point.count}"
+    if len(points) >= 2 and point in (points[0], points[-1]):
+        return "epoch100" if point == points[0] else "epoch200"
     return None
-
-
-def as_run_words(protocol: dict) -> str:
-    """'last checkpoint, BN in training mode, unclamped': what the study's code did at test time."""
-    files = set(protocol.get("checkpoints", {}).values())
-    words = ["last checkpoint" if files and all(f.endswith("last.pt") for f in files) else "scored checkpoint",
-             "BN in training mode" if protocol.get("bn_mode") == "train" else "BN in eval mode",
-             "clamped" if protocol.get("clamp") else "unclamped"]
-    return ", ".join(words)
 
 
 def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float, set_name: str,
@@ -70,7 +63,7 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
     table = pd.DataFrame(data)
     order = [label for label, _ in METRIC_ROWS.values()]
     reported = bool(published_as) and set_name.lower() in reported_sets()
-    as_run = next((c.as_run_protocol for c in columns if c.as_run is not None), None)
+    as_run = next((c.as_run_scoring for c in columns if c.as_run is not None), None)
     for key in ("psnr_rgb_db", "ms_ssim_rgb"):
         name = _metric_name(METRIC_ROWS[key][0])
         rows: dict[str, dict[str, float]] = {}
@@ -81,7 +74,7 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
             rows[f"{name}: study, {PUBLISHED_ROWS[published_as]} (published)"] = theirs
         if as_run is not None:
             run_values = {c.variant: (c.as_run or {}).get(set_name, {}).get(key, math.nan) for c in columns}
-            rows[f"{name}: study protocol as run ({as_run_words(as_run)})"] = run_values
+            rows[f"{name}: study protocol as run ({as_run.words()})"] = run_values
             if reported:
                 rows[f"{name}: as run − published"] = {v: run_values[v] - theirs[v] for v in run_values}
         if reported:

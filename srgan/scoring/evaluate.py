@@ -23,7 +23,13 @@ import torch
 from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
-from srgan.core.evaluation_records import BaselineEvaluation, RunEvaluation
+from srgan.core.evaluation_records import (
+    METRIC_KEYS,
+    PER_IMAGE_KEYS,
+    AsRunScoring,
+    BaselineEvaluation,
+    RunEvaluation,
+)
 from srgan.core.images import bicubic_upscale
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, read_summary
 from srgan.core.runtime import Runtime
@@ -39,10 +45,6 @@ from srgan.scoring.niqe import niqe_y
 
 log = logging.getLogger(__name__)
 
-DISTORTION_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb")
-PERCEPTUAL_KEYS = ("niqe_y", "lpips_alex")
-COLOUR_KEYS = ("chroma_ratio", "delta_e00")
-METRIC_KEYS = DISTORTION_KEYS + PERCEPTUAL_KEYS + COLOUR_KEYS
 TILE_OVERLAP_PX = 16  # LR px shared by neighbouring tiles with evaluate.tile_px
 
 
@@ -126,8 +128,7 @@ def score_sets(model: nn.Module | None, sets: dict[str, list[EvalImage]], scorer
 
 def _per_image_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     table = pd.concat(frames, ignore_index=True)
-    columns = ["checkpoint", "set", "image", "gray", *(k for k in METRIC_KEYS if k in table)]
-    return table[columns]
+    return table[[*PER_IMAGE_KEYS, *(k for k in METRIC_KEYS if k in table)]]
 
 
 def evaluate_bicubic(sets: dict[str, list[EvalImage]], scorer: Scorer,
@@ -191,11 +192,10 @@ def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer
         del model
         if runtime.device.type == "cuda":
             torch.cuda.empty_cache()
-    protocol = None if as_run is None else {"checkpoints": as_run_files, "bn_mode": as_run.bn_mode,
-                                            "clamp": as_run.clamp}
-    metrics_ = RunEvaluation(
+    scoring = None if as_run is None else AsRunScoring(as_run_files, as_run.bn_mode, as_run.clamp)
+    record = RunEvaluation(
         experiment=summary.experiment, variant=summary.variant, loss_terms=summary.loss_terms,
         feature_weights=summary.feature_weights, lpips_alex_status=scorer.lpips_status,
-        checkpoints={c.label: c.file for c in summary.scored}, scores=scores,
-        as_run_protocol=protocol, as_run=as_run_scores if as_run is not None else None)
-    return metrics_, _per_image_table(frames)
+        checkpoints=summary.scored, scores=scores, as_run_scoring=scoring,
+        as_run=as_run_scores if as_run is not None else None)
+    return record, _per_image_table(frames)

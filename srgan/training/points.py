@@ -26,8 +26,10 @@ def point_file(folder: str, name: str) -> str:
 class PointPlan:
     """Where a run keeps its weights, and what evaluation scores."""
 
+    unit: str  # "step" | "epoch": what the counts count
     points: dict[int, str]  # step -> folder of the point written there ("" = the run folder)
-    scored: tuple[tuple[str, int, str], ...]  # (label, point step, "best.pt" | "last.pt") of each scored file
+    counts: dict[int, int]  # step -> units of the point there
+    scored: tuple[tuple[str, int, str], ...]  # (kind "best" | "point", point step, "best.pt" | "last.pt")
 
 
 class CheckpointPoints:
@@ -52,15 +54,17 @@ class CheckpointPoints:
     def scored(self) -> tuple[ScoredCheckpoint, ...]:
         """The files evaluation scores, labelled, with the step behind each one's weights."""
         out = []
-        for label, point, name in self.plan.scored:
+        for kind, point, name in self.plan.scored:
             step = self.best_step_at[point] if name == "best.pt" else point
-            out.append(ScoredCheckpoint(label, point_file(self.plan.points[point], name), step))
+            out.append(ScoredCheckpoint(kind, point_file(self.plan.points[point], name), step, self.plan.unit,
+                                        self.plan.counts[point]))
         return tuple(out)
 
     def last(self, total_steps: int) -> ScoredCheckpoint:
         """The final weights: the last point's last.pt."""
-        folder = self.plan.points[max(self.plan.points)]
-        return ScoredCheckpoint("last", point_file(folder, "last.pt"), total_steps)
+        end = max(self.plan.points)
+        return ScoredCheckpoint("last", point_file(self.plan.points[end], "last.pt"), total_steps, self.plan.unit,
+                                self.plan.counts[end])
 
     @property
     def folders(self) -> list[str]:

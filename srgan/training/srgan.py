@@ -16,9 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from srgan.core.artifacts import load_checkpoint
-from srgan.core.config import SRGANParams
 from srgan.core.errors import SrganError
-from srgan.core.records import TrainingSummary, read_summary
+from srgan.core.records import TrainingSummary, point_label, read_summary
 from srgan.core.runtime import Runtime
 from srgan.core.study_code import gan_code, generator_code, srgan_init_file
 from srgan.losses.adversarial import discriminator_loss, generator_adversarial_loss
@@ -139,11 +138,6 @@ def initial_generator_state(setup: TrainingSetup) -> dict[str, Tensor]:
     return load_checkpoint(run_dir / file)["model"]
 
 
-def point_label(p: SRGANParams, count: int) -> str:
-    """Label (and folder) of a checkpoint point after `count` units: 'step20', 'epoch100'."""
-    return f"{p.unit}{count}"
-
-
 def train_srgan(setup: TrainingSetup, content_loss: ContentLoss, init_state: dict[str, Tensor]) -> TrainingSummary:
     """Experiment 2: fine-tune a trained SRResNet (`init_state`) as SRGAN's generator against a discriminator
     (see the module docstring). The caller seeded the RNGs (D's initial weights come from them)."""
@@ -156,12 +150,13 @@ def train_srgan(setup: TrainingSetup, content_loss: ContentLoss, init_state: dic
     except RuntimeError as e:
         raise SrganError(f"the trained SRResNet does not match params.model ({str(e).splitlines()[0]})") from None
     plan = patch_plan(setup)
-    points = {count * plan.steps_per_unit: point_label(p, count) for count in p.checkpoints}
+    counts = {count * plan.steps_per_unit: count for count in p.checkpoints}
+    points = {step: point_label(p.unit, count) for step, count in counts.items()}
     gan = gan_code(params.study_code)
     task = SRGANTask(generator, build_discriminator(gan.discriminator, p.patch_px), content_loss,
                      p.adversarial_weight, p, plan.total_steps, setup.runtime,
                      adversarial_gradient=gan.adversarial_gradient)
     init_digest = hashlib.sha256(b"".join(v.cpu().numpy().tobytes() for v in init_state.values())).hexdigest()[:16]
-    scored = tuple((label, step, "last.pt") for step, label in points.items())
-    return run_task(setup, task, architecture(generator), content_loss, plan, PointPlan(points, scored),
+    scored = tuple(("point", step, "last.pt") for step in points)
+    return run_task(setup, task, architecture(generator), content_loss, plan, PointPlan(p.unit, points, counts, scored),
                     init=init_digest)

@@ -98,5 +98,5 @@ def train_srresnet(setup: TrainingSetup, content_loss: ContentLoss) -> TrainingS
     plan = patch_plan(setup)
     task = SRResNetTask(generator, content_loss, setup.p, plan.total_steps, setup.runtime)
     end = plan.total_steps
-    points = PointPlan({end: ""}, (("best", end, "best.pt"),))
+    points = PointPlan(setup.p.unit, {end: ""}, {end: setup.p.length}, (("best", end, "best.pt"),))
     return run_task(setup, task, architecture(generator), content_loss, plan, points)

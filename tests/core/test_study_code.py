@@ -8,6 +8,7 @@ shared BatchNorm, the last-epoch checkpoint and BatchNorm in training mode at te
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from torch import nn
 
 from srgan.core.config import load_params
 from srgan.core.errors import SrganError
+from srgan.core.evaluation_records import AsRunScoring
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, write_summary
 from srgan.core.runtime import Runtime
 from srgan.core.study_code import AsRunProtocol, FeatureCode, as_run_protocol
@@ -212,12 +214,13 @@ def test_as_run_protocol_scores_the_last_checkpoint_unclamped_in_training_mode(t
     write_summary(run_dir, TrainingSummary(
         experiment="srresnet", variant="mse", loss_terms={"mse": 1.0}, feature_weights={"mse": "none"}, unit="step",
         steps=20, steps_per_epoch=1, best_step=10, best_valid_psnr_y_db=25.0, bad_steps=0, processes=1,
-        history=(), scored=(ScoredCheckpoint("best", "best.pt", 10),), last=ScoredCheckpoint("last", "last.pt", 20)))
+        history=(), scored=(ScoredCheckpoint("best", "best.pt", 10, "step", 20),),
+        last=ScoredCheckpoint("last", "last.pt", 20, "step", 20)))
     images = [_pair(3), _pair(4)]
     scorer = Scorer(4, None, "unavailable: test")
     protocol = AsRunProtocol(scored_file="last", bn_mode="train", clamp=False)
     run, _ = evaluate_run(run_dir, {"tiny": images}, scorer, CPU, as_run=protocol)
-    assert run.as_run_protocol == {"checkpoints": {"best": "last.pt"}, "bn_mode": "train", "clamp": False}
+    assert run.as_run_scoring == AsRunScoring({"best": "last.pt"}, "train", False)
     expected = []
     for item in images:  # by hand: last.pt, training-mode BatchNorm, no clamp
         sr = super_resolve(last.train(), to_tensor(item.lr_u8)[None], CPU, clamp=False)
@@ -226,6 +229,41 @@ def test_as_run_protocol_scores_the_last_checkpoint_unclamped_in_training_mode(t
     assert run.scores["best"]["tiny"]["psnr_rgb_db"] != run.as_run["best"]["tiny"]["psnr_rgb_db"]
     ours, _ = evaluate_run(run_dir, {"tiny": images}, scorer, CPU)
     assert ours.as_run is None and ours.scores == run.scores  # the switches change no as-intended number
+
+
+@pytest.mark.parametrize(("switch", "value", "protocol", "file", "bn_train", "clamp"), [
+    ("best_file", "last", AsRunProtocol("last", "eval", True), "last.pt", False, True),
+    ("eval_bn_mode", "train", AsRunProtocol("scored", "train", True), "best.pt", True, True),
+    ("eval_clamp", False, AsRunProtocol("scored", "eval", False), "best.pt", False, False),
+])
+def test_each_evaluation_switch_on_its_own_scores_what_the_studys_code_would(
+        tmp_path: Path, switch: str, value, protocol: AsRunProtocol, file: str, bn_train: bool, clamp: bool) -> None:
+    """One switch set, the others corrected: the protocol says just that, SRGAN points are unaffected by
+    `best_file`, and the as-run scores are the study protocol computed by hand that one way."""
+    study = dataclasses.replace(load_params(ROOT / "params.yaml").study_code, **{switch: value})
+    assert as_run_protocol(study, "srresnet") == protocol
+    assert (as_run_protocol(study, "srgan") is None) == (switch == "best_file")
+    run_dir = tmp_path / "srresnet" / "mse"
+    models = {"best.pt": _trained_like(1), "last.pt": _trained_like(2)}
+    for name, model in models.items():
+        with torch.no_grad():  # bright enough that some pixels leave [0, 1]: clamping then matters
+            model.tail.bias.fill_(0.9)
+        save_generator(run_dir / name, model)
+    write_summary(run_dir, TrainingSummary(
+        experiment="srresnet", variant="mse", loss_terms={"mse": 1.0}, feature_weights={"mse": "none"}, unit="step",
+        steps=20, steps_per_epoch=1, best_step=10, best_valid_psnr_y_db=25.0, bad_steps=0, processes=1,
+        history=(), scored=(ScoredCheckpoint("best", "best.pt", 10, "step", 20),),
+        last=ScoredCheckpoint("last", "last.pt", 20, "step", 20)))
+    images = [_pair(3), _pair(4)]
+    run, _ = evaluate_run(run_dir, {"tiny": images}, Scorer(4, None, "unavailable: test"), CPU, as_run=protocol)
+    assert run.as_run_scoring == AsRunScoring({"best": file}, protocol.bn_mode, protocol.clamp)
+    model = models[file].train() if bn_train else models[file].eval()
+    expected = []
+    for item in images:
+        sr = super_resolve(model, to_tensor(item.lr_u8)[None], CPU, clamp=clamp)
+        expected.append(float(metrics.psnr_rgb(sr, to_tensor(item.hr_u8)[None], clamp=clamp)[0]))
+    assert run.as_run["best"]["tiny"]["psnr_rgb_db"] == pytest.approx(np.mean(expected), abs=1e-4)
+    assert run.as_run["best"]["tiny"]["psnr_rgb_db"] != run.scores["best"]["tiny"]["psnr_rgb_db"]
 
 
 def test_unclamped_scores_differ_only_where_sr_leaves_the_range() -> None:

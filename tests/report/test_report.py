@@ -22,12 +22,14 @@ from PIL import Image
 from srgan.core.config import ReportParams
 from srgan.core.errors import SrganError
 from srgan.core.evaluation_records import (
+    AsRunScoring,
     BaselineEvaluation,
     RunEvaluation,
     read_run_evaluation,
     write_baseline_evaluation,
     write_run_evaluation,
 )
+from srgan.core.records import ScoredCheckpoint
 from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor, to_u8
 from srgan.datasets.prepared import write_prepared_set
@@ -150,15 +152,22 @@ def _feature_weights(variant: str) -> dict[str, str]:
     return {t: ("none" if t == "mse" else "random") for t in _loss_terms(variant)}
 
 
-def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> dict[str, str]:
-    """A training run's folder: the tiny checkpoints it scores; returns {label: file}."""
+def _points(experiment: str) -> tuple[ScoredCheckpoint, ...]:
+    """What a run of `experiment` scores, as training records it: SRResNet its best, SRGAN its two points."""
+    if experiment == "srresnet":
+        return (ScoredCheckpoint("best", "best.pt", 10, "step", 20),)
+    return tuple(ScoredCheckpoint("point", f"{label}/last.pt", 5 * int(label[5:]), "epoch", int(label[5:]))
+                 for label in SRGAN_LABELS)
+
+
+def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> tuple[ScoredCheckpoint, ...]:
+    """A training run's folder: the tiny checkpoints it scores; returns what it scores."""
     run_dir = models_dir / experiment / variant
-    scored = {label: f"{label}/last.pt" for label in SRGAN_LABELS} if experiment == "srgan" else {"best": "best.pt"}
-    for i, relative in enumerate(scored.values()):
+    for i, point in enumerate(_points(experiment)):
         torch.manual_seed(seed * 10 + i)
-        save_generator(run_dir / relative, SRResNet(scale=SCALE, num_blocks=2, channels=8), experiment=experiment,
+        save_generator(run_dir / point.file, SRResNet(scale=SCALE, num_blocks=2, channels=8), experiment=experiment,
                        variant=variant)
-    return scored
+    return _points(experiment)
 
 
 def fake_pipeline(root: Path) -> dict[str, Path]:
@@ -496,13 +505,17 @@ def test_grid_image_must_exist(tmp_path: Path, entry: str, message: str) -> None
 
 
 def test_srgan_checkpoints_by_step_borrow_the_study_rows_by_position() -> None:
-    """The sample profile's step10/step20 sit beside the study's 100/200-epoch rows (first, last)."""
-    labels = ["step10", "step20"]
-    assert published_row("srresnet", "best", labels) == "srresnet"
-    assert published_row("srgan", "step10", labels) == "epoch100"
-    assert published_row("srgan", "step20", labels) == "epoch200"
-    assert published_row("srgan", "epoch200", ["epoch200"]) == "epoch200"
-    assert published_row("srgan", "step20", ["step20"]) is None
+    """The sample profile's step10/step20 sit beside the study's 100/200-epoch rows (first, last); a point after
+    100 or 200 epochs is matched by its count, whatever its position."""
+    def point(unit: str, count: int) -> ScoredCheckpoint:
+        return ScoredCheckpoint("point", f"{unit}{count}/last.pt", count, unit, count)
+
+    steps = [point("step", 10), point("step", 20)]
+    assert published_row(ScoredCheckpoint("best", "best.pt", 7, "step", 10), steps) == "srresnet"
+    assert published_row(steps[0], steps) == "epoch100" and published_row(steps[1], steps) == "epoch200"
+    assert published_row(point("epoch", 200), [point("epoch", 200)]) == "epoch200"
+    assert published_row(point("epoch", 100), [point("epoch", 50), point("epoch", 100), point("epoch", 150)]) == "epoch100"
+    assert published_row(point("step", 20), [point("step", 20)]) is None
 
 
 def test_stage_rejects_a_wrong_argument_list() -> None:
@@ -609,7 +622,7 @@ def test_as_run_scores_sit_between_published_and_ours(tmp_path: Path) -> None:
             as_run = {label: {s: {"psnr_rgb_db": 15.0, "ms_ssim_rgb": 0.8} for s in SETS} for label in run.scores}
             files = {label: ("last.pt" if experiment == "srresnet" else f"{label}/last.pt") for label in run.scores}
             write_run_evaluation(path, dataclasses.replace(
-                run, as_run=as_run, as_run_protocol={"checkpoints": files, "bn_mode": "train", "clamp": False}))
+                run, as_run=as_run, as_run_scoring=AsRunScoring(files, "train", False)))
     build(dirs, tmp_path / "report")
     index = (tmp_path / "report" / "index.md").read_text(encoding="utf-8")
     _, rows = _table(_section(index, "## set5 (2 images)"), _title("srresnet", "best"))

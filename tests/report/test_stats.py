@@ -338,8 +338,8 @@ def test_compare_models_needs_one_checkpoint_per_table() -> None:
 
 
 def test_metrics_agree_with_the_report_tables_and_the_evaluation() -> None:
+    from srgan.core.evaluation_records import METRIC_KEYS
     from srgan.report.tables import METRIC_ROWS, _metric_name
-    from srgan.scoring.evaluate import METRIC_KEYS
 
     assert set(METRICS) == set(METRIC_KEYS) == set(METRIC_ROWS)
     arrows = {stats.HIGHER: "↑", stats.LOWER: "↓"}

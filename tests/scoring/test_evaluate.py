@@ -25,7 +25,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from srgan.core.errors import SrganError
-from srgan.core.evaluation_records import BaselineEvaluation, read_run_evaluation, write_run_evaluation
+from srgan.core.evaluation_records import METRIC_KEYS, BaselineEvaluation, read_run_evaluation, write_run_evaluation
 from srgan.core.images import bicubic_upscale
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, write_summary
 from srgan.core.runtime import Runtime
@@ -35,7 +35,6 @@ from srgan.datasets.prepared import EvalImage, write_prepared_set
 from srgan.inference.generator import save_generator
 from srgan.nets.srresnet import SRResNet
 from srgan.scoring.evaluate import (
-    METRIC_KEYS,
     Scorer,
     evaluate_bicubic,
     evaluate_hr,
@@ -214,6 +213,13 @@ def test_hr_niqe_is_the_niqe_of_the_shaved_rounded_y() -> None:
     assert result == BaselineEvaluation("hr", "n/a", {"tiny": {"niqe_y": round(float(np.mean(expected)), 4), "images": 2}})
 
 
+def _point(label: str, file: str, step: int) -> ScoredCheckpoint:
+    """'best' (SRResNet) or a point 'step<n>' as training records it."""
+    if label == "best":
+        return ScoredCheckpoint("best", file, step, "step", 20)
+    return ScoredCheckpoint("point", file, step, "step", int(label.removeprefix("step")))
+
+
 def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan") -> dict[str, SRResNet]:
     """A training run's folder: summary.json and one tiny generator per listed checkpoint."""
     models = {}
@@ -228,8 +234,8 @@ def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan")
         experiment=experiment, variant="hybrid_res18_4", loss_terms={"mse": 0.6, "res18_4": 0.4},
         feature_weights={"mse": "none", "res18_4": "random"}, unit="step", steps=20, steps_per_epoch=1, best_step=20,
         best_valid_psnr_y_db=30.0, bad_steps=0, processes=1, history=(),
-        scored=tuple(ScoredCheckpoint(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items())),
-        last=ScoredCheckpoint("last", list(scored.values())[-1], 20)))
+        scored=tuple(_point(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items())),
+        last=ScoredCheckpoint("last", list(scored.values())[-1], 20, "step", 20)))
     return models
 
 
@@ -266,7 +272,7 @@ def test_evaluate_run_scores_every_listed_checkpoint(tmp_path: Path) -> None:
     assert run.loss_terms == {"mse": 0.6, "res18_4": 0.4}
     assert run.feature_weights == {"mse": "none", "res18_4": "random"}
     assert run.lpips_alex_status == NO_LPIPS.lpips_status
-    assert run.checkpoints == {"step10": "step10/last.pt", "step20": "step20/last.pt"}
+    assert {c.label: c.file for c in run.checkpoints} == {"step10": "step10/last.pt", "step20": "step20/last.pt"}
     assert list(per_image.columns) == ["checkpoint", "set", "image", "gray", *DISTORTION_AND_COLOUR]
     assert list(per_image["checkpoint"]) == ["step10", "step10", "step20", "step20"]
     # Written and read back by the one module that owns the format: the same record.
@@ -292,7 +298,7 @@ def test_evaluate_run_of_an_srresnet_labels_its_best_checkpoint(tmp_path: Path) 
     _write_run(run_dir, {"best": "best.pt"}, experiment="srresnet")
     images = _images(small=True)
     run, per_image = evaluate_run(run_dir, {"a": images[:1], "b": images[1:]}, NO_LPIPS, CPU)
-    assert run.checkpoints == {"best": "best.pt"}
+    assert {c.label: c.file for c in run.checkpoints} == {"best": "best.pt"}
     assert run.scores["best"]["a"]["images"] == run.scores["best"]["b"]["images"] == 1
     assert set(per_image["checkpoint"]) == {"best"} and list(per_image["set"]) == ["a", "b"]
 

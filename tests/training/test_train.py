@@ -29,6 +29,7 @@ from srgan.core.records import (
     GeneratorArchitecture,
     GeneratorRecord,
     ScoredCheckpoint,
+    point_label,
     read_generator_record,
     read_summary,
 )
@@ -44,7 +45,7 @@ from srgan.training.graphs import CapturedStep, check_captured_lrs, use_cuda_gra
 from srgan.training.guard import StepGuard, StepHealth
 from srgan.training.loop import RunSpec, TrainData, TrainingRun
 from srgan.training.points import PointPlan
-from srgan.training.srgan import GanContext, SRGANTask, gan_checks, gan_step, point_label
+from srgan.training.srgan import GanContext, SRGANTask, gan_checks, gan_step
 from srgan.training.srresnet import PretrainContext, SRResNetTask, pretrain_checks, pretrain_step
 from srgan.training.step import StepContext, lr_factor
 from srgan.training.store import RunStore
@@ -332,7 +333,8 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     assert summary.steps == 3 and [h.step for h in summary.history] == [2, 3]
     assert read_summary(out) == summary
     assert json.loads((out / "summary.json").read_text())["steps"] == 3
-    assert summary.scored == (ScoredCheckpoint("best", "best.pt", summary.best_step),)
+    assert summary.scored == (ScoredCheckpoint("best", "best.pt", summary.best_step, "step", 3),)
+    assert summary.last == ScoredCheckpoint("last", "last.pt", 3, "step", 3) and summary.scored[0].label == "best"
     timing = json.loads((tmp_path / "srresnet" / "logs" / "timing.json").read_text())
     assert timing["resumed_from_step"] == 0 and timing["train_step_s"] > 0
     assert timing["graphed"] is False and timing["graph_note"] == "runtime.cuda_graphs is never"
@@ -354,7 +356,9 @@ def test_train_srresnet_then_finetune_srgan_write_checkpoints_and_logs(tmp_path)
     summary = run_srgan(tmp_path / "srgan", srgan_params(steps=2, patch_px=16, checkpoints=(1, 2)),
                         init_state=best["model"], loss=feature_content_loss({"mse": 0.6, "res18_4": 0.4}, "random"))
     out = tmp_path / "srgan" / "out"
-    assert summary.scored == (ScoredCheckpoint("step1", "step1/last.pt", 1), ScoredCheckpoint("step2", "step2/last.pt", 2))
+    assert summary.scored == (ScoredCheckpoint("point", "step1/last.pt", 1, "step", 1),
+                              ScoredCheckpoint("point", "step2/last.pt", 2, "step", 2))
+    assert [c.label for c in summary.scored] == ["step1", "step2"]
     last = _record(out / "step2" / "last.pt")
     assert last.experiment == "srgan" and last.loss_terms == {"mse": 0.6, "res18_4": 0.4}
     assert last.feature_weights == {"mse": "none", "res18_4": "random"}
@@ -395,7 +399,7 @@ def test_epochs_count_steps_from_images_and_batch():
     assert p.unit == "epoch" and _plan(p, 10).total_steps == 3 * 2  # 10 images at batch 4: 2 full batches
     assert _plan(p, 3).total_steps == 3  # a batch larger than the set: one step per epoch
     assert _plan(srresnet_params(steps=7), 10).total_steps == 7
-    assert point_label(p, 100) == "epoch100" and point_label(srresnet_params(steps=7), 20) == "step20"
+    assert point_label("epoch", 100) == "epoch100" and point_label("step", 20) == "step20"
 
 
 def _coloured_images(count: int) -> list[TrainImage]:
@@ -413,7 +417,7 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     torch.manual_seed(0)
     plan = _plan(p, count)
     task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan({8: ""}, ()))
+    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("epoch", {8: ""}, {8: 4}, ()))
     run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
     batches = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
                             world_size=1, device=CPU.device, on_device=True, num_workers=0)
@@ -431,8 +435,9 @@ def test_srgan_in_epochs_writes_epoch_folders(tmp_path):
     summary = run_srgan(tmp_path, p, data=TrainData(train, valid, SCALE, 0))
     assert summary.steps_per_epoch == 2 and summary.steps == 6  # 5 images at batch 2: 2 steps per epoch
     assert summary.unit == "epoch"
-    assert summary.scored == (ScoredCheckpoint("epoch1", "epoch1/last.pt", 2),
-                              ScoredCheckpoint("epoch3", "epoch3/last.pt", 6))
+    assert summary.scored == (ScoredCheckpoint("point", "epoch1/last.pt", 2, "epoch", 1),
+                              ScoredCheckpoint("point", "epoch3/last.pt", 6, "epoch", 3))
+    assert [c.label for c in summary.scored] == ["epoch1", "epoch3"]
     assert [h.step for h in summary.history] == [2, 4, 6]  # valid_every counts epochs
     assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["epoch1", "epoch3", "summary.json"]
     assert _record(tmp_path / "out" / "epoch1" / "last.pt").step == 2
@@ -803,7 +808,7 @@ def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment
     train, valid = images(count=3)
     p = srresnet_params(steps=3, batch_size=4, augment=augment)
     plan = _plan(p, len(train))
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan({3: ""}, ()))
+    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("step", {3: ""}, {3: 3}, ()))
     run = TrainingRun(None, spec, TrainData(train, valid, SCALE, 0), plan, p, execution(), CPU,
                       RunStore(paths(Path("unused")), True), {})
     device = DevicePatches(train, run.patch_spec, torch.device("cpu"))
