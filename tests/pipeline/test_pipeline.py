@@ -69,7 +69,8 @@ def test_repro_runs_both_experiments(project):
     for key in ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb", "niqe_y", "chroma_ratio", "delta_e00"):
         assert isinstance(srresnet["sample"][key], float), key
     record = json.loads((repo / "evaluation" / "srresnet" / "mse.json").read_text())
-    assert record["checkpoints"] == {"best": "best.pt"}  # provenance stays in the cached record
+    # provenance stays in the cached record
+    assert [(c["kind"], c["file"]) for c in record["checkpoints"]] == [("best", "best.pt")]
     assert "lpips_alex" not in srresnet["sample"] or record["lpips_alex_status"] == "ok"
     assert set(metrics["metrics/hr.json"]["sample"]) == {"niqe_y"}
     for model in ("hybrid_res18_4", "mse"):

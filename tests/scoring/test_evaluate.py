@@ -374,6 +374,7 @@ def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
     params["data"]["test"] = {"tiny": {**next(iter(params["data"]["test"].values())), "images": ["coffee"]}}
     params["report"]["grid_images"] = ["tiny/#0"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")  # the stage reads its declared params from it
     images = _images()
     write_prepared_set(tmp_path / "data" / "prepared" / "test" / "tiny",
                        [(item.name, item.hr_u8, item.gray, None) for item in images], SCALE, "test")
@@ -381,17 +382,17 @@ def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
     _write_fake_alexnet(torch_home)  # so the stage neither downloads nor skips LPIPS
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TORCH_HOME": str(torch_home)}
     result = subprocess.run(
-        [sys.executable, "-m", "stages.evaluate", "bicubic", "data/prepared/test", "metrics/bicubic.json",
-         "metrics/per_image/bicubic.csv", "metrics/hr.json"],
+        [sys.executable, "-m", "stages.evaluate", "bicubic", "data/prepared/test", "evaluation/bicubic.json",
+         "evaluation/bicubic.csv", "evaluation/hr.json"],
         check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    bicubic = json.loads((tmp_path / "metrics" / "bicubic.json").read_text(encoding="utf-8"))
+    bicubic = json.loads((tmp_path / "evaluation" / "bicubic.json").read_text(encoding="utf-8"))
     assert bicubic["experiment"] == "bicubic" and bicubic["lpips_alex_status"] == "ok"
-    assert set(bicubic["tiny"]) == {*METRIC_KEYS, "images"} and bicubic["tiny"]["images"] == 2
-    hr = json.loads((tmp_path / "metrics" / "hr.json").read_text(encoding="utf-8"))
-    assert hr["experiment"] == "hr" and set(hr["tiny"]) == {"niqe_y", "images"}
-    per_image = pd.read_csv(tmp_path / "metrics" / "per_image" / "bicubic.csv", keep_default_na=False,
+    assert set(bicubic["scores"]["tiny"]) == {*METRIC_KEYS, "images"} and bicubic["scores"]["tiny"]["images"] == 2
+    hr = json.loads((tmp_path / "evaluation" / "hr.json").read_text(encoding="utf-8"))
+    assert hr["experiment"] == "hr" and set(hr["scores"]["tiny"]) == {"niqe_y", "images"}
+    per_image = pd.read_csv(tmp_path / "evaluation" / "bicubic.csv", keep_default_na=False,
                             na_values=["", "NaN", "nan"])
     assert list(per_image.columns) == ["checkpoint", "set", "image", "gray", "psnr_y_db", "ssim_y", "psnr_rgb_db",
                                        "ms_ssim_rgb", "niqe_y", "lpips_alex", "chroma_ratio", "delta_e00"]
@@ -400,8 +401,8 @@ def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
         # The prepared LR is PIL bicubic of HR, as _item made it; the CSV keeps 4 decimals.
         _check_against_reference(row, _pil_bicubic(item.lr_u8, item.hr_u8.shape[1::-1]), item, psnr_tol=1e-3,
                                  ssim_tol=2e-4, colour_tol=1e-4)
-    assert bicubic["tiny"]["psnr_y_db"] == pytest.approx(per_image["psnr_y_db"].mean(), abs=1e-3)
-    assert not list((tmp_path / "metrics").rglob(".*.tmp"))  # atomic writes leave nothing behind
+    assert bicubic["scores"]["tiny"]["psnr_y_db"] == pytest.approx(per_image["psnr_y_db"].mean(), abs=1e-3)
+    assert not list((tmp_path / "evaluation").rglob(".*.tmp"))  # atomic writes leave nothing behind
 
 
 def test_sr_niqe_is_scored_with_the_scale_shaved() -> None:
