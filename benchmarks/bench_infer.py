@@ -65,7 +65,7 @@ def _paper_model(seed: int) -> SRResNet:
 
 def _runtime(device: str) -> Runtime:
     return resolve_runtime(RuntimeParams(device=device, precision="bf16", channels_last=True, compile=False,
-                                         cuda_graphs="never", processes=1, seed=0))
+                                         cuda_graphs="never", processes=1))
 
 
 def _eager_call(model: torch.nn.Module, runtime: Runtime):

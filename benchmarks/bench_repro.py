@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_STEPS_PER_S = 0.45
-GROUPS = (("prepare", r"^prepare"), ("train SRResNet-MSE", r"^train_srresnet_mse$"),
+GROUPS = (("prepare", r"^prepare"), ("train SRResNet-MSE", r"^train_srresnet_mse@"),
           ("train SRResNet variants", r"^train_srresnet@"), ("train SRGANs", r"^train_srgan"),
           ("evaluate", r"^evaluate"), ("report", r"^report$"))
 

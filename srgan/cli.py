@@ -22,7 +22,7 @@ def _cli_runtime(device: str, precision: str, channels_last: bool):
 
     params = RuntimeParams(
         device=device, precision=precision, channels_last=channels_last, compile=False, cuda_graphs="never",
-        processes=1, seed=0
+        processes=1
     )
     return resolve_runtime(params)
 
@@ -225,6 +225,30 @@ def _cmd_plan(args: argparse.Namespace) -> None:
               f"({100 * plan.cost_gflop(host) / total:.0f} %)", file=sys.stderr)
 
 
+COMPARE_HELP = """\
+Is a difference real? The paired difference A − B of one metric over the same test images (and
+seeds, when both models ran the same ones), with its 95 % bootstrap interval over images and seeds,
+per test set and over all of them, and a verdict: better, worse, or not distinguishable from noise.
+It reads the per-image scores the report stage writes into git (report/per_image.csv), so it works
+in any clone, offline, for any commit or experiment.
+
+A and B are each `[REV:]MODEL[@CHECKPOINT]`:
+  MODEL       a run of the report: 'srgan/vgg19_5_4', 'srresnet/mse', or 'bicubic'
+  CHECKPOINT  one of its scored checkpoints ('best', 'step10', 'epoch100'); default: its last
+  REV         a git commit, branch or tag, or a DVC experiment name: the table as that revision
+              holds it (from git, no DVC remote needed); none: the one in the working tree
+`REV:` alone names the other side's model at that revision: `srgan compare srgan/vgg19_5_4 HEAD~1:`
+compares a run with itself one commit back.
+"""
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from srgan.report.compare import compare, git_reader, parse_spec
+
+    result = compare(parse_spec(args.a), parse_spec(args.b), args.metric, git_reader(Path(args.repo)))
+    print(result.text)
+
+
 CHECK_HELP = """\
 Check a whole params file: every section and key (unknown and missing keys, types, allowed words,
 ranges, the rules between fields) and every loss term of every variant. Prints one line per problem
@@ -292,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
                            description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")
     check.set_defaults(func=_cmd_check)
+    compare = sub.add_parser("compare", help="is a difference real? A − B of one metric with its 95 % interval",
+                             description=COMPARE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("a", metavar="A", help="[REV:]MODEL[@CHECKPOINT], e.g. srgan/vgg19_5_4@step10")
+    compare.add_argument("b", metavar="B", help="[REV:]MODEL[@CHECKPOINT], e.g. srgan/mse, or HEAD~1: (A's model)")
+    compare.add_argument("--metric", default="psnr_y_db",
+                         help="a per-image metric: psnr_y_db (default), ssim_y, psnr_rgb_db, ms_ssim_rgb, niqe_y, "
+                              "lpips_alex, chroma_ratio, delta_e00")
+    compare.add_argument("--repo", default=".", help="the project folder (default: here)")
+    compare.set_defaults(func=_cmd_compare)
     return parser
 
 

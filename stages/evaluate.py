@@ -1,7 +1,7 @@
 """Stages `evaluate_*`: score one trained run (every checkpoint its summary lists), or bicubic and HR, on every
 test set.
 
-usage: python -m stages.evaluate EXPERIMENT VARIANT RUN_DIR TEST_ROOT RECORD_JSON PER_IMAGE_CSV
+usage: python -m stages.evaluate EXPERIMENT VARIANT RUN_DIR TEST_ROOT RECORD_JSON PER_IMAGE_CSV --seed N
        python -m stages.evaluate bicubic TEST_ROOT RECORD_JSON PER_IMAGE_CSV HR_RECORD_JSON
 TEST_ROOT holds one prepared folder per key of params `data.test`. Evaluation runs in fp32 (NHWC) on
 runtime.device, whatever the training settings. The records (`srgan.core.records`) are cached outputs;
@@ -21,17 +21,17 @@ from srgan.core.study_code import as_run_protocol
 from srgan.datasets.prepared import load_eval_set
 from srgan.scoring.evaluate import evaluate_bicubic, evaluate_hr, evaluate_run, make_scorer
 
-USAGE = ("usage: python -m stages.evaluate EXPERIMENT VARIANT RUN_DIR TEST_ROOT RECORD_JSON PER_IMAGE_CSV | "
+USAGE = ("usage: python -m stages.evaluate EXPERIMENT VARIANT RUN_DIR TEST_ROOT RECORD_JSON PER_IMAGE_CSV --seed N | "
          "python -m stages.evaluate bicubic TEST_ROOT RECORD_JSON PER_IMAGE_CSV HR_RECORD_JSON")
 
 
 def main(argv: list[str]) -> None:
     if len(argv) == 6 and argv[1] == "bicubic":
         stage, (test_root, record_json, per_image_csv, hr_json) = "evaluate_bicubic", (Path(a) for a in argv[2:])
-    elif len(argv) == 7 and argv[1] in ("srresnet", "srgan"):
-        experiment, variant = argv[1], argv[2]
-        run_dir, test_root, record_json, per_image_csv = (Path(a) for a in argv[3:])
-        stage = stage_name("evaluate", experiment, variant)
+    elif len(argv) == 9 and argv[1] in ("srresnet", "srgan") and argv[7] == "--seed" and argv[8].isdigit():
+        experiment, variant, seed = argv[1], argv[2], int(argv[8])
+        run_dir, test_root, record_json, per_image_csv = (Path(a) for a in argv[3:7])
+        stage = stage_name("evaluate", experiment, variant, seed)
     else:
         raise SrganError(USAGE)
     params = params_view(load_params(Path("params.yaml")), stage, read_declared(stage).params)
@@ -46,6 +46,8 @@ def main(argv: list[str]) -> None:
     else:
         protocol = as_run_protocol(params.study_code, experiment)
         record, per_image = evaluate_run(run_dir, sets, scorer, runtime, params.evaluate.tile_px, protocol)
+        if record.seed != seed:
+            raise SrganError(f"{run_dir} was trained with seed {record.seed}, not {seed}; check the stage's arguments")
         write_run_evaluation(record_json, record)
     write_per_image(per_image_csv, per_image)
 

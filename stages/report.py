@@ -33,6 +33,7 @@ def main(argv: list[str]) -> None:
         metrics_dir=metrics_dir,
         experiments={"srresnet": variant_names(params.srresnet), "srgan": variant_names(params.srgan)},
         sets=list(params.data.test),
+        seeds=list(params.seeds),
         scale=params.data.scale,
         report=params.report,
         # The grids run the generators as evaluation does: fp32, NHWC.

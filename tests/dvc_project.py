@@ -1,6 +1,6 @@
 """The project in a temporary git + DVC repo, for the end-to-end tests (not a test itself).
 
-`micro_params` shrinks the committed params.yaml to seconds; `new_project` copies the
+`micro_params` is the shipped micro profile (profiles/micro.yaml); `new_project` copies the
 real dvc.yaml, stage scripts and package next to them and commits; `run` runs a command
 there with `dvc_env` (a private DVC site cache, no analytics, a git identity, the stages
 importing the srgan beside dvc.yaml).
@@ -8,7 +8,6 @@ importing the srgan beside dvc.yaml).
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
@@ -27,22 +26,15 @@ GIT_ID = dict(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
 DVC = [sys.executable, "-m", "dvc"]
 
 
+MICRO = ROOT / "profiles" / "micro.yaml"
+
+
 def micro_params(with_set5: bool) -> dict:
-    """The committed params.yaml shrunk to seconds: tiny model, 2 steps, one feature variant each."""
-    params = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    params["model"].update(num_blocks=2, channels=8)
-    params["features"]["weights"] = "random"
-    params["data"]["train"]["images"] = ["camera", "astronaut"]
-    params["data"]["test"]["sample"]["images"] = ["chelsea", "coffee"]
+    """The micro profile (seconds per stage: tiny model, 2 steps, one hybrid variant per experiment), with
+    Set5 as a second test set when asked."""
+    params = yaml.safe_load(MICRO.read_text(encoding="utf-8"))
     if with_set5:
         params["data"]["test"]["set5"] = {"source": "folder", "images": [], "path": str(SET5), "url": "", "sha256": ""}
-    params["report"]["grid_images"] = ["sample/chelsea"]
-    for section in ("srresnet", "srgan"):
-        params[section].update(steps=2, batch_size=2, patch_px=32, valid_every=1)
-    params["srresnet"]["variants"] = {"hybrid_res18_4": {"mse": 0.7, "res18_4": 0.3}}
-    params["srgan"]["variants"] = {"hybrid_res18_4": {"mse": 0.6, "res18_4": 0.4}}
-    params["srgan"]["checkpoints"] = [1, 2]
-    params["execution"].update(log_every=1, checkpoint_every=1, progress=False)
     return params
 
 

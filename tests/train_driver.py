@@ -101,7 +101,7 @@ def execution(**overrides) -> ExecutionParams:
 
 def settings_of(section: str, p: SRResNetParams | SRGANParams) -> dict:
     """The declared settings of a run on `p`, as a stage's fingerprint holds them (execution left out)."""
-    return {"runtime.seed": 0, "data.scale": SCALE, "model": as_dict(TINY),
+    return {"runtime": "cpu", "data.scale": SCALE, "model": as_dict(TINY),
             **{f"{section}.{k}": v for k, v in as_dict(p).items()}}
 
 
@@ -120,9 +120,9 @@ def setup(root: Path, experiment: str, p: SRResNetParams | SRGANParams, *, data:
     params = dataclasses.replace(load_params(ROOT / "params.yaml"), model=model, study_code=study,
                                  execution=ex or execution(), **{experiment: p})
     seed_everything(data.seed)
-    args = TrainingArgs(experiment, "mse", Path("unused"), Path("unused"), paths(root))
+    args = TrainingArgs(experiment, "mse", Path("unused"), Path("unused"), paths(root), data.seed)
     fingerprint = {"settings": settings_of(experiment, p) if settings is None else settings, "code": code}
-    return TrainingSetup(args, Declared(f"train_{experiment}_mse", (), ()), params, p, {"mse": 1.0}, runtime, data,
+    return TrainingSetup(args, Declared(f"train_{experiment}_mse@{data.seed}", (), ()), params, p, {"mse": 1.0}, runtime, data,
                          fingerprint)
 
 
@@ -159,7 +159,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv[1:])
     torch.set_num_threads(1)
     runtime = resolve_runtime(RuntimeParams(device="cpu", precision="fp32", channels_last=False, compile=False,
-                                            cuda_graphs="never", processes=1, seed=0))
+                                            cuda_graphs="never", processes=1))
     common = {"steps": args.steps, "batch_size": args.batch, "patch_px": args.patch,
               "grad_accumulation": args.accumulation, "ema_decay": args.ema_decay,
               "valid_every": max(1, args.steps // 2)}

@@ -56,11 +56,8 @@ class RuntimeParams(Section):
     # eager / graphs where they apply, else eager with a warning / graphs, or stop in one line
     cuda_graphs: Literal["never", "auto", "required"]
     processes: int  # training processes: 1, or N > 1 for DistributedDataParallel under torchrun
-    seed: int
 
     def check(self, problems: Problems) -> None:
-        # numpy's default_rng (PatchDataset) rejects negative seeds.
-        positive(problems, self.seed, "runtime.seed", allow_zero=True)
         positive(problems, self.processes, "runtime.processes")
 
 
@@ -288,6 +285,7 @@ class ReportParams(Section):
 
 @dataclass(frozen=True)
 class Params(Section):
+    seeds: tuple[int, ...]  # one replicate of every training run and its evaluation per seed (matrix stages)
     runtime: RuntimeParams
     execution: ExecutionParams
     data: DataParams
@@ -305,6 +303,9 @@ def _check_sections(sections: dict[str, Any], problems: Problems) -> None:
     for name, section in sections.items():
         if section is BAD:
             continue
+        if name == "seeds":
+            check_seeds(problems, section)
+            continue
         if name == "report":
             section.check(problems, sections["data"] if sections.get("data", BAD) is not BAD else None)
         else:
@@ -320,6 +321,17 @@ def _check_sections(sections: dict[str, Any], problems: Problems) -> None:
             problems.add(f"params key '{name}.patch_px' must be a multiple of data.scale")
         if train.valid_crop_px % data.scale:
             problems.add(f"params key '{name}.valid_crop_px' must be a multiple of data.scale")
+
+
+def check_seeds(problems: Problems, seeds: tuple[int, ...]) -> None:
+    """At least one, each >= 0 (numpy's default_rng, which draws the patches, rejects negative seeds), no repeats."""
+    if not seeds:
+        problems.add("params key 'seeds' must list at least one seed, e.g. [0]")
+    for i, seed in enumerate(seeds):
+        positive(problems, seed, f"seeds[{i}]", allow_zero=True)
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        problems.add(f"params key 'seeds' lists {', '.join(map(str, repeated))} more than once (each seed is one run)")
 
 
 def check_params(raw: Any) -> tuple[Params | None, Problems]:

@@ -10,8 +10,11 @@ construction, what the stage may read:
 - a training run's resume fingerprint hashes those keys' values and the declared code files, so
   the stage needs none of the pipeline wiring in its own closure.
 
-Stage names are DVC's: `train_srresnet_mse`, `train_srgan@hybrid_vgg19_5_4` (a `foreach` instance:
-`${key}` in the entry is the part after `@`).
+Stage names are DVC's. A training or evaluation run is an instance of a `matrix` stage, one per
+seed of params `seeds` (and per variant): `train_srresnet_mse@0`, `train_srgan@hybrid_vgg19_5_4-2`
+(`${item.variant}` = hybrid_vgg19_5_4, `${item.seed}` = 2: DVC joins the values with '-', and a
+variant name has no '-'). A prepared test set is a `foreach` instance: `prepare_test@set5`
+(`${key}` = set5).
 """
 
 from __future__ import annotations
@@ -33,17 +36,33 @@ BASELINE_VARIANT = "mse"  # srgan.core.config.BASELINE_VARIANT (this module read
 class Declared:
     """One stage's declaration in dvc.yaml, its `${key}` resolved."""
 
-    stage: str  # 'train_srgan@hybrid_vgg19_5_4'
-    params: tuple[str, ...]  # dotted params keys, as dvc.yaml lists them
+    stage: str  # 'train_srgan@hybrid_vgg19_5_4-0'
+    params: tuple[str, ...]  # dotted params keys, as dvc.yaml lists them, resolved for this instance
     code: tuple[str, ...]  # the .py files among its deps, relative to the project folder
 
 
-def _resolve(value: Any, key: str) -> Any:
+def _resolve(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return value.replace("${key}", key)
+        for placeholder, text in names.items():
+            value = value.replace(placeholder, text)
+        return value
     if isinstance(value, list):
-        return [_resolve(v, key) for v in value]
+        return [_resolve(v, names) for v in value]
     return value
+
+
+def _instance(entry: dict[str, Any], suffix: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """(the stage body, {placeholder: value}) of instance `suffix` of a generated stage; None: not one."""
+    if "foreach" in entry:
+        return entry["do"], {"${key}": suffix}
+    if "matrix" in entry:
+        keys = list(entry["matrix"])
+        values = suffix.rsplit("-", len(keys) - 1)  # only the first value (a variant name) could hold a '-'
+        if len(values) != len(keys):
+            return None
+        body = {k: v for k, v in entry.items() if k != "matrix"}
+        return body, {f"${{item.{k}}}": v for k, v in zip(keys, values)}
+    return None
 
 
 def read_declared(stage: str, dvc_yaml: Path = DVC_YAML) -> Declared:
@@ -55,14 +74,15 @@ def read_declared(stage: str, dvc_yaml: Path = DVC_YAML) -> Declared:
     except yaml.YAMLError as e:
         raise SrganError(f"{dvc_yaml} is not valid YAML ({e}); regenerate it: python -m srgan.pipeline.dvc_yaml") \
             from None
-    name, _, key = stage.partition("@")
+    name, at, suffix = stage.partition("@")
     entry = stages.get(name)
-    if entry is None or bool(key) != ("foreach" in entry):
+    found = None if entry is None else (_instance(entry, suffix) if at else (entry, {}))
+    if found is None or (not at and ("foreach" in entry or "matrix" in entry)):
         raise SrganError(f"{dvc_yaml} declares no stage '{stage}'; regenerate it (python -m srgan.pipeline.dvc_yaml) "
                          "or check the stage's arguments")
-    body = entry["do"] if key else entry
-    params = tuple(_resolve(p, key) for p in body.get("params", []))
-    code = tuple(d for d in _resolve(body.get("deps", []), key) if d.endswith(".py"))
+    body, names = found
+    params = tuple(_resolve(p, names) for p in body.get("params", []))
+    code = tuple(d for d in _resolve(body.get("deps", []), names) if d.endswith(".py"))
     return Declared(stage, params, code)
 
 
@@ -78,9 +98,15 @@ def code_digest(declared: Declared, root: Path = Path(".")) -> str:
     return digest.hexdigest()[:16]
 
 
-def stage_name(kind: str, experiment: str, variant: str) -> str:
-    """The dvc.yaml stage of a run: 'train_srgan_mse', 'evaluate_srresnet@vgg19_5_4' (kind: train | evaluate).
-    The pixel-MSE baseline of each experiment is a stage of its own; every other variant an instance."""
+def stage_name(kind: str, experiment: str, variant: str, seed: int) -> str:
+    """The dvc.yaml stage of a run: 'train_srgan_mse@0', 'evaluate_srresnet@vgg19_5_4-1' (kind: train |
+    evaluate). The pixel-MSE baseline of each experiment is a stage of its own (one instance per seed);
+    every other variant an instance per (variant, seed)."""
     if variant == BASELINE_VARIANT:
-        return f"{kind}_{experiment}_{BASELINE_VARIANT}"
-    return f"{kind}_{experiment}@{variant}"
+        return f"{kind}_{experiment}_{BASELINE_VARIANT}@{seed}"
+    return f"{kind}_{experiment}@{variant}-{seed}"
+
+
+def run_folder(experiment: str, variant: str, seed: int) -> str:
+    """A run's folder below models/, logs/, plots/, state/ and evaluation/: 'srgan/vgg19_5_4/seed0'."""
+    return f"{experiment}/{variant}/seed{seed}"

@@ -55,7 +55,7 @@ class AsRunScoring:
 class RunEvaluation:
     """The scores of one trained run: per scored checkpoint label, per set, the mean of each metric.
 
-    JSON: {"experiment", "variant", "loss_terms", "feature_weights", "lpips_alex_status",
+    JSON: {"experiment", "variant", "seed", "loss_terms", "feature_weights", "lpips_alex_status",
     "checkpoints": [ScoredCheckpoint...], "scores": {label: {set: {metric: mean}}}, "as_run_scoring",
     "as_run"}. When the study protocol as the study ran it differs from ours (`params.study_code`),
     "as_run_scoring" says what it did and "as_run" holds {label: {set: {"psnr_rgb_db",
@@ -64,6 +64,7 @@ class RunEvaluation:
 
     experiment: str
     variant: str
+    seed: int  # the trained run's seed (its training summary's)
     loss_terms: dict[str, float]
     feature_weights: dict[str, str]
     lpips_alex_status: str  # "ok", or "unavailable: <reason>"

@@ -138,6 +138,7 @@ class ValidationPoint:
 class TrainingSummary:
     experiment: str  # "srresnet" | "srgan"
     variant: str  # the loss variant, e.g. "mse", "hybrid_vgg19_5_4"
+    seed: int  # the run's seed (params `seeds`): its initial weights, patch draws, augmentation, D
     loss_terms: dict[str, float]  # {term: weight} of the content loss
     feature_weights: dict[str, str]  # {term: weights its extractor held}, srgan.losses.terms WEIGHTS_*
     unit: str  # "step" | "epoch": what the run's length and checkpoint labels count

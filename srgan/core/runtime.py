@@ -66,7 +66,7 @@ def resolve_eval_runtime(device: str) -> Runtime:
     """The runtime of evaluation and the report's grids on `device` (runtime.device: auto | cpu | cuda): one
     process, fp32, NHWC, eager. Only the device is read: the training settings change no score."""
     return resolve_runtime(RuntimeParams(device=device, precision="fp32", channels_last=True, compile=False,
-                                         cuda_graphs="never", processes=1, seed=0))
+                                         cuda_graphs="never", processes=1))
 
 
 def resolve_runtime(params: RuntimeParams) -> Runtime:

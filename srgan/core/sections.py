@@ -113,6 +113,14 @@ def check_type(value: Any, hint: Any, key: str, problems: Problems) -> Any:
     raise TypeError(f"unsupported type hint {hint!r} for {key}")  # a bug, not a user error
 
 
+# Keys that moved, and where to: a params file from an earlier version gets told, not only refused.
+MOVED = {
+    "runtime.seed": "seeds are a top-level list now, one replicate of every run per seed: seeds: [0]",
+    "study_code.validation_crop_px": "it is <section>.valid_crop_px now, per training section",
+    "study_code.scored_checkpoint": "it is study_code.best_file now (best | last)",
+}
+
+
 def from_dict(cls: type[T], raw: Any, prefix: str, problems: Problems) -> T | object:
     """`prefix` is the section's dotted key ("" at the top), so problems name keys as DVC does.
     Returns BAD when any field had a problem (they are all added)."""
@@ -127,7 +135,8 @@ def from_dict(cls: type[T], raw: Any, prefix: str, problems: Problems) -> T | ob
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for name in sorted(set(raw) - set(fields), key=str):
-        problems.add(f"unknown params key '{key(name)}'; valid keys: {', '.join(sorted(fields))}")
+        hint = MOVED.get(key(name), f"valid keys: {', '.join(sorted(fields))}")
+        problems.add(f"unknown params key '{key(name)}'; {hint}")
     for name in fields:
         if name not in raw:
             problems.add(f"missing params key '{key(name)}'")

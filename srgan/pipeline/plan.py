@@ -1,13 +1,13 @@
 """The study on several hosts: which dvc.yaml stages each host runs (`srgan plan`).
 
 Phase 1, on one host that pushes its results before the others start: the prepare
-stages, SRResNet-MSE (every SRGAN starts from it) and the evaluations that need
-nothing else (bicubic, SRResNet-MSE). Two hosts must not both run a shared upstream
+stages, SRResNet-MSE of every seed (a seed's SRGANs start from it) and the evaluations
+that need nothing else (bicubic, SRResNet-MSE). Two hosts must not both run a shared upstream
 stage: the newest run-cache entry wins, and on a GPU two runs of one stage may differ
 in the last bits, which would make the other host's downstream stages look stale.
 
-Phase 2: every other run is a job, its training stage and its evaluation
-(`train_srgan@vgg19_5_4 evaluate_srgan@vgg19_5_4`, the SRGAN-MSE baseline included),
+Phase 2: every other run (a variant and a seed) is a job, its training stage and its
+evaluation (`train_srgan@vgg19_5_4-0 evaluate_srgan@vgg19_5_4-0`, the SRGAN-MSE baseline included),
 dealt to N hosts greedily, longest first, each to the host with the least expected
 work so far (within 4/3 of the best possible longest host). A run's expected cost is
 its optimiser steps x the FLOPs of one step, counted with
@@ -56,12 +56,14 @@ class Job:
 
     experiment: str  # "srresnet" | "srgan"
     variant: str
+    seed: int
     steps: int  # optimiser steps of the run
     step_gflop: float  # GFLOP of one optimiser step
 
     @property
     def targets(self) -> tuple[str, str]:
-        return stage_name("train", self.experiment, self.variant), stage_name("evaluate", self.experiment, self.variant)
+        return (stage_name("train", self.experiment, self.variant, self.seed),
+                stage_name("evaluate", self.experiment, self.variant, self.seed))
 
     @property
     def cost_gflop(self) -> float:
@@ -84,8 +86,8 @@ class Plan:
 def first_phase(params: Params) -> tuple[str, ...]:
     """Stage targets of phase 1: what every other run needs, and the evaluations that need nothing else."""
     return ("prepare_train", "prepare_valid", *(f"prepare_test@{name}" for name in params.data.test),
-            stage_name("train", "srresnet", BASELINE_VARIANT), "evaluate_bicubic",
-            stage_name("evaluate", "srresnet", BASELINE_VARIANT))
+            *(stage_name("train", "srresnet", BASELINE_VARIANT, seed) for seed in params.seeds), "evaluate_bicubic",
+            *(stage_name("evaluate", "srresnet", BASELINE_VARIANT, seed) for seed in params.seeds))
 
 
 def balance(costs: Sequence[float], hosts: int) -> list[list[int]]:
@@ -194,7 +196,7 @@ def make_plan(params: Params, hosts: int, train_images: int | None = None) -> Pl
             steps = PatchPlan(p.unit, p.length, p.batch_size, count).total_steps
             gflop = step_gflop(params.model, params.data.scale, p, variant_terms(section, variant),
                                adversarial=experiment == "srgan")
-            jobs.append(Job(experiment, variant, steps, gflop))
+            jobs += [Job(experiment, variant, seed, steps, gflop) for seed in params.seeds]
     if hosts > len(jobs):
         raise SrganError(f"--hosts {hosts}: after the first phase the study has {len(jobs)} runs; use at most "
                          f"{len(jobs)} hosts (an empty slice would make `dvc repro` run every stage)")

@@ -22,6 +22,7 @@ from srgan.pipeline.stage_params import STAGE_PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 V = "<v>"  # a variant (or a test set) in the table
+S = "<s>"  # a seed
 
 # (what the user changes, the files) — library modules by role; every stage kind is checked against them.
 CODE_CHANGES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -61,7 +62,8 @@ PARAM_CHANGES: tuple[tuple[str, str], ...] = (
     ("`srgan.adversarial_weight`, `srgan.checkpoints`", "srgan.adversarial_weight"),
     ("`model.*`", "model.num_blocks"),
     ("`features.*` (extractor weights, offline fallback)", "features.weights"),
-    ("`runtime.seed` (or any other `runtime` setting but the device)", "runtime.seed"),
+    ("`seeds` (a seed added: its runs are new stages, every other run is kept)", "seeds"),
+    ("`runtime.precision` (or any other `runtime` setting but the device)", "runtime.precision"),
     ("`runtime.device`", "runtime.device"),
     ("`data.scale`", "data.scale"),
     ("`data.train`", "data.train.images"),
@@ -78,7 +80,11 @@ PARAM_CHANGES: tuple[tuple[str, str], ...] = (
 
 
 def _display(stage: Stage) -> str:
-    return stage.name + (f"@{V}" if stage.foreach else "")
+    if stage.foreach:
+        return f"{stage.name}@{V}"
+    if stage.matrix:
+        return f"{stage.name}@" + "-".join(V if key == "variant" else S for key, _ in stage.matrix)
+    return stage.name
 
 
 @cache
@@ -92,8 +98,9 @@ def _closure(script: str) -> frozenset[str]:
 
 
 def _path_re(path: str) -> re.Pattern:
-    # `${key}` is a variant (never the `mse` baseline: it is a stage of its own) or a test set.
-    return re.compile(re.escape(path).replace(re.escape("${key}"), rf"(?!{BASELINE_VARIANT}\b)[^/]+"))
+    # `${item.variant}` is a variant, never the `mse` baseline (a stage of its own); `${key}` a test set.
+    pattern = re.escape(path).replace(re.escape("${item.variant}"), rf"(?!{BASELINE_VARIANT}\b)[^/]+")
+    return re.compile(pattern.replace(re.escape("${item.seed}"), r"[^/]+").replace(re.escape("${key}"), r"[^/]+"))
 
 
 def _feeds(upstream: Stage, downstream: Stage) -> bool:
@@ -128,7 +135,7 @@ def code_reruns(paths: tuple[str, ...]) -> set[str]:
 
 
 def _covers(declared: str, key: str) -> bool:
-    declared = declared.replace("${key}", V)
+    declared = declared.replace("${item.variant}", V).replace("${key}", V)
     return key == declared or key.startswith(declared + ".") or declared.startswith(key + ".")
 
 

@@ -4,7 +4,8 @@ This table is the one place a stage's params are written: dvc.yaml is generated 
 (`srgan.pipeline.dvc_yaml`), and each stage reads its own entry back from dvc.yaml when it starts
 (`srgan.core.declared`) and gets its params through a view of exactly those keys
 (`srgan.core.sections.params_view`): reading any other key is an error. Keys are written as in
-dvc.yaml (`${key}`: the stage instance's variant or set). The `study_code` switches a stage
+dvc.yaml (`${item.variant}`: the stage instance's variant; `${key}`: a test set). A run's seed is on
+its command line, not a declared key: only the report, which gathers every seed, declares `seeds`. The `study_code` switches a stage
 declares come from their own `stages` metadata (`srgan.core.study_code`). `execution` holds the
 settings that change no output: no stage declares it, every stage may read it.
 """
@@ -28,7 +29,7 @@ def _training(experiment: str, kind: str) -> list[str]:
     if experiment == "srgan":
         keys += ["srgan.adversarial_weight", "srgan.checkpoints"]
     if not kind.endswith("_mse"):
-        keys += ["features", f"{experiment}.variants.${{key}}"]
+        keys += ["features", f"{experiment}.variants.${{item.variant}}"]
     return keys + declared_by(kind)
 
 
@@ -46,5 +47,6 @@ STAGE_PARAMS: dict[str, list[str]] = {
     "evaluate_srresnet": [*_EVALUATE, *declared_by("evaluate_srresnet")],
     "evaluate_srgan_mse": [*_EVALUATE, *declared_by("evaluate_srgan_mse")],
     "evaluate_srgan": [*_EVALUATE, *declared_by("evaluate_srgan")],
-    "report": ["runtime.device", "data.scale", "data.test", "srresnet.variants", "srgan.variants", "report"],
+    "report": ["runtime.device", "data.scale", "data.test", "seeds", "srresnet.variants", "srgan.variants",
+               "report"],
 }

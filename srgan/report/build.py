@@ -1,7 +1,9 @@
 """The study's report folder: per evaluation set, one table for experiment 1 (SRResNet per content
-loss) and one per SRGAN checkpoint (`srgan.report.tables`), colour fidelity (VGG vs ResNet losses),
-the perception-distortion planes, visual grids (GT | each variant | bicubic) and training /
-validation curves (`srgan.report.figures`).
+loss) and one per SRGAN checkpoint (`srgan.report.tables`; mean ± sd over seeds when there are
+several), which differences hold (`srgan.report.differences`), colour fidelity (VGG vs ResNet
+losses), the perception-distortion planes, visual grids (GT | each variant | bicubic) and training /
+validation curves (`srgan.report.figures`), and the per-image scores of every run and seed
+(per_image.csv, what `srgan compare` reads).
 
 `build_report` reads every input (`srgan.report.inputs`) and runs every generator before anything
 is written; `write_report` then builds the report folder atomically.
@@ -31,6 +33,7 @@ from srgan.inference.generator import load_generator, super_resolve
 from srgan.losses.terms import RANDOM_WEIGHTS, WEIGHTS_NONE
 from srgan.report import figures
 from srgan.report.curves import CHARTS, curve_table, write_curve_table
+from srgan.report.differences import difference_rows, differences_markdown
 from srgan.report.figures import ScalarSeries
 from srgan.report.inputs import (
     BICUBIC,
@@ -51,13 +54,16 @@ from srgan.report.tables import (
     headline_markdown,
     headline_table,
     published_row,
+    spread_table,
     to_markdown,
 )
 
 log = logging.getLogger(__name__)
 
-GRID_MARGIN_LR_PX = 16
-HEADLINE_FILE = "headline.md"  # the headline table alone, as the README shows it  # LR context around a grid crop (see _sr_crop)
+GRID_MARGIN_LR_PX = 16  # LR context around a grid crop (see _sr_crop)
+HEADLINE_FILE = "headline.md"  # the headline table alone, as the README shows it
+PER_IMAGE_FILE = "per_image.csv"  # every run's and seed's per-image scores (srgan compare reads it from git)
+DIFFERENCES_FILE = "differences.csv"
 
 SRRESNET_CURVES = (
     figures.Curve("loss/content", "content loss (train)", smooth=True, log_y=True),
@@ -124,7 +130,8 @@ def grid_crops(images: Sequence[GridImage], scored: Sequence[Scored], scale: int
 
 def _caption(per_image: pd.DataFrame, model: Scored, item: GridImage) -> str:
     rows = per_image[(per_image["model"] == model.run_name) & (per_image["checkpoint"] == model.checkpoint)
-                     & (per_image["set"] == item.set_name) & (per_image["image"] == item.name)]
+                     & (per_image["set"] == item.set_name) & (per_image["image"] == item.name)
+                     & (per_image["seed"] == (model.seeds[0] if model.seeds else 0))]
     if rows.empty:
         raise SrganError(f"per-image metrics of {model.name} have no row for {item.set_name}/{item.name}; "
                          "re-run its evaluate stage")
@@ -196,6 +203,16 @@ def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
         "natural-image reference). SRResNet is evaluated at its best validation PSNR-Y; each SRGAN at the "
         "checkpoint named in its table (the weights after that many steps or epochs).",
     ]
+    seeds = next((s.seeds for s in scored if s.seeds), ())
+    if len(seeds) > 1:
+        lines += ["", f"Every run was trained once per seed ({', '.join(map(str, seeds))}): each value is the mean "
+                      "over the seeds of each seed's mean over the set's images, ± the sample standard deviation "
+                      f"over seeds. Grids and the training figures show seed {seeds[0]}; `dvc plots show` draws "
+                      "every seed."]
+    else:
+        lines += ["", f"One seed ({seeds[0] if seeds else 0}) per run: a difference of a few tenths of a dB "
+                      "between variants may be seed noise (see 'Differences and their noise'; params `seeds` "
+                      "adds replicates)."]
     as_run = next((s.as_run_scoring for s in scored if s.as_run is not None), None)
     if as_run is not None:
         lines += ["", f"**Study protocol as run** rows: the study protocol as the content-loss study's code scored "
@@ -225,29 +242,34 @@ def _groups(scored: Sequence[Scored]) -> list[tuple[str, tuple[str, str], list[S
 def build_report(
     *, evaluation_dir: Path, models_dir: Path, plots_dir: Path, test_root: Path, out_dir: Path, metrics_dir: Path,
     experiments: dict[str, Sequence[str]], sets: Sequence[str], scale: int, report: ReportParams,
-    runtime: Runtime,
+    runtime: Runtime, seeds: Sequence[int] = (0,),
 ) -> None:
     """Write the whole report to `out_dir` and the git-tracked metrics to `metrics_dir` (see the module
     docstring and `srgan.report.metrics_files`).
 
     experiments: {"srresnet": [...], "srgan": [...]} variant names in report order
-    (baseline first); sets: the test sets (params data.test keys). Every input is
+    (baseline first); sets: the test sets (params data.test keys); seeds: params `seeds`. Every input is
     read and every generator run before anything is written, so a missing file
     raises SrganError naming it and leaves `out_dir` and `metrics_dir` as they were.
     """
-    scored = collect_scored(evaluation_dir, models_dir, experiments, sets)
+    scored = collect_scored(evaluation_dir, models_dir, experiments, sets, seeds)
     bicubic = scored[0]
     hr_niqe = read_hr_niqe(evaluation_dir, sets)
-    per_image = load_per_image(evaluation_dir, list(dict.fromkeys(s.run_name for s in scored)))
-    curves = {experiment: load_curves(plots_dir, experiment, variants)
+    per_image = load_per_image(evaluation_dir, list(dict.fromkeys(s.run_name for s in scored)), seeds)
+    curves = {experiment: load_curves(plots_dir, experiment, variants, seeds)
               for experiment, variants in experiments.items() if variants}
+    first_seed_curves = {experiment: load_curves(plots_dir, experiment, variants, seeds[:1])
+                         for experiment, variants in experiments.items() if variants}
+    differences = difference_rows(per_image, scored)
     colors = figures.model_colors([BICUBIC, *dict.fromkeys(v for vs in experiments.values() for v in vs)])
     groups = _groups(scored)
     srgan_points = [columns[0].point for _, (experiment, _), columns in groups if experiment == "srgan"]
     sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, read_lpips_status(evaluation_dir)))]
     headline = headline_table(scored, sets, hr_niqe)
-    sections.append(("## Headline", ["PSNR-Y / SSIM-Y (paper protocol) and NIQE of every scored model; the full "
-                                     "tables per set follow.", "", headline_markdown(headline)]))
+    sections.append(("## Headline", ["PSNR-Y / SSIM-Y (paper protocol) and NIQE of every scored model"
+                                     + (" (mean ± sd over seeds)" if len(seeds) > 1 else "")
+                                     + "; the full tables per set follow.", "", headline_markdown(headline)]))
+    sections.append(("## Differences and their noise", differences_markdown(differences, len(seeds))))
     tables: dict[str, pd.DataFrame] = {}
     figure_list: list[ReportFigure] = []
     for set_name in sets:
@@ -255,9 +277,14 @@ def build_report(
         for title, (experiment, label), columns in groups:
             table = experiment_table(columns, bicubic, hr_niqe[set_name], set_name,
                                      published_row(columns[0].point, srgan_points))
+            spread = spread_table(columns, set_name) if len(seeds) > 1 else None
             stem = _file_stem(f"{set_name}_{experiment}_{label}")
             tables[stem] = table
-            text += [f"### {title}", "", to_markdown(table), "", f"As CSV: [{stem}.csv]({stem}.csv)", ""]
+            if spread is not None:
+                tables[f"{stem}_sd"] = spread
+            text += [f"### {title}", "", to_markdown(table, spread), "", f"As CSV: [{stem}.csv]({stem}.csv)"
+                     + (f", standard deviations over seeds: [{stem}_sd.csv]({stem}_sd.csv)" if spread is not None
+                        else ""), ""]
         colour = colour_table(scored, set_name)
         tables[_file_stem(f"{set_name}_colour")] = colour
         text += ["### Colour fidelity: does the VGG loss desaturate, compared with the ResNet losses?", "",
@@ -269,7 +296,7 @@ def build_report(
     sections.append(("## Visual comparison", [
         "GT | each variant | bicubic, on the most detailed window of each image (nearest-neighbour zoom); "
         "under each name: PSNR-Y / SSIM-Y (and NIQE) of the whole image."]))
-    figure_list += _curve_figures(curves, colors)
+    figure_list += _curve_figures(first_seed_curves, colors)
     sections.append(("## Training and validation", [
         "Validation PSNR-Y / SSIM-Y of the averaged generator on the validation set at every validation point "
         "(★ best), and the training losses, per variant. `dvc plots show` draws the same curves, every run "
@@ -283,9 +310,19 @@ def build_report(
                                                          for tag, series in tags.items()}
                                                      for v, tags in curves.get(chart.experiment, {}).items()})
                     for chart in CHARTS}
-    write_report(out_dir, sections, tables, figure_list, curve_tables,
-                 {HEADLINE_FILE: headline_markdown(headline) + "\n"})
+    texts = {HEADLINE_FILE: headline_markdown(headline) + "\n",
+             PER_IMAGE_FILE: per_image_csv(per_image),
+             DIFFERENCES_FILE: differences.to_csv(index=False, float_format="%.4f", lineterminator="\n")}
+    write_report(out_dir, sections, tables, figure_list, curve_tables, texts)
     write_metrics_folder(metrics_dir, scored, hr_niqe, sets)
+
+
+def per_image_csv(per_image: pd.DataFrame) -> str:
+    """The per-image scores of every run and seed as CSV text: model, seed, then the evaluation records'
+    columns (4 decimals); `srgan compare` reads it back (`srgan.report.compare`)."""
+    first = ["model", "seed"]
+    columns = first + [c for c in per_image.columns if c not in first]
+    return per_image[columns].to_csv(index=False, float_format="%.4f", lineterminator="\n")
 
 
 def _plane_figures(section: str, set_name: str, scored: Sequence[Scored], hr_niqe: float,

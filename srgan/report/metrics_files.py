@@ -10,8 +10,9 @@ show` read them from git alone, in any clone, offline:
 
 Each file is {<set>: {<metric>: value}} and holds numbers only, all finite: `dvc metrics show` then
 has one row per scored model and one column per `<set>.<metric>`, the same keys in every file. A
-metric without a value is left out (LPIPS-Alex when its weights are unavailable, a chroma ratio on
-a gray set). Provenance — the loss mix, checkpoint files, extractor weights, LPIPS status — stays in
+value is the mean over the run's seeds (params `seeds`); with several seeds each metric also has
+`<metric>_sd`, the sample standard deviation over seeds. A metric without a value is left out
+(LPIPS-Alex when its weights are unavailable, a chroma ratio on a gray set). Provenance — the loss mix, checkpoint files, extractor weights, LPIPS status — stays in
 the evaluation records (`srgan.core.records`), never in a metrics file.
 """
 
@@ -27,6 +28,7 @@ from srgan.report.inputs import BICUBIC, Scored
 
 AS_RUN_KEYS = ("psnr_rgb_db", "ms_ssim_rgb")  # the study protocol as the study ran it, suffixed "_as_run"
 AS_RUN_SUFFIX = "_as_run"
+SD_SUFFIX = "_sd"  # the standard deviation over seeds (several seeds only)
 
 
 def metrics_file(experiment: str, variant: str, label: str) -> str:
@@ -46,11 +48,14 @@ def _numbers(scores: dict[str, float], keys: Sequence[str], suffix: str = "") ->
 
 
 def model_metrics(item: Scored, sets: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{set: {metric: value}} of one scored model: finite numbers only, METRIC_KEYS order, then the
-    study protocol as run (when it was scored)."""
+    """{set: {metric: value}} of one scored model: finite numbers only, METRIC_KEYS order (the means over
+    seeds), their standard deviations over seeds (several seeds), then the study protocol as run (when it
+    was scored)."""
     out = {}
     for set_name in sets:
         values = _numbers(item.results[set_name], METRIC_KEYS)
+        if item.spread is not None:
+            values.update(_numbers(item.spread[set_name], METRIC_KEYS, SD_SUFFIX))
         if item.as_run is not None:
             values.update(_numbers(item.as_run.get(set_name, {}), AS_RUN_KEYS, AS_RUN_SUFFIX))
         out[set_name] = values

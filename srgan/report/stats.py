@@ -395,6 +395,17 @@ def verdict_sentence(diff: PairedDifference, unit: str | None = None) -> str:
             f"Wilcoxon {_p(diff.p_value)}, {_counts(diff)})")
 
 
+MARKS = {BETTER: "✔", WORSE: "✘", INDISTINGUISHABLE: "·"}  # a table cell's verdict
+
+
+def difference_cell(diff: PairedDifference) -> str:
+    """A table cell: A − B with its 95 % interval and the verdict's mark, '+0.31 (0.12–0.50) ✔' (✔ better,
+    ✘ worse, · not distinguishable from noise); for chroma_ratio the numbers are of |ratio − 1|."""
+    digits = metric_info(diff.metric).decimals
+    interval = f" ({_range(diff.ci_low, diff.ci_high, digits)})" if math.isfinite(diff.ci_low) else ""
+    return f"{_number(diff.mean_diff, digits, signed=True)}{interval} {MARKS[diff.verdict]}"
+
+
 # ---------------------------------------------------------------- tables of comparisons
 
 

@@ -89,6 +89,16 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
     return table
 
 
+def spread_table(columns: Sequence[Scored], set_name: str) -> pd.DataFrame:
+    """The standard deviation over seeds of each METRIC_ROWS value of `experiment_table` (its rows and variant
+    columns; NaN where there is none)."""
+    data = {item.variant: {label: (item.spread or {}).get(set_name, {}).get(key, math.nan)
+                           for key, (label, _) in METRIC_ROWS.items()} for item in columns}
+    table = pd.DataFrame(data)
+    table.index.name = "metric"
+    return table
+
+
 def _digits(label: str) -> int:
     for row, digits in METRIC_ROWS.values():
         if label.startswith(_metric_name(row)):
@@ -96,14 +106,24 @@ def _digits(label: str) -> int:
     return 3
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """The table with each row's decimals (METRIC_ROWS); NaN as '–'; value columns right-aligned."""
+def _cell(value: float, digits: int, sign: str = "", spread: float = math.nan) -> str:
+    if not (isinstance(value, float) and math.isfinite(value)):
+        return "–"
+    text = f"{value:{sign}.{digits}f}"
+    return f"{text} ± {spread:.{digits}f}" if math.isfinite(spread) else text
+
+
+def to_markdown(table: pd.DataFrame, spread: pd.DataFrame | None = None) -> str:
+    """The table with each row's decimals (METRIC_ROWS); NaN as '–'; value columns right-aligned; a value
+    with a finite standard deviation in `spread` (same row and column) as 'mean ± sd'."""
     shown = table.copy().astype(object)
     for label in shown.index:
         digits = _digits(label)
         sign = "+" if label.endswith("− published") else ""  # a difference shows its sign
-        shown.loc[label] = [f"{v:{sign}.{digits}f}" if isinstance(v, float) and math.isfinite(v) else "–"
-                            for v in table.loc[label]]
+        sds = [math.nan] * len(table.columns)
+        if spread is not None and label in spread.index:
+            sds = [spread.loc[label].get(column, math.nan) for column in table.columns]
+        shown.loc[label] = [_cell(v, digits, sign, sd) for v, sd in zip(table.loc[label], sds)]
     # disable_numparse: tabulate would otherwise re-parse "25.00" as a number and print "25",
     # losing the row's decimals, and left-align the columns that hold a '–'.
     return shown.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(shown.columns))
@@ -181,15 +201,16 @@ def headline_models(scored: Sequence[Scored]) -> list[Scored]:
 
 def headline_table(scored: Sequence[Scored], sets: Sequence[str], hr_niqe: dict[str, float]) -> pd.DataFrame:
     """Rows: bicubic, each SRResNet (its best), each SRGAN (its last checkpoint), HR; columns: each set's
-    PSNR-Y, SSIM-Y and NIQE-Y, formatted ('–' where there is no value)."""
+    PSNR-Y, SSIM-Y and NIQE-Y, formatted ('–' where there is no value; 'mean ± sd' over several seeds)."""
     rows: dict[str, dict[str, str]] = {}
 
-    def cell(value: float, digits: int) -> str:
-        return f"{value:.{digits}f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+    def cell(value: float, digits: int, spread: float = math.nan) -> str:
+        return _cell(float(value), digits, spread=spread) if isinstance(value, (int, float)) else "–"
 
     for item in headline_models(scored):
         name = BICUBIC if item.experiment == BICUBIC else f"{item.experiment}/{item.variant} ({item.checkpoint})"
-        rows[name] = {f"{set_name} {label}": cell(item.results[set_name].get(key, math.nan), digits)
+        rows[name] = {f"{set_name} {label}": cell(item.results[set_name].get(key, math.nan), digits,
+                                                  (item.spread or {}).get(set_name, {}).get(key, math.nan))
                       for set_name in sets for key, label, digits in HEADLINE_METRICS}
     rows["HR"] = {f"{set_name} {label}": cell(hr_niqe[set_name] if key == "niqe_y" else math.nan, digits)
                   for set_name in sets for key, label, digits in HEADLINE_METRICS}

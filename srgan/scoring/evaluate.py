@@ -194,7 +194,7 @@ def evaluate_run(run_dir: Path, sets: dict[str, list[EvalImage]], scorer: Scorer
             torch.cuda.empty_cache()
     scoring = None if as_run is None else AsRunScoring(as_run_files, as_run.bn_mode, as_run.clamp)
     record = RunEvaluation(
-        experiment=summary.experiment, variant=summary.variant, loss_terms=summary.loss_terms,
+        experiment=summary.experiment, variant=summary.variant, seed=summary.seed, loss_terms=summary.loss_terms,
         feature_weights=summary.feature_weights, lpips_alex_status=scorer.lpips_status,
         checkpoints=summary.scored, scores=scores, as_run_scoring=scoring,
         as_run=as_run_scores if as_run is not None else None)

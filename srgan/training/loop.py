@@ -274,7 +274,7 @@ class TrainingRun:
     def _finish(self, start_step: int, wall_s: float) -> TrainingSummary:
         state, spec, validation = self.state, self.spec, self.validation
         summary = TrainingSummary(
-            experiment=self.task.experiment, variant=spec.variant, loss_terms=spec.loss_terms,
+            experiment=self.task.experiment, variant=spec.variant, seed=self.data.seed, loss_terms=spec.loss_terms,
             feature_weights=spec.feature_weights, unit=self.plan.unit, steps=self.steps,
             steps_per_epoch=self.plan.steps_per_epoch, best_step=validation.best_step,
             best_valid_psnr_y_db=round(validation.best_psnr_y_db, 4), bad_steps=state.bad_steps,

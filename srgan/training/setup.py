@@ -6,7 +6,8 @@ torchrun when `runtime.processes` > 1, seeds the RNGs, resolves the device, and 
 and validation images. The resulting `TrainingSetup` is what `srgan.training.srresnet.train_srresnet`
 and `srgan.training.srgan.train_srgan` take, with the content loss the stage script builds.
 Seeding happens here, before any network or extractor is built, so a run's random choices (the
-networks' initial weights, the patch draws) depend on `runtime.seed` alone.
+networks' initial weights, the patch draws and their augmentation, D's weights) depend on the run's seed
+(`--seed`, one of params `seeds`) alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from srgan.core.config import Params, TrainParams, load_params, variant_terms
 from srgan.core.declared import DVC_YAML, Declared, code_digest, read_declared, stage_name
+from srgan.core.errors import SrganError
 from srgan.core.launch import relaunch_under_torchrun
 from srgan.core.runtime import Runtime, resolve_runtime, seed_everything, shutdown
 from srgan.core.sections import declared_values, params_view
@@ -36,6 +38,7 @@ class TrainingArgs:
     train_dir: Path
     valid_dir: Path
     paths: RunPaths
+    seed: int  # one of params `seeds` (dvc.yaml puts it on the command line: a new seed is a new stage)
     init_dir: Path | None = None  # srgan: the SRResNet-MSE run folder it starts from
 
 
@@ -78,14 +81,16 @@ class TrainingSetup:
 def open_training_stage(args: TrainingArgs, argv: list[str], params_file: Path = Path("params.yaml"),
                         dvc_yaml: Path = DVC_YAML) -> TrainingSetup | None:
     """Set the stage up (see the module docstring); None when the work was done by torchrun's processes."""
-    stage = stage_name("train", args.experiment, args.variant)
+    stage = stage_name("train", args.experiment, args.variant, args.seed)
     declared = read_declared(stage, dvc_yaml)
     full = load_params(params_file)  # the whole file, every section: a typo anywhere stops here
     check_all_variant_terms({"srresnet": full.srresnet.variants, "srgan": full.srgan.variants})
     params = params_view(full, stage, declared.params)
     if relaunch_under_torchrun(params.runtime.processes, argv):
         return None
-    seed_everything(params.runtime.seed)
+    if args.seed < 0:
+        raise SrganError(f"--seed must be >= 0, got {args.seed}")
+    seed_everything(args.seed)
     runtime = resolve_runtime(params.runtime)
     section = params.srresnet if args.experiment == "srresnet" else params.srgan
     p = section.for_variant(args.variant) if args.experiment == "srresnet" else section
@@ -94,7 +99,7 @@ def open_training_stage(args: TrainingArgs, argv: list[str], params_file: Path =
     valid = load_eval_set(args.valid_dir, scale)
     if p.valid_crop_px:
         valid = [centre_crop(item, p.valid_crop_px, scale) for item in valid]
-    data = TrainData(load_train_set(args.train_dir, scale), valid, scale, params.runtime.seed,
+    data = TrainData(load_train_set(args.train_dir, scale), valid, scale, args.seed,
                      rotation(params.study_code))
     fingerprint = {"settings": declared_values(full, declared.params), "code": code_digest(declared)}
     return TrainingSetup(args, declared, params, p, terms, runtime, data, fingerprint)

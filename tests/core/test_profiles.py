@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from srgan.core.config import load_params, params_from_dict, variant_names
 
@@ -25,7 +26,41 @@ def test_there_are_paper_and_study_profiles():
 def test_profile_validates(path):
     params = load_params(path)
     assert params.srgan.checkpoints[-1] == params.srgan.length
-    assert variant_names(params.srgan) == STUDY_VARIANTS  # every profile runs the study's experiment 2
+    # Every profile runs the study's experiment 2; the sample profile one VGG and one ResNet loss and
+    # their hybrids, to keep its run short.
+    expected = {"params": ["mse", "vgg19_5_4", "res34_3", "hybrid_vgg19_5_4", "hybrid_res34_3"],
+                "micro": ["mse", "hybrid_res18_4"]}.get(path.stem, STUDY_VARIANTS)
+    assert variant_names(params.srgan) == expected
+
+
+# The keys the micro profile shrinks; everything else is params.yaml's, so it runs what the default runs.
+MICRO_KEYS = ("model.num_blocks", "model.channels", "features.weights", "data.train.images",
+              "data.test.sample.images", "report.grid_images", "srresnet.variants", "srgan.variants",
+              "srgan.checkpoints", "srresnet.variant_length", "execution.log_every", "execution.checkpoint_every",
+              "execution.progress",
+              *(f"{s}.{k}" for s in ("srresnet", "srgan") for k in ("steps", "batch_size", "patch_px", "valid_every")))
+
+
+def _flat(data, prefix: str = "") -> dict:
+    """{dotted key: value}; a MICRO_KEYS key is kept whole."""
+    key = prefix.rstrip(".")
+    if isinstance(data, dict) and key not in MICRO_KEYS:
+        out = {}
+        for name, value in data.items():
+            out.update(_flat(value, f"{prefix}{name}."))
+        return out
+    return {key: data}
+
+
+def test_micro_profile_is_the_default_shrunk() -> None:
+    """The shipped micro profile (the end-to-end tests' profile) differs from params.yaml only in what it
+    shrinks: it follows every other setting the default runs with."""
+    micro, default = (_flat(yaml.safe_load(p.read_text())) for p in (ROOT / "profiles" / "micro.yaml",
+                                                                      ROOT / "params.yaml"))
+    assert set(micro) == set(default)
+    differ = {k for k in micro if micro[k] != default[k]}
+    assert differ <= set(MICRO_KEYS), differ - set(MICRO_KEYS)
+    assert micro["srgan.checkpoints"] == [1, 2] and micro["model.num_blocks"] == 2
 
 
 def test_cuda_graphs_and_device_patches_are_on_where_a_gpu_trains():
@@ -71,6 +106,7 @@ def test_study_profile_is_the_study():
     assert params.srresnet.variants["hybrid_vgg19_5_4"] == {"mse": 0.7, "vgg19_5_4": 0.3}
     assert params.srgan.variants["hybrid_vgg19_5_4"] == {"mse": 0.6, "vgg19_5_4": 0.4}
     assert params.report.grid_images == ("set5/baby", "set5/woman", "set14/ppt3")
+    assert params.seeds == (0, 1, 2)  # three replicates: mean ± sd and paired tests in the report
 
 
 @pytest.mark.parametrize("profile", ["paper", "study", "study_as_run"])

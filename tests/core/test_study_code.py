@@ -212,7 +212,8 @@ def test_as_run_protocol_scores_the_last_checkpoint_unclamped_in_training_mode(t
     for name, model in (("best.pt", best), ("last.pt", last)):
         save_generator(run_dir / name, model)
     write_summary(run_dir, TrainingSummary(
-        experiment="srresnet", variant="mse", loss_terms={"mse": 1.0}, feature_weights={"mse": "none"}, unit="step",
+        experiment="srresnet", variant="mse", seed=0, loss_terms={"mse": 1.0}, feature_weights={"mse": "none"},
+        unit="step",
         steps=20, steps_per_epoch=1, best_step=10, best_valid_psnr_y_db=25.0, bad_steps=0, processes=1,
         history=(), scored=(ScoredCheckpoint("best", "best.pt", 10, "step", 20),),
         last=ScoredCheckpoint("last", "last.pt", 20, "step", 20)))
@@ -250,7 +251,8 @@ def test_each_evaluation_switch_on_its_own_scores_what_the_studys_code_would(
             model.tail.bias.fill_(0.9)
         save_generator(run_dir / name, model)
     write_summary(run_dir, TrainingSummary(
-        experiment="srresnet", variant="mse", loss_terms={"mse": 1.0}, feature_weights={"mse": "none"}, unit="step",
+        experiment="srresnet", variant="mse", seed=0, loss_terms={"mse": 1.0}, feature_weights={"mse": "none"},
+        unit="step",
         steps=20, steps_per_epoch=1, best_step=10, best_valid_psnr_y_db=25.0, bad_steps=0, processes=1,
         history=(), scored=(ScoredCheckpoint("best", "best.pt", 10, "step", 20),),
         last=ScoredCheckpoint("last", "last.pt", 20, "step", 20)))

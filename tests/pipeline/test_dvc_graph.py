@@ -185,7 +185,15 @@ def test_training_stages_write_where_the_evaluations_read() -> None:
     for experiment in ("srresnet", "srgan"):
         train, evaluate = STAGES[f"train_{experiment}"], STAGES[f"evaluate_{experiment}"]
         model_dir = next(iter(o)) if isinstance(o := train["outs"][0], dict) else o
-        assert model_dir == f"models/{experiment}/${{key}}" and model_dir in evaluate["deps"]
-    # Every SRGAN starts from SRResNet-MSE's run (its best or its last file: study_code.best_file).
+        assert model_dir == f"models/{experiment}/${{item.variant}}/seed${{item.seed}}"
+        assert model_dir in evaluate["deps"] and evaluate["matrix"] == train["matrix"]
+        assert train["matrix"] == {"variant": f"${{{experiment}.variants}}", "seed": "${seeds}"}
+    # A seed's SRGANs start from that seed's SRResNet-MSE run (its best or its last file: study_code.best_file).
     for name in ("train_srgan", "train_srgan_mse"):
-        assert "models/srresnet/mse" in STAGES[name]["deps"] and "--init models/srresnet/mse" in STAGES[name]["cmd"]
+        assert "models/srresnet/mse/seed${item.seed}" in STAGES[name]["deps"]
+        assert "--init models/srresnet/mse/seed${item.seed}" in STAGES[name]["cmd"]
+    # The seed reaches each run on its command line; no training or evaluation stage declares the list.
+    for name, stage in STAGES.items():
+        if name.startswith(("train_", "evaluate_")) and name != "evaluate_bicubic":
+            assert "--seed ${item.seed}" in stage["cmd"] and "seeds" not in stage["params"], name
+    assert "seeds" in STAGES["report"]["params"]

@@ -28,7 +28,8 @@ from dvc_project import DVC, dvc_env, micro_params, new_project, run, stages_run
 pytestmark = pytest.mark.slow
 
 PLAN = [sys.executable, "-m", "srgan.cli", "plan"]
-KILLED_RUN = "srgan/hybrid_res18_4"  # the longest run of phase 2 (SRGAN with a feature loss)
+KILLED_RUN = "srgan/hybrid_res18_4/seed0"  # the longest run of phase 2 (SRGAN with a feature loss)
+KILLED_STAGE = "train_srgan@hybrid_res18_4-0"
 SWEPT = "srgan.variants.hybrid_res18_4.mse"
 
 
@@ -111,7 +112,7 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     lines = [line.split("\t") for line in run(PLAN + ["--hosts", "2"], first, env).splitlines() if "\t" in line]
     slices = {label: targets.split() for label, targets in lines}
     assert slices["first"] == targets
-    doomed = next(h for h in ("0", "1") if f"train_{KILLED_RUN.replace('/', '@')}" in slices[h])
+    doomed = next(h for h in ("0", "1") if KILLED_STAGE in slices[h])
     spared = "1" if doomed == "0" else "0"
 
     # Phase 2: both workers at once, and a sweep host trying another weight (the dvc exp route);
@@ -140,9 +141,9 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
         # Only the slice ran; what it needs of phase 1 came from the run-cache.
         assert stages_run(outs[h]) == set(slices[h]), outs[h]
         run(DVC + ["push", "--run-cache"], hosts[h], env)
-    assert "Stage 'train_srresnet_mse' is cached - skipping run" in outs[spared]
+    assert "Stage 'train_srresnet_mse@0' is cached - skipping run" in outs[spared]
     # The sweep started with the workers: what phase 1 pushed is restored, the rest runs on the sweep host.
-    assert {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"} <= stages_run(outs["sweep"])
+    assert {KILLED_STAGE, "evaluate_srgan@hybrid_res18_4-0", "report"} <= stages_run(outs["sweep"])
     assert not stages_run(outs["sweep"]) & set(slices["first"]), outs["sweep"]
     run(DVC + ["exp", "push", "origin", "mse05"], hosts["sweep"], env)
     lap("workers (one killed and rerun) and a sweep")
@@ -182,6 +183,9 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
                           viewer, env))
     change = diff[SWEPT_METRICS]["sample.psnr_y_db"]
     assert (change["old"], change["new"]) == tuple(psnr), diff
+    # Is it real? The experiment's per-image scores came with `dvc exp pull` (git), named by the experiment.
+    compared = run([sys.executable, "-m", "srgan.cli", "compare", "mse05:srgan/hybrid_res18_4", "HEAD:"], viewer, env)
+    assert "A = mse05:srgan/hybrid_res18_4@step4, B = HEAD:srgan/hybrid_res18_4@step4" in compared, compared
     lap("dvc exp route")
 
     print("multi-host test timings (s):", {k: round(v, 1) for k, v in timings.items()},

@@ -34,7 +34,10 @@ def _changed(repo: Path, env: dict) -> set[str]:
 def _restore(repo: Path, env: dict) -> None:
     """Back to the committed baseline: files, params and DVC outputs."""
     run(["git", "checkout", "--", "."], repo, env)
-    run(["git", "clean", "-fdq", "--", "metrics", "report"], repo, env)
+    # Outputs of stages the baseline does not have (a new variant, a new seed) are untracked files now; a
+    # second pass takes the folders whose own .gitignore the first pass removed.
+    for _ in range(2):
+        run(["git", "clean", "-fdq", "--", "metrics", "report", "evaluation", "models", "plots"], repo, env)
     run(DVC + ["checkout", "--force"], repo, env)
     assert _changed(repo, env) == set()
 
@@ -56,9 +59,9 @@ def test_repro_runs_both_experiments(project):
     sets = ["sample", "set5"] if SET5.is_dir() else ["sample"]
     expected = {
         "prepare_train", "prepare_valid", *(f"prepare_test@{s}" for s in sets),
-        "train_srresnet_mse", "train_srresnet@hybrid_res18_4", "train_srgan_mse", "train_srgan@hybrid_res18_4",
-        "evaluate_bicubic", "evaluate_srresnet_mse", "evaluate_srresnet@hybrid_res18_4",
-        "evaluate_srgan_mse", "evaluate_srgan@hybrid_res18_4", "report",
+        "train_srresnet_mse@0", "train_srresnet@hybrid_res18_4-0", "train_srgan_mse@0", "train_srgan@hybrid_res18_4-0",
+        "evaluate_bicubic", "evaluate_srresnet_mse@0", "evaluate_srresnet@hybrid_res18_4-0",
+        "evaluate_srgan_mse@0", "evaluate_srgan@hybrid_res18_4-0", "report",
     }
     assert stages_run(out) == expected
     metrics = _metrics_shown(repo, env)
@@ -68,14 +71,14 @@ def test_repro_runs_both_experiments(project):
     srresnet = metrics["metrics/srresnet/mse/best.json"]
     for key in ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb", "niqe_y", "chroma_ratio", "delta_e00"):
         assert isinstance(srresnet["sample"][key], float), key
-    record = json.loads((repo / "evaluation" / "srresnet" / "mse.json").read_text())
+    record = json.loads((repo / "evaluation" / "srresnet" / "mse" / "seed0.json").read_text())
     # provenance stays in the cached record
     assert [(c["kind"], c["file"]) for c in record["checkpoints"]] == [("best", "best.pt")]
     assert "lpips_alex" not in srresnet["sample"] or record["lpips_alex_status"] == "ok"
     assert set(metrics["metrics/hr.json"]["sample"]) == {"niqe_y"}
     for model in ("hybrid_res18_4", "mse"):
         for point in ("step1", "step2"):
-            assert (repo / "models" / "srgan" / model / point / "last.pt").is_file()
+            assert (repo / "models" / "srgan" / model / "seed0" / point / "last.pt").is_file()
     assert not any((repo / "state").rglob("resume.pt")), "a finished run leaves no resume state"
     index = (repo / "report" / "index.md").read_text()
     assert "Experiment 1: SRResNet" in index and "after 2 steps" in index and "NIQE" in index
@@ -106,7 +109,7 @@ def test_results_compare_in_a_clone_without_any_remote(project, tmp_path):
     params["srgan"]["variants"]["hybrid_res18_4"]["mse"] = 0.3
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert stages_run(run(DVC + ["repro"], work, env)) == {
-        "train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"}
+        "train_srgan@hybrid_res18_4-0", "evaluate_srgan@hybrid_res18_4-0", "report"}
     run(["git", "add", "-A"], work, env)
     run(["git", "commit", "-qm", "second results"], work, env)
 
@@ -127,6 +130,33 @@ def test_results_compare_in_a_clone_without_any_remote(project, tmp_path):
     assert sorted(chart["revisions"]) == ["HEAD~1", "workspace"]
     runs = {(row["rev"], row["run"]) for row in chart["content"]["data"]["values"]}
     assert runs == {(rev, v) for rev in ("HEAD~1", "workspace") for v in ("mse", "hybrid_res18_4")}
+    # Is the change real? The per-image scores of both commits are in git too.
+    compared = run([sys.executable, "-m", "srgan.cli", "compare", "srgan/hybrid_res18_4", "HEAD~1:"], clone, env)
+    assert "A = srgan/hybrid_res18_4@step2, B = HEAD~1:srgan/hybrid_res18_4@step2" in compared, compared
+    assert re.search(r"all sets\s+\d+\s+1\s+[+−]\d", compared), compared  # every test image, 1 seed
+
+
+def test_a_second_seed_adds_its_runs_and_reruns_nothing_else(project):
+    """`-S seeds=[0,1]`: seed 1's training and evaluation stages and the report run, seed 0's are kept; the
+    report gives mean ± sd over seeds and compares each variant with its baseline over images and seeds."""
+    repo, env, _ = project
+    out = run(DVC + ["exp", "run", "-S", "seeds=[0,1]"], repo, env)
+    seed1 = {f"{kind}_{run_}" for kind in ("train", "evaluate")
+             for run_ in ("srresnet_mse@1", "srresnet@hybrid_res18_4-1", "srgan_mse@1", "srgan@hybrid_res18_4-1")}
+    assert stages_run(out) == seed1 | {"report"}
+    scores = [json.loads((repo / "evaluation" / "srgan" / "hybrid_res18_4" / f"seed{s}.json").read_text())
+              ["scores"]["step2"]["sample"]["psnr_y_db"] for s in (0, 1)]
+    assert scores[0] != scores[1]  # the seed reaches the run
+    metrics = json.loads((repo / "metrics" / "srgan" / "hybrid_res18_4" / "step2.json").read_text())["sample"]
+    assert metrics["psnr_y_db"] == pytest.approx(sum(scores) / 2, abs=1e-6)
+    assert metrics["psnr_y_db_sd"] == pytest.approx(abs(scores[0] - scores[1]) / 2 ** 0.5, abs=1e-6)
+    index = (repo / "report" / "index.md").read_text()
+    assert "± " in index and "Every run was trained once per seed (0, 1)" in index
+    assert "srgan/hybrid_res18_4 vs srgan/mse (step2), PSNR-Y:" in index
+    assert re.search(r"\d+ images × 2 seeds", index)
+    per_image = (repo / "report" / "per_image.csv").read_text().splitlines()
+    assert per_image[0].startswith("model,seed,") and any(",1,step2," in line for line in per_image)
+    _restore(repo, env)
 
 
 def test_plots_draw_offline_one_line_per_run(project):
@@ -167,23 +197,24 @@ def test_report_shows_the_study_set5_numbers_beside_ours(project):
 def test_status_probes(project):
     repo, env, _ = project
     changed = _changed_after(repo, env, "srgan/inference/generator.py")
-    assert {"evaluate_srresnet_mse", "evaluate_srgan@hybrid_res18_4", "train_srresnet_mse", "report"} <= changed
+    assert {"evaluate_srresnet_mse@0", "evaluate_srgan@hybrid_res18_4-0", "train_srresnet_mse@0", "report"} <= changed
     # Tiling is evaluation's business: an edit there reruns the evaluations, never a training stage.
     changed = _changed_after(repo, env, "srgan/inference/tiling.py")
-    assert {"evaluate_srresnet_mse", "evaluate_srgan@hybrid_res18_4"} <= changed
+    assert {"evaluate_srresnet_mse@0", "evaluate_srgan@hybrid_res18_4-0"} <= changed
     assert not {s for s in changed if s.startswith(("train", "prepare"))}, changed
     # The loss grammar is training's (and the report's): no prepare stage, no evaluation.
     changed = _changed_after(repo, env, "srgan/losses/terms.py")
-    assert {"train_srresnet_mse", "train_srgan@hybrid_res18_4", "report"} <= changed
+    assert {"train_srresnet_mse@0", "train_srgan@hybrid_res18_4-0", "report"} <= changed
     assert not {s for s in changed if s.startswith(("prepare", "evaluate"))}, changed
     assert "evaluate_bicubic" in _changed_after(repo, env, "srgan/core/images.py")
     # Closures drawn by need, as the docs' table (srgan.pipeline.reruns) computes them, seen by DVC itself.
     for module in ("srgan/nets/discriminator.py", "srgan/losses/extractors.py", "srgan/core/evaluation_records.py",
                    "srgan/pipeline/stage_params.py"):
         changed = _changed_after(repo, env, module)
-        assert changed == {stage.replace("<v>", "hybrid_res18_4") for stage in code_reruns((module,))}, module
+        assert changed == {stage.replace("<v>", "hybrid_res18_4").replace("<s>", "0")
+                           for stage in code_reruns((module,))}, module
     assert not {s for s in _changed_after(repo, env, "srgan/nets/discriminator.py") if s.startswith("train_srresnet")}
-    assert not {"train_srresnet_mse", "train_srgan_mse"} & _changed_after(repo, env, "srgan/losses/extractors.py")
+    assert not {"train_srresnet_mse@0", "train_srgan_mse@0"} & _changed_after(repo, env, "srgan/losses/extractors.py")
     for module in ("srgan/core/evaluation_records.py", "srgan/pipeline/stage_params.py"):
         assert not {s for s in _changed_after(repo, env, module) if s.startswith("train")}, module
     for key, value in (("num_workers", 1), ("log_every", 7), ("checkpoint_every", 3), ("progress", True)):
@@ -196,8 +227,8 @@ def test_status_probes(project):
     params["features"]["allow_random_fallback"] = not params["features"]["allow_random_fallback"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = _changed(repo, env)
-    assert {"train_srresnet@hybrid_res18_4", "train_srgan@hybrid_res18_4"} <= changed
-    assert not changed & {"train_srresnet_mse", "train_srgan_mse"}, "MSE-only stages build no extractor"
+    assert {"train_srresnet@hybrid_res18_4-0", "train_srgan@hybrid_res18_4-0"} <= changed
+    assert not changed & {"train_srresnet_mse@0", "train_srgan_mse@0"}, "MSE-only stages build no extractor"
     _restore(repo, env)
 
 
@@ -224,7 +255,7 @@ def test_queued_experiment_runs_only_the_changed_variant(project):
     run(DVC + ["exp", "run", "--queue", "-S", "srgan.variants.hybrid_res18_4.mse=0.5"], repo, env)
     out = run(DVC + ["exp", "run", "--run-all"], repo, env)
     logs = out + run(DVC + ["queue", "logs", _last_queued(repo, env)], repo, env, ok=False)
-    assert stages_run(logs) == {"train_srgan@hybrid_res18_4", "evaluate_srgan@hybrid_res18_4", "report"}
+    assert stages_run(logs) == {"train_srgan@hybrid_res18_4-0", "evaluate_srgan@hybrid_res18_4-0", "report"}
     _restore(repo, env)
 
 
@@ -237,7 +268,7 @@ def _last_queued(repo: Path, env: dict) -> str:
 def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     repo, env, _ = project
     out = run(DVC + ["exp", "run", "-S", "srresnet.variants.hybrid_res18_4.mse=0.5"], repo, env)
-    assert stages_run(out) == {"train_srresnet@hybrid_res18_4", "evaluate_srresnet@hybrid_res18_4", "report"}
+    assert stages_run(out) == {"train_srresnet@hybrid_res18_4-0", "evaluate_srresnet@hybrid_res18_4-0", "report"}
     diff = run(DVC + ["metrics", "diff"], repo, env)
     assert "metrics/srresnet/hybrid_res18_4/best.json" in diff
     assert "metrics/srresnet/mse/" not in diff and "metrics/srgan/" not in diff
@@ -251,8 +282,8 @@ def test_exp_run_adding_a_torchvision_variant_runs_only_its_stages(project):
     repo, env, _ = project
     term = "tv/mobilenet_v3_small/features.3"
     out = run(DVC + ["exp", "run", "-S", f"+srgan.variants.mnv3={{mse: 0.6, {term}: 0.4}}"], repo, env)
-    assert stages_run(out) == {"train_srgan@mnv3", "evaluate_srgan@mnv3", "report"}
-    record = json.loads((repo / "evaluation" / "srgan" / "mnv3.json").read_text())
+    assert stages_run(out) == {"train_srgan@mnv3-0", "evaluate_srgan@mnv3-0", "report"}
+    record = json.loads((repo / "evaluation" / "srgan" / "mnv3" / "seed0.json").read_text())
     assert term in record["loss_terms"] and "psnr_y_db" in record["scores"]["step2"]["sample"]
     assert "psnr_y_db" in json.loads((repo / "metrics" / "srgan" / "mnv3" / "step2.json").read_text())["sample"]
     assert "mnv3" in (repo / "report" / "index.md").read_text()
@@ -278,7 +309,8 @@ def test_stage_with_bad_params_fails_with_one_line(project, tmp_path):
 def test_missing_model_is_one_clear_line(project):
     repo, env, _ = project
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", "srresnet", "mse", "models/nope",
-                             "data/prepared/test", "m.json", "m.csv"], cwd=repo, env=env, capture_output=True, text=True)
+                             "data/prepared/test", "m.json", "m.csv", "--seed", "0"], cwd=repo, env=env,
+                            capture_output=True, text=True)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error:") and "models/nope/summary.json not found" in lines[-1]

@@ -36,18 +36,26 @@ def _small(raw: dict) -> dict:
     return raw
 
 
+def _lookup(raw_params: dict, reference: str) -> list:
+    value = raw_params
+    for part in reference.removeprefix("${").removesuffix("}").split("."):
+        value = value[part]
+    return list(value)  # a dict's keys, or a list's items
+
+
 def _dvc_stage_instances(raw_params: dict) -> set[str]:
-    """Every stage dvc.yaml defines for these params, `foreach` expanded as DVC names them."""
+    """Every stage dvc.yaml defines for these params, `foreach` and `matrix` expanded as DVC names them
+    (a matrix instance: its values joined by '-')."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     names = set()
     for name, stage in stages.items():
-        if "foreach" not in stage:
+        if "foreach" in stage:
+            names.update(f"{name}@{key}" for key in _lookup(raw_params, stage["foreach"]))
+        elif "matrix" in stage:
+            axes = [_lookup(raw_params, ref) for ref in stage["matrix"].values()]
+            names.update(f"{name}@" + "-".join(map(str, values)) for values in itertools.product(*axes))
+        else:
             names.add(name)
-            continue
-        value = raw_params
-        for part in stage["foreach"].removeprefix("${").removesuffix("}").split("."):
-            value = value[part]
-        names.update(f"{name}@{key}" for key in value)
     return names
 
 
@@ -108,13 +116,26 @@ def test_plan_covers_every_stage_but_the_report_once() -> None:
     assert len(targets) == len(set(targets))
     assert set(targets) | {"report"} == _dvc_stage_instances(raw)
     assert plan.first[:3] == ("prepare_train", "prepare_valid", "prepare_test@sample")
-    assert {"train_srresnet_mse", "evaluate_srresnet_mse", "evaluate_bicubic"} <= set(plan.first)
+    assert {"train_srresnet_mse@0", "evaluate_srresnet_mse@0", "evaluate_bicubic"} <= set(plan.first)
     for host in range(3):  # each run's training stage travels with its evaluation
         trains = [t for t in plan.targets(host) if t.startswith("train_")]
         assert [t.replace("train_", "evaluate_", 1) for t in trains] == [
             t for t in plan.targets(host) if t.startswith("evaluate_")]
     costs = [plan.cost_gflop(h) for h in range(3)]
-    assert max(costs) < 1.5 * min(costs)  # 17 runs on 3 hosts: close to even
+    assert max(costs) < 1.5 * min(costs)  # 9 runs on 3 hosts: close to even
+
+
+def test_every_seed_is_a_run_of_its_own() -> None:
+    raw = _small(_raw_params())
+    raw["seeds"] = [0, 1, 2]
+    plan = make_plan(params_from_dict(raw), 4)
+    targets = [*plan.first, *(t for host in range(4) for t in plan.targets(host))]
+    assert set(targets) | {"report"} == _dvc_stage_instances(raw) and len(targets) == len(set(targets))
+    assert {f"train_srresnet_mse@{s}" for s in (0, 1, 2)} <= set(plan.first)  # every seed's SRGANs start there
+    jobs = [job for host in plan.hosts for job in host]
+    assert len(jobs) == 3 * (len(raw["srresnet"]["variants"]) + 1 + len(raw["srgan"]["variants"]))
+    assert {job.targets for job in jobs if job.variant == "vgg19_5_4" and job.experiment == "srgan"} == {
+        (f"train_srgan@vgg19_5_4-{s}", f"evaluate_srgan@vgg19_5_4-{s}") for s in (0, 1, 2)}
 
 
 def test_plan_counts_steps_and_epochs() -> None:
@@ -147,8 +168,8 @@ def test_train_image_count_from_names_manifest_or_known_set(tmp_path: Path) -> N
 
 def test_more_hosts_than_runs_is_refused() -> None:
     params = params_from_dict(_small(_raw_params()))
-    with pytest.raises(SrganError, match="--hosts 18: after the first phase the study has 17 runs"):
-        make_plan(params, 18)
+    with pytest.raises(SrganError, match="--hosts 10: after the first phase the study has 9 runs"):
+        make_plan(params, 10)
     with pytest.raises(SrganError, match="at least 1"):
         make_plan(params, 0)
 
@@ -183,7 +204,7 @@ def test_plan_command_prints_a_line_per_host(small_params: Path, capsys) -> None
 @pytest.mark.parametrize("args, message", [
     (["--hosts", "2", "--host", "2"], "error: --host must be in 0..1 for --hosts 2, got 2"),
     ([], "error: give --first, or --hosts N (and --host I for one host's targets)"),
-    (["--hosts", "30"], "error: --hosts 30: after the first phase the study has 17 runs; use at most 17 hosts"),
+    (["--hosts", "30"], "error: --hosts 30: after the first phase the study has 9 runs; use at most 9 hosts"),
 ])
 def test_plan_command_errors_are_one_line(small_params: Path, args: list[str], message: str) -> None:
     with pytest.raises(SystemExit) as info:

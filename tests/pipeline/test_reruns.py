@@ -21,16 +21,18 @@ def test_the_docs_hold_the_computed_table() -> None:
 
 
 def test_what_the_table_promises() -> None:
-    train_srresnet = {"train_srresnet_mse", "train_srresnet@<v>"}
-    training = train_srresnet | {"train_srgan_mse", "train_srgan@<v>"}
+    train_srresnet = {"train_srresnet_mse@<s>", "train_srresnet@<v>-<s>"}
+    training = train_srresnet | {"train_srgan_mse@<s>", "train_srgan@<v>-<s>"}
     # Experiment 1 trains no discriminator: its code reruns experiment 2 only.
     for module in ("srgan/nets/discriminator.py", "srgan/losses/adversarial.py", "srgan/training/srgan.py"):
         assert not code_reruns((module,)) & train_srresnet, module
     # The pixel-MSE stages build no extractor.
-    assert code_reruns(("srgan/losses/extractors.py",)) == {"train_srresnet@<v>", "train_srgan@<v>"}
+    assert code_reruns(("srgan/losses/extractors.py",)) == {"train_srresnet@<v>-<s>", "train_srgan@<v>-<s>"}
     # Evaluation records, the param table and the pipeline wiring are no training stage's code.
     for module in ("srgan/core/evaluation_records.py", "srgan/pipeline/stage_params.py", "srgan/pipeline/dvc_yaml.py"):
         assert not code_reruns((module,)) & training, module
     # One weight of one variant: its own training stage and the report, nothing else.
-    assert param_reruns("srgan.variants.<v>.mse") == {"train_srgan@<v>", "report"}
+    assert param_reruns("srgan.variants.<v>.mse") == {"train_srgan@<v>-<s>", "report"}
     assert param_reruns("execution.log_every") == set()
+    # A seed added to the list adds its own stages: no existing run declares the list, only the report.
+    assert param_reruns("seeds") == {"report"}

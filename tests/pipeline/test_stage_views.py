@@ -11,6 +11,7 @@ declaration reruns a stage for nothing.
 from __future__ import annotations
 
 import importlib
+import itertools
 import shlex
 import shutil
 from pathlib import Path
@@ -40,6 +41,19 @@ def _commands(dvc_yaml: dict, params: dict) -> list[tuple[str, list[str]]]:
             section, _, field = entry["foreach"].strip("${}").partition(".")
             keys = list(params[section][field]) if field else list(params[section])
             instances = [(f"{name}@{key}", entry["do"]["cmd"].replace("${key}", key)) for key in keys]
+        elif "matrix" in entry:
+            axes = {}
+            for axis, reference in entry["matrix"].items():
+                value = params
+                for part in reference.strip("${}").split("."):
+                    value = value[part]
+                axes[axis] = [str(v) for v in value]
+            instances = []
+            for values in itertools.product(*axes.values()):
+                cmd = entry["cmd"]
+                for axis, value in zip(axes, values):
+                    cmd = cmd.replace(f"${{item.{axis}}}", value)
+                instances.append((f"{name}@{'-'.join(values)}", cmd))
         else:
             instances = [(name, entry["cmd"])]
         for stage, cmd in instances:
@@ -99,8 +113,8 @@ def test_an_undeclared_read_fails_naming_the_stage_and_the_key() -> None:
     assert view.runtime.device == params.runtime.device and view.study_code.eval_clamp is True
     assert view.srgan.variants["vgg19_5_4"] == {"vgg19_5_4": 1.0}
     assert view.execution.log_every == params.execution.log_every  # changes no output: readable undeclared
-    for read in (lambda: view.study_code.best_file, lambda: view.runtime.seed, lambda: view.srgan.steps,
-                 lambda: view.srgan.variants["res18_4"], lambda: list(view.srgan.variants), lambda: view.model):
+    for read in (lambda: view.study_code.best_file, lambda: view.runtime.precision, lambda: view.srgan.steps,
+                 lambda: view.srgan.variants["res34_3"], lambda: view.seeds, lambda: list(view.srgan.variants), lambda: view.model):
         with pytest.raises(sections.UndeclaredParamError, match="stage evaluate_srgan_mse reads params key"):
             read()
     log = sections.view_log(view)

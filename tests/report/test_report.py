@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from srgan.core.config import ReportParams
+from srgan.core.declared import run_folder
 from srgan.core.errors import SrganError
 from srgan.core.evaluation_records import (
     AsRunScoring,
@@ -160,19 +161,22 @@ def _points(experiment: str) -> tuple[ScoredCheckpoint, ...]:
                  for label in SRGAN_LABELS)
 
 
-def _write_run(models_dir: Path, experiment: str, variant: str, seed: int) -> tuple[ScoredCheckpoint, ...]:
+def _write_run(models_dir: Path, experiment: str, variant: str, k: int, seed: int) -> tuple[ScoredCheckpoint, ...]:
     """A training run's folder: the tiny checkpoints it scores; returns what it scores."""
-    run_dir = models_dir / experiment / variant
+    run_dir = models_dir / run_folder(experiment, variant, seed)
     for i, point in enumerate(_points(experiment)):
-        torch.manual_seed(seed * 10 + i)
+        torch.manual_seed(k * 10 + i + 1000 * seed)
         save_generator(run_dir / point.file, SRResNet(scale=SCALE, num_blocks=2, channels=8), experiment=experiment,
                        variant=variant)
     return _points(experiment)
 
 
-def fake_pipeline(root: Path) -> dict[str, Path]:
+SEED_STEP_DB = 0.3  # seed s's PSNR-Y is 0.3 * s dB above seed 0's, for every image of every run
+
+
+def fake_pipeline(root: Path, seeds: tuple[int, ...] = (0,)) -> dict[str, Path]:
     """What `dvc repro` leaves behind, in miniature: test sets, runs, curves, evaluation records (the
-    report writes `metrics`)."""
+    report writes `metrics`). Seed s's runs score seed 0's numbers, PSNR-Y + SEED_STEP_DB * s."""
     dirs = {k: root / k for k in ("evaluation", "metrics", "models", "plots")}
     dirs["test_root"] = root / "data" / "prepared" / "test"
     for s, (set_name, names) in enumerate(SETS.items()):
@@ -187,8 +191,9 @@ def fake_pipeline(root: Path) -> dict[str, Path]:
     for k, (experiment, variant, label) in enumerate(_models()):
         name = "bicubic" if experiment == "bicubic" else f"{experiment}/{variant}"
         if experiment != "bicubic" and label in ("best", SRGAN_LABELS[0]):
-            files[name] = _write_run(dirs["models"], experiment, variant, k)
-            _write_curves(dirs["plots"] / experiment / variant, experiment, k)
+            for seed in seeds:
+                files[name] = _write_run(dirs["models"], experiment, variant, k, seed)
+                _write_curves(dirs["plots"] / run_folder(experiment, variant, seed), experiment, k)
         scores.setdefault(name, {})[label] = {s: {**means[(experiment, variant, label, s)], "images": len(SETS[s])}
                                               for s in SETS}
         for s in SETS:
@@ -197,23 +202,31 @@ def fake_pipeline(root: Path) -> dict[str, Path]:
         if name == "bicubic":
             write_baseline_evaluation(evaluation_dir / "bicubic.json",
                                       BaselineEvaluation("bicubic", "ok", by_label["bicubic"]))
-        else:
-            experiment, variant = name.split("/")
-            write_run_evaluation(evaluation_dir / f"{name}.json", RunEvaluation(
-                experiment, variant, _loss_terms(variant), _feature_weights(variant), "ok", files[name], by_label))
-        path = evaluation_dir / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(frames[name]).to_csv(path, index=False, float_format="%.4f")
+            pd.DataFrame(frames[name]).to_csv(evaluation_dir / "bicubic.csv", index=False, float_format="%.4f")
+            continue
+        experiment, variant = name.split("/")
+        for seed in seeds:
+            shifted = {label: {s: {**m, "psnr_y_db": m["psnr_y_db"] + SEED_STEP_DB * seed} for s, m in sets.items()}
+                       for label, sets in by_label.items()}
+            stem = evaluation_dir / run_folder(experiment, variant, seed)
+            write_run_evaluation(stem.with_suffix(".json"), RunEvaluation(
+                experiment, variant, seed, _loss_terms(variant), _feature_weights(variant), "ok", files[name],
+                shifted))
+            rows = pd.DataFrame(frames[name])
+            rows["psnr_y_db"] += SEED_STEP_DB * seed
+            rows.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
     write_baseline_evaluation(evaluation_dir / "hr.json",
                               BaselineEvaluation("hr", "n/a", {s: {"niqe_y": 5.25, "images": 2} for s in SETS}))
     return dirs
 
 
-def build(dirs: dict[str, Path], out_dir: Path, grid_images: tuple[str, ...] = GRID_IMAGES) -> None:
+def build(dirs: dict[str, Path], out_dir: Path, grid_images: tuple[str, ...] = GRID_IMAGES,
+          seeds: tuple[int, ...] = (0,)) -> None:
     build_report(
         evaluation_dir=dirs["evaluation"], models_dir=dirs["models"], plots_dir=dirs["plots"],
-        test_root=dirs["test_root"], out_dir=out_dir, metrics_dir=dirs["metrics"], experiments={e: list(v) for e, v in EXPERIMENTS.items()}, sets=list(SETS), scale=SCALE,
-        report=ReportParams(grid_images=grid_images, crop_px=16), runtime=CPU,
+        test_root=dirs["test_root"], out_dir=out_dir, metrics_dir=dirs["metrics"],
+        experiments={e: list(v) for e, v in EXPERIMENTS.items()}, sets=list(SETS), scale=SCALE,
+        report=ReportParams(grid_images=grid_images, crop_px=16), runtime=CPU, seeds=seeds,
     )
 
 
@@ -421,7 +434,7 @@ def test_every_figure_is_linked_and_is_a_png(index: str, report_dir: Path) -> No
 
 def test_sections_and_feature_weights(index: str) -> None:
     headings = [line for line in index.splitlines() if line.startswith("## ")]
-    assert headings == ["## Headline", "## set5 (2 images)", "## mini (2 images)", "## Visual comparison",
+    assert headings == ["## Headline", "## Differences and their noise", "## set5 (2 images)", "## mini (2 images)", "## Visual comparison",
                         "## Training and validation", "## Feature-extractor weights"]
     weights = _section(index, "## Feature-extractor weights")
     assert "- **srresnet/vgg19_5_4** (vgg19_5_4: 1): vgg19_5_4: random" in weights
@@ -445,12 +458,12 @@ def test_report_is_deterministic(tmp_path: Path, report_dir: Path) -> None:
 @pytest.mark.parametrize("missing", [
     "evaluation/bicubic.json",
     "evaluation/hr.json",
-    "evaluation/srgan/res34_3.json",
-    "evaluation/srresnet/vgg19_5_4.csv",
-    "models/srresnet/vgg19_5_4/best.pt",
-    "models/srgan/mse/epoch200/last.pt",
-    "plots/srresnet/mse",
-    "plots/srgan/hybrid_vgg19_5_4",
+    "evaluation/srgan/res34_3/seed0.json",
+    "evaluation/srresnet/vgg19_5_4/seed0.csv",
+    "models/srresnet/vgg19_5_4/seed0/best.pt",
+    "models/srgan/mse/seed0/epoch200/last.pt",
+    "plots/srresnet/mse/seed0",
+    "plots/srgan/hybrid_vgg19_5_4/seed0",
     "data/prepared/test/set5/HR/baby.png",
     "data/prepared/test/mini/LR/0802.png",
 ])
@@ -476,7 +489,7 @@ def test_missing_input_names_it_and_keeps_the_old_report(tmp_path: Path, missing
 def test_missing_checkpoint_results_in_evaluation_record(tmp_path: Path) -> None:
     """An evaluation record without one of the checkpoints its run lists (an older evaluation) is named."""
     dirs = fake_pipeline(tmp_path)
-    path = dirs["evaluation"] / "srgan" / "mse.json"
+    path = dirs["evaluation"] / "srgan" / "mse" / "seed0.json"
     doc = json.loads(path.read_text(encoding="utf-8"))
     del doc["scores"]["epoch200"]
     path.write_text(json.dumps(doc), encoding="utf-8")
@@ -486,10 +499,10 @@ def test_missing_checkpoint_results_in_evaluation_record(tmp_path: Path) -> None
 
 def test_missing_per_image_row_of_a_grid_image(tmp_path: Path) -> None:
     dirs = fake_pipeline(tmp_path)
-    path = dirs["evaluation"] / "srgan" / "res34_3.csv"
+    path = dirs["evaluation"] / "srgan" / "res34_3" / "seed0.csv"
     frame = pd.read_csv(path, dtype={"image": str, "checkpoint": str}, keep_default_na=False)
     frame[frame["image"] != "0802"].to_csv(path, index=False)
-    with pytest.raises(SrganError, match=r"srgan/res34_3@epoch100 have no row for mini/0802"):
+    with pytest.raises(SrganError, match=r"srgan/res34_3@epoch100 has no row for mini/0802"):
         build(dirs, tmp_path / "report")
 
 
@@ -617,7 +630,7 @@ def test_as_run_scores_sit_between_published_and_ours(tmp_path: Path) -> None:
     dirs = fake_pipeline(tmp_path)
     for experiment, variants in EXPERIMENTS.items():
         for variant in variants:
-            path = dirs["evaluation"] / experiment / f"{variant}.json"
+            path = dirs["evaluation"] / f"{run_folder(experiment, variant, 0)}.json"
             run = read_run_evaluation(path)
             as_run = {label: {s: {"psnr_rgb_db": 15.0, "ms_ssim_rgb": 0.8} for s in SETS} for label in run.scores}
             files = {label: ("last.pt" if experiment == "srresnet" else f"{label}/last.pt") for label in run.scores}
@@ -638,3 +651,88 @@ def test_as_run_scores_sit_between_published_and_ours(tmp_path: Path) -> None:
     _, rows = _table(_section(index, "## mini (2 images)"), _title("srgan", "epoch100"))
     assert "MS-SSIM: study protocol as run (last checkpoint, BN in training mode, unclamped)" in rows
     assert not any("published" in label for label in rows)
+
+
+# ---------------------------------------------------------------- several seeds
+
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fake pipeline with three seeds (seed s: PSNR-Y + 0.3 s dB): (its report folder, its metrics folder)."""
+    root = tmp_path_factory.mktemp("seeded")
+    dirs = fake_pipeline(root, SEEDS)
+    build(dirs, root / "report", seeds=SEEDS)
+    return root / "report", dirs["metrics"]
+
+
+def test_several_seeds_give_mean_and_sd_in_tables_headline_and_metrics(seeded: tuple[Path, Path]) -> None:
+    report_dir, metrics_dir = seeded
+    index = (report_dir / "index.md").read_text(encoding="utf-8")
+    # Seeds 0, 1, 2 at m, m + 0.3, m + 0.6 dB: mean m + 0.3, sample sd 0.3.
+    means = _expected_means()
+    _, rows = _table(_section(index, "## set5 (2 images)"), _title("srresnet", "best"))
+    m = means[("srresnet", "vgg19_5_4", "best", "set5")]
+    assert rows["PSNR-Y (dB) ↑"]["vgg19_5_4"] == f"{m['psnr_y_db'] + 0.3:.2f} ± 0.30"
+    assert rows["SSIM-Y ↑"]["vgg19_5_4"] == f"{m['ssim_y']:.4f} ± 0.0000"  # every seed the same SSIM
+    assert rows["PSNR-Y (dB) ↑"]["bicubic"] == f"{means[('bicubic', 'bicubic', 'bicubic', 'set5')]['psnr_y_db']:.2f}"
+    assert "Every run was trained once per seed (0, 1, 2)" in index
+    headline = (report_dir / "headline.md").read_text(encoding="utf-8")
+    assert f"{m['psnr_y_db'] + 0.3:.2f} ± 0.30" in headline
+    sd = pd.read_csv(report_dir / "set5_srresnet_best_sd.csv", index_col="metric")
+    assert sd.loc["PSNR-Y (dB) ↑", "vgg19_5_4"] == pytest.approx(0.3, abs=1e-4)
+    metrics = json.loads((metrics_dir / "srresnet" / "vgg19_5_4" / "best.json").read_text(encoding="utf-8"))
+    assert metrics["set5"]["psnr_y_db"] == pytest.approx(m["psnr_y_db"] + 0.3, abs=1e-6)
+    assert metrics["set5"]["psnr_y_db_sd"] == pytest.approx(0.3, abs=1e-6)
+    assert metrics["set5"]["ssim_y_sd"] == pytest.approx(0.0, abs=1e-12)
+    per_image = pd.read_csv(report_dir / "per_image.csv", dtype={"image": str})
+    assert list(per_image.columns[:2]) == ["model", "seed"] and set(per_image["seed"]) == set(SEEDS)
+    assert set(per_image.loc[per_image["model"] == "bicubic", "seed"]) == {0}
+
+
+def test_differences_compare_each_variant_with_its_baseline_over_images_and_seeds(seeded: tuple[Path, Path]) -> None:
+    report_dir, _ = seeded
+    section = _section((report_dir / "index.md").read_text(encoding="utf-8"), "## Differences and their noise")
+    # Model k's PSNR-Y is 24 + k + ...: vgg19_5_4 (k = 2) against mse (k = 1) is exactly 1 dB better on every
+    # image and seed, so its interval is the point; res18_4 (k = 3) 2 dB.
+    assert ("- srresnet/vgg19_5_4 vs srresnet/mse (best), PSNR-Y: better by 1.00 dB (95 % CI 1.00–1.00, "
+            "Wilcoxon p = ") in section
+    assert "4 images × 3 seeds" in section
+    columns, rows = _table_rows(section, "srresnet: A vs B (checkpoint)")
+    assert columns == ["PSNR-Y", "SSIM-Y", "NIQE-Y"]
+    assert rows["vgg19_5_4 vs mse (best)"]["PSNR-Y"] == "+1.00 (1.00–1.00) ✔"
+    assert rows["res18_4 vs mse (best)"]["PSNR-Y"] == "+2.00 (2.00–2.00) ✔"
+    assert rows["res18_4 vs mse (best)"]["NIQE-Y"].endswith("✔")  # NIQE 7.5 − k / 4: lower is better
+    # Experiment 2 at each checkpoint; it has one hybrid, so no hybrid pair.
+    _, rows = _table_rows(section, "srgan: A vs B (checkpoint)")
+    assert list(rows) == [f"{v} vs mse ({label})" for v in ("hybrid_vgg19_5_4", "res34_3") for label in SRGAN_LABELS]
+    differences = pd.read_csv(report_dir / "differences.csv")
+    assert set(differences["set"]) == {"set5", "mini", "all sets"}
+
+
+def _table_rows(text: str, index_name: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """(columns, {row: {column: cell}}) of the markdown table whose index column is `index_name`."""
+    lines = text[text.index(f"| {index_name}"):].splitlines()
+    table = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    header, body = table[0], table[2:]
+    return header[1:], {row[0]: dict(zip(header[1:], row[1:])) for row in body}
+
+
+def test_hybrids_are_compared_with_each_other_and_every_variant_with_its_baseline() -> None:
+    from srgan.report.differences import comparison_pairs
+
+    def scored(experiment: str, variant: str) -> Scored:
+        return Scored(experiment, variant, "best", {}, None, {}, _loss_terms(variant))
+
+    models = [Scored("bicubic", "bicubic", "bicubic", {}, None, {}, {}),
+              *(scored("srresnet", v) for v in ("mse", "vgg19_5_4", "hybrid_vgg19_5_4", "hybrid_res34_3")),
+              *(scored("srgan", v) for v in ("mse", "hybrid_res18_4"))]
+    assert comparison_pairs(models) == [
+        ("srresnet/vgg19_5_4", "srresnet/mse"), ("srresnet/hybrid_vgg19_5_4", "srresnet/mse"),
+        ("srresnet/hybrid_res34_3", "srresnet/mse"), ("srresnet/hybrid_vgg19_5_4", "srresnet/hybrid_res34_3"),
+        ("srgan/hybrid_res18_4", "srgan/mse")]

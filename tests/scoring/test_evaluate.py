@@ -231,7 +231,7 @@ def _write_run(run_dir: Path, scored: dict[str, str], experiment: str = "srgan")
         save_generator(run_dir / relative, model, experiment=experiment, variant="hybrid_res18_4")
         models[label] = model.eval()
     write_summary(run_dir, TrainingSummary(
-        experiment=experiment, variant="hybrid_res18_4", loss_terms={"mse": 0.6, "res18_4": 0.4},
+        experiment=experiment, variant="hybrid_res18_4", seed=0, loss_terms={"mse": 0.6, "res18_4": 0.4},
         feature_weights={"mse": "none", "res18_4": "random"}, unit="step", steps=20, steps_per_epoch=1, best_step=20,
         best_valid_psnr_y_db=30.0, bad_steps=0, processes=1, history=(),
         scored=tuple(_point(label, file, 10 * (i + 1)) for i, (label, file) in enumerate(scored.items())),

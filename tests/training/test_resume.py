@@ -242,10 +242,10 @@ def test_execution_settings_are_not_part_of_a_stages_declared_settings():
         params.execution, num_workers=params.execution.num_workers + 2, log_every=params.execution.log_every + 1,
         checkpoint_every=params.execution.checkpoint_every + 1, progress=not params.execution.progress))
     faster = dataclasses.replace(params, srgan=dataclasses.replace(params.srgan, learning_rate=1.0))
-    for stage in ("train_srresnet_mse", "train_srgan_mse"):
+    for stage in ("train_srresnet_mse@0", "train_srgan_mse@0"):
         assert _settings(other, stage) == _settings(params, stage)
-    assert _settings(faster, "train_srgan_mse") != _settings(params, "train_srgan_mse")
-    assert _settings(faster, "train_srresnet_mse") == _settings(params, "train_srresnet_mse")
+    assert _settings(faster, "train_srgan_mse@0") != _settings(params, "train_srgan_mse@0")
+    assert _settings(faster, "train_srresnet_mse@0") == _settings(params, "train_srresnet_mse@0")
 
 
 @pytest.mark.slow

@@ -1,0 +1,130 @@
+"""`srgan compare A B`: is the difference between two models real, or noise?
+
+`dvc metrics diff` gives the bare change of a set mean. This takes the per-image scores behind
+it (report/per_image.csv: every run, seed, checkpoint, test set and image, written by the report
+stage into git) and gives the paired difference A − B of one metric with its 95 % bootstrap
+interval over images and seeds, per test set and over all of them, and a verdict
+(`srgan.report.stats.compare_models`).
+
+How A and B are written: `srgan compare --help` (`srgan.cli.COMPARE_HELP`).
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from srgan.core.errors import SrganError
+from srgan.report.stats import Comparison, compare_models, metric_info
+
+PER_IMAGE_PATH = "report/per_image.csv"  # as dvc.yaml's report stage writes it (srgan.report.build.PER_IMAGE_FILE)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    rev: str | None  # None: the working tree
+    model: str  # '' until taken from the other side (`REV:` alone)
+    checkpoint: str | None  # None: the model's last
+
+    def __str__(self) -> str:
+        text = self.model + (f"@{self.checkpoint}" if self.checkpoint else "")
+        return f"{self.rev}:{text}" if self.rev is not None else text
+
+
+def parse_spec(text: str) -> ModelSpec:
+    """'HEAD~1:srgan/vgg19_5_4@step10' -> ModelSpec('HEAD~1', 'srgan/vgg19_5_4', 'step10')."""
+    rev, colon, rest = text.rpartition(":")
+    if colon and not rev:
+        raise SrganError(f"'{text}': give a revision before ':' (e.g. HEAD~1:{rest})")
+    model, _, checkpoint = rest.partition("@")
+    if not model and not colon:
+        raise SrganError(f"'{text}': name a model, e.g. srgan/vgg19_5_4 or bicubic")
+    if "@" in rest and not checkpoint:
+        raise SrganError(f"'{text}': give a checkpoint after '@' (e.g. @best), or leave '@' out for the last")
+    return ModelSpec(rev if colon else None, model, checkpoint or None)
+
+
+def complete(a: ModelSpec, b: ModelSpec) -> tuple[ModelSpec, ModelSpec]:
+    """Fill a side given as `REV:` alone with the other side's model and checkpoint."""
+    if not a.model and not b.model:
+        raise SrganError("name a model on at least one side, e.g. srgan compare srgan/vgg19_5_4 HEAD~1:")
+    if not a.model:
+        a = replace(a, model=b.model, checkpoint=a.checkpoint or b.checkpoint)
+    if not b.model:
+        b = replace(b, model=a.model, checkpoint=b.checkpoint or a.checkpoint)
+    return a, b
+
+
+def git_reader(root: Path) -> Callable[[str | None], str]:
+    """Reads the per-image table's text at a revision (None: the working tree) of the git repository at `root`.
+    A revision git does not know is looked up as a DVC experiment name."""
+
+    def read(rev: str | None) -> str:
+        if rev is None:
+            path = root / PER_IMAGE_PATH
+            if not path.is_file():
+                raise SrganError(f"{path} not found: run the pipeline (dvc repro) or name a revision (REV:MODEL)")
+            return path.read_text(encoding="utf-8")
+        commit = _resolve(root, rev)
+        shown = subprocess.run(["git", "show", f"{commit}:{PER_IMAGE_PATH}"], cwd=root, capture_output=True,
+                               text=True, check=False)
+        if shown.returncode:
+            raise SrganError(f"revision '{rev}' holds no {PER_IMAGE_PATH} (results from before the report wrote it, "
+                             "or not committed)")
+        return shown.stdout
+
+    return read
+
+
+def _resolve(root: Path, rev: str) -> str:
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root,
+                           capture_output=True, text=True, check=False)
+    if found.returncode == 0:
+        return found.stdout.strip()
+    try:  # a DVC experiment's name ('mse05'): its ref under refs/exps
+        from dvc.repo import Repo
+        from dvc.scm import resolve_rev
+
+        with Repo(str(root)) as repo:
+            return resolve_rev(repo.scm, rev)
+    except Exception:  # noqa: BLE001 - any failure means the same to the user
+        raise SrganError(f"'{rev}' is neither a git revision nor a DVC experiment of {root}") from None
+
+
+def _rows(text: str, spec: ModelSpec) -> tuple[pd.DataFrame, str]:
+    """The per-image rows of `spec`'s model at one checkpoint, and that checkpoint's label."""
+    table = pd.read_csv(io.StringIO(text), dtype={"set": str, "image": str, "checkpoint": str, "model": str},
+                        keep_default_na=False, na_values=["", "NaN", "nan"])
+    where = f"{spec.rev}:" if spec.rev is not None else "the working tree's "
+    rows = table[table["model"] == spec.model]
+    if rows.empty:
+        models = ", ".join(dict.fromkeys(table["model"]))
+        raise SrganError(f"{where}{PER_IMAGE_PATH} has no model '{spec.model}'; it has {models}")
+    labels = list(dict.fromkeys(rows["checkpoint"]))
+    label = spec.checkpoint or labels[-1]
+    if label not in labels:
+        raise SrganError(f"{spec.model} has no checkpoint '{label}' in {where}{PER_IMAGE_PATH}; it has "
+                         f"{', '.join(labels)}")
+    return rows[rows["checkpoint"] == label], label
+
+
+def compare(a: ModelSpec, b: ModelSpec, metric: str, read: Callable[[str | None], str], *,
+            resamples: int | None = None) -> Comparison:
+    """A − B of `metric`, paired by image (and seed, when both ran the same seeds): see the module docstring."""
+    metric_info(metric)
+    a, b = complete(a, b)
+    texts: dict[str | None, str] = {}
+    rows, names = [], []
+    for spec in (a, b):
+        if spec.rev not in texts:
+            texts[spec.rev] = read(spec.rev)
+        model_rows, label = _rows(texts[spec.rev], spec)
+        rows.append(model_rows)
+        names.append(str(replace(spec, checkpoint=label)))
+    kwargs = {} if resamples is None else {"resamples": resamples}
+    return compare_models(rows[0], rows[1], metric, names=(names[0], names[1]), **kwargs)

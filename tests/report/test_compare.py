@@ -1,0 +1,92 @@
+"""`srgan compare A B`: specs, revisions read from git (and DVC experiment names), the paired difference
+of constructed per-image numbers, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srgan.cli import main as cli_main
+from srgan.core.errors import SrganError
+from srgan.report.compare import ModelSpec, compare, complete, git_reader, parse_spec
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def _table(shift_db: float, seeds=(0, 1), images: int = 12, noise_seed: int = 0) -> pd.DataFrame:
+    """The report's per-image table: srgan/mse and srgan/vgg at step5 and step10, vgg = mse + shift_db."""
+    rng = np.random.default_rng(noise_seed)
+    rows = []
+    for seed in seeds:
+        base = 28 + rng.normal(0, 1.0, images)
+        for model, offset in (("srgan/mse", 0.0), ("srgan/vgg", shift_db)):
+            for label in ("step5", "step10"):
+                for i in range(images):
+                    rows.append({"model": model, "seed": seed, "checkpoint": label, "set": "set14",
+                                 "image": f"{i:04d}", "gray": False, "psnr_y_db": base[i] + offset,
+                                 "ssim_y": 0.8, "niqe_y": 6.0})
+    return pd.DataFrame(rows)
+
+
+def _write(root: Path, table: pd.DataFrame) -> None:
+    (root / "report").mkdir(parents=True, exist_ok=True)
+    table.to_csv(root / "report" / "per_image.csv", index=False, float_format="%.4f")
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env={**GIT_ENV, "PATH": "/usr/bin:/bin"})
+
+
+def test_specs() -> None:
+    assert parse_spec("HEAD~1:srgan/vgg19_5_4@step10") == ModelSpec("HEAD~1", "srgan/vgg19_5_4", "step10")
+    assert parse_spec("srgan/mse") == ModelSpec(None, "srgan/mse", None)
+    assert parse_spec("main:") == ModelSpec("main", "", None)
+    assert complete(parse_spec("srgan/vgg@step5"), parse_spec("HEAD~1:")) == (
+        ModelSpec(None, "srgan/vgg", "step5"), ModelSpec("HEAD~1", "srgan/vgg", "step5"))
+    for bad, message in ((":srgan/mse", "revision before ':'"), ("srgan/mse@", "checkpoint after '@'"),
+                         ("", "name a model")):
+        with pytest.raises(SrganError, match=message):
+            parse_spec(bad)
+    with pytest.raises(SrganError, match="name a model on at least one side"):
+        complete(parse_spec("HEAD:"), parse_spec("HEAD~1:"))
+
+
+def test_a_known_difference_is_found_and_a_null_one_is_noise(tmp_path: Path) -> None:
+    _write(tmp_path, _table(0.5))
+    read = git_reader(tmp_path)
+    result = compare(parse_spec("srgan/vgg"), parse_spec("srgan/mse"), "psnr_y_db", read, resamples=2000)
+    pooled = result.rows.iloc[-1]
+    assert pooled["set"] == "all sets" and pooled["verdict"] == "better" and pooled["seed_paired"]
+    assert pooled["mean_diff"] == pytest.approx(0.5, abs=1e-3) and pooled["ci_low"] <= 0.5 <= pooled["ci_high"]
+    assert "A = srgan/vgg@step10, B = srgan/mse@step10; paired by seed and image" in result.text
+    same = compare(parse_spec("srgan/mse@step5"), parse_spec("srgan/mse@step10"), "psnr_y_db", read, resamples=2000)
+    assert same.rows.iloc[-1]["verdict"] == "indistinguishable"
+
+
+def test_commits_are_read_from_git(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _git(tmp_path, "init", "-q")
+    _write(tmp_path, _table(0.0))
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "first results")
+    _write(tmp_path, _table(0.8))  # the next commit's vgg: 0.8 dB better on every image and seed
+    _git(tmp_path, "commit", "-qam", "second results")
+    (tmp_path / "report" / "per_image.csv").unlink()  # only git holds the tables now
+    cli_main(["compare", "--repo", str(tmp_path), "HEAD:srgan/vgg", "HEAD~1:"])
+    out = capsys.readouterr().out
+    assert "A = HEAD:srgan/vgg@step10, B = HEAD~1:srgan/vgg@step10; paired by seed and image" in out
+    assert "+0.80" in out and "better" in out
+    with pytest.raises(SystemExit, match="has no model 'srgan/nope'; it has srgan/mse, srgan/vgg"):
+        cli_main(["compare", "--repo", str(tmp_path), "HEAD:srgan/nope", "HEAD:srgan/mse"])
+    with pytest.raises(SystemExit, match="srgan/vgg has no checkpoint 'best'"):
+        cli_main(["compare", "--repo", str(tmp_path), "HEAD:srgan/vgg@best", "HEAD:srgan/mse"])
+    with pytest.raises(SystemExit, match="'nowhere' is neither a git revision nor a DVC experiment"):
+        cli_main(["compare", "--repo", str(tmp_path), "nowhere:srgan/vgg", "HEAD:srgan/mse"])
+    with pytest.raises(SystemExit, match="per_image.csv not found"):
+        cli_main(["compare", "--repo", str(tmp_path), "srgan/vgg", "srgan/mse"])
+    with pytest.raises(SystemExit, match="unknown metric 'psnr'"):
+        cli_main(["compare", "--repo", str(tmp_path), "--metric", "psnr", "HEAD:srgan/vgg", "HEAD:srgan/mse"])
