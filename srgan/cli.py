@@ -27,6 +27,19 @@ def _cli_runtime(device: str, precision: str, channels_last: bool):
     return resolve_runtime(params)
 
 
+EVALUATE_HELP = """\
+Score one generator checkpoint (or bicubic upscaling) on benchmark folders, with every metric the
+pipeline's evaluations compute: PSNR-Y and SSIM-Y (8-bit BT.601 Y, `scale` px border removed: the
+literature's protocol), PSNR-RGB and MS-SSIM on RGB in [0, 1] (the content-loss study's protocol),
+NIQE-Y, LPIPS-Alex (when AlexNet's ImageNet weights are in torch's cache; else its status says why
+not), the chroma ratio and CIEDE2000. Prints one JSON record: per folder, the mean of each metric.
+
+SET: a folder with HR/ (the ground truth) and optionally LRbicx4/ (its own x4 LR images); without
+LRbicx4/, LR is PIL bicubic of HR, as the pipeline prepares its sets (a prepared set, such as
+data/prepared/test/sample, works as it is). Runs in fp32 on --device.
+"""
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import json
     from dataclasses import asdict
@@ -277,11 +290,14 @@ def _cmd_check(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description="SRResNet / SRGAN x4 super-resolution tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    ev = sub.add_parser("evaluate", help="score a generator checkpoint (or bicubic) on benchmark folders")
-    ev.add_argument("--model", required=True, help="generator checkpoint (.pt) or 'bicubic'")
-    ev.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4)")
-    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    ev.add_argument("sets", nargs="+", help="folders holding HR/ and optionally LRbicx4/ (e.g. Set5)")
+    ev = sub.add_parser("evaluate", help="score a generator checkpoint (or bicubic) on benchmark folders",
+                        description=EVALUATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("--model", required=True, metavar="CHECKPOINT",
+                    help="a generator checkpoint (.pt) the pipeline wrote, or 'bicubic'")
+    ev.add_argument("--scale", type=int, default=4, help="upscaling factor; must match the checkpoint (default 4)")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="auto = CUDA when available, else the CPU (evaluation always runs fp32)")
+    ev.add_argument("sets", nargs="+", metavar="SET", help="folders holding HR/ and optionally LRbicx4/")
     ev.set_defaults(func=_cmd_evaluate)
     up = sub.add_parser(
         "upscale",
@@ -316,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")
     check.set_defaults(func=_cmd_check)
-    compare = sub.add_parser("compare", help="is a difference real? A − B of one metric with its 95 % interval",
+    compare = sub.add_parser("compare", help="is a difference real? A − B of one metric with its 95 %% interval",
                              description=COMPARE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("a", metavar="A", help="[REV:]MODEL[@CHECKPOINT], e.g. srgan/vgg19_5_4@step10")
     compare.add_argument("b", metavar="B", help="[REV:]MODEL[@CHECKPOINT], e.g. srgan/mse, or HEAD~1: (A's model)")

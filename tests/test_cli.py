@@ -345,3 +345,19 @@ def test_check_prints_every_problem_of_a_params_file_one_line_each(tmp_path, cap
     assert "Traceback" not in err
     code, out, _ = _run(["check", str(ROOT / "params.yaml")], capsys)
     assert code == 0 and out.strip() == f"{ROOT / 'params.yaml'}: ok"
+
+
+def test_every_command_and_option_says_what_it_does() -> None:
+    """`srgan <command> --help` has a description, and every option and argument a help line."""
+    import argparse
+
+    from srgan.cli import build_parser
+
+    build_parser().format_help()
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {"evaluate", "upscale", "plan", "check", "compare"}
+    for name, parser in commands.items():
+        assert parser.description, f"srgan {name} has no description"
+        parser.format_help()  # argparse formats %-signs in help texts: a bare one raises
+        for action in parser._actions:
+            assert action.help, f"srgan {name} {action.option_strings or action.dest} has no help"

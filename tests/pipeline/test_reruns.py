@@ -10,7 +10,7 @@ from pathlib import Path
 from srgan.pipeline.reruns import code_reruns, param_reruns, table
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "README.md"
+DOC = ROOT / "docs" / "pipeline.md"
 BLOCK = re.compile(r"<!-- reruns:begin[^>]*-->\n(.*?)\n<!-- reruns:end -->", re.S)
 
 

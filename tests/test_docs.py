@@ -1,0 +1,140 @@
+"""The docs point only at what exists, and the params files state no results.
+
+For README.md and every page of docs/: each repository path in backticks (`srgan/…`, `stages/…`,
+`profiles/…`, `benchmarks/…`, `tests/…`, `docs/…`, `report/…`, `metrics/…`, `.dvc/…`), each
+`srgan.x.y` module (and the name after it, when it names one), each relative link and its #anchor
+must exist. The comments of params.yaml and the profiles state no measured figure (a dB, a speed-up,
+a time): figures live in the docs with where they came from, so a comment cannot contradict them.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+CHECKED_ROOTS = ("srgan/", "stages/", "profiles/", "benchmarks/", "tests/", "docs/", "report/", "metrics/", ".dvc/",
+                 ".ci/")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+MODULE = re.compile(r"(?<![/\w.])srgan(?:\.[A-Za-z_][A-Za-z0-9_]*)+")  # not srgan/training/srgan.py
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+PLACEHOLDER = re.compile(r"[<>*{}…|$]")  # a pattern, not a path: models/<v>/…, report/*.md
+
+
+def _pages() -> list[Path]:
+    assert (ROOT / "docs").is_dir() and len(PAGES) > 5, "the docs/ pages are missing"
+    return PAGES
+
+
+def _paths(text: str) -> set[str]:
+    out = set()
+    for span in CODE_SPAN.findall(text):
+        for word in span.split():
+            word = word.strip("'\",;:()").split("::")[0]
+            if word.startswith(CHECKED_ROOTS) and not PLACEHOLDER.search(word):
+                out.add(word.rstrip("/."))
+    return out
+
+
+@cache
+def _defined(path: Path) -> frozenset[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return frozenset(names)
+
+
+@cache
+def _srgan_params_keys() -> frozenset[str]:
+    """The keys of the params section `srgan` ('srgan.variants.x' is a params key, not a module)."""
+    return frozenset(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["srgan"])
+
+
+def _module_problem(dotted: str) -> str | None:
+    """None when `dotted` is a module of the package, or a module and names defined in it (or a params key
+    of the `srgan` section)."""
+    parts = dotted.split(".")
+    if parts[1] in _srgan_params_keys():
+        return None
+    for n in range(len(parts), 0, -1):
+        base = ROOT.joinpath(*parts[:n])
+        file = base.with_suffix(".py") if not base.is_dir() else base / "__init__.py"
+        if file.is_file():
+            rest = parts[n:]
+            if not rest:
+                return None
+            if rest[0] in _defined(file):
+                return None
+            return f"{'.'.join(parts[:n])} defines no '{rest[0]}'"
+    return "no such module"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to '-'."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    return {_slug(line.lstrip("#")) for line in page.read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")}
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_cited_paths_modules_and_links_exist(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    missing = [p for p in sorted(_paths(text)) if not (ROOT / p).exists()]
+    assert not missing, f"{page.name} cites paths that do not exist: {missing}"
+    bad = {m: why for m in sorted(set(MODULE.findall(text))) if (why := _module_problem(m))}
+    assert not bad, f"{page.name} cites modules that do not exist: {bad}"
+    for target in LINK.findall(text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (page.parent / file).resolve() if file else page
+        assert linked.exists(), f"{page.name} links to {target}, which does not exist"
+        if anchor and linked.suffix == ".md":
+            assert anchor in _anchors(linked), f"{page.name} links to {target}: no such heading"
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    for page in _pages():
+        assert "BRIEF" not in page.read_text(encoding="utf-8"), page.name
+
+
+FIGURE = re.compile(r"\d(?:\.\d+)?\s*(?:dB\b|x faster|x slower|%|s per step|s/step|steps/s|ms\b|MiB|GiB)")
+
+
+@pytest.mark.parametrize("path", [ROOT / "params.yaml", *sorted((ROOT / "profiles").glob("*.yaml"))],
+                         ids=lambda p: p.name)
+def test_params_comments_state_no_measured_figures(path: Path) -> None:
+    comments = [line.split("#", 1)[1] for line in path.read_text(encoding="utf-8").splitlines() if "#" in line]
+    figures = [c.strip() for c in comments if FIGURE.search(c)]
+    assert not figures, f"{path.name}: comments with measured figures (put them in docs/ with their source): {figures}"
+
+
+def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
+    """A made-up path, module, name or anchor is caught; a real one is not."""
+    assert _paths("see `srgan/nope.py` and `models/<v>/best.pt`") == {"srgan/nope.py"}
+    assert MODULE.findall("`srgan/training/srgan.py` and srgan.report.stats") == ["srgan.report.stats"]
+    assert _module_problem("srgan.report.stats.compare_pairs") is None
+    assert _module_problem("srgan.report.stats.nope") == "srgan.report.stats defines no 'nope'"
+    assert _module_problem("srgan.niqe") == "srgan defines no 'niqe'"
+    assert _module_problem("srgan.variants.hybrid_vgg19_5_4.mse") is None  # a params key
+    assert "what-reruns-when" in _anchors(ROOT / "docs" / "pipeline.md")
+    assert FIGURE.search("SRResNet-MSE beats bicubic by 0.25 dB") and not FIGURE.search("10 validation points")
