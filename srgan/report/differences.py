@@ -18,7 +18,14 @@ import pandas as pd
 from srgan.core.config import BASELINE_VARIANT
 from srgan.losses.terms import term_family
 from srgan.report.inputs import BICUBIC, Scored
-from srgan.report.stats import ALL_SETS, METRICS, PairedDifference, compare_pairs, difference_cell
+from srgan.report.stats import (
+    ALL_SETS,
+    METRICS,
+    MIN_UNITS_FOR_VERDICT,
+    PairedDifference,
+    compare_pairs,
+    difference_cell,
+)
 
 DIFFERENCE_METRICS = ("psnr_y_db", "ssim_y", "niqe_y")  # the headline metrics
 SENTENCE_METRIC = "psnr_y_db"
@@ -69,7 +76,8 @@ def differences_markdown(rows: pd.DataFrame, seeds: int) -> list[str]:
     lines = [
         f"A − B over every test image{' and seed' if seeds > 1 else ''} (all test sets), with its 95 % "
         "bootstrap interval: ✔ A is better, ✘ A is worse, · not distinguishable from noise (the interval holds "
-        "0). " + ("The interval resamples images and seeds, so it holds the seed-to-seed spread." if seeds > 1 else
+        f"0, or fewer than {MIN_UNITS_FOR_VERDICT} image × seed pairs: 3 images that agree by chance 1 time in 4 get no "
+        "verdict). " + ("The interval resamples images and seeds, so it holds the seed-to-seed spread." if seeds > 1 else
                   "With one seed the interval sees image-to-image noise only, not the seed spread: run more seeds "
                   "(params `seeds`) before trusting a small difference."),
         "Per set: `differences.csv`.", ""]

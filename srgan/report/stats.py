@@ -23,7 +23,7 @@ metric columns of `srgan.scoring.evaluate` (a table without `seed` is one seed, 
   and somewhat narrow, with 1 seed the interval covers image-to-image noise only (the
   sentences say how many seeds). Fewer than 2 images give no interval.
 - The verdict: `better` / `worse` when the interval excludes 0 (direction by the metric's
-  `better`), else `indistinguishable`. The Wilcoxon signed-rank p (two-sided) is computed over
+  `better`) and there are at least `MIN_UNITS_FOR_VERDICT` units, else `indistinguishable`. The Wilcoxon signed-rank p (two-sided) is computed over
   the per-image differences (each image's mean over seeds), since the (seed, image) pairs of one
   image are not independent; it says whether the images agree on the sign for these seeds, and
   does not see seed noise, so it never decides the verdict.
@@ -50,6 +50,11 @@ ALL_SETS = "all sets"  # the `set` of a comparison pooled over every set
 RESAMPLES = 10_000
 CONFIDENCE = 0.95
 MIN_IMAGES = 2  # an interval needs at least two images to resample
+# A verdict needs at least 6 units (seed x image pairs; images when the seeds are not paired): with 5,
+# even a sign test that every unit agrees with gives p = 2 / 2**5 = 0.0625, yet the percentile
+# bootstrap of 3 images that agree on the sign always excludes 0 (it spans little more than their
+# range), which 3 coin flips do 1 time in 4.
+MIN_UNITS_FOR_VERDICT = 6
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,9 @@ def _wilcoxon_p(per_image: np.ndarray) -> float:
     return float(wilcoxon(nonzero, alternative="two-sided").pvalue)
 
 
-def _verdict(ci_low: float, ci_high: float, higher_is_better: bool) -> str:
+def _verdict(ci_low: float, ci_high: float, higher_is_better: bool, units: int) -> str:
+    if units < MIN_UNITS_FOR_VERDICT:
+        return INDISTINGUISHABLE
     if not (math.isfinite(ci_low) and math.isfinite(ci_high)) or ci_low <= 0.0 <= ci_high:
         return INDISTINGUISHABLE
     a_higher = ci_low > 0.0
@@ -315,7 +322,7 @@ def paired_difference(table_a: pd.DataFrame, table_b: pd.DataFrame, metric: str 
         metric=metric, higher_is_better=info.higher_is_better, n_pairs=n_pairs, n_images=n_images,
         seeds_a=len(seeds_a), seeds_b=len(seeds_b), seed_paired=seed_paired, n_dropped=n_dropped,
         mean_diff=mean_diff, ci_low=ci[0], ci_high=ci[1], p_value=_wilcoxon_p(per_image),
-        verdict=_verdict(ci[0], ci[1], info.higher_is_better))
+        verdict=_verdict(ci[0], ci[1], info.higher_is_better, n_pairs))
 
 
 def _masked_mean(grid: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -384,6 +391,8 @@ def verdict_sentence(diff: PairedDifference, unit: str | None = None) -> str:
     if diff.verdict == INDISTINGUISHABLE:
         interval = (f"95 % CI {_range(diff.ci_low, diff.ci_high, digits)}" if math.isfinite(diff.ci_low)
                     else "too few images for an interval")
+        if diff.n_pairs < MIN_UNITS_FOR_VERDICT:
+            interval += f"; a verdict needs {MIN_UNITS_FOR_VERDICT} pairs"
         return (f"not distinguishable from noise ({_number(diff.mean_diff, digits, signed=True)}{suffix}, "
                 f"{interval}, {_counts(diff)})")
     # gain: how much better A is than B, positive when better

@@ -237,6 +237,20 @@ def test_one_image_gives_no_interval() -> None:
     assert "too few images for an interval" in verdict_sentence(diff)
 
 
+def test_three_images_that_agree_are_no_verdict_until_seeds_make_six_pairs() -> None:
+    # 3 images, 1 seed: every image 0.3 dB better, the bootstrap interval excludes 0, yet 3 signs
+    # agree by chance 1 time in 4: no verdict. The same images with 3 paired seeds are 9 pairs.
+    a, b = _pair("psnr_y_db", 0.3, n_images=3, seeds_a=(0,), seeds_b=(0,))
+    diff = paired_difference(a, b, resamples=FAST)
+    assert diff.ci_low > 0 and diff.n_pairs == 3
+    assert diff.verdict == INDISTINGUISHABLE
+    assert "a verdict needs 6 pairs" in verdict_sentence(diff)
+    a, b = _pair("psnr_y_db", 0.3, n_images=3)
+    diff = paired_difference(a, b, resamples=FAST)
+    assert diff.n_pairs == 9 and diff.verdict == BETTER
+    assert "a verdict needs" not in verdict_sentence(diff)
+
+
 def test_unknown_metric_names_the_known_ones() -> None:
     a, b = _pair("psnr_y_db", 0.3)
     with pytest.raises(SrganError, match="unknown metric 'psnr'.*psnr_y_db"):
