@@ -210,7 +210,7 @@ runs them and pushes before the others start:
 would run every stage). --hosts N alone prints one line per phase,
 tab-separated, `first<TAB>targets` then `<I><TAB>targets` per host, and the
 expected work per host on stderr. Runs are dealt longest first by optimiser
-steps x FLOPs of one training step (README: Running the study on several hosts).
+steps x FLOPs of one training step (docs/hosts.md).
 """
 
 

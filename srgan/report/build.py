@@ -218,7 +218,7 @@ def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
         lines += ["", f"**Study protocol as run** rows: the study protocol as the content-loss study's code scored "
                       f"({as_run.words()}; params `study_code`), beside ours as intended (the study-protocol "
                       "rows above them) and the study's published numbers: what separates the published table "
-                      "from ours is what these rows show (README: \"Reproducing the published table\")."]
+                      "from ours is what these rows show (docs/study.md: \"Reproducing the published table\")."]
     if lpips_status != "ok":
         lines += ["", f"LPIPS-Alex: {lpips_status}. Put the file in the cache and rerun the evaluations "
                       "(`dvc repro -f -s <evaluate stage>`): DVC cannot see the torch cache."]

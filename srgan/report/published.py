@@ -4,7 +4,7 @@ The study's protocol: PSNR on RGB in [0, 1] with no border removed (our
 `psnr_rgb_db`) and, in its "SSIM" column, MS-SSIM (our `ms_ssim_rgb`). Its
 hybrid columns are 0.7·mse + 0.3·X for SRResNet and 0.6·mse + 0.4·X for SRGAN;
 here they sit under this project's default variant names. None = not reported.
-These come from the study's code with the defects listed in the README, so they
+These come from the study's code with the defects listed in docs/study.md, so they
 are a reference point, not a target.
 """
 
