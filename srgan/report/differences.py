@@ -73,13 +73,14 @@ def differences_markdown(rows: pd.DataFrame, seeds: int) -> list[str]:
     if rows.empty:
         return ["No comparisons: the experiments have no variant besides their baseline."]
     pooled = rows[rows["set"] == ALL_SETS]
+    noise = ("The interval resamples images and seeds, so it holds the seed-to-seed spread." if seeds > 1 else
+             "With one seed the interval sees image-to-image noise only, not the seed spread: run more seeds "
+             "(params `seeds`) before trusting a small difference.")
     lines = [
         f"A − B over every test image{' and seed' if seeds > 1 else ''} (all test sets), with its 95 % "
         "bootstrap interval: ✔ A is better, ✘ A is worse, · not distinguishable from noise (the interval holds "
-        f"0, or fewer than {MIN_UNITS_FOR_VERDICT} image × seed pairs: 3 images that agree by chance 1 time in 4 get no "
-        "verdict). " + ("The interval resamples images and seeds, so it holds the seed-to-seed spread." if seeds > 1 else
-                  "With one seed the interval sees image-to-image noise only, not the seed spread: run more seeds "
-                  "(params `seeds`) before trusting a small difference."),
+        f"0, or fewer than {MIN_UNITS_FOR_VERDICT} image × seed pairs: 3 images that agree by chance 1 time "
+        f"in 4 get no verdict). {noise}",
         "Per set: `differences.csv`.", ""]
     for experiment in dict.fromkeys(a.split("/")[0] for a in pooled["a"]):
         mine = pooled[pooled["a"].str.startswith(experiment + "/")]

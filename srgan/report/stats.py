@@ -23,10 +23,11 @@ metric columns of `srgan.scoring.evaluate` (a table without `seed` is one seed, 
   and somewhat narrow, with 1 seed the interval covers image-to-image noise only (the
   sentences say how many seeds). Fewer than 2 images give no interval.
 - The verdict: `better` / `worse` when the interval excludes 0 (direction by the metric's
-  `better`) and there are at least `MIN_UNITS_FOR_VERDICT` units, else `indistinguishable`. The Wilcoxon signed-rank p (two-sided) is computed over
-  the per-image differences (each image's mean over seeds), since the (seed, image) pairs of one
-  image are not independent; it says whether the images agree on the sign for these seeds, and
-  does not see seed noise, so it never decides the verdict.
+  `better`) and there are at least `MIN_UNITS_FOR_VERDICT` units, else `indistinguishable`.
+  The Wilcoxon signed-rank p (two-sided) is computed over the per-image differences (each
+  image's mean over seeds), since the (seed, image) pairs of one image are not independent; it
+  says whether the images agree on the sign for these seeds, and does not see seed noise, so it
+  never decides the verdict.
 - chroma_ratio is best at 1: its paired quantity is |ratio − 1| (lower is better), not the ratio.
 
 Pure numpy/scipy/pandas; imports nothing of srgan but `srgan.core.errors`.
