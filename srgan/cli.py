@@ -239,11 +239,12 @@ def _cmd_plan(args: argparse.Namespace) -> None:
 
 
 COMPARE_HELP = """\
-Is a difference real? The paired difference A − B of one metric over the same test images (and
-seeds, when both models ran the same ones), with its 95 % bootstrap interval over images and seeds,
-per test set and over all of them, and a verdict: better, worse, or not distinguishable from noise.
-It reads the per-image scores the report stage writes into git (report/per_image.csv), so it works
-in any clone, offline, for any commit or experiment.
+Is a difference real? A − B of one metric with the training seed as the unit: each seed's mean
+over the test images, then a 95 % t interval over seeds (paired by seed when both models ran the same
+seeds, Welch's t otherwise), per test set and over all of them; a verdict (A better, A worse) or the
+reason there is none (one seed, the interval holds 0); and how many seeds would detect the metric's
+planning difference (0.10 dB of PSNR) at 80 % power. It reads the per-image scores the report stage
+writes into git (report/per_image.csv), so it works in any clone, offline, for any commit or experiment.
 
 A and B are each `[REV:]MODEL[@CHECKPOINT]`:
   MODEL       a run of the report: 'srgan/vgg19_5_4', 'srresnet/mse', or 'bicubic'
@@ -258,7 +259,8 @@ compares a run with itself one commit back.
 def _cmd_compare(args: argparse.Namespace) -> None:
     from srgan.report.compare import compare, git_reader, parse_spec
 
-    result = compare(parse_spec(args.a), parse_spec(args.b), args.metric, git_reader(Path(args.repo)))
+    result = compare(parse_spec(args.a), parse_spec(args.b), args.metric, git_reader(Path(args.repo)),
+                     images=args.images)
     print(result.text)
 
 
@@ -339,7 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metric", default="psnr_y_db",
                          help="a per-image metric: psnr_y_db (default), ssim_y, psnr_rgb_db, ms_ssim_rgb, niqe_y, "
                               "lpips_alex, chroma_ratio, delta_e00")
-    compare.add_argument("--repo", default=".", help="the project folder (default: here)")
+    compare.add_argument("--repo", default=".", help="the project folder, a git work tree (default: here)")
+    compare.add_argument("--images", choices=("fixed", "random"), default="fixed",
+                         help="fixed: the interval is about these test images (the benchmark); random: about "
+                              "images like them too (adds the image-to-image spread; wider)")
     compare.set_defaults(func=_cmd_compare)
     return parser
 

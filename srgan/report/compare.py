@@ -2,8 +2,9 @@
 
 `dvc metrics diff` gives the bare change of a set mean. This takes the per-image scores behind
 it (report/per_image.csv: every run, seed, checkpoint, test set and image, written by the report
-stage into git) and gives the paired difference A − B of one metric with its 95 % bootstrap
-interval over images and seeds, per test set and over all of them, and a verdict
+stage into git) and gives A − B of one metric with the training seed as the unit — a 95 % t
+interval over seeds, paired by seed when both ran the same seeds — per test set and over all of
+them, a verdict or the reason there is none, and how many seeds would settle it
 (`srgan.report.stats.compare_models`).
 
 How A and B are written: `srgan compare --help` (`srgan.cli.COMPARE_HELP`).
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from srgan.core.errors import SrganError
-from srgan.report.stats import Comparison, compare_models, metric_info
+from srgan.report.stats import FIXED, Comparison, compare_models, metric_info
 
 PER_IMAGE_PATH = "report/per_image.csv"  # as dvc.yaml's report stage writes it (srgan.report.build.PER_IMAGE_FILE)
 
@@ -60,9 +61,21 @@ def complete(a: ModelSpec, b: ModelSpec) -> tuple[ModelSpec, ModelSpec]:
     return a, b
 
 
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise SrganError("git is not installed: srgan compare reads the results from git") from None
+
+
 def git_reader(root: Path) -> Callable[[str | None], str]:
-    """Reads the per-image table's text at a revision (None: the working tree) of the git repository at `root`.
-    A revision git does not know is looked up as a DVC experiment name."""
+    """Reads the per-image table's text at a revision (None: the working tree) of the git work tree at
+    `root`; a folder that is not one is an SrganError. A revision git does not know is looked up as a DVC
+    experiment name."""
+    if not root.is_dir():
+        raise SrganError(f"--repo {root}: no such folder; give the project's folder (a git work tree)")
+    if _git(root, "rev-parse", "--is-inside-work-tree").stdout.strip() != "true":
+        raise SrganError(f"--repo {root}: not a git work tree; give the folder of a clone of the project")
 
     def read(rev: str | None) -> str:
         if rev is None:
@@ -71,8 +84,7 @@ def git_reader(root: Path) -> Callable[[str | None], str]:
                 raise SrganError(f"{path} not found: run the pipeline (dvc repro) or name a revision (REV:MODEL)")
             return path.read_text(encoding="utf-8")
         commit = _resolve(root, rev)
-        shown = subprocess.run(["git", "show", f"{commit}:{PER_IMAGE_PATH}"], cwd=root, capture_output=True,
-                               text=True, check=False)
+        shown = _git(root, "show", f"{commit}:{PER_IMAGE_PATH}")
         if shown.returncode:
             raise SrganError(f"revision '{rev}' holds no {PER_IMAGE_PATH} (results from before the report wrote it, "
                              "or not committed)")
@@ -82,8 +94,7 @@ def git_reader(root: Path) -> Callable[[str | None], str]:
 
 
 def _resolve(root: Path, rev: str) -> str:
-    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root,
-                           capture_output=True, text=True, check=False)
+    found = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if found.returncode == 0:
         return found.stdout.strip()
     try:  # a DVC experiment's name ('mse05'): its ref under refs/exps
@@ -98,9 +109,16 @@ def _resolve(root: Path, rev: str) -> str:
 
 def _rows(text: str, spec: ModelSpec) -> tuple[pd.DataFrame, str]:
     """The per-image rows of `spec`'s model at one checkpoint, and that checkpoint's label."""
-    table = pd.read_csv(io.StringIO(text), dtype={"set": str, "image": str, "checkpoint": str, "model": str},
-                        keep_default_na=False, na_values=["", "NaN", "nan"])
     where = f"{spec.rev}:" if spec.rev is not None else "the working tree's "
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype={"set": str, "image": str, "checkpoint": str, "model": str},
+                            keep_default_na=False, na_values=["", "NaN", "nan"])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise SrganError(f"{where}{PER_IMAGE_PATH} is not a per-image table the report wrote ({e})") from None
+    lacking = [c for c in ("model", "checkpoint", "set", "image") if c not in table.columns]
+    if lacking:
+        raise SrganError(f"{where}{PER_IMAGE_PATH} has no column '{lacking[0]}': not a per-image table the "
+                         "report wrote")
     rows = table[table["model"] == spec.model]
     if rows.empty:
         models = ", ".join(dict.fromkeys(table["model"]))
@@ -114,8 +132,9 @@ def _rows(text: str, spec: ModelSpec) -> tuple[pd.DataFrame, str]:
 
 
 def compare(a: ModelSpec, b: ModelSpec, metric: str, read: Callable[[str | None], str], *,
-            resamples: int | None = None) -> Comparison:
-    """A − B of `metric`, paired by image (and seed, when both ran the same seeds): see the module docstring."""
+            images: str = FIXED) -> Comparison:
+    """A − B of `metric`, the seed as the unit (paired by seed when both ran the same seeds); images: FIXED
+    (the test images are the benchmark) or RANDOM (a sample of images too). See the module docstring."""
     metric_info(metric)
     a, b = complete(a, b)
     texts: dict[str | None, str] = {}
@@ -126,5 +145,4 @@ def compare(a: ModelSpec, b: ModelSpec, metric: str, read: Callable[[str | None]
         model_rows, label = _rows(texts[spec.rev], spec)
         rows.append(model_rows)
         names.append(str(replace(spec, checkpoint=label)))
-    kwargs = {} if resamples is None else {"resamples": resamples}
-    return compare_models(rows[0], rows[1], metric, names=(names[0], names[1]), **kwargs)
+    return compare_models(rows[0], rows[1], metric, names=(names[0], names[1]), images=images)

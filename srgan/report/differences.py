@@ -1,11 +1,11 @@
 """Which differences hold: each variant against its experiment's MSE baseline, and the hybrids
-against each other, at every scored checkpoint, paired over test images and seeds
-(`srgan.report.stats`: a 95 % bootstrap interval of the mean difference over images and seeds,
-and a verdict from it).
+against each other, at every scored checkpoint, with the training seed as the unit
+(`srgan.report.stats`: a t interval over seeds of each seed's mean difference over the test
+images, Holm's correction within each family, a verdict with its reason, a planning figure).
 
 `comparison_pairs` says what is compared, `difference_rows` computes it from the per-image table,
 `differences_markdown` writes one table per experiment (a cell per metric: A − B, its interval and
-✔ / ✘ / ·) and one sentence per comparison of PSNR-Y over all test sets.
+its mark) and one sentence per comparison of PSNR-Y over all test sets.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from srgan.report.inputs import BICUBIC, Scored
 from srgan.report.stats import (
     ALL_SETS,
     METRICS,
-    MIN_UNITS_FOR_VERDICT,
     PairedDifference,
     compare_pairs,
     difference_cell,
+    planning_text,
 )
 
 DIFFERENCE_METRICS = ("psnr_y_db", "ssim_y", "niqe_y")  # the headline metrics
@@ -50,13 +50,12 @@ def comparison_pairs(scored: Sequence[Scored]) -> list[tuple[str, str]]:
     return pairs
 
 
-def difference_rows(per_image: pd.DataFrame, scored: Sequence[Scored], *, resamples: int | None = None,
-                    bootstrap_seed: int = 0) -> pd.DataFrame:
+def difference_rows(per_image: pd.DataFrame, scored: Sequence[Scored]) -> pd.DataFrame:
     """`srgan.report.stats.compare_pairs` over `comparison_pairs` and DIFFERENCE_METRICS (the metrics the
-    table has values of): one row per (pair, checkpoint, set or ALL_SETS, metric)."""
+    table has values of): one row per (pair, checkpoint, set or ALL_SETS, metric), Holm-adjusted within
+    each family (one metric at one checkpoint of one experiment, per set)."""
     metrics = [m for m in DIFFERENCE_METRICS if m in per_image.columns]
-    kwargs = {} if resamples is None else {"resamples": resamples}
-    return compare_pairs(per_image, comparison_pairs(scored), metrics, bootstrap_seed=bootstrap_seed, **kwargs)
+    return compare_pairs(per_image, comparison_pairs(scored), metrics)
 
 
 def _diff(row: pd.Series) -> PairedDifference:
@@ -68,20 +67,27 @@ def _short(run: str) -> str:
 
 
 def differences_markdown(rows: pd.DataFrame, seeds: int) -> list[str]:
-    """The report section's lines: per experiment a table (a row per comparison and checkpoint, a column per
-    metric, over all test sets), then one sentence per comparison of PSNR-Y."""
+    """The report section's lines: what the numbers are, per experiment a table (a row per comparison and
+    checkpoint, a column per metric, over all test sets), then one sentence per comparison of PSNR-Y with
+    its planning figure."""
     if rows.empty:
         return ["No comparisons: the experiments have no variant besides their baseline."]
     pooled = rows[rows["set"] == ALL_SETS]
-    noise = ("The interval resamples images and seeds, so it holds the seed-to-seed spread." if seeds > 1 else
-             "With one seed the interval sees image-to-image noise only, not the seed spread: run more seeds "
-             "(params `seeds`) before trusting a small difference.")
+    tested = pooled[pooled["p_value"].notna()]
+    families = tested.assign(experiment=tested["a"].str.split("/").str[0]).groupby(
+        ["experiment", "checkpoint", "metric"]).ngroups
     lines = [
-        f"A − B over every test image{' and seed' if seeds > 1 else ''} (all test sets), with its 95 % "
-        "bootstrap interval: ✔ A is better, ✘ A is worse, · not distinguishable from noise (the interval holds "
-        f"0, or fewer than {MIN_UNITS_FOR_VERDICT} image × seed pairs: 3 images that agree by chance 1 time "
-        f"in 4 get no verdict). {noise}",
-        "Per set: `differences.csv`.", ""]
+        "A − B over every test image (all test sets), the training seed as the unit: each seed's mean "
+        "difference over the images, then a 95 % t interval over the seeds (paired by seed when both ran the "
+        "same seeds); the test images are the fixed benchmark. ✔ A is better, ✘ A is worse; no verdict: · the "
+        "interval holds 0, · Holm: not significant after Holm's correction, 1 seed: one training run per model "
+        "cannot be told from training noise. Holm's correction runs within each family: one metric at one "
+        "checkpoint of one experiment"
+        + (f" (over all sets: {len(tested)} tests in {families} families)." if len(tested) else "."),
+        "Per set, with raw and Holm-adjusted p: `differences.csv`.", ""]
+    if seeds < 2:
+        lines[0] += (" With one seed no comparison gets a verdict: two training runs differ by an offset every "
+                     "test image shares, so the images cannot stand in for seeds (params `seeds` adds them).")
     for experiment in dict.fromkeys(a.split("/")[0] for a in pooled["a"]):
         mine = pooled[pooled["a"].str.startswith(experiment + "/")]
         table: dict[str, dict[str, str]] = {}
@@ -92,5 +98,7 @@ def differences_markdown(rows: pd.DataFrame, seeds: int) -> list[str]:
         frame.index.name = f"{experiment}: A vs B (checkpoint)"
         lines += [frame.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(frame.columns)), ""]
     for _, row in pooled[pooled["metric"] == SENTENCE_METRIC].iterrows():
-        lines.append(f"- {row['a']} vs {row['b']} ({row['checkpoint']}), PSNR-Y: {row['sentence']}")
+        diff = _diff(row)
+        lines.append(f"- {row['a']} vs {row['b']} ({row['checkpoint']}), PSNR-Y: {row['sentence']}. "
+                     f"Planning: {planning_text(diff)}.")
     return lines

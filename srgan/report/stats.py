@@ -1,34 +1,38 @@
-"""Differences with their noise: spreads over training seeds, and paired comparisons of two models.
+"""Differences with their noise: spreads over training seeds, and comparisons of two training
+configurations in which the training seed is the unit of replication.
 
 Input is the long per-image table: one row per (model, seed, checkpoint, set, image) with the
 metric columns of `srgan.scoring.evaluate` (a table without `seed` is one seed, 0).
 
 - `seed_summary` / `seed_spreads`: mean ± sample standard deviation (ddof=1) over seeds of a
-  model's per-seed set means. NaN and ±inf are skipped everywhere (a gray image has no
-  chroma_ratio; a metric may be missing for one image or seed); `n` counts what was used, and
-  with one seed the standard deviation is NaN and `format_spread` shows the mean alone.
-- `paired_difference`: A − B of one metric on the same test images, with a 95 % interval and a
-  verdict. Pairing: when A and B hold the same seed list, a unit is (seed, set, image) and A's
-  seed s is paired with B's seed s (a variant and its baseline trained from the same seed share
-  its initialisation and patch draws, so pairing removes that shared noise). When the seed lists
-  differ, the unit is (set, image) and each model's value is its mean over its own seeds. Both
-  tables must hold the same units: a row in one and not the other is an `SrganError`, never a
-  silent drop; a unit whose metric is NaN/inf in A or B is left out and counted (`n_dropped`).
-- The interval: a seeded percentile bootstrap (default 10 000 resamples) of the mean difference
-  that resamples test images *and* seeds (Owen's pigeonhole bootstrap for a crossed design): each
-  resample draws images with replacement (shared by A and B) and seeds with replacement (the
-  same draw for both when paired by seed, independent draws when not). Resampling images alone
-  would treat the seeds as fixed and miss the seed spread (0.3 dB for SRResNet-MSE at 300
-  steps), which is the noise this module exists to show; with 3 seeds the seed part is coarse
-  and somewhat narrow, with 1 seed the interval covers image-to-image noise only (the
-  sentences say how many seeds). Fewer than 2 images give no interval.
-- The verdict: `better` / `worse` when the interval excludes 0 (direction by the metric's
-  `better`) and there are at least `MIN_UNITS_FOR_VERDICT` units, else `indistinguishable`.
-  The Wilcoxon signed-rank p (two-sided) is computed over the per-image differences (each
-  image's mean over seeds), since the (seed, image) pairs of one image are not independent; it
-  says whether the images agree on the sign for these seeds, and does not see seed noise, so it
-  never decides the verdict.
-- chroma_ratio is best at 1: its paired quantity is |ratio − 1| (lower is better), not the ratio.
+  model's per-seed set means. NaN and ±inf are skipped (a gray image has no chroma_ratio); `n`
+  counts what was used; with one seed the standard deviation is NaN and `format_spread` shows
+  the mean alone.
+- `paired_difference`: A − B of one metric, a 95 % interval and a verdict about the two
+  *configurations* (not the two runs). Two training runs of one configuration differ by an
+  amount that every test image shares, so test images cannot stand in for replicates: the
+  unit is the seed. Each seed's mean over the test images is one number per run, and
+      paired by seed (A and B ran the same seeds: a variant and its baseline of one seed share
+      their initialisation and patch draws): Student t on the per-seed differences, seeds − 1
+      degrees of freedom;
+      not paired (the seed lists differ): Welch's t on the two models' per-seed means.
+  The test images are the fixed benchmark (images=FIXED): the interval is about the mean over
+  *these* images, the question a benchmark table asks. images=RANDOM treats them as a sample of
+  images as well, and adds the image-to-image spread of the difference (a crossed seed × image
+  design; the variance is a sum of mean squares, which overstates it by the seed × image term,
+  and its degrees of freedom are Satterthwaite's). Both are calibrated by simulation in
+  `srgan.report.calibration` (`benchmarks/bench_stats.py`; docs/experiments.md has the table).
+- One seed on either side: no verdict ("one seed: cannot be separated from training noise").
+  What can be said is about the two runs only: the per-image t interval of their difference
+  and on how many images A's run is better (`runs_ci_low`, `runs_ci_high`, `images_a_better`).
+- A verdict (`better` / `worse`) needs the interval to exclude 0 and, in a family of
+  comparisons (`holm`), the Holm-adjusted p below 0.05; every `indistinguishable` carries its
+  `reason`. chroma_ratio is best at 1: its compared quantity is |ratio − 1| (lower is better).
+- Planning: from the spread of the per-seed differences measured here, `seeds_needed` says how
+  many seeds would detect the metric's planning difference (0.10 dB of PSNR) at 80 % power, and
+  `detectable` what difference the seeds at hand detect at 80 % power.
+- An image whose metric is NaN/inf in any seed of A or B is left out and counted (`n_dropped`), so
+  every seed's mean covers the same images.
 
 Pure numpy/scipy/pandas; imports nothing of srgan but `srgan.core.errors`.
 """
@@ -37,52 +41,58 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
+from scipy import stats as scipy_stats
 
 from srgan.core.errors import SrganError
 
 HIGHER, LOWER, CLOSER_TO_1 = "higher", "lower", "closer_to_1"
 BETTER, WORSE, INDISTINGUISHABLE = "better", "worse", "indistinguishable"
+FIXED, RANDOM = "fixed", "random"  # the test images: the fixed benchmark, or a sample of images too
 ALL_SETS = "all sets"  # the `set` of a comparison pooled over every set
-RESAMPLES = 10_000
 CONFIDENCE = 0.95
-MIN_IMAGES = 2  # an interval needs at least two images to resample
-# A verdict needs at least 6 units (seed x image pairs; images when the seeds are not paired): with 5,
-# even a sign test that every unit agrees with gives p = 2 / 2**5 = 0.0625, yet the percentile
-# bootstrap of 3 images that agree on the sign always excludes 0 (it spans little more than their
-# range), which 3 coin flips do 1 time in 4.
-MIN_UNITS_FOR_VERDICT = 6
+ALPHA = 1.0 - CONFIDENCE  # two-sided level of a verdict (after Holm within a family)
+POWER = 0.80  # of the planning figures
+MAX_SEEDS = 1000  # seeds_needed beyond this is reported as more than it
+
+# Why a comparison has no verdict (PairedDifference.reason).
+ONE_SEED = "one seed: cannot be separated from training noise; add seeds"
+ONE_SEED_SIDE = "one side has one seed: its training noise cannot be measured; add seeds"
+ONE_IMAGE = "one image: the image-to-image spread cannot be measured"
+HOLDS_ZERO = "the interval holds 0"
+NOT_AFTER_HOLM = "not significant after Holm's correction"
 
 
 @dataclass(frozen=True)
 class Metric:
-    """How one per-image metric reads: its short name, unit, decimals and which way is better."""
+    """How one per-image metric reads: its short name, unit, decimals, which way is better, and the
+    difference a planning figure is about."""
 
     label: str  # short name, as in the report's table rows ("PSNR-Y")
     unit: str  # written after a difference in sentences ("dB"; "" for unitless)
     decimals: int  # as in the report's tables (srgan.report.tables.METRIC_ROWS)
     better: str  # HIGHER | LOWER | CLOSER_TO_1
+    planning_diff: float  # the difference `seeds_needed` is computed for, in the metric's unit
 
     @property
     def higher_is_better(self) -> bool:
-        """For the paired quantity: |x − 1| when `better` is CLOSER_TO_1, so lower is better."""
+        """For the compared quantity: |x − 1| when `better` is CLOSER_TO_1, so lower is better."""
         return self.better == HIGHER
 
 
 # The metric columns of srgan.scoring.evaluate; direction as its docstring states.
 METRICS = {
-    "psnr_y_db": Metric("PSNR-Y", "dB", 2, HIGHER),
-    "ssim_y": Metric("SSIM-Y", "", 4, HIGHER),
-    "psnr_rgb_db": Metric("PSNR-RGB", "dB", 2, HIGHER),
-    "ms_ssim_rgb": Metric("MS-SSIM", "", 4, HIGHER),
-    "niqe_y": Metric("NIQE-Y", "", 3, LOWER),
-    "lpips_alex": Metric("LPIPS-Alex", "", 4, LOWER),
-    "chroma_ratio": Metric("chroma ratio", "in |ratio − 1|", 3, CLOSER_TO_1),
-    "delta_e00": Metric("ΔE2000", "", 2, LOWER),
+    "psnr_y_db": Metric("PSNR-Y", "dB", 2, HIGHER, 0.10),
+    "ssim_y": Metric("SSIM-Y", "", 4, HIGHER, 0.002),
+    "psnr_rgb_db": Metric("PSNR-RGB", "dB", 2, HIGHER, 0.10),
+    "ms_ssim_rgb": Metric("MS-SSIM", "", 4, HIGHER, 0.002),
+    "niqe_y": Metric("NIQE-Y", "", 3, LOWER, 0.10),
+    "lpips_alex": Metric("LPIPS-Alex", "", 4, LOWER, 0.005),
+    "chroma_ratio": Metric("chroma ratio", "in |ratio − 1|", 3, CLOSER_TO_1, 0.01),
+    "delta_e00": Metric("ΔE2000", "", 2, LOWER, 0.10),
 }
 
 
@@ -165,33 +175,185 @@ def seed_spreads(per_image: pd.DataFrame, metrics: Sequence[str] | None = None) 
     return pd.DataFrame(rows, columns=["model", "checkpoint", "set", "metric", "mean", "std", "n_seeds"])
 
 
-# ---------------------------------------------------------------- paired differences
+# ---------------------------------------------------------------- the seed-level test (arrays)
+
+
+@dataclass(frozen=True)
+class SeedTest:
+    """A − B with its standard error and degrees of freedom, per leading index of the grids.
+
+    Arrays of the grids' leading shape (a single comparison: 0-d). se is 0 where every seed gave
+    the same difference; df is NaN where the design gives no test (one seed, or one image with
+    images=RANDOM)."""
+
+    mean_diff: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+
+
+def _satterthwaite(parts: Sequence[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(se, df) of a sum of independent variance estimates, each (variance of the mean, its df)."""
+    total = sum(v for v, _ in parts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = total**2 / sum(v**2 / d for v, d in parts)
+    return np.sqrt(total), df
+
+
+def seed_test(grid_a: np.ndarray, grid_b: np.ndarray, *, paired: bool, images: str = FIXED) -> SeedTest:
+    """The seed-level t of A − B (rules in the module docstring).
+
+    grid_a: (..., seeds_a, images), grid_b: (..., seeds_b, images): finite values of the compared
+    quantity, the same image in the same column, any leading (batch) shape. paired: seed row k of
+    A is seed row k of B (then seeds_a == seeds_b). images: FIXED or RANDOM.
+    """
+    if images not in (FIXED, RANDOM):
+        raise SrganError(f"images must be '{FIXED}' or '{RANDOM}', got '{images}'")
+    grid_a, grid_b = np.asarray(grid_a, dtype=np.float64), np.asarray(grid_b, dtype=np.float64)
+    seeds_a, n_images = grid_a.shape[-2:]
+    seeds_b = grid_b.shape[-2]
+    if paired and seeds_a != seeds_b:
+        raise SrganError(f"a paired comparison needs the same seeds on both sides, got {seeds_a} and {seeds_b}")
+    lead = np.broadcast_shapes(grid_a.shape[:-2], grid_b.shape[:-2])
+    nan = np.full(lead, np.nan)
+    mean_diff = grid_a.mean(axis=(-2, -1)) - grid_b.mean(axis=(-2, -1))
+    if min(seeds_a, seeds_b) < 2 or (images == RANDOM and n_images < 2):
+        return SeedTest(mean_diff, nan, nan)
+    if paired:
+        diff = grid_a - grid_b
+        per_seed = diff.mean(axis=-1)  # (..., seeds)
+        parts = [(per_seed.var(axis=-1, ddof=1) / seeds_a, seeds_a - 1)]
+        if images == RANDOM:
+            parts.append((diff.mean(axis=-2).var(axis=-1, ddof=1) / n_images, n_images - 1))
+    else:
+        mean_a, mean_b = grid_a.mean(axis=-1), grid_b.mean(axis=-1)  # each seed's mean over the images
+        parts = [(mean_a.var(axis=-1, ddof=1) / seeds_a, seeds_a - 1),
+                 (mean_b.var(axis=-1, ddof=1) / seeds_b, seeds_b - 1)]
+        if images == RANDOM:
+            per_image = grid_a.mean(axis=-2) - grid_b.mean(axis=-2)
+            parts.append((per_image.var(axis=-1, ddof=1) / n_images, n_images - 1))
+    se, df = _satterthwaite(parts)
+    if images == RANDOM:
+        # Satterthwaite's df rests on the estimated parts: with 2 seeds (1 df) and many images it reads a small
+        # seed part as a large df and the interval runs narrow (12 % false verdicts in simulation). The
+        # smallest df of the parts is conservative.
+        df = np.full(np.shape(se), float(min(d for _, d in parts)))
+    # every seed gave the same difference: the df of the design (the interval is a point anyway)
+    df = np.where(se > 0, df, float(parts[0][1]))
+    return SeedTest(mean_diff, se, df)
+
+
+def t_interval(test: SeedTest, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, two-sided p) of the t interval around mean_diff; NaN where test.df is NaN.
+    A zero standard error gives the point interval and p = 0 (p = 1 when the difference is 0)."""
+    mean, se, df = np.asarray(test.mean_diff), np.asarray(test.se), np.asarray(test.df)
+    quantile = scipy_stats.t.ppf(0.5 + confidence / 2, df)
+    half = quantile * se
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_stat = np.abs(mean) / se
+    p = 2.0 * scipy_stats.t.sf(t_stat, df)
+    p = np.where((se == 0) & np.isfinite(df), np.where(mean == 0, 1.0, 0.0), p)
+    return mean - half, mean + half, p
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _power(n: np.ndarray, effect: float, paired: bool, alpha: float) -> np.ndarray:
+    """Power of the two-sided t test with n seeds (per model when not paired) for effect = diff / sd."""
+    if paired:
+        df, nc = n - 1, effect * np.sqrt(n)
+    else:
+        df, nc = 2 * n - 2, effect / np.sqrt(2.0 / n)
+    crit = scipy_stats.t.ppf(1 - alpha / 2, df)
+    return scipy_stats.nct.sf(crit, df, nc) + scipy_stats.nct.cdf(-crit, df, nc)
+
+
+def seeds_needed(seed_sd: float, difference: float, *, paired: bool = True, power: float = POWER,
+                 alpha: float = ALPHA) -> int | None:
+    """Seeds (per model) for a two-sided t test at `alpha` to detect `difference` with `power`.
+
+    seed_sd: the standard deviation of the per-seed differences (paired) or of each model's per-seed
+    means (not paired), in the metric's unit. None when it is unknown (NaN: one seed) or more than
+    MAX_SEEDS would be needed; at least 2 (a t test needs them)."""
+    if not math.isfinite(seed_sd) or difference <= 0:
+        return None
+    if seed_sd == 0:
+        return 2
+    n = np.arange(2, MAX_SEEDS + 1, dtype=np.float64)
+    enough = np.nonzero(_power(n, difference / seed_sd, paired, alpha) >= power)[0]
+    return int(n[enough[0]]) if enough.size else None
+
+
+def detectable(seed_sd: float, seeds: int, *, paired: bool = True, power: float = POWER,
+               alpha: float = ALPHA) -> float:
+    """The smallest difference a t test with `seeds` seeds detects with `power` (NaN with < 2 seeds)."""
+    if not math.isfinite(seed_sd) or seeds < 2:
+        return math.nan
+    if seed_sd == 0:
+        return 0.0
+    low, high = 0.0, seed_sd
+    while _power(np.float64(seeds), high / seed_sd, paired, alpha) < power:
+        high *= 2
+    for _ in range(60):  # bisection to ~1e-18 of seed_sd
+        mid = (low + high) / 2
+        low, high = (mid, high) if _power(np.float64(seeds), mid / seed_sd, paired, alpha) < power else (low, mid)
+    return high
+
+
+# ---------------------------------------------------------------- Holm
+
+
+def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of a family along the last axis (any leading shape).
+
+    NaN entries are not tests: they stay NaN and do not count in the family's size."""
+    p = np.asarray(p_values, dtype=np.float64)
+    tested = np.isfinite(p)
+    size = tested.sum(axis=-1, keepdims=True)
+    order = np.argsort(np.where(tested, p, np.inf), axis=-1, kind="stable")  # the untested last
+    ranked = np.take_along_axis(np.where(tested, p, 1.0), order, axis=-1)
+    rank = np.arange(p.shape[-1])
+    steps = np.minimum(1.0, np.maximum(size - rank, 1) * ranked)
+    adjusted = np.empty_like(steps)
+    np.put_along_axis(adjusted, order, np.maximum.accumulate(steps, axis=-1), axis=-1)
+    return np.where(tested, adjusted, np.nan)
+
+
+# ---------------------------------------------------------------- comparisons of tables
 
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """A − B of one metric over paired test units, with its 95 % bootstrap interval and verdict.
-
-    For chroma_ratio every number is about |ratio − 1| (see the module docstring).
-    """
+    """A − B of one metric, seeds as the unit (see the module docstring); for chroma_ratio every
+    number is about |ratio − 1|."""
 
     metric: str
-    higher_is_better: bool  # of the paired quantity
-    n_pairs: int  # units used: (seed, image) pairs when paired by seed, else images
-    n_images: int  # distinct (set, image) with at least one pair
+    higher_is_better: bool  # of the compared quantity
+    n_images: int  # test images used
+    n_dropped: int  # images left out: the metric is NaN/inf in some seed of A or B
     seeds_a: int
     seeds_b: int
     seed_paired: bool  # A's and B's seed lists are equal and seed s is paired with seed s
-    n_dropped: int  # units left out because the metric is NaN/inf in A or B
-    mean_diff: float  # A − B, in the metric's unit
-    ci_low: float  # 95 % percentile bootstrap interval of mean_diff; NaN with < 2 images
+    images: str  # FIXED | RANDOM: what the interval is about
+    mean_diff: float  # A − B, in the metric's unit (mean over seeds of each seed's mean over images)
+    ci_low: float  # 95 % t interval over seeds; NaN without a test (one seed)
     ci_high: float
-    p_value: float  # Wilcoxon signed-rank, two-sided, over per-image differences; 1 if all are 0
+    df: float  # its degrees of freedom (seeds − 1 when paired, Welch's otherwise)
+    p_value: float  # two-sided, of this comparison alone; NaN without a test
+    p_holm: float  # Holm-adjusted within its family; equal to p_value for a lone comparison
+    family_size: int  # comparisons with a test in that family (1 for a lone comparison)
     verdict: str  # BETTER | WORSE | INDISTINGUISHABLE: A compared with B
+    reason: str  # why INDISTINGUISHABLE ('' with a verdict)
+    seed_sd: float  # sd of the per-seed differences (paired) or pooled sd of per-seed means; NaN: one seed
+    seeds_needed: float  # seeds to detect the metric's planning_diff at 80 % power; NaN unknown or > MAX_SEEDS
+    detectable_diff: float  # what these seeds detect at 80 % power; NaN with one seed
+    runs_ci_low: float  # these runs only: 95 % t interval of A − B over images (seeds fixed); NaN with 1 image
+    runs_ci_high: float
+    images_a_better: int  # images on which A's mean over its seeds is better than B's
 
 
 def _values(table: pd.DataFrame, key: str, name: str) -> pd.Series:
-    """The paired quantity of `key` indexed by (seed, set, image), sorted; duplicates are an error."""
+    """The compared quantity of `key` indexed by (seed, set, image), sorted; duplicates are an error."""
     _require(table, ("set", "image", key), f"the per-image table of {name}")
     table = _with_seed(table)
     if table.empty:
@@ -233,201 +395,236 @@ def _same_images(images_a: list[tuple[str, str]], images_b: list[tuple[str, str]
                              "evaluate both models on the same sets")
 
 
-def _multinomial_counts(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
-    """(resamples, n) counts of drawing n of n items with replacement."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+def _seed_sd(grid_a: np.ndarray, grid_b: np.ndarray, paired: bool) -> float:
+    """The spread a planning figure rests on: sd of per-seed differences, or pooled sd of per-seed means.
+    A spread at the level of float rounding (seeds that differ by exactly the same amount) is 0."""
+    if paired:
+        per_seed = (grid_a - grid_b).mean(axis=1)
+        if per_seed.size < 2:
+            return math.nan
+        sd, scale = float(per_seed.std(ddof=1)), float(np.abs(per_seed).max())
+    else:
+        mean_a, mean_b = grid_a.mean(axis=1), grid_b.mean(axis=1)
+        if mean_a.size < 2 and mean_b.size < 2:
+            return math.nan
+        squares = ((mean_a - mean_a.mean()) ** 2).sum() + ((mean_b - mean_b.mean()) ** 2).sum()
+        sd = float(math.sqrt(squares / (mean_a.size + mean_b.size - 2)))
+        scale = float(max(np.abs(mean_a).max(), np.abs(mean_b).max()))
+    return 0.0 if sd <= 1e-12 * max(scale, 1.0) else sd
 
 
-def _wilcoxon_p(per_image: np.ndarray) -> float:
-    nonzero = per_image[per_image != 0.0]
-    if nonzero.size == 0:
-        return 1.0
-    return float(wilcoxon(nonzero, alternative="two-sided").pvalue)
+def has_verdict(ci_low, ci_high, p_holm):
+    """Whether a comparison earns a verdict: its interval excludes 0 and its (Holm-adjusted) p is below
+    ALPHA. Works on floats and on arrays alike (`srgan.report.calibration` calls it on arrays)."""
+    return np.isfinite(p_holm) & (p_holm < ALPHA) & ((ci_low > 0.0) | (ci_high < 0.0))
 
 
-def _verdict(ci_low: float, ci_high: float, higher_is_better: bool, units: int) -> str:
-    if units < MIN_UNITS_FOR_VERDICT:
-        return INDISTINGUISHABLE
-    if not (math.isfinite(ci_low) and math.isfinite(ci_high)) or ci_low <= 0.0 <= ci_high:
-        return INDISTINGUISHABLE
-    a_higher = ci_low > 0.0
-    return BETTER if a_higher == higher_is_better else WORSE
+def _decide(diff: PairedDifference) -> PairedDifference:
+    """Verdict and reason from the interval and the Holm-adjusted p."""
+    if not math.isfinite(diff.p_value):
+        if diff.seeds_a < 2 and diff.seeds_b < 2:
+            reason = ONE_SEED
+        elif min(diff.seeds_a, diff.seeds_b) < 2:
+            reason = ONE_SEED_SIDE
+        else:
+            reason = ONE_IMAGE
+        return replace(diff, verdict=INDISTINGUISHABLE, reason=reason)
+    if not has_verdict(diff.ci_low, diff.ci_high, diff.p_holm):
+        holds_zero = diff.ci_low <= 0.0 <= diff.ci_high
+        return replace(diff, verdict=INDISTINGUISHABLE, reason=HOLDS_ZERO if holds_zero else NOT_AFTER_HOLM)
+    a_higher = diff.ci_low > 0.0
+    return replace(diff, verdict=BETTER if a_higher == diff.higher_is_better else WORSE, reason="")
+
+
+def _runs_interval(per_image: np.ndarray) -> tuple[float, float]:
+    """95 % t interval of the mean of per-image differences (images - 1 df): about these runs only."""
+    if per_image.size < 2:
+        return math.nan, math.nan
+    test = SeedTest(np.float64(per_image.mean()), np.float64(per_image.std(ddof=1) / math.sqrt(per_image.size)),
+                    np.float64(per_image.size - 1))
+    low, high, _ = t_interval(test)
+    return float(low), float(high)
 
 
 def paired_difference(table_a: pd.DataFrame, table_b: pd.DataFrame, metric: str = "psnr_y_db", *,
-                      resamples: int = RESAMPLES, bootstrap_seed: int = 0,
-                      names: tuple[str, str] = ("A", "B")) -> PairedDifference:
-    """A − B of `metric` over the test units both tables hold (rules in the module docstring).
+                      images: str = FIXED, names: tuple[str, str] = ("A", "B")) -> PairedDifference:
+    """A − B of `metric`, the seed as the unit (rules in the module docstring).
 
     table_a, table_b: per-image rows of one model at one checkpoint each, columns [seed], set,
-    image and `metric`; row order does not matter. The same inputs, `resamples` and
-    `bootstrap_seed` give the same numbers. names: how errors call the two tables.
+    image and `metric`; row order does not matter. names: how errors call the two tables.
+    The result is a lone comparison (p_holm = p_value); `holm_adjusted` adjusts a family.
     """
     info = metric_info(metric)
-    if resamples < 1:
-        raise SrganError(f"resamples must be at least 1, got {resamples}")
     a, b = _values(table_a, metric, names[0]), _values(table_b, metric, names[1])
     grid_a, seeds_a, images_a = _grid(a, names[0])
     grid_b, seeds_b, images_b = _grid(b, names[1])
     _same_images(images_a, images_b, names)
-    order = [images_b.index(img) for img in images_a]
-    grid_b = grid_b[:, order]
-    seed_paired = seeds_a == seeds_b
-    rng = np.random.default_rng(bootstrap_seed)
+    grid_b = grid_b[:, [images_b.index(img) for img in images_a]]
+    keep = np.isfinite(grid_a).all(axis=0) & np.isfinite(grid_b).all(axis=0)
+    if not keep.any():
+        raise SrganError(f"{names[0]} and {names[1]} share no image with a finite {metric} in every seed")
+    grid_a, grid_b = grid_a[:, keep], grid_b[:, keep]
+    paired = seeds_a == seeds_b
+    test = seed_test(grid_a, grid_b, paired=paired, images=images)
+    low, high, p = (float(x) for x in t_interval(test))
 
-    if seed_paired:
-        diff = grid_a - grid_b  # (seeds, images)
-        valid = np.isfinite(diff)
-        keep = valid.any(axis=0)
-        diff, valid = diff[:, keep], valid[:, keep]
-        n_dropped = int(keep.size * len(seeds_a) - valid.sum())
-        n_pairs, n_images = int(valid.sum()), int(keep.sum())
-        if n_pairs == 0:
-            raise SrganError(f"{names[0]} and {names[1]} share no image with a finite {metric}")
-        filled = np.where(valid, diff, 0.0)
-        mean_diff = float(filled.sum() / valid.sum())
-        per_image = filled.sum(axis=0) / valid.sum(axis=0)
-        ci = (math.nan, math.nan)
-        if n_images >= MIN_IMAGES:
-            seed_w = _multinomial_counts(rng, len(seeds_a), resamples)  # (R, seeds)
-            image_w = _multinomial_counts(rng, n_images, resamples)  # (R, images)
-            num = ((seed_w @ filled) * image_w).sum(axis=1)
-            den = ((seed_w @ valid.astype(np.float64)) * image_w).sum(axis=1)
-            ci = _interval(num, den)
-    else:
-        valid_a, valid_b = np.isfinite(grid_a), np.isfinite(grid_b)
-        mean_a = _masked_mean(grid_a, valid_a)
-        mean_b = _masked_mean(grid_b, valid_b)
-        per_image = mean_a - mean_b
-        keep = np.isfinite(per_image)
-        n_dropped = int((~keep).sum())
-        n_pairs = n_images = int(keep.sum())
-        if n_pairs == 0:
-            raise SrganError(f"{names[0]} and {names[1]} share no image with a finite {metric}")
-        per_image = per_image[keep]
-        mean_diff = float(per_image.mean())
-        ci = (math.nan, math.nan)
-        if n_images >= MIN_IMAGES:
-            filled_a, filled_b = np.where(valid_a, grid_a, 0.0)[:, keep], np.where(valid_b, grid_b, 0.0)[:, keep]
-            count_a, count_b = valid_a[:, keep].astype(np.float64), valid_b[:, keep].astype(np.float64)
-            seed_wa = _multinomial_counts(rng, len(seeds_a), resamples)
-            seed_wb = _multinomial_counts(rng, len(seeds_b), resamples)
-            image_w = _multinomial_counts(rng, n_images, resamples)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                d = (seed_wa @ filled_a) / (seed_wa @ count_a) - (seed_wb @ filled_b) / (seed_wb @ count_b)
-            ok = np.isfinite(d)  # an image whose drawn seeds all lack the metric sits this resample out
-            image_w = np.where(ok, image_w, 0.0)
-            ci = _interval((np.where(ok, d, 0.0) * image_w).sum(axis=1), image_w.sum(axis=1))
+    per_image = grid_a.mean(axis=0) - grid_b.mean(axis=0)  # these runs: each image's mean over seeds
+    runs_low, runs_high = _runs_interval(per_image)
+    a_better = per_image > 0 if info.higher_is_better else per_image < 0
 
-    return PairedDifference(
-        metric=metric, higher_is_better=info.higher_is_better, n_pairs=n_pairs, n_images=n_images,
-        seeds_a=len(seeds_a), seeds_b=len(seeds_b), seed_paired=seed_paired, n_dropped=n_dropped,
-        mean_diff=mean_diff, ci_low=ci[0], ci_high=ci[1], p_value=_wilcoxon_p(per_image),
-        verdict=_verdict(ci[0], ci[1], info.higher_is_better, n_pairs))
+    seed_sd = _seed_sd(grid_a, grid_b, paired)
+    needed = seeds_needed(seed_sd, info.planning_diff, paired=paired)
+    diff = PairedDifference(
+        metric=metric, higher_is_better=info.higher_is_better, n_images=int(keep.sum()),
+        n_dropped=int((~keep).sum()), seeds_a=len(seeds_a), seeds_b=len(seeds_b), seed_paired=paired,
+        images=images, mean_diff=float(test.mean_diff), ci_low=low, ci_high=high, df=float(test.df),
+        p_value=p, p_holm=p, family_size=1 if math.isfinite(p) else 0, verdict=INDISTINGUISHABLE, reason="",
+        seed_sd=seed_sd, seeds_needed=math.nan if needed is None else float(needed),
+        detectable_diff=detectable(seed_sd, min(len(seeds_a), len(seeds_b)), paired=paired),
+        runs_ci_low=runs_low, runs_ci_high=runs_high, images_a_better=int(a_better.sum()))
+    return _decide(diff)
 
 
-def _masked_mean(grid: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Per-image mean over seeds of the finite entries; NaN where a column has none."""
-    count = valid.sum(axis=0)
-    total = np.where(valid, grid, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+def holm_adjusted(family: Sequence[PairedDifference]) -> list[PairedDifference]:
+    """The family's differences with Holm-adjusted p, family size, and verdicts decided again."""
+    adjusted = holm([d.p_value for d in family])
+    size = sum(math.isfinite(d.p_value) for d in family)
+    return [_decide(replace(d, p_holm=float(p), family_size=size if math.isfinite(d.p_value) else 0))
+            for d, p in zip(family, adjusted)]
 
 
-def _interval(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
-    """Percentile interval of num / den over resamples (a resample with nothing drawn is skipped)."""
-    stats = num[den > 0] / den[den > 0]
-    if stats.size == 0:
-        return math.nan, math.nan
-    tail = (1.0 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(stats, [tail, 100 - tail])
-    return float(low), float(high)
+# ---------------------------------------------------------------- numbers and sentences
 
 
-# ---------------------------------------------------------------- sentences
+def _decimals(values: Sequence[float], decimals: int) -> int:
+    """`decimals`, or more until no non-zero value reads as zero (a −0.0047 never prints as 0.00)."""
+    finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
+    while finite and decimals < 8 and any(round(v, decimals) == 0 for v in finite):
+        decimals += 1
+    return decimals
 
 
 def _number(x: float, decimals: int, signed: bool = False) -> str:
-    """x to `decimals`, with a typographic minus; '−0.00' is written '0.00'."""
-    if round(x, decimals) == 0:
-        x = 0.0
+    """x to `decimals` with a typographic minus ('+' too when signed); exactly 0 has no sign."""
+    if x == 0:
+        return f"{0:.{decimals}f}"
     text = f"{x:+.{decimals}f}" if signed else f"{x:.{decimals}f}"
     return text.replace("-", "−")
 
 
 def _range(low: float, high: float, decimals: int) -> str:
-    """'0.12–0.50'; with a negative bound '−0.21 to 0.11' (a dash between signed numbers misreads)."""
-    lo, hi = _number(low, decimals), _number(high, decimals)
-    return f"{lo} to {hi}" if "−" in lo + hi else f"{lo}–{hi}"
+    """'0.12 to 0.50', '−0.21 to 0.11' (signed bounds, A − B)."""
+    return f"{_number(low, decimals)} to {_number(high, decimals)}"
 
 
 def _p(p_value: float) -> str:
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+    """'0.004', '< 0.001'."""
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+def _p_is(p_value: float) -> str:
+    """'= 0.004', '< 0.001': what follows 'p ' in a sentence."""
+    return _p(p_value) if p_value < 0.001 else f"= {_p(p_value)}"
+
+
+def _seeds(diff: PairedDifference) -> str:
+    if not diff.seed_paired:
+        return f"{diff.seeds_a} vs {diff.seeds_b} seeds, not paired"
+    return f"{diff.seeds_a} seed{'s' if diff.seeds_a != 1 else ''}, paired"
 
 
 def _counts(diff: PairedDifference) -> str:
-    images = f"{diff.n_images} image{'s' if diff.n_images != 1 else ''}"
-    if not diff.seed_paired:
-        counts = f"{images}; {diff.seeds_a} vs {diff.seeds_b} seeds, not paired"
-    elif diff.seeds_a == 1:
-        counts = f"{images}, 1 seed"
-    else:
-        counts = f"{images} × {diff.seeds_a} seeds"
+    counts = f"{diff.n_images} image{'s' if diff.n_images != 1 else ''} × {_seeds(diff)}"
     if diff.n_dropped:
-        counts += f"; {diff.n_dropped} without a value left out"
+        counts += f"; {diff.n_dropped} image{'s' if diff.n_dropped != 1 else ''} without a value left out"
     return counts
 
 
-def verdict_sentence(diff: PairedDifference, unit: str | None = None) -> str:
-    """'better by 0.31 dB (95 % CI 0.12–0.50, Wilcoxon p = 0.004, 12 images × 3 seeds)', 'worse by …',
-    or 'not distinguishable from noise (−0.05 dB, 95 % CI −0.21 to 0.11, …)'.
+def _digits(diff: PairedDifference) -> int:
+    """Decimals of a comparison's estimate and interval: the metric's, or more for a tiny non-zero one."""
+    return _decimals([diff.mean_diff, diff.ci_low, diff.ci_high], metric_info(diff.metric).decimals)
 
-    Better/worse give the size of the gain or loss (positive) and its interval; 'not
-    distinguishable' gives A − B with its sign. unit: METRICS' unit of the metric unless given.
-    """
+
+def estimate_text(diff: PairedDifference) -> str:
+    """A − B with its signed 95 % interval: '−0.03 dB (95 % CI −0.05 to −0.01)'; one seed: the estimate alone."""
     info = metric_info(diff.metric)
-    unit = info.unit if unit is None else unit
-    suffix = f" {unit}" if unit else ""
-    digits = info.decimals
+    suffix = f" {info.unit}" if info.unit else ""
+    digits = _digits(diff)
+    text = f"{_number(diff.mean_diff, digits, signed=True)}{suffix}"
+    if math.isfinite(diff.ci_low):
+        text += f" (95 % CI {_range(diff.ci_low, diff.ci_high, digits)})"
+    return text
+
+
+def planning_text(diff: PairedDifference) -> str:
+    """'0.10 dB at 80 % power: about 7 seeds (per-seed differences spread 0.08 dB; 3 seeds detect 0.21 dB)'."""
+    info = metric_info(diff.metric)
+    suffix = f" {info.unit}" if info.unit else ""
+    target = f"{_number(info.planning_diff, _decimals([info.planning_diff], info.decimals))}{suffix}"
+    if not math.isfinite(diff.seed_sd):
+        return f"{target} at 80 % power: unknown until two seeds of each measure the seed spread"
+    seeds = "more than 1000 seeds" if math.isnan(diff.seeds_needed) else f"about {int(diff.seeds_needed)} seeds"
+    digits = _decimals([diff.seed_sd, diff.detectable_diff], info.decimals)
+    spread = "per-seed differences" if diff.seed_paired else "per-seed means"
+    return (f"{target} at 80 % power: {seeds} ({spread} spread {_number(diff.seed_sd, digits)}{suffix}; "
+            f"{min(diff.seeds_a, diff.seeds_b)} seeds detect {_number(diff.detectable_diff, digits)}{suffix})")
+
+
+def runs_text(diff: PairedDifference, estimate: bool = True) -> str:
+    """What can be said of these runs alone: 'these runs only: A − B −4.94 dB, 95 % CI over the 3 images
+    −7.21 to −2.67; A better on 0 of 3 images' (estimate=False: without the 'A − B …' part)."""
+    info = metric_info(diff.metric)
+    suffix = f" {info.unit}" if info.unit else ""
+    digits = _decimals([diff.mean_diff, diff.runs_ci_low, diff.runs_ci_high], info.decimals)
+    parts = [f"A − B {_number(diff.mean_diff, digits, signed=True)}{suffix}"] if estimate else []
+    if math.isfinite(diff.runs_ci_low):
+        parts.append(f"95 % CI over the {diff.n_images} images {_range(diff.runs_ci_low, diff.runs_ci_high, digits)}")
+    head = "these runs only: " + ", ".join(parts) + ("; " if parts else "")
+    return f"{head}A better on {diff.images_a_better} of {diff.n_images} images"
+
+
+def verdict_sentence(diff: PairedDifference) -> str:
+    """One sentence, A − B signed throughout:
+    'A − B = −0.31 dB (95 % CI −0.50 to −0.12; p = 0.004, Holm p = 0.012 of 5; 12 images × 3 seeds,
+    paired): A is worse', or '…: not distinguishable — the interval holds 0', or with one seed
+    '… : no verdict — one seed: cannot be separated …; these runs only: …'."""
+    head = f"A − B = {estimate_text(diff)}"
+    if not math.isfinite(diff.p_value):
+        return f"{head} ({_counts(diff)}): no verdict — {diff.reason}; {runs_text(diff, estimate=False)}"
+    test = f"p {_p_is(diff.p_value)}"
+    if diff.family_size > 1:
+        test += f", Holm p {_p_is(diff.p_holm)} of {diff.family_size}"
+    body = f"{head}; {test}; {_counts(diff)}"
     if diff.verdict == INDISTINGUISHABLE:
-        interval = (f"95 % CI {_range(diff.ci_low, diff.ci_high, digits)}" if math.isfinite(diff.ci_low)
-                    else "too few images for an interval")
-        if diff.n_pairs < MIN_UNITS_FOR_VERDICT:
-            interval += f"; a verdict needs {MIN_UNITS_FOR_VERDICT} pairs"
-        return (f"not distinguishable from noise ({_number(diff.mean_diff, digits, signed=True)}{suffix}, "
-                f"{interval}, {_counts(diff)})")
-    # gain: how much better A is than B, positive when better
-    sign = 1.0 if diff.higher_is_better else -1.0
-    gain, gain_low, gain_high = sign * diff.mean_diff, *sorted((sign * diff.ci_low, sign * diff.ci_high))
-    if diff.verdict == WORSE:
-        gain, gain_low, gain_high = -gain, -gain_high, -gain_low
-    return (f"{diff.verdict} by {_number(gain, digits)}{suffix} (95 % CI {_range(gain_low, gain_high, digits)}, "
-            f"Wilcoxon {_p(diff.p_value)}, {_counts(diff)})")
+        return f"{body}: not distinguishable — {diff.reason}"
+    return f"{body}: A is {diff.verdict}"
 
 
-MARKS = {BETTER: "✔", WORSE: "✘", INDISTINGUISHABLE: "·"}  # a table cell's verdict
+MARKS = {BETTER: "✔", WORSE: "✘"}  # a table cell's verdict
+REASON_MARKS = {ONE_SEED: "· 1 seed", ONE_SEED_SIDE: "· 1 seed", ONE_IMAGE: "· 1 image", HOLDS_ZERO: "·",
+                NOT_AFTER_HOLM: "· Holm"}
 
 
 def difference_cell(diff: PairedDifference) -> str:
-    """A table cell: A − B with its 95 % interval and the verdict's mark, '+0.31 (0.12–0.50) ✔' (✔ better,
-    ✘ worse, · not distinguishable from noise); for chroma_ratio the numbers are of |ratio − 1|."""
-    digits = metric_info(diff.metric).decimals
+    """A table cell: A − B with its 95 % interval and a mark: '−0.31 (−0.50 to −0.12) ✘' (✔ A better, ✘ A
+    worse, · the interval holds 0, '· Holm' not significant after Holm's correction, '· 1 seed' no test)."""
+    digits = _digits(diff)
     interval = f" ({_range(diff.ci_low, diff.ci_high, digits)})" if math.isfinite(diff.ci_low) else ""
-    return f"{_number(diff.mean_diff, digits, signed=True)}{interval} {MARKS[diff.verdict]}"
+    mark = MARKS.get(diff.verdict) or REASON_MARKS[diff.reason]
+    return f"{_number(diff.mean_diff, digits, signed=True)}{interval} {mark}"
 
 
 # ---------------------------------------------------------------- tables of comparisons
 
 
-def _by_set(rows_a: pd.DataFrame, rows_b: pd.DataFrame, metric: str, resamples: int, bootstrap_seed: int,
+def _by_set(rows_a: pd.DataFrame, rows_b: pd.DataFrame, metric: str, images: str,
             names: tuple[str, str]) -> list[tuple[str, PairedDifference]]:
     """(set, difference) for each set of A (in its order), then ALL_SETS pooled over them."""
     # The pooled comparison first: it checks that both tables hold the same units.
-    pooled = paired_difference(rows_a, rows_b, metric, resamples=resamples, bootstrap_seed=bootstrap_seed,
-                               names=names)
+    pooled = paired_difference(rows_a, rows_b, metric, images=images, names=names)
     sets_a, sets_b = rows_a["set"].astype(str), rows_b["set"].astype(str)
     out = [(set_name, paired_difference(rows_a[sets_a == set_name], rows_b[sets_b == set_name], metric,
-                                        resamples=resamples, bootstrap_seed=bootstrap_seed, names=names))
+                                        images=images, names=names))
            for set_name in dict.fromkeys(sets_a)]
     return [*out, (ALL_SETS, pooled)]
 
@@ -436,20 +633,24 @@ def _has_values(rows: pd.DataFrame, key: str) -> bool:
     return bool(np.isfinite(pd.to_numeric(rows[key], errors="coerce").to_numpy(dtype=np.float64)).any())
 
 
+FAMILY = ["experiment", "checkpoint", "metric", "set"]  # a Holm family: one metric × checkpoint × experiment, per set
+
+
 def compare_pairs(per_image: pd.DataFrame, pairs: Sequence[tuple[str, str]], metrics: Sequence[str] | None = None,
-                  *, resamples: int = RESAMPLES, bootstrap_seed: int = 0) -> pd.DataFrame:
+                  *, images: str = FIXED) -> pd.DataFrame:
     """One row per (pair, checkpoint, set, metric): A − B as a PairedDifference, plus its sentence.
 
     per_image: the long table (model, [seed], checkpoint, set, image, metric columns...).
     pairs: (A, B) model keys ('srresnet/vgg19_5_4', 'srresnet/mse'); each pair is compared at the
     checkpoint labels both models have (in A's order), per set and pooled (set ALL_SETS), on
     every metric both have values of (all METRICS columns present unless `metrics` is given).
-    Columns: a, b, checkpoint, set, the PairedDifference fields, sentence.
+    Holm's correction runs within each family (FAMILY: the experiment is the part of A's key
+    before '/'). Columns: a, b, checkpoint, set, the PairedDifference fields, sentence.
     """
     _require(per_image, ("model", "checkpoint", "set", "image"), "the per-image table")
     keys = _metric_keys(per_image, metrics, "the per-image table")
     models = set(per_image["model"])
-    rows = []
+    found: list[tuple[dict[str, str], PairedDifference]] = []
     for a, b in pairs:
         for name in (a, b):
             if name not in models:
@@ -466,10 +667,17 @@ def compare_pairs(per_image: pd.DataFrame, pairs: Sequence[tuple[str, str]], met
             for key in keys:
                 if not (_has_values(rows_a, key) and _has_values(rows_b, key)):
                     continue  # e.g. LPIPS where its weights were unavailable
-                for set_name, diff in _by_set(rows_a, rows_b, key, resamples, bootstrap_seed,
-                                              (f"{a}@{label}", f"{b}@{label}")):
-                    rows.append({"a": a, "b": b, "checkpoint": label, "set": set_name, **asdict(diff),
-                                 "sentence": verdict_sentence(diff)})
+                for set_name, diff in _by_set(rows_a, rows_b, key, images, (f"{a}@{label}", f"{b}@{label}")):
+                    found.append(({"a": a, "b": b, "checkpoint": label, "set": set_name}, diff))
+    families: dict[tuple[str, ...], list[int]] = {}
+    for i, (where, diff) in enumerate(found):
+        families.setdefault((where["a"].split("/")[0], where["checkpoint"], diff.metric, where["set"]), []).append(i)
+    adjusted: list[PairedDifference | None] = [None] * len(found)
+    for members in families.values():
+        for i, diff in zip(members, holm_adjusted([found[i][1] for i in members])):
+            adjusted[i] = diff
+    rows = [{**where, **asdict(diff), "sentence": verdict_sentence(diff)}
+            for (where, _), diff in zip(found, adjusted)]
     columns = ["a", "b", "checkpoint", "set", *PairedDifference.__dataclass_fields__, "sentence"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -498,35 +706,50 @@ def _one_checkpoint(table: pd.DataFrame, label: str | None, name: str) -> pd.Dat
     return table[table["checkpoint"].astype(str) == label]
 
 
+def _verdict_word(diff: PairedDifference) -> str:
+    if diff.verdict != INDISTINGUISHABLE:
+        return f"A {diff.verdict}"
+    return {ONE_SEED: "none: one seed", ONE_SEED_SIDE: "none: one seed on a side", ONE_IMAGE: "none: one image",
+            HOLDS_ZERO: "none: CI holds 0", NOT_AFTER_HOLM: "none: Holm"}[diff.reason]
+
+
 def compare_models(table_a: pd.DataFrame, table_b: pd.DataFrame, metric: str = "psnr_y_db", *,
                    checkpoint_a: str | None = None, checkpoint_b: str | None = None,
-                   names: tuple[str, str] = ("A", "B"), resamples: int = RESAMPLES,
-                   bootstrap_seed: int = 0) -> Comparison:
-    """The per-image paired difference A − B of one metric, per set of A and over all sets.
+                   names: tuple[str, str] = ("A", "B"), images: str = FIXED) -> Comparison:
+    """A − B of one metric, seeds as the unit, per set of A and over all sets (each a lone comparison).
 
     table_a, table_b: the per-image rows of each model ([seed], [checkpoint], set, image,
     metrics); a table holding several checkpoints needs checkpoint_a / checkpoint_b.
-    names: the models' names in the text and in errors.
+    names: the models' names in the text and in errors. The text: a header, a table, the reason of
+    every comparison without a verdict, what can be said of the runs alone, and the planning figure.
     """
     info = metric_info(metric)
     rows_a = _one_checkpoint(table_a, checkpoint_a, names[0])
     rows_b = _one_checkpoint(table_b, checkpoint_b, names[1])
-    diffs = _by_set(rows_a, rows_b, metric, resamples, bootstrap_seed, names)
+    diffs = _by_set(rows_a, rows_b, metric, images, names)
     rows = pd.DataFrame([{"set": s, **asdict(d), "sentence": verdict_sentence(d)} for s, d in diffs])
-    digits = info.decimals
     shown = pd.DataFrame({
         "set": [s for s, _ in diffs],
         "images": [d.n_images for _, d in diffs],
         "seeds": [f"{d.seeds_a}" if d.seed_paired else f"{d.seeds_a} vs {d.seeds_b}" for _, d in diffs],
-        "A − B": [_number(d.mean_diff, digits, signed=True) for _, d in diffs],
-        "95 % CI": [_range(d.ci_low, d.ci_high, digits) if math.isfinite(d.ci_low) else "–" for _, d in diffs],
-        "Wilcoxon p": [_p(d.p_value).removeprefix("p = ").removeprefix("p ") for _, d in diffs],
-        "verdict": [d.verdict for _, d in diffs],
+        "A − B": [_number(d.mean_diff, _digits(d), signed=True) for _, d in diffs],
+        "95 % CI": [_range(d.ci_low, d.ci_high, _digits(d)) if math.isfinite(d.ci_low) else "–" for _, d in diffs],
+        "p": [_p(d.p_value) if math.isfinite(d.p_value) else "–" for _, d in diffs],
+        "verdict": [_verdict_word(d) for _, d in diffs],
     })
     quantity = f"|{info.label} − 1|" if info.better == CLOSER_TO_1 else info.label
-    unit = " (dB)" if info.unit == "dB" else ""
+    unit = f" ({info.unit})" if info.unit == "dB" else ""
     better = "higher" if info.higher_is_better else "lower"
-    pairing = "paired by seed and image" if diffs[-1][1].seed_paired else "each model's mean over its seeds, by image"
-    header = (f"{quantity}{unit}, A − B ({better} is better): A = {names[0]}, B = {names[1]}; "
-              f"{pairing}; 95 % bootstrap CI over images and seeds")
-    return Comparison(rows, header + "\n" + shown.to_string(index=False))
+    pooled = diffs[-1][1]
+    design = ("paired by seed: t on the per-seed differences" if pooled.seed_paired
+              else "seeds not paired: Welch's t on the per-seed means")
+    scope = "test images fixed" if images == FIXED else "test images a sample too"
+    lines = [f"{quantity}{unit}, A − B ({better} is better): A = {names[0]}, B = {names[1]}",
+             f"{design} over the images; {scope}; 95 % CI",
+             shown.to_string(index=False)]
+    if not math.isfinite(pooled.p_value):
+        lines.append(f"No verdict: {pooled.reason}. The {ALL_SETS} row, {runs_text(pooled)}.")
+    elif pooled.verdict == INDISTINGUISHABLE:
+        lines.append(f"No verdict ({ALL_SETS}): {pooled.reason}.")
+    lines.append(f"Planning ({ALL_SETS}): {planning_text(pooled)}.")
+    return Comparison(rows, "\n".join(lines))

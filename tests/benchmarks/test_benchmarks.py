@@ -123,3 +123,15 @@ def test_gpu_check_keeps_the_other_parts_when_one_fails(gpu_check: ModuleType, t
     assert result["verdicts"]["f_sampler_identical"] is None and result["verdicts"]["g_forced_failure"]
     printed = capsys.readouterr().out
     assert "error: RuntimeError: part f broke" in printed and "## (g) a forced capture failure" in printed
+
+
+def test_bench_stats_prints_every_block_and_judges_it(capsys: pytest.CaptureFixture[str]) -> None:
+    result = _script("bench_stats").run(reps=200)
+    assert {name: len(cells) for name, cells in result["cells"].items()} == {
+        "fixed": 300, "fixed_varying": 48, "random": 48}
+    text = "\n".join(result["lines"])
+    for heading in ("### The benchmark's images", "### A true difference that varies by image",
+                    "### The same, about all images", "### A family"):
+        assert heading in text
+    assert "| paired | 0.05 | 1 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 |" in text  # one seed: never a verdict
+    assert [f["variants"] for f in result["family"]] == [2, 4, 10]

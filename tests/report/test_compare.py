@@ -57,15 +57,18 @@ def test_specs() -> None:
 
 
 def test_a_known_difference_is_found_and_a_null_one_is_noise(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q")
     _write(tmp_path, _table(0.5))
     read = git_reader(tmp_path)
-    result = compare(parse_spec("srgan/vgg"), parse_spec("srgan/mse"), "psnr_y_db", read, resamples=2000)
+    result = compare(parse_spec("srgan/vgg"), parse_spec("srgan/mse"), "psnr_y_db", read)
     pooled = result.rows.iloc[-1]
     assert pooled["set"] == "all sets" and pooled["verdict"] == "better" and pooled["seed_paired"]
     assert pooled["mean_diff"] == pytest.approx(0.5, abs=1e-3) and pooled["ci_low"] <= 0.5 <= pooled["ci_high"]
-    assert "A = srgan/vgg@step10, B = srgan/mse@step10; paired by seed and image" in result.text
-    same = compare(parse_spec("srgan/mse@step5"), parse_spec("srgan/mse@step10"), "psnr_y_db", read, resamples=2000)
-    assert same.rows.iloc[-1]["verdict"] == "indistinguishable"
+    assert "A = srgan/vgg@step10, B = srgan/mse@step10\npaired by seed" in result.text
+    same = compare(parse_spec("srgan/mse@step5"), parse_spec("srgan/mse@step10"), "psnr_y_db", read)
+    assert (same.rows.iloc[-1]["verdict"], same.rows.iloc[-1]["reason"]) == ("indistinguishable", "the interval holds 0")
+    wide = compare(parse_spec("srgan/vgg"), parse_spec("srgan/mse"), "psnr_y_db", read, images="random")
+    assert wide.rows.iloc[-1]["images"] == "random" and "test images a sample too" in wide.text
 
 
 def test_commits_are_read_from_git(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,8 +81,8 @@ def test_commits_are_read_from_git(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "report" / "per_image.csv").unlink()  # only git holds the tables now
     cli_main(["compare", "--repo", str(tmp_path), "HEAD:srgan/vgg", "HEAD~1:"])
     out = capsys.readouterr().out
-    assert "A = HEAD:srgan/vgg@step10, B = HEAD~1:srgan/vgg@step10; paired by seed and image" in out
-    assert "+0.80" in out and "better" in out
+    assert "A = HEAD:srgan/vgg@step10, B = HEAD~1:srgan/vgg@step10\npaired by seed" in out
+    assert "+0.80" in out and "A better" in out
     with pytest.raises(SystemExit, match="has no model 'srgan/nope'; it has srgan/mse, srgan/vgg"):
         cli_main(["compare", "--repo", str(tmp_path), "HEAD:srgan/nope", "HEAD:srgan/mse"])
     with pytest.raises(SystemExit, match="srgan/vgg has no checkpoint 'best'"):
@@ -90,3 +93,42 @@ def test_commits_are_read_from_git(tmp_path: Path, capsys: pytest.CaptureFixture
         cli_main(["compare", "--repo", str(tmp_path), "srgan/vgg", "srgan/mse"])
     with pytest.raises(SystemExit, match="unknown metric 'psnr'"):
         cli_main(["compare", "--repo", str(tmp_path), "--metric", "psnr", "HEAD:srgan/vgg", "HEAD:srgan/mse"])
+
+
+@pytest.mark.parametrize(("repo", "message"), [
+    ("/nonexistent", "--repo /nonexistent: no such folder"),
+    ("README.md", "--repo README.md: no such folder"),
+])
+def test_a_repo_that_is_no_folder_is_one_line(repo: str, message: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "README.md").write_text("not a folder\n", encoding="utf-8")
+    path = repo if repo.startswith("/") else str(tmp_path / repo)
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["compare", "--repo", path, "srgan/vgg", "srgan/mse"])
+    assert str(stop.value).startswith("error: ") and message.split(":")[-1] in str(stop.value)
+    assert "\n" not in str(stop.value)
+
+
+def test_a_folder_outside_git_and_a_table_that_is_not_one_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="not a git work tree"):
+        cli_main(["compare", "--repo", str(tmp_path), "srgan/vgg", "srgan/mse"])
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "per_image.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="has no column 'model': not a per-image table"):
+        cli_main(["compare", "--repo", str(tmp_path), "srgan/vgg", "srgan/mse"])
+    (tmp_path / "report" / "per_image.csv").write_text("", encoding="utf-8")
+    with pytest.raises(SystemExit, match="is not a per-image table the report wrote"):
+        cli_main(["compare", "--repo", str(tmp_path), "srgan/vgg", "srgan/mse"])
+    with pytest.raises(SystemExit, match="'HEAD~99' is neither a git revision nor a DVC experiment"):
+        cli_main(["compare", "--repo", str(tmp_path), "HEAD~99:srgan/vgg", "srgan/mse"])
+
+
+def test_one_seed_says_why_there_is_no_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _git(tmp_path, "init", "-q")
+    _write(tmp_path, _table(-4.94, seeds=(0,), images=3))
+    cli_main(["compare", "--repo", str(tmp_path), "srgan/vgg", "srgan/mse"])
+    out = capsys.readouterr().out
+    assert "−4.94" in out and "none: one seed" in out
+    assert "No verdict: one seed: cannot be separated from training noise; add seeds." in out
+    assert "these runs only: A − B −4.94 dB" in out and "A better on 0 of 3 images" in out

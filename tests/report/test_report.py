@@ -696,19 +696,33 @@ def test_differences_compare_each_variant_with_its_baseline_over_images_and_seed
     section = _section((report_dir / "index.md").read_text(encoding="utf-8"), "## Differences and their noise")
     # Model k's PSNR-Y is 24 + k + ...: vgg19_5_4 (k = 2) against mse (k = 1) is exactly 1 dB better on every
     # image and seed, so its interval is the point; res18_4 (k = 3) 2 dB.
-    assert ("- srresnet/vgg19_5_4 vs srresnet/mse (best), PSNR-Y: better by 1.00 dB (95 % CI 1.00–1.00, "
-            "Wilcoxon p = ") in section
-    assert "4 images × 3 seeds" in section
+    assert ("- srresnet/vgg19_5_4 vs srresnet/mse (best), PSNR-Y: A − B = +1.00 dB (95 % CI 1.00 to 1.00); "
+            "p < 0.001, Holm p < 0.001 of 2; 4 images × 3 seeds, paired: A is better. Planning: 0.10 dB at 80 % "
+            "power: about 2 seeds") in section
+    assert "Holm's correction runs within each family" in section and "18 tests in 9 families" in section
     columns, rows = _table_rows(section, "srresnet: A vs B (checkpoint)")
     assert columns == ["PSNR-Y", "SSIM-Y", "NIQE-Y"]
-    assert rows["vgg19_5_4 vs mse (best)"]["PSNR-Y"] == "+1.00 (1.00–1.00) ✔"
-    assert rows["res18_4 vs mse (best)"]["PSNR-Y"] == "+2.00 (2.00–2.00) ✔"
+    assert rows["vgg19_5_4 vs mse (best)"]["PSNR-Y"] == "+1.00 (1.00 to 1.00) ✔"
+    assert rows["res18_4 vs mse (best)"]["PSNR-Y"] == "+2.00 (2.00 to 2.00) ✔"
     assert rows["res18_4 vs mse (best)"]["NIQE-Y"].endswith("✔")  # NIQE 7.5 − k / 4: lower is better
     # Experiment 2 at each checkpoint; it has one hybrid, so no hybrid pair.
     _, rows = _table_rows(section, "srgan: A vs B (checkpoint)")
     assert list(rows) == [f"{v} vs mse ({label})" for v in ("hybrid_vgg19_5_4", "res34_3") for label in SRGAN_LABELS]
     differences = pd.read_csv(report_dir / "differences.csv")
     assert set(differences["set"]) == {"set5", "mini", "all sets"}
+    assert {"p_value", "p_holm", "family_size", "reason", "seeds_needed"} <= set(differences.columns)
+
+
+def test_one_seed_gives_no_verdict_and_says_why(index: str) -> None:
+    section = _section(index, "## Differences and their noise")
+    assert "With one seed no comparison gets a verdict" in section
+    _, rows = _table_rows(section, "srresnet: A vs B (checkpoint)")
+    assert rows["vgg19_5_4 vs mse (best)"]["PSNR-Y"] == "+1.00 · 1 seed"
+    assert ("- srresnet/vgg19_5_4 vs srresnet/mse (best), PSNR-Y: A − B = +1.00 dB (4 images × 1 seed, paired): "
+            "no verdict — one seed: cannot be separated from training noise; add seeds; these runs only: 95 % CI "
+            "over the 4 images 1.00 to 1.00; A better on 4 of 4 images. Planning: 0.10 dB at 80 % power: unknown "
+            "until two seeds of each measure the seed spread.") in section
+    assert "✔" not in section.split("Per set")[1] and "✘" not in section.split("Per set")[1]
 
 
 def _table_rows(text: str, index_name: str) -> tuple[list[str], dict[str, dict[str, str]]]:

@@ -1,6 +1,6 @@
-"""Tests for srgan.report.stats: spreads over seeds, paired differences with a bootstrap interval
-(known differences found, noise called noise, seed noise seen), pairing rules, the chroma
-direction, sentences, and the tables the report and `srgan compare` use."""
+"""Tests for srgan.report.stats: spreads over seeds; the seed-level t (pinned against scipy's own tests
+and hand formulas); verdicts, their reasons, Holm's correction and the planning figures; sentences and
+cells with one sign convention; and the tables the report and `srgan compare` use."""
 
 from __future__ import annotations
 
@@ -11,28 +11,43 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from srgan.core.errors import SrganError
 from srgan.report import stats
 from srgan.report.stats import (
     ALL_SETS,
     BETTER,
+    FIXED,
+    HOLDS_ZERO,
     INDISTINGUISHABLE,
     METRICS,
+    NOT_AFTER_HOLM,
+    ONE_IMAGE,
+    ONE_SEED,
+    ONE_SEED_SIDE,
+    RANDOM,
     WORSE,
     PairedDifference,
+    SeedTest,
     Spread,
     compare_models,
     compare_pairs,
+    detectable,
+    difference_cell,
     format_spread,
+    holm,
+    holm_adjusted,
     paired_difference,
     seed_spreads,
     seed_summary,
+    seed_test,
+    seeds_needed,
+    t_interval,
     verdict_sentence,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = 2000  # bootstrap resamples in tests (the default is 10 000)
 
 
 def _images(n: int) -> list[tuple[str, str]]:
@@ -60,6 +75,10 @@ def _pair(metric: str, shift: float, *, n_images: int = 30, seeds_a=(0, 1, 2), s
             if seed in seeds_b:
                 rows_b.append({**key, metric: b})
     return pd.DataFrame(rows_a), pd.DataFrame(rows_b)
+
+
+def _seed_means(table: pd.DataFrame, metric: str = "psnr_y_db") -> np.ndarray:
+    return table.groupby("seed")[metric].mean().to_numpy()
 
 
 # ---------------------------------------------------------------- spreads
@@ -103,113 +122,205 @@ def test_seed_spreads_over_each_seeds_set_mean() -> None:
     assert vgg["n_seeds"] == 1 and math.isnan(vgg["std"])
 
 
-# ---------------------------------------------------------------- paired differences
+# ---------------------------------------------------------------- the seed-level t, against scipy
+
+
+def test_paired_by_seed_is_students_t_on_the_per_seed_differences() -> None:
+    a, b = _pair("psnr_y_db", 0.1, pair_noise=0.3, seed_shift={0: 0.1, 1: -0.05, 2: 0.2})
+    diff = paired_difference(a, b)
+    per_seed_a, per_seed_b = _seed_means(a), _seed_means(b)
+    reference = scipy_stats.ttest_rel(per_seed_a, per_seed_b)
+    d = per_seed_a - per_seed_b
+    half = scipy_stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+    assert diff.p_value == pytest.approx(reference.pvalue, rel=1e-9)
+    assert (diff.mean_diff, diff.ci_low, diff.ci_high) == pytest.approx((d.mean(), d.mean() - half, d.mean() + half))
+    assert (diff.df, diff.seed_paired, diff.images) == (2.0, True, FIXED)
+    assert diff.seed_sd == pytest.approx(d.std(ddof=1))
+
+
+def test_different_seed_lists_are_welchs_t_on_each_models_per_seed_means() -> None:
+    a, b = _pair("psnr_y_db", 0.3, seeds_a=(0, 1, 2), seeds_b=(3, 4), pair_noise=0.2)
+    diff = paired_difference(a, b)
+    mean_a, mean_b = _seed_means(a), _seed_means(b)
+    reference = scipy_stats.ttest_ind(mean_a, mean_b, equal_var=False)
+    va, vb = mean_a.var(ddof=1) / 3, mean_b.var(ddof=1) / 2
+    welch_df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 1)
+    half = scipy_stats.t.ppf(0.975, welch_df) * math.sqrt(va + vb)
+    assert (diff.seed_paired, diff.seeds_a, diff.seeds_b, diff.n_images) == (False, 3, 2, 30)
+    assert diff.p_value == pytest.approx(reference.pvalue, rel=1e-9)
+    assert diff.df == pytest.approx(welch_df)
+    assert diff.mean_diff == pytest.approx(mean_a.mean() - mean_b.mean())
+    assert diff.ci_high - diff.ci_low == pytest.approx(2 * half)
+    pooled = math.sqrt((2 * mean_a.var(ddof=1) + 1 * mean_b.var(ddof=1)) / 3)
+    assert diff.seed_sd == pytest.approx(pooled)
+    assert "30 images × 3 vs 2 seeds, not paired" in verdict_sentence(diff)
+
+
+def test_images_as_a_sample_add_the_image_spread_with_the_smaller_df() -> None:
+    rng = np.random.default_rng(3)
+    grid_b = rng.normal(25.0, 2.0, (3, 5))
+    grid_a = grid_b + 0.2 + rng.normal(0.0, 0.3, (3, 5))
+    d = grid_a - grid_b
+    seed_part = d.mean(axis=1).var(ddof=1) / 3  # the per-seed means' spread
+    image_part = d.mean(axis=0).var(ddof=1) / 5  # the per-image means' spread
+    test = seed_test(grid_a, grid_b, paired=True, images=RANDOM)
+    assert float(test.se) == pytest.approx(math.sqrt(seed_part + image_part))
+    assert float(test.df) == 2.0  # min(seeds − 1, images − 1)
+    fixed = seed_test(grid_a, grid_b, paired=True, images=FIXED)
+    assert float(fixed.se) == pytest.approx(math.sqrt(seed_part)) and float(fixed.df) == 2.0
+    # not paired: both models' seed spreads and the image spread
+    other_b = rng.normal(25.0, 2.0, (4, 5))
+    unpaired = seed_test(grid_a, other_b, paired=False, images=RANDOM)
+    parts = (grid_a.mean(axis=1).var(ddof=1) / 3, other_b.mean(axis=1).var(ddof=1) / 4,
+             (grid_a.mean(axis=0) - other_b.mean(axis=0)).var(ddof=1) / 5)
+    assert float(unpaired.se) == pytest.approx(math.sqrt(sum(parts))) and float(unpaired.df) == 2.0
+    with pytest.raises(SrganError, match="images must be 'fixed' or 'random'"):
+        seed_test(grid_a, grid_b, paired=True, images="all")
+    with pytest.raises(SrganError, match="same seeds on both sides"):
+        seed_test(grid_a, other_b, paired=True)
+
+
+def test_seed_test_runs_on_a_batch_as_on_one() -> None:
+    rng = np.random.default_rng(5)
+    grid_a, grid_b = rng.normal(0, 1, (7, 3, 4)), rng.normal(0, 1, (7, 3, 4))
+    batch = t_interval(seed_test(grid_a, grid_b, paired=True))
+    for r in range(7):
+        one = t_interval(seed_test(grid_a[r], grid_b[r], paired=True))
+        assert [float(x[r]) for x in batch] == pytest.approx([float(x) for x in one])
+
+
+def test_a_zero_standard_error_is_a_point_interval() -> None:
+    low, high, p = t_interval(SeedTest(np.float64(0.4), np.float64(0.0), np.float64(2.0)))
+    assert (float(low), float(high), float(p)) == (0.4, 0.4, 0.0)
+    low, high, p = t_interval(SeedTest(np.float64(0.0), np.float64(0.0), np.float64(2.0)))
+    assert (float(low), float(high), float(p)) == (0.0, 0.0, 1.0)
+    low, high, p = t_interval(SeedTest(np.float64(0.4), np.float64(np.nan), np.float64(np.nan)))
+    assert math.isnan(low) and math.isnan(high) and math.isnan(p)
+
+
+# ---------------------------------------------------------------- verdicts and their reasons
 
 
 @pytest.mark.parametrize(("metric", "shift", "verdict"), [
     ("psnr_y_db", 0.3, BETTER), ("psnr_y_db", -0.3, WORSE),
     ("niqe_y", -0.3, BETTER), ("niqe_y", 0.3, WORSE),  # lower NIQE is better
 ])
-def test_interval_covers_a_known_difference(metric: str, shift: float, verdict: str) -> None:
+def test_a_known_difference_over_three_seeds_gets_its_verdict(metric: str, shift: float, verdict: str) -> None:
     a, b = _pair(metric, shift)
-    diff = paired_difference(a, b, metric, resamples=FAST)
+    diff = paired_difference(a, b, metric)
     assert diff.ci_low < shift < diff.ci_high
-    assert diff.ci_low > 0 or diff.ci_high < 0
     assert diff.mean_diff == pytest.approx(shift, abs=0.03)
-    assert diff.verdict == verdict
-    assert (diff.n_pairs, diff.n_images, diff.seeds_a, diff.seed_paired) == (90, 30, 3, True)
-    assert diff.p_value < 0.001
+    assert (diff.verdict, diff.reason) == (verdict, "")
+    assert (diff.n_images, diff.seeds_a, diff.seed_paired, diff.family_size) == (30, 3, True, 1)
 
 
-def test_zero_mean_noise_is_not_distinguishable() -> None:
-    for rng_seed in range(3):
-        a, b = _pair("psnr_y_db", 0.0, pair_noise=0.3, rng_seed=rng_seed)
-        diff = paired_difference(a, b, resamples=FAST)
-        assert diff.ci_low < 0 < diff.ci_high
-        assert diff.verdict == INDISTINGUISHABLE
+def test_zero_mean_noise_gets_a_verdict_one_time_in_twenty() -> None:
+    diffs = [paired_difference(*_pair("psnr_y_db", 0.0, n_images=6, pair_noise=0.3, rng_seed=r)) for r in range(200)]
+    called = [d for d in diffs if d.verdict != INDISTINGUISHABLE]
+    assert 2 <= len(called) <= 18  # 10 expected; a binomial(200, 0.05) lands here 99.6 % of the time
+    assert {d.reason for d in diffs if d.verdict == INDISTINGUISHABLE} == {HOLDS_ZERO}
 
 
 def test_identical_models_give_zero_and_p_one() -> None:
     a, _ = _pair("psnr_y_db", 0.3)
-    diff = paired_difference(a, a.copy(), resamples=FAST)
+    diff = paired_difference(a, a.copy())
     assert (diff.mean_diff, diff.ci_low, diff.ci_high, diff.p_value) == (0.0, 0.0, 0.0, 1.0)
-    assert diff.verdict == INDISTINGUISHABLE
+    assert (diff.verdict, diff.reason) == (INDISTINGUISHABLE, HOLDS_ZERO)
 
 
 def test_seeds_that_disagree_are_noise_even_when_every_image_agrees() -> None:
-    # Each seed moves every image alike: +0.4, -0.3, +0.2 dB. Every image's mean difference is
-    # +0.1, so the images agree (tiny Wilcoxon p), but another seed could flip the sign.
+    # Each seed moves every image alike: +0.4, -0.3, +0.2 dB. Every image's mean difference is +0.1 and
+    # all 30 images agree on the sign (the old image bootstrap called it), but another seed could flip it.
     a, b = _pair("psnr_y_db", 0.0, pair_noise=0.01, seed_shift={0: 0.4, 1: -0.3, 2: 0.2})
-    diff = paired_difference(a, b, resamples=FAST)
+    diff = paired_difference(a, b)
     assert diff.mean_diff == pytest.approx(0.1, abs=0.01)
-    assert diff.p_value < 0.001
-    assert diff.ci_low < 0 < diff.ci_high
-    assert diff.verdict == INDISTINGUISHABLE
+    assert diff.images_a_better == 30
+    assert diff.ci_low < 0 < diff.ci_high and diff.verdict == INDISTINGUISHABLE
 
 
-def test_same_input_gives_identical_numbers_and_the_seed_is_the_only_randomness() -> None:
-    a, b = _pair("psnr_y_db", 0.1, pair_noise=0.3)
-    first = paired_difference(a, b, resamples=FAST, bootstrap_seed=7)
-    assert paired_difference(a, b, resamples=FAST, bootstrap_seed=7) == first
-    other = paired_difference(a, b, resamples=FAST, bootstrap_seed=8)
-    assert other.mean_diff == first.mean_diff and other.ci_low != first.ci_low
+def test_one_seed_gets_no_verdict_and_a_statement_about_these_runs() -> None:
+    a, b = _pair("psnr_y_db", -0.3, seeds_a=(0,), seeds_b=(0,), pair_noise=0.2)
+    diff = paired_difference(a.drop(columns="seed"), b.drop(columns="seed"))  # a table without seed: seed 0
+    assert (diff.seeds_a, diff.seeds_b, diff.seed_paired) == (1, 1, True)
+    assert (diff.verdict, diff.reason) == (INDISTINGUISHABLE, ONE_SEED)
+    assert math.isnan(diff.ci_low) and math.isnan(diff.p_value) and math.isnan(diff.seed_sd)
+    per_image = a["psnr_y_db"].to_numpy() - b["psnr_y_db"].to_numpy()
+    low, high = scipy_stats.t.interval(0.95, 29, per_image.mean(), scipy_stats.sem(per_image))
+    assert (diff.runs_ci_low, diff.runs_ci_high) == pytest.approx((low, high))
+    assert diff.images_a_better == int((per_image > 0).sum())
+    sentence = verdict_sentence(diff)
+    assert "no verdict — one seed: cannot be separated from training noise; add seeds" in sentence
+    assert sentence.startswith(f"A − B = {per_image.mean():+.2f} dB (30 images × 1 seed, paired)".replace("-", "−"))
+    assert f"; these runs only: 95 % CI over the 30 images {low:.2f} to".replace("-", "−") in sentence
+    assert stats.runs_text(diff).startswith(f"these runs only: A − B {per_image.mean():+.2f} dB".replace("-", "−"))
+    assert difference_cell(diff) == f"{per_image.mean():+.2f} · 1 seed".replace("-", "−")
 
 
-@pytest.mark.parametrize("seeds_b", [(0, 1, 2), (5, 6)])
-def test_row_order_does_not_matter(seeds_b: tuple[int, ...]) -> None:
-    a, b = _pair("psnr_y_db", 0.2, pair_noise=0.3, seeds_b=seeds_b)
-    shuffled_a = a.sample(frac=1.0, random_state=1).reset_index(drop=True)
-    shuffled_b = b.sample(frac=1.0, random_state=2).reset_index(drop=True)
-    assert paired_difference(shuffled_a, shuffled_b, resamples=FAST) == paired_difference(a, b, resamples=FAST)
+def test_one_side_with_one_seed_gets_no_verdict() -> None:
+    a, b = _pair("psnr_y_db", 0.3, seeds_a=(0, 1, 2), seeds_b=(5,))
+    diff = paired_difference(a, b)
+    assert (diff.seed_paired, diff.verdict, diff.reason) == (False, INDISTINGUISHABLE, ONE_SEED_SIDE)
 
 
-def test_different_seed_lists_pair_each_models_seed_mean_by_image() -> None:
-    a, b = _pair("psnr_y_db", 0.3, seeds_a=(0, 1, 2), seeds_b=(3, 4))
-    diff = paired_difference(a, b, resamples=FAST)
-    assert (diff.seed_paired, diff.seeds_a, diff.seeds_b, diff.n_pairs, diff.n_images) == (False, 3, 2, 30, 30)
-    means = a.groupby("image")["psnr_y_db"].mean() - b.groupby("image")["psnr_y_db"].mean()
-    assert diff.mean_diff == pytest.approx(means.mean())
-    assert diff.ci_low < 0.3 < diff.ci_high and diff.verdict == BETTER
-    assert "3 vs 2 seeds, not paired" in verdict_sentence(diff)
+def test_one_image_as_a_sample_of_images_gets_no_verdict() -> None:
+    a, b = _pair("psnr_y_db", 0.3, n_images=1)
+    assert paired_difference(a, b).verdict == BETTER
+    diff = paired_difference(a, b, images=RANDOM)
+    assert (diff.verdict, diff.reason, diff.images) == (INDISTINGUISHABLE, ONE_IMAGE, RANDOM)
+
+
+def test_three_images_and_three_seeds_decide_by_the_seeds() -> None:
+    # The old rule counted seed × image pairs (9 ≥ 6) and called a verdict from 3 images at p = 0.25;
+    # here three seeds whose mean differences agree give a verdict, three that disagree do not.
+    a, b = _pair("psnr_y_db", 0.3, n_images=3)
+    assert paired_difference(a, b).verdict == BETTER
+    a, b = _pair("psnr_y_db", 0.0, n_images=3, pair_noise=0.01, seed_shift={0: 0.3, 1: 0.25, 2: -0.35})
+    assert paired_difference(a, b).verdict == INDISTINGUISHABLE
+
+
+def test_row_order_does_not_matter() -> None:
+    for seeds_b in ((0, 1, 2), (5, 6)):
+        a, b = _pair("psnr_y_db", 0.2, pair_noise=0.3, seeds_b=seeds_b)
+        shuffled_a = a.sample(frac=1.0, random_state=1).reset_index(drop=True)
+        shuffled_b = b.sample(frac=1.0, random_state=2).reset_index(drop=True)
+        assert paired_difference(shuffled_a, shuffled_b) == paired_difference(a, b)
 
 
 def test_a_missing_pair_is_an_error_naming_it() -> None:
     a, b = _pair("psnr_y_db", 0.3)
     b = b[b["image"] != "0805"]
     with pytest.raises(SrganError, match="B has no row for set5/0805"):
-        paired_difference(a, b, resamples=FAST)
+        paired_difference(a, b)
     with pytest.raises(SrganError, match="A has no row for set5/0805"):
-        paired_difference(b, a, names=("A", "B"), resamples=FAST)
+        paired_difference(b, a, names=("A", "B"))
 
 
 def test_an_image_missing_for_one_seed_is_an_error() -> None:
     a, b = _pair("psnr_y_db", 0.3)
     a = a[~((a["seed"] == 1) & (a["image"] == "0810"))]
     with pytest.raises(SrganError, match="no row for seed 1, set5/0810"):
-        paired_difference(a, b, resamples=FAST)
+        paired_difference(a, b)
 
 
 def test_duplicate_rows_are_an_error() -> None:
     a, b = _pair("psnr_y_db", 0.3)
     with pytest.raises(SrganError, match="two rows for seed 0"):
-        paired_difference(pd.concat([a, a.iloc[:1]]), b, resamples=FAST)
+        paired_difference(pd.concat([a, a.iloc[:1]]), b)
 
 
-def test_missing_values_are_left_out_and_counted() -> None:
+def test_an_image_without_a_value_in_any_seed_is_left_out_and_counted() -> None:
     a, b = _pair("psnr_y_db", 0.3)
     a.loc[a["image"] == "0801", "psnr_y_db"] = math.nan  # an image without the metric, every seed
-    b.loc[(b["image"] == "0802") & (b["seed"] == 2), "psnr_y_db"] = math.nan  # one seed of one image
-    diff = paired_difference(a, b, resamples=FAST)
-    assert (diff.n_pairs, diff.n_images, diff.n_dropped) == (90 - 4, 29, 4)
-    assert "4 without a value left out" in verdict_sentence(diff)
-    assert math.isfinite(diff.ci_low) and diff.verdict == BETTER
-
-
-def test_a_table_without_seed_is_one_seed() -> None:
-    a, b = _pair("psnr_y_db", 0.3, seeds_a=(0,), seeds_b=(0,))
-    diff = paired_difference(a.drop(columns="seed"), b.drop(columns="seed"), resamples=FAST)
-    assert (diff.seeds_a, diff.seeds_b, diff.seed_paired, diff.n_pairs) == (1, 1, True, 30)
-    assert "30 images, 1 seed)" in verdict_sentence(diff)
+    b.loc[(b["image"] == "0802") & (b["seed"] == 2), "psnr_y_db"] = math.inf  # one seed of one image
+    diff = paired_difference(a, b)
+    assert (diff.n_images, diff.n_dropped) == (28, 2)
+    kept_a = a[~a["image"].isin(["0801", "0802"])]
+    kept_b = b[~b["image"].isin(["0801", "0802"])]
+    assert diff.mean_diff == pytest.approx((_seed_means(kept_a) - _seed_means(kept_b)).mean())
+    assert "28 images × 3 seeds, paired; 2 images without a value left out" in verdict_sentence(diff)
+    a["psnr_y_db"] = math.nan
+    with pytest.raises(SrganError, match="share no image with a finite psnr_y_db"):
+        paired_difference(a, b)
 
 
 @pytest.mark.parametrize(("ratio_a", "ratio_b", "verdict"), [
@@ -221,34 +332,13 @@ def test_a_table_without_seed_is_one_seed() -> None:
 def test_chroma_ratio_is_better_closer_to_one(ratio_a: float, ratio_b: float, verdict: str) -> None:
     rng = np.random.default_rng(0)
     rows = [{"seed": s, "set": "set5", "image": f"{i}", "jitter": rng.normal(0, 0.005)}
-            for s in range(2) for i in range(12)]
+            for s in range(3) for i in range(12)]
     a = pd.DataFrame(rows).assign(chroma_ratio=lambda t: ratio_a + t["jitter"])
     b = pd.DataFrame(rows).assign(chroma_ratio=ratio_b)
-    diff = paired_difference(a, b, "chroma_ratio", resamples=FAST)
+    diff = paired_difference(a, b, "chroma_ratio")
     assert diff.verdict == verdict
     assert diff.higher_is_better is False
     assert diff.mean_diff == pytest.approx(abs(ratio_a - 1) - abs(ratio_b - 1), abs=0.005)
-
-
-def test_one_image_gives_no_interval() -> None:
-    a, b = _pair("psnr_y_db", 0.3, n_images=1, seeds_a=(0,), seeds_b=(0,))
-    diff = paired_difference(a, b, resamples=FAST)
-    assert math.isnan(diff.ci_low) and diff.verdict == INDISTINGUISHABLE
-    assert "too few images for an interval" in verdict_sentence(diff)
-
-
-def test_three_images_that_agree_are_no_verdict_until_seeds_make_six_pairs() -> None:
-    # 3 images, 1 seed: every image 0.3 dB better, the bootstrap interval excludes 0, yet 3 signs
-    # agree by chance 1 time in 4: no verdict. The same images with 3 paired seeds are 9 pairs.
-    a, b = _pair("psnr_y_db", 0.3, n_images=3, seeds_a=(0,), seeds_b=(0,))
-    diff = paired_difference(a, b, resamples=FAST)
-    assert diff.ci_low > 0 and diff.n_pairs == 3
-    assert diff.verdict == INDISTINGUISHABLE
-    assert "a verdict needs 6 pairs" in verdict_sentence(diff)
-    a, b = _pair("psnr_y_db", 0.3, n_images=3)
-    diff = paired_difference(a, b, resamples=FAST)
-    assert diff.n_pairs == 9 and diff.verdict == BETTER
-    assert "a verdict needs" not in verdict_sentence(diff)
 
 
 def test_unknown_metric_names_the_known_ones() -> None:
@@ -257,35 +347,113 @@ def test_unknown_metric_names_the_known_ones() -> None:
         paired_difference(a, b, "psnr")
 
 
-# ---------------------------------------------------------------- sentences
+# ---------------------------------------------------------------- Holm
 
 
-def _diff(metric: str, mean: float, low: float, high: float, verdict: str, p: float = 0.004,
-          seeds: int = 3) -> PairedDifference:
-    return PairedDifference(metric, METRICS[metric].higher_is_better, 12 * seeds, 12, seeds, seeds, True, 0,
-                            mean, low, high, p, verdict)
+def test_holm_against_the_step_down_by_hand() -> None:
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4 x 0.005, 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04)
+    assert holm([0.01, 0.04, 0.03, 0.005]).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]).tolist() == pytest.approx([1.0, 1.0])  # capped at 1, monotone
+    adjusted = holm([0.01, math.nan, 0.04])  # a comparison without a test is not in the family
+    assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.04)
+    assert holm([0.03]).tolist() == [0.03]
+    batch = holm(np.array([[0.01, 0.04, 0.03, 0.005], [0.2, 0.001, 0.5, 0.01]]))
+    assert batch[1].tolist() == pytest.approx(holm([0.2, 0.001, 0.5, 0.01]).tolist())
+    assert holm([0.2, 0.001, 0.5, 0.01]).tolist() == pytest.approx([0.4, 0.004, 0.5, 0.03])
 
 
-def test_sentences() -> None:
-    assert verdict_sentence(_diff("psnr_y_db", 0.31, 0.12, 0.50, BETTER)) == (
-        "better by 0.31 dB (95 % CI 0.12–0.50, Wilcoxon p = 0.004, 12 images × 3 seeds)")
-    assert verdict_sentence(_diff("psnr_y_db", -0.2, -0.3, -0.1, WORSE, p=0.0001)) == (
-        "worse by 0.20 dB (95 % CI 0.10–0.30, Wilcoxon p < 0.001, 12 images × 3 seeds)")
-    # lower NIQE is better: A − B = −0.25 is a gain of 0.25
-    assert verdict_sentence(_diff("niqe_y", -0.25, -0.4, -0.1, BETTER, seeds=1)) == (
-        "better by 0.250 (95 % CI 0.100–0.400, Wilcoxon p = 0.004, 12 images, 1 seed)")
-    assert verdict_sentence(_diff("psnr_y_db", -0.05, -0.21, 0.11, INDISTINGUISHABLE)) == (
-        "not distinguishable from noise (−0.05 dB, 95 % CI −0.21 to 0.11, 12 images × 3 seeds)")
-    assert verdict_sentence(_diff("ssim_y", 0.0123, 0.01, 0.015, BETTER), unit="SSIM") == (
-        "better by 0.0123 SSIM (95 % CI 0.0100–0.0150, Wilcoxon p = 0.004, 12 images × 3 seeds)")
+def test_holm_takes_away_a_verdict_that_the_family_does_not_support() -> None:
+    a, b = _pair("psnr_y_db", 0.0, n_images=12, pair_noise=0.01, seed_shift={0: 0.30, 1: 0.18, 2: 0.25})
+    alone = paired_difference(a, b)
+    assert alone.verdict == BETTER and 0.0125 < alone.p_value < 0.05
+    null = paired_difference(*_pair("psnr_y_db", 0.0, n_images=12, pair_noise=0.3, rng_seed=1))
+    family = holm_adjusted([alone, null, null, null])
+    assert family[0].p_holm == pytest.approx(min(1.0, 4 * alone.p_value))
+    assert (family[0].verdict, family[0].reason, family[0].family_size) == (INDISTINGUISHABLE, NOT_AFTER_HOLM, 4)
+    assert "Holm p = " in verdict_sentence(family[0]) and "of 4" in verdict_sentence(family[0])
+    assert difference_cell(family[0]).endswith("· Holm")
+    one_seed = paired_difference(*_pair("psnr_y_db", 0.3, seeds_a=(0,), seeds_b=(0,)))
+    family = holm_adjusted([alone, one_seed])
+    assert family[0].family_size == 1 and family[0].verdict == BETTER and family[1].family_size == 0
+
+
+# ---------------------------------------------------------------- planning
+
+
+@pytest.mark.parametrize(("effect", "paired", "seeds"), [
+    (1.0, True, 10), (0.5, True, 34), (1.0, False, 17),  # G*Power's sample sizes at 80 % power, alpha 0.05
+])
+def test_seeds_needed_matches_the_published_sample_sizes(effect: float, paired: bool, seeds: int) -> None:
+    assert seeds_needed(0.2, 0.2 * effect, paired=paired) == seeds
+
+
+def test_seeds_needed_gives_the_power_it_promises_in_simulation() -> None:
+    rng = np.random.default_rng(0)
+    sd, diff = 0.12, 0.10
+    n = seeds_needed(sd, diff)
+    for seeds, expect_enough in ((n, True), (n - 2, False)):
+        per_seed = rng.normal(diff, sd, (20_000, seeds))
+        p = scipy_stats.ttest_1samp(per_seed, 0.0, axis=1).pvalue
+        power, se = float((p < 0.05).mean()), math.sqrt(0.8 * 0.2 / 20_000)
+        assert (power >= 0.8 - 2 * se) == expect_enough, (seeds, power)
+
+
+def test_detectable_is_the_inverse_of_seeds_needed() -> None:
+    found = detectable(0.2, 10)
+    assert found == pytest.approx(0.2, rel=0.02)  # effect 1 needs 10 seeds
+    assert seeds_needed(0.2, found * 1.001) == 10 and seeds_needed(0.2, found * 0.97) > 10
+    assert math.isnan(detectable(0.2, 1)) and math.isnan(detectable(math.nan, 3)) and detectable(0.0, 3) == 0.0
+    assert seeds_needed(math.nan, 0.1) is None and seeds_needed(0.0, 0.1) == 2 and seeds_needed(10.0, 0.01) is None
+
+
+def test_a_comparison_carries_its_planning_figures() -> None:
+    a, b = _pair("psnr_y_db", 0.0, pair_noise=0.3, seed_shift={0: 0.1, 1: -0.1, 2: 0.0})
+    diff = paired_difference(a, b)
+    assert diff.seeds_needed == seeds_needed(diff.seed_sd, METRICS["psnr_y_db"].planning_diff)
+    assert diff.detectable_diff == pytest.approx(detectable(diff.seed_sd, 3))
+    assert stats.planning_text(diff).startswith(f"0.10 dB at 80 % power: about {int(diff.seeds_needed)} seeds")
+
+
+# ---------------------------------------------------------------- numbers, cells and sentences
+
+
+def _diff(metric: str, mean: float, low: float, high: float, p: float = 0.004, seeds: int = 3,
+          family: int = 1, p_holm: float | None = None) -> PairedDifference:
+    info = METRICS[metric]
+    diff = PairedDifference(metric, info.higher_is_better, 12, 0, seeds, seeds, True, FIXED, mean, low, high,
+                            seeds - 1, p, p if p_holm is None else p_holm, family, INDISTINGUISHABLE, "", 0.1, 5.0,
+                            0.2, low, high, 6)
+    return stats._decide(diff)
+
+
+def test_sentences_sign_a_minus_b_throughout() -> None:
+    assert verdict_sentence(_diff("psnr_y_db", 0.31, 0.12, 0.50)) == (
+        "A − B = +0.31 dB (95 % CI 0.12 to 0.50); p = 0.004; 12 images × 3 seeds, paired: A is better")
+    assert verdict_sentence(_diff("psnr_y_db", -0.2, -0.3, -0.1, p=0.0001, family=5, p_holm=0.0005)) == (
+        "A − B = −0.20 dB (95 % CI −0.30 to −0.10); p < 0.001, Holm p < 0.001 of 5; 12 images × 3 seeds, "
+        "paired: A is worse")
+    # lower NIQE is better: A − B = −0.25 is a gain, and stays −0.25
+    assert verdict_sentence(_diff("niqe_y", -0.25, -0.4, -0.1)) == (
+        "A − B = −0.250 (95 % CI −0.400 to −0.100); p = 0.004; 12 images × 3 seeds, paired: A is better")
+    assert verdict_sentence(_diff("psnr_y_db", -0.05, -0.21, 0.11, p=0.4)) == (
+        "A − B = −0.05 dB (95 % CI −0.21 to 0.11); p = 0.400; 12 images × 3 seeds, paired: not distinguishable "
+        "— the interval holds 0")
+
+
+def test_a_small_negative_difference_never_reads_as_plus_zero() -> None:
+    diff = _diff("psnr_y_db", -0.0047, -0.0091, -0.0005, p=0.03)
+    assert difference_cell(diff) == "−0.005 (−0.009 to −0.001) ✘"
+    assert "A − B = −0.005 dB (95 % CI −0.009 to −0.001)" in verdict_sentence(diff)
+    assert difference_cell(_diff("psnr_y_db", 0.0, 0.0, 0.0, p=1.0)) == "0.00 (0.00 to 0.00) ·"
+    assert difference_cell(_diff("psnr_y_db", 1.0, 0.5, 1.5)) == "+1.00 (0.50 to 1.50) ✔"
+    assert difference_cell(_diff("ssim_y", -0.0949, -0.107, -0.0738)) == "−0.0949 (−0.1070 to −0.0738) ✘"
 
 
 # ---------------------------------------------------------------- report and compare tables
 
 
 def _long_table() -> pd.DataFrame:
-    """Three SRResNet variants (vgg +0.3 dB over mse, hybrid = mse + noise) and two SRGAN
-    checkpoints each; LPIPS only for one variant."""
+    """Three SRResNet variants (vgg +0.3 dB over mse, hybrid = mse + noise); LPIPS only for one variant."""
     frames = []
     for model, shift, seed in (("srresnet/vgg", 0.3, 0), ("srresnet/hybrid", 0.0, 0), ("srresnet/mse", 0.0, 0)):
         a, b = _pair("psnr_y_db", shift, pair_noise=0.3, rng_seed=seed)
@@ -298,45 +466,59 @@ def _long_table() -> pd.DataFrame:
 
 def test_compare_pairs_gives_one_row_per_pair_checkpoint_set_and_metric() -> None:
     table = _long_table()
-    out = compare_pairs(table, [("srresnet/vgg", "srresnet/mse"), ("srresnet/hybrid", "srresnet/mse")],
-                        resamples=FAST)
+    pairs = [("srresnet/vgg", "srresnet/mse"), ("srresnet/hybrid", "srresnet/mse")]
+    out = compare_pairs(table, pairs)
     assert list(out.columns[:4]) == ["a", "b", "checkpoint", "set"]
     # psnr_y_db and niqe_y on set5, set14 and pooled; LPIPS skipped: mse has none
     assert len(out) == 2 * 2 * 3
     assert set(out["metric"]) == {"psnr_y_db", "niqe_y"}
     assert list(out["set"].unique()) == ["set5", "set14", ALL_SETS]
-    vgg = out[(out["a"] == "srresnet/vgg") & (out["metric"] == "psnr_y_db") & (out["set"] == ALL_SETS)].iloc[0]
-    assert vgg["verdict"] == BETTER and vgg["sentence"].startswith("better by 0.3")
-    hybrid = out[(out["a"] == "srresnet/hybrid") & (out["metric"] == "psnr_y_db") & (out["set"] == ALL_SETS)]
-    assert hybrid.iloc[0]["verdict"] == INDISTINGUISHABLE
-    # rows in another order: the same numbers (the output lists sets in the order the table has them)
-    again = compare_pairs(table.iloc[::-1], [("srresnet/vgg", "srresnet/mse"), ("srresnet/hybrid", "srresnet/mse")],
-                          resamples=FAST)
+    pooled = out[(out["metric"] == "psnr_y_db") & (out["set"] == ALL_SETS)].set_index("a")
+    assert pooled.loc["srresnet/vgg", "verdict"] == BETTER
+    assert pooled.loc["srresnet/vgg", "sentence"].startswith("A − B = +0.3")
+    assert pooled.loc["srresnet/hybrid", "verdict"] == INDISTINGUISHABLE
+    # one family per (experiment, checkpoint, metric, set): the two comparisons of PSNR-Y over all sets
+    assert pooled["p_holm"].tolist() == pytest.approx(holm(pooled["p_value"].tolist()).tolist())
+    assert set(out["family_size"]) == {2}
+    again = compare_pairs(table.iloc[::-1], pairs)
     keys = ["a", "checkpoint", "set", "metric"]
     pd.testing.assert_frame_equal(out.sort_values(keys, ignore_index=True), again.sort_values(keys, ignore_index=True))
 
 
-def test_compare_pairs_compares_shared_checkpoints_and_names_unknown_models() -> None:
+def test_compare_pairs_keeps_checkpoints_in_families_of_their_own() -> None:
     table = _long_table()
     later = table[table["model"] != "srresnet/hybrid"].assign(checkpoint="epoch200")
     out = compare_pairs(pd.concat([table, later]), [("srresnet/vgg", "srresnet/mse"),
-                                                    ("srresnet/hybrid", "srresnet/mse")],
-                        metrics=["psnr_y_db"], resamples=FAST)
+                                                    ("srresnet/hybrid", "srresnet/mse")], metrics=["psnr_y_db"])
     assert out.groupby("a")["checkpoint"].unique().map(list).to_dict() == {
         "srresnet/vgg": ["best", "epoch200"], "srresnet/hybrid": ["best"]}
+    sizes = out[out["set"] == ALL_SETS].set_index(["a", "checkpoint"])["family_size"].to_dict()
+    assert sizes == {("srresnet/vgg", "best"): 2, ("srresnet/vgg", "epoch200"): 1, ("srresnet/hybrid", "best"): 2}
     with pytest.raises(SrganError, match="model 'srresnet/res18' has no rows"):
-        compare_pairs(table, [("srresnet/res18", "srresnet/mse")], resamples=FAST)
+        compare_pairs(table, [("srresnet/res18", "srresnet/mse")])
 
 
 def test_compare_models_per_set_and_pooled_with_a_text_table() -> None:
     a, b = _pair("psnr_y_db", 0.3)
-    comparison = compare_models(a, b, names=("srresnet/vgg", "srresnet/mse"), resamples=FAST)
+    comparison = compare_models(a, b, names=("srresnet/vgg", "srresnet/mse"))
     assert list(comparison.rows["set"]) == ["set5", "set14", ALL_SETS]
-    assert comparison.rows.iloc[-1]["mean_diff"] == paired_difference(a, b, resamples=FAST).mean_diff
+    assert comparison.rows.iloc[-1]["mean_diff"] == paired_difference(a, b).mean_diff
     assert comparison.rows.iloc[0]["n_images"] == 10
     lines = comparison.text.splitlines()
-    assert lines[0].startswith("PSNR-Y (dB), A − B (higher is better): A = srresnet/vgg, B = srresnet/mse")
-    assert len(lines) == 5 and lines[-1].split()[:2] == ["all", "sets"] and lines[-1].endswith("better")
+    assert lines[0] == "PSNR-Y (dB), A − B (higher is better): A = srresnet/vgg, B = srresnet/mse"
+    assert lines[1].startswith("paired by seed: t on the per-seed differences")
+    assert lines[-2].split()[:2] == ["all", "sets"] and lines[-2].endswith("A better")
+    assert lines[-1].startswith("Planning (all sets): 0.10 dB at 80 % power: about ")
+    assert max(len(line) for line in lines) <= 120
+
+
+def test_compare_models_says_why_one_seed_gets_no_verdict() -> None:
+    a, b = _pair("psnr_y_db", -4.94, n_images=3, seeds_a=(0,), seeds_b=(0,))
+    text = compare_models(a, b, names=("srgan/vgg19_5_4", "srgan/mse")).text
+    assert "none: one seed" in text
+    assert ("No verdict: one seed: cannot be separated from training noise; add seeds. The all sets row, "
+            "these runs only: A − B −4.9") in text
+    assert "Planning (all sets): 0.10 dB at 80 % power: unknown until two seeds of each measure the seed spread" in text
 
 
 def test_compare_models_needs_one_checkpoint_per_table() -> None:
@@ -344,7 +526,7 @@ def test_compare_models_needs_one_checkpoint_per_table() -> None:
     both = pd.concat([a, a.assign(checkpoint="epoch200", psnr_y_db=a["psnr_y_db"] - 1.0)])
     with pytest.raises(SrganError, match="holds the checkpoints best, epoch200; name the one"):
         compare_models(both, b)
-    worse = compare_models(both, b, checkpoint_a="epoch200", resamples=FAST)
+    worse = compare_models(both, b, checkpoint_a="epoch200")
     assert worse.rows.iloc[-1]["verdict"] == WORSE
 
 
