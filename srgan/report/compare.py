@@ -83,7 +83,7 @@ def git_reader(root: Path) -> Callable[[str | None], str]:
             if not path.is_file():
                 raise SrganError(f"{path} not found: run the pipeline (dvc repro) or name a revision (REV:MODEL)")
             return path.read_text(encoding="utf-8")
-        commit = _resolve(root, rev)
+        commit = resolve_rev(root, rev)
         shown = _git(root, "show", f"{commit}:{PER_IMAGE_PATH}")
         if shown.returncode:
             raise SrganError(f"revision '{rev}' holds no {PER_IMAGE_PATH} (results from before the report wrote it, "
@@ -93,16 +93,17 @@ def git_reader(root: Path) -> Callable[[str | None], str]:
     return read
 
 
-def _resolve(root: Path, rev: str) -> str:
+def resolve_rev(root: Path, rev: str) -> str:
+    """The commit of `rev` in the git work tree at `root`: a git revision, or a DVC experiment's name."""
     found = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if found.returncode == 0:
         return found.stdout.strip()
     try:  # a DVC experiment's name ('mse05'): its ref under refs/exps
         from dvc.repo import Repo
-        from dvc.scm import resolve_rev
+        from dvc.scm import resolve_rev as resolve_dvc_rev
 
         with Repo(str(root)) as repo:
-            return resolve_rev(repo.scm, rev)
+            return resolve_dvc_rev(repo.scm, rev)
     except Exception:  # noqa: BLE001 - any failure means the same to the user
         raise SrganError(f"'{rev}' is neither a git revision nor a DVC experiment of {root}") from None
 

@@ -59,7 +59,10 @@ def difference_rows(per_image: pd.DataFrame, scored: Sequence[Scored]) -> pd.Dat
 
 
 def _diff(row: pd.Series) -> PairedDifference:
-    return PairedDifference(**{name: row[name] for name in PairedDifference.__dataclass_fields__})
+    """The record back from a row of `difference_rows` (or of differences.csv read with pandas)."""
+    values = {name: row[name] for name in PairedDifference.__dataclass_fields__}
+    values["reason"] = "" if not isinstance(values["reason"], str) else values["reason"]  # CSV: '' reads as NaN
+    return PairedDifference(**values)
 
 
 def _short(run: str) -> str:
@@ -89,16 +92,29 @@ def differences_markdown(rows: pd.DataFrame, seeds: int) -> list[str]:
         lines[0] += (" With one seed no comparison gets a verdict: two training runs differ by an offset every "
                      "test image shares, so the images cannot stand in for seeds (params `seeds` adds them).")
     for experiment in dict.fromkeys(a.split("/")[0] for a in pooled["a"]):
-        mine = pooled[pooled["a"].str.startswith(experiment + "/")]
-        table: dict[str, dict[str, str]] = {}
-        for _, row in mine.iterrows():
-            name = f"{_short(row['a'])} vs {_short(row['b'])} ({row['checkpoint']})"
-            table.setdefault(name, {})[METRICS[row["metric"]].label] = difference_cell(_diff(row))
-        frame = pd.DataFrame(table).T.fillna("–")
-        frame.index.name = f"{experiment}: A vs B (checkpoint)"
-        lines += [frame.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(frame.columns)), ""]
-    for _, row in pooled[pooled["metric"] == SENTENCE_METRIC].iterrows():
-        diff = _diff(row)
-        lines.append(f"- {row['a']} vs {row['b']} ({row['checkpoint']}), PSNR-Y: {row['sentence']}. "
-                     f"Planning: {planning_text(diff)}.")
+        lines += [experiment_markdown(rows, experiment), ""]
+    lines += sentence_lines(rows)
     return lines
+
+
+def experiment_markdown(rows: pd.DataFrame, experiment: str) -> str:
+    """One experiment's comparisons over all test sets as a markdown table: a row per comparison and checkpoint,
+    a column per metric, each cell A − B, its interval and its mark."""
+    pooled = rows[(rows["set"] == ALL_SETS) & rows["a"].str.startswith(experiment + "/")]
+    table: dict[str, dict[str, str]] = {}
+    for _, row in pooled.iterrows():
+        name = f"{_short(row['a'])} vs {_short(row['b'])} ({row['checkpoint']})"
+        table.setdefault(name, {})[METRICS[row["metric"]].label] = difference_cell(_diff(row))
+    frame = pd.DataFrame(table).T.fillna("–")
+    frame.index.name = f"{experiment}: A vs B (checkpoint)"
+    return frame.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(frame.columns))
+
+
+def sentence_lines(rows: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> list[str]:
+    """'- A vs B (checkpoint), PSNR-Y: <sentence>. Planning: <figure>.' for every comparison over all sets (or
+    the given (A, B) pairs), in the rows' order."""
+    pooled = rows[(rows["set"] == ALL_SETS) & (rows["metric"] == SENTENCE_METRIC)]
+    if pairs is not None:
+        pooled = pooled[[(a, b) in set(pairs) for a, b in zip(pooled["a"], pooled["b"])]]
+    return [f"- {row['a']} vs {row['b']} ({row['checkpoint']}), PSNR-Y: {row['sentence']}. "
+            f"Planning: {planning_text(_diff(row))}." for _, row in pooled.iterrows()]
