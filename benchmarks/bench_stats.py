@@ -75,6 +75,25 @@ def _table(cells: list[Cell], confirmed: dict[Design, Cell], shift: float, image
     return [f"**{title}**", "", *lines, ""]
 
 
+def _summary(cells: list[Cell], confirmed: dict[Design, Cell]) -> list[str]:
+    """Per seeds × images: the worst false-verdict rate and the worst coverage over the pairing designs and seed
+    spreads (a confirmed cell by its confirmation)."""
+    def final(cell: Cell) -> Cell:
+        return confirmed.get(cell.design, cell)
+
+    images = sorted({c.design.images for c in cells})
+    lines = ["| seeds | " + " | ".join(f"{i} images" for i in images) + " |", "|---|" + "---|" * len(images)]
+    for seeds in sorted({c.design.seeds for c in cells}):
+        row = []
+        for i in images:
+            mine = [final(c) for c in cells if c.design.seeds == seeds and c.design.images == i]
+            false = max(c.verdict_rate for c in mine if c.design.shift == 0.0)
+            coverage = [c.coverage for c in mine if c.design.shift != 0.0 and c.intervals]
+            row.append(f"{100 * false:.1f} / " + (f"{100 * min(coverage):.1f}" if coverage else "no interval"))
+        lines.append(f"| {seeds} | " + " | ".join(row) + " |")
+    return lines
+
+
 def _block(name: str, designs: list[Design], reps: int, seed: int) -> tuple[list[str], list[Cell], list[Cell]]:
     cells = run_grid(designs, reps, seed)
     again = confirm(cells, seed=seed + 1000)
@@ -102,6 +121,9 @@ def run(reps: int, seed: int = 0) -> dict:
                                      varying, reps, seed + 1)
     blocks["random"] = _block("The same, about all images (images random: `srgan compare --images random`)",
                               [replace(d, images_mode=RANDOM) for d in varying], reps, seed + 2)
+    fixed_cells, fixed_again = blocks["fixed"][1], blocks["fixed"][2]
+    lines += ["### Summary: the worst cell over pairing and seed spread (false verdicts % / coverage %)", "",
+              *_summary(fixed_cells, {c.design: c for c in fixed_again}), ""]
     for block_lines, _, _ in blocks.values():
         lines += block_lines
     family_reps = 10 * reps
