@@ -273,20 +273,14 @@ before it starts (the loss terms: the training stages and the report).
 
 
 def _cmd_check(args: argparse.Namespace) -> None:
-    from srgan.core.config import check_params, read_params_file
-    from srgan.losses.terms import variant_term_problems
+    from srgan.losses.terms import params_file_problems
 
-    path = Path(args.params)
-    raw = read_params_file(path)
-    _, problems = check_params(raw)
-    if isinstance(raw, dict):
-        problems += variant_term_problems({section: (raw.get(section) or {}).get("variants")
-                                           for section in ("srresnet", "srgan") if isinstance(raw.get(section), dict)})
+    problems = params_file_problems(Path(args.params))
     for problem in problems:
-        print(f"{path}: {problem}")
+        print(problem)
     if problems:
         sys.exit(1)
-    print(f"{path}: ok")
+    print(f"{args.params}: ok")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,12 +172,18 @@ class TrainParams(Section):
         """The run's length in its unit."""
         return self.steps if self.steps > 0 else self.epochs
 
+    @property
+    def length_is_valid(self) -> bool:
+        """steps and epochs are both >= 0 and exactly one of them > 0 (the rules that tie them are checked
+        only then: a negative `steps` is one problem, not three)."""
+        return self.steps >= 0 and self.epochs >= 0 and (self.steps > 0) != (self.epochs > 0)
+
     def check(self, problems: Problems, section: str) -> None:
         for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every"):
             positive(problems, getattr(self, name), f"{section}.{name}")
         for name in ("valid_crop_px", "steps", "epochs", "max_bad_steps", "lr_decay_step"):
             positive(problems, getattr(self, name), f"{section}.{name}", allow_zero=True)
-        if (self.steps > 0) == (self.epochs > 0):
+        if self.steps >= 0 and self.epochs >= 0 and (self.steps > 0) == (self.epochs > 0):
             problems.add(f"params keys '{section}.steps' and '{section}.epochs': set exactly one of them > 0")
         positive(problems, self.learning_rate, f"{section}.learning_rate")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -248,7 +255,8 @@ class SRGANParams(TrainParams):
         _check_variants(problems, self.variants, section)
         positive(problems, self.adversarial_weight, f"{section}.adversarial_weight", allow_zero=True)
         points = list(self.checkpoints)
-        if not points or points != sorted(set(points)) or points[0] < 1 or points[-1] != self.length:
+        if self.length_is_valid and (not points or points != sorted(set(points)) or points[0] < 1
+                                     or points[-1] != self.length):
             problems.add(f"params key '{section}.checkpoints' must be increasing {self.unit} counts >= 1 ending at "
                          f"the run's length ({self.length}), got {points}")
         if self.patch_px % 16:
@@ -379,11 +387,27 @@ def params_from_dict(raw: Any) -> Params:
     return params
 
 
+class _ParamsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading floats as YAML 1.2 does (and DVC, whose writer puts `1e-05` into params.yaml
+    for `dvc exp run -S 'srgan.learning_rate=1.0e-5'`): an exponent without a dot is a number, not text."""
+
+
+_ParamsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
 def read_params_file(path: Path) -> Any:
-    """The parsed YAML of a params file; SrganError naming the file when it cannot be read."""
+    """The parsed YAML of a params file (floats as YAML 1.2 reads them); SrganError naming the file when it
+    cannot be read."""
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise SrganError(f"params file {path} not found; run from the project root") from None
     except yaml.YAMLError as e:

@@ -57,6 +57,14 @@ def choices(cls: type, name: str) -> tuple[str, ...]:
 BAD = object()  # a field whose value had a problem
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def check_type(value: Any, hint: Any, key: str, problems: Problems) -> Any:
     """`value` converted to `hint`, or BAD with the problem added (naming `key`)."""
     origin = typing.get_origin(hint)
@@ -72,7 +80,8 @@ def check_type(value: Any, hint: Any, key: str, problems: Problems) -> Any:
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            extra = " (write exponents with a dot, e.g. 1.0e-4: YAML reads 1e-4 as text)" if isinstance(value, str) else ""
+            extra = (" (quoted, so it is text: write the number without quotes)"
+                     if isinstance(value, str) and _looks_numeric(value) else "")
             problems.add(f"params key '{key}' must be a number, got {value!r}{extra}")
             return BAD
         return float(value)

@@ -37,6 +37,7 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from srgan.core.errors import SrganError
@@ -235,6 +236,25 @@ def variant_term_problems(variants_by_section: dict[str, Any]) -> list[str]:
                 except SrganError as e:
                     problems.append(str(e))
     return problems
+
+
+def params_file_problems(path: Path) -> list[str]:
+    """Every problem of a whole params file, one line each naming the file and the key: its schema
+    (`srgan.core.config.check_params`: sections, keys, types, choices, ranges, the rules between fields)
+    and every loss term of every variant. What `srgan check` prints and what the `check_params` stage
+    runs before any other stage; [] when the file is fine."""
+    from srgan.core.config import check_params, read_params_file
+
+    try:
+        raw = read_params_file(path)
+    except SrganError as e:
+        return [str(e)]
+    _, problems = check_params(raw)
+    problems = list(problems)
+    if isinstance(raw, dict):
+        problems += variant_term_problems({section: (raw.get(section) or {}).get("variants")
+                                           for section in ("srresnet", "srgan") if isinstance(raw.get(section), dict)})
+    return [f"{path}: {problem}" for problem in problems]
 
 
 def check_all_variant_terms(variants_by_section: dict[str, dict[str, dict[str, float]]]) -> None:

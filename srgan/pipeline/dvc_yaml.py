@@ -84,8 +84,13 @@ class Stage:
         code = [p.as_posix() for p in import_closure(root / "stages" / f"{self.script}.py", root)]
         # The script first, then the library in path order.
         code.sort(key=lambda p: (not p.startswith("stages/"), p))
+        checked = self.name == CHECK_STAGE
+        # The check declares the whole file (any key, an added one too, reruns it); every other stage depends on
+        # its output, so DVC runs it first.
+        params = [{PARAMS_FILE: None}] if checked else list(STAGE_PARAMS[self.name])
         stage: dict[str, Any] = {"cmd": _Folded(f"python -m stages.{self.script} {self.args}"),
-                                 "deps": [*code, *self.data], "params": list(STAGE_PARAMS[self.name])}
+                                 "deps": [*code, *self.data, *(() if checked else (PARAMS_CHECKED,))],
+                                 "params": params}
         for key in ("outs", "metrics"):
             if getattr(self, key):
                 stage[key] = list(getattr(self, key))
@@ -102,6 +107,11 @@ class Stage:
 
 
 VARIANT, SEED = "${item.variant}", "${item.seed}"
+CHECK_STAGE = "check_params"
+PARAMS_FILE = "params.yaml"
+# The check's output: git-tracked (a clone has it, so `dvc status` there is clean), persisted (a failing check
+# leaves it in place), its bytes constant while the file passes (stages/check_params.py).
+PARAMS_CHECKED = "data/params.checked"
 TRAIN_DATA = ("data/prepared/train", "data/prepared/valid")
 
 
@@ -164,6 +174,10 @@ def plots() -> list[dict[str, Any]]:
 def stages() -> list[Stage]:
     """Every stage of the pipeline, in dvc.yaml order."""
     return [
+        Stage(CHECK_STAGE, "The whole params file checked before any stage runs: a bad value or an unknown key (`dvc exp run\n"
+              "-S '+srgan.stepz=5'` too) stops here, one line per problem, before DVC removes any output.",
+              "check_params", f"{PARAMS_FILE} {PARAMS_CHECKED}",
+              outs=({PARAMS_CHECKED: {"cache": False, "persist": True}},)),
         Stage("prepare_train", "Prepared folders: HR (mod-cropped), LR, manifest.json (srgan/datasets/prepared.py).",
               "prepare", "train data/prepared/train data/cache", outs=("data/prepared/train",)),
         Stage("prepare_valid", "", "prepare", "valid data/prepared/valid data/cache", outs=("data/prepared/valid",)),

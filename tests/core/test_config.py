@@ -154,8 +154,8 @@ BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
      ["srresnet.variants.mse", "baseline"]),
     ("a variant name that is not a folder name", lambda r: r["srgan"]["variants"].__setitem__("a b", {"mse": 1.0}),
      ["srgan.variants.a b"]),
-    ("learning rate written 1e-4", _set("srresnet", "learning_rate", "1e-4"),
-     ["srresnet.learning_rate", "1.0e-4"]),
+    ("learning rate quoted", _set("srresnet", "learning_rate", "1e-4"),
+     ["srresnet.learning_rate", "quoted, so it is text"]),
     ("unknown key in a section", _set("runtime", "colour", "blue"), ["runtime.colour"]),
     ("unknown section", lambda r: r.__setitem__("extras", {}), ["extras"]),
     ("old-style section", lambda r: r.__setitem__("pretrain", {}), ["pretrain"]),
@@ -217,6 +217,27 @@ def test_bad_params_raise_one_line_per_problem_naming_the_key(
     lines = message.splitlines()
     assert lines and all(line.startswith(("params key", "unknown params", "missing params", "name '",
                                                          "params section", "params keys")) for line in lines), lines
+
+
+@pytest.mark.parametrize(("written", "value"), [("1e-05", 1e-05), ("1.0e-4", 1e-4), ("1e-4", 1e-4), ("5e-3", 5e-3)])
+def test_exponents_read_as_numbers_as_dvc_writes_them(tmp_path: Path, written: str, value: float) -> None:
+    # `dvc exp run -S 'srgan.learning_rate=1.0e-5'` writes `1e-05` into params.yaml: YAML 1.2 reads it as a
+    # number, and so must every stage (PyYAML's own safe loader reads it as text).
+    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 1.0e-4", f"learning_rate: {written}")
+    (tmp_path / "params.yaml").write_text(text, encoding="utf-8")
+    assert load_params(tmp_path / "params.yaml").srgan.learning_rate == value
+
+
+@pytest.mark.parametrize(("key", "value", "line"), [
+    ("steps", -5, "params key 'srgan.steps' must be >= 0, got -5"),
+    ("epochs", -1, "params key 'srgan.epochs' must be >= 0, got -1"),
+    ("steps", 0, "params keys 'srgan.steps' and 'srgan.epochs': set exactly one of them > 0"),
+])
+def test_a_bad_length_is_one_problem_without_knock_on_lines(raw_params: dict[str, Any], key: str, value: int,
+                                                            line: str) -> None:
+    # The rules that tie steps, epochs and checkpoints are checked only for a valid length: a typed -5 once
+    # printed three lines, one of them about "epoch counts".
+    assert _error_for(raw_params, _set("srgan", key, value)).splitlines() == [line]
 
 
 def test_every_problem_of_the_file_is_found_at_once(raw_params: dict[str, Any]) -> None:
@@ -282,14 +303,15 @@ def test_load_params_empty_file(tmp_path: Path) -> None:
 
 
 def test_load_params_error_names_file_and_key(tmp_path: Path) -> None:
-    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 1.0e-3", "learning_rate: 1e-3")
-    assert "1e-3" in text
+    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 1.0e-3", "learning_rate: '1e-3'")
+    assert "'1e-3'" in text
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SrganError) as info:
         load_params(path)
     message = str(info.value)
-    assert str(path) in message and "srresnet.learning_rate" in message and "1.0e-4" in message
+    assert message == (f"{path}: params key 'srresnet.learning_rate' must be a number, got '1e-3' (quoted, so it is "
+                       "text: write the number without quotes)")
 
 
 def test_variant_length_shortens_only_the_other_variants() -> None:

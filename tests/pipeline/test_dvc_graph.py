@@ -53,7 +53,7 @@ def test_code_deps_are_the_import_closure_of_the_stage_script(name: str) -> None
     assert not extra, f"stage {name}: dvc.yaml lists {extra}, which its script does not import"
 
 
-@pytest.mark.parametrize("name", sorted(STAGES))
+@pytest.mark.parametrize("name", sorted(set(STAGES) - {dvc_yaml.CHECK_STAGE}))
 def test_params_are_exactly_the_stage_settings(name: str) -> None:
     assert name in STAGE_PARAMS, f"stage {name} has no entry in srgan.pipeline.stage_params.STAGE_PARAMS"
     declared = STAGES[name].get("params", [])
@@ -61,7 +61,21 @@ def test_params_are_exactly_the_stage_settings(name: str) -> None:
 
 
 def test_every_table_entry_is_a_stage() -> None:
-    assert set(STAGE_PARAMS) == set(STAGES)
+    assert set(STAGE_PARAMS) | {dvc_yaml.CHECK_STAGE} == set(STAGES)
+
+
+def test_the_params_check_runs_first_and_removes_nothing() -> None:
+    """The check declares the whole params file (any key, added keys too, reruns it); every other stage depends on
+    its output, so DVC runs it before any of them; its output is persisted (a failing check leaves it in place) and
+    in git (a clone has it)."""
+    check = STAGES[dvc_yaml.CHECK_STAGE]
+    assert check["params"] == [{"params.yaml": None}]
+    assert _declared(check) == [(dvc_yaml.PARAMS_CHECKED, {"cache": False, "persist": True})]
+    assert list(STAGES)[0] == dvc_yaml.CHECK_STAGE
+    for name, stage in STAGES.items():
+        if name != dvc_yaml.CHECK_STAGE:
+            assert dvc_yaml.PARAMS_CHECKED in stage["deps"], f"stage {name} does not wait for the params check"
+    assert (ROOT / dvc_yaml.PARAMS_CHECKED).is_file()
 
 
 def test_stage_scripts_import_no_cli() -> None:
@@ -96,6 +110,8 @@ def test_every_stage_but_report_can_travel_through_the_run_cache() -> None:
     only sends cached files: every output is cached and none persisted, except what the report stage
     writes into git (report/ and metrics/, which only it declares)."""
     for name, stage in STAGES.items():
+        if name == dvc_yaml.CHECK_STAGE:
+            continue  # well under a second, it runs on every host; its output never changes
         for path, options in _declared(stage):
             assert not options.get("persist"), f"stage {name}: {path} is persisted"
             if name != "report":

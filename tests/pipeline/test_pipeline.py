@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_repro_runs_both_experiments(project):
     repo, env, out = project
     sets = ["sample", "set5"] if SET5.is_dir() else ["sample"]
     expected = {
-        "prepare_train", "prepare_valid", *(f"prepare_test@{s}" for s in sets),
+        "check_params", "prepare_train", "prepare_valid", *(f"prepare_test@{s}" for s in sets),
         "train_srresnet_mse@0", "train_srresnet@hybrid_res18_4-0", "train_srgan_mse@0", "train_srgan@hybrid_res18_4-0",
         "evaluate_bicubic", "evaluate_srresnet_mse@0", "evaluate_srresnet@hybrid_res18_4-0",
         "evaluate_srgan_mse@0", "evaluate_srgan@hybrid_res18_4-0", "report",
@@ -287,6 +288,35 @@ def test_exp_run_adding_a_torchvision_variant_runs_only_its_stages(project):
     assert term in record["loss_terms"] and "psnr_y_db" in record["scores"]["step2"]["sample"]
     assert "psnr_y_db" in json.loads((repo / "metrics" / "srgan" / "mnv3" / "step2.json").read_text())["sample"]
     assert "mnv3" in (repo / "report" / "index.md").read_text()
+    _restore(repo, env)
+
+
+BAD_OVERRIDES = [
+    ("seeds=[]", ["params key 'seeds' must list at least one seed"]),
+    ("srgan.variants.hybrid_res18_4.mse=abc", ["params key 'srgan.variants.hybrid_res18_4.mse' must be a number"]),
+    ("srgan.steps=-5", ["params key 'srgan.steps' must be >= 0, got -5"]),
+    ("+srgan.stepz=5", ["unknown params key 'srgan.stepz'"]),
+]
+
+
+@pytest.mark.parametrize(("override", "lines"), BAD_OVERRIDES, ids=[o for o, _ in BAD_OVERRIDES])
+def test_a_bad_override_fails_in_seconds_and_removes_nothing(project, override, lines):
+    """The params check runs before any stage whose outputs DVC would remove: a bad value or an unknown key (the
+    `+key` form too) stops `dvc exp run` with one line per problem, and every output and tracked file stays."""
+    repo, env, _ = project
+    start = time.monotonic()
+    result = subprocess.run(DVC + ["exp", "run", "-S", override], cwd=repo, env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and seconds < 60, (seconds, output)
+    problems = [line for line in output.splitlines() if "params key" in line]
+    assert len(problems) == len(lines), problems  # one line per problem, no knock-on lines
+    for needle, line in zip(lines, problems):
+        assert needle in line, (needle, line)
+    assert stages_run(output) == {"check_params"}
+    changed = run(["git", "status", "--porcelain"], repo, env).splitlines()
+    assert changed == [" M params.yaml"], changed  # nothing deleted: metrics/, report/, dvc.lock as they were
+    assert "deleted" not in run(DVC + ["status"], repo, env)
     _restore(repo, env)
 
 
