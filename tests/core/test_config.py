@@ -223,7 +223,7 @@ def test_bad_params_raise_one_line_per_problem_naming_the_key(
 def test_exponents_read_as_numbers_as_dvc_writes_them(tmp_path: Path, written: str, value: float) -> None:
     # `dvc exp run -S 'srgan.learning_rate=1.0e-5'` writes `1e-05` into params.yaml: YAML 1.2 reads it as a
     # number, and so must every stage (PyYAML's own safe loader reads it as text).
-    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 1.0e-4", f"learning_rate: {written}")
+    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 0.0001", f"learning_rate: {written}")
     (tmp_path / "params.yaml").write_text(text, encoding="utf-8")
     assert load_params(tmp_path / "params.yaml").srgan.learning_rate == value
 
@@ -303,7 +303,7 @@ def test_load_params_empty_file(tmp_path: Path) -> None:
 
 
 def test_load_params_error_names_file_and_key(tmp_path: Path) -> None:
-    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 1.0e-3", "learning_rate: '1e-3'")
+    text = PARAMS_YAML.read_text(encoding="utf-8").replace("learning_rate: 0.001", "learning_rate: '1e-3'")
     assert "'1e-3'" in text
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")

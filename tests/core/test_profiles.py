@@ -127,3 +127,60 @@ def test_profile_dag_has_both_experiments(tmp_path, profile):
         stages += ["train_srresnet@res34_3", "evaluate_srresnet@hybrid_vgg19_5_4"]
     for stage in stages:
         assert stage in dag, stage
+
+
+def _leaves(data: dict, prefix: str = ""):
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _override(value) -> str:
+    """A Hydra override value that reads back as `value`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(_override(v) for v in value) + "]"
+    if isinstance(value, str):
+        return "''" if not value else "'" + value + "'"
+    return repr(value)
+
+
+def _changed(value):
+    """Another value of the same kind, for a one-value edit."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    return value + "x"
+
+
+@pytest.mark.parametrize("path", [ROOT / "params.yaml", *PROFILES], ids=lambda p: p.name)
+def test_dvc_s_rewrites_one_line_per_value_and_keeps_every_comment(path, tmp_path):
+    """`dvc exp run -S` rewrites params.yaml through its own YAML writer (`dvc.utils.hydra.apply_overrides`): the
+    committed files are in that writer's form, so setting every key to its own value changes no byte, and changing
+    one scalar changes exactly its line (comments stay on their keys)."""
+    from dvc.utils.hydra import apply_overrides
+
+    from srgan.core.config import read_params_file
+
+    text = path.read_text(encoding="utf-8")
+    leaves = dict(_leaves(read_params_file(path)))
+    work = tmp_path / "params.yaml"
+    work.write_text(text, encoding="utf-8")
+    apply_overrides(work, [f"{key}={_override(value)}" for key, value in leaves.items()])
+    assert work.read_text(encoding="utf-8") == text, "the writer rewrites this file: it is not in the writer's form"
+    scalars = {k: v for k, v in leaves.items() if not isinstance(v, (list, dict))}
+    # one scalar per section (the first), and a variant's weight: the edits a sweep makes
+    picked = {k.split(".")[0]: k for k in reversed(scalars)}.values()
+    for key in [*picked, *(k for k in scalars if ".variants." in k)][:12]:
+        work.write_text(text, encoding="utf-8")
+        apply_overrides(work, [f"{key}={_override(_changed(scalars[key]))}"])
+        before, after = text.splitlines(), work.read_text(encoding="utf-8").splitlines()
+        assert len(before) == len(after), key
+        changed = [(a, b) for a, b in zip(before, after) if a != b]
+        assert len(changed) == 1, (key, changed)
+        old, new = changed[0]
+        assert old.split("#")[1:] == new.split("#")[1:], (key, old, new)  # the line's comment stays
