@@ -10,7 +10,7 @@ so a passing check reruns nothing downstream.
 
 from pathlib import Path
 
-from srgan.core.artifacts import write_text_atomic
+from srgan.core.artifacts import bump_mtime, write_text_atomic
 from srgan.core.console import run_main
 from srgan.core.errors import SrganError
 from srgan.losses.terms import params_file_problems
@@ -24,6 +24,8 @@ def main(argv: list[str]) -> None:
     params_file, out_file = Path(argv[1]), Path(argv[2])
     problems = params_file_problems(params_file)
     if problems:
+        if params_file.is_file():
+            bump_mtime(params_file)  # so that git sees the edit a failed `dvc exp run -S` leaves (bump_mtime)
         raise SrganError("\n".join(problems) + "\nno other stage has run and no output was removed: fix the file "
                          "and run again")
     if not out_file.is_file() or out_file.read_text(encoding="utf-8") != CHECKED:

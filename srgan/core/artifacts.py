@@ -15,6 +15,7 @@ import pickle
 import shutil
 import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def bump_mtime(path: Path) -> None:
+    """Give `path` a modification time after its current one (and no earlier than now), leaving its bytes.
+
+    For a params file a failed `dvc exp run -S` leaves edited: DVC's experiment executor applies the edit through
+    a stash whose index entry can keep HEAD's content under the edited file's size and time, so `git status`,
+    `git checkout` and even `git reset --hard` take the file for unchanged. A new time makes git look at it again.
+    """
+    stat = path.stat()
+    when = max(time.time(), stat.st_mtime + 1.0)
+    os.utime(path, (when, when))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -132,7 +132,8 @@ MOVED = {
 
 def from_dict(cls: type[T], raw: Any, prefix: str, problems: Problems) -> T | object:
     """`prefix` is the section's dotted key ("" at the top), so problems name keys as DVC does.
-    Returns BAD when any field had a problem (they are all added)."""
+    Returns BAD when a field is missing or has a problem (they are all added); a section with an unknown key but
+    every field sound is still built (its problem is added), so its own rules are checked too."""
 
     def key(name: str) -> str:
         return f"{prefix}.{name}" if prefix else name
@@ -150,7 +151,7 @@ def from_dict(cls: type[T], raw: Any, prefix: str, problems: Problems) -> T | ob
         if name not in raw:
             problems.add(f"missing params key '{key(name)}'")
     values = {name: check_type(raw[name], hints[name], key(name), problems) for name in fields if name in raw}
-    if len(values) < len(fields) or any(v is BAD for v in values.values()) or set(raw) - set(fields):
+    if len(values) < len(fields) or any(v is BAD for v in values.values()):
         return BAD
     return cls(**values)
 

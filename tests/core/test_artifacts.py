@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pickle
+import time
 import zipfile
 from pathlib import Path
 
@@ -278,3 +279,17 @@ def test_load_checkpoint_map_location(tmp_path: Path) -> None:
     save_checkpoint(path, {"model": {"w": torch.ones(3)}})
     back = load_checkpoint(path, map_location=torch.device("cpu"))
     assert back["model"]["w"].device.type == "cpu"
+
+
+def test_bump_mtime_moves_the_time_forward_and_keeps_the_bytes(tmp_path: Path) -> None:
+    from srgan.core.artifacts import bump_mtime
+
+    path = tmp_path / "params.yaml"
+    path.write_text("a: 1\n", encoding="utf-8")
+    future = time.time() + 3600
+    os.utime(path, (future, future))
+    bump_mtime(path)  # a time in the future still moves forward, by a second at least
+    assert path.stat().st_mtime >= future + 1.0 and path.read_text(encoding="utf-8") == "a: 1\n"
+    os.utime(path, (1_000_000, 1_000_000))
+    bump_mtime(path)
+    assert path.stat().st_mtime >= time.time() - 5
