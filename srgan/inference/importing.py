@@ -47,7 +47,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srgan.core.artifacts import save_checkpoint
+from srgan.core.artifacts import load_checkpoint, save_checkpoint
 from srgan.core.errors import SrganError
 from srgan.core.records import GeneratorArchitecture, GeneratorRecord, generator_checkpoint
 from srgan.nets.srresnet import SUPPORTED_SCALES, build_generator
@@ -193,6 +193,11 @@ def read_origin(checkpoint: dict[str, Any]) -> ImportOrigin | None:
     if not isinstance(data, dict):
         return None
     return ImportOrigin(**{**data, "stripped_prefixes": tuple(data["stripped_prefixes"])})
+
+
+def checkpoint_origin(path: Path) -> ImportOrigin | None:
+    """The ImportOrigin of the generator checkpoint at `path` (None: trained by the pipeline)."""
+    return read_origin(load_checkpoint(path))
 
 
 def describe_origin(origin: ImportOrigin) -> str:
