@@ -150,10 +150,11 @@ def export_safetensors(checkpoint: Path, out: Path, scale: int, overwrite: bool 
     metadata; returns the number of tensors."""
     _check_output(out, overwrite)
     require_export_extra("safetensors", "srgan export --format safetensors")
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     model, record, origin = _load(checkpoint, scale)
     state = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
+    data = save(state, metadata={"format": "pt", **_metadata(record, origin)})
     with atomic_path(out) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", **_metadata(record, origin)})
+        tmp.write_bytes(data)
     return len(state)

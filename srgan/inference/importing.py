@@ -157,9 +157,9 @@ SOURCE_LAYOUTS: tuple[SourceLayout, ...] = (
 
 # The formats `srgan import` reads: name -> what it is (its layouts are SOURCE_LAYOUTS of that format).
 IMPORT_FORMATS = {
-    "lornatang": "Lornatang/SRGAN-PyTorch SRResNet / SRGAN generators",
-    "study": "the content-loss study's generator (unique-chan/SRGAN)",
-    "state_dict": "a state dict of this project's SRResNet (.pt, .pth, .safetensors)",
+    "lornatang": "Lornatang/SRGAN-PyTorch SRResNet and SRGAN generators",
+    "study": "unique-chan/SRGAN, the content-loss study's generator",
+    "state_dict": "this project's SRResNet as a state dict: .pt, .pth, .safetensors",
 }
 
 # Generators of other architectures, recognised to say what a file holds: name -> signature keys.
