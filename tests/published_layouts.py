@@ -84,7 +84,8 @@ def lornatang_forward(s: dict[str, Tensor], lr_img: Tensor, names=("conv1", "con
     j = 0
     while f"upsampling.{j}.upsample_block.0.weight" in s:
         p = f"upsampling.{j}.upsample_block"
-        x = F.prelu(F.pixel_shuffle(F.conv2d(x, s[f"{p}.0.weight"], s[f"{p}.0.bias"], padding=1), 2), s[f"{p}.2.weight"])
+        x = F.pixel_shuffle(F.conv2d(x, s[f"{p}.0.weight"], s[f"{p}.0.bias"], padding=1), 2)
+        x = F.prelu(x, s[f"{p}.2.weight"])
         j += 1
     return F.conv2d(x, s[f"{tail}.weight"], s[f"{tail}.bias"], padding=4)
 

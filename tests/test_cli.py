@@ -330,7 +330,8 @@ def test_import_then_evaluate_and_upscale_the_imported_generator(tmp_path, capsy
     code, out, _ = _run(["evaluate", "--model", str(tmp_path / "g.pt"), "--device", "cpu", str(tmp_path / "tiny")],
                         capsys)
     result = json.loads(out)
-    assert code == 0 and result["scores"]["tiny"]["images"] == 1 and math.isfinite(result["scores"]["tiny"]["psnr_y_db"])
+    scores = result["scores"]["tiny"]
+    assert code == 0 and scores["images"] == 1 and math.isfinite(scores["psnr_y_db"])
 
 
 def _bad_import(tmp_path: Path, case: str) -> tuple[list[str], str]:

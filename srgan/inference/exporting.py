@@ -6,8 +6,8 @@ computation `srgan upscale` runs in torch, with nothing a runtime has to fuse or
 mode, and no BatchNorm for a converter (TensorRT, OpenVINO, a browser) to get wrong. Input `lr_img`
 (N, 3, h, w) float32 RGB in [0, 1], output `sr_img` (N, 3, s*h, s*w), unclamped like the torch model
 (clip to [0, 1] at the edge, as `srgan upscale` does after blending tiles); batch, height and width are
-dynamic. The file's metadata holds the generator's record (`srgan.record`, JSON) and, for an imported
-one, its origin (`srgan.origin`). Before the file is moved into place, onnxruntime runs it at two odd
+dynamic. The file's metadata holds the generator's record (`srgan_record`, JSON) and, for an imported
+one, its origin (`srgan_origin`). Before the file is moved into place, onnxruntime runs it at two odd
 sizes against the unfolded eval-mode torch model; a difference above 1e-4 stops the export.
 
 safetensors (`export_safetensors`): the checkpoint's state dict as it is (unfolded, this project's key
@@ -35,11 +35,10 @@ from srgan.core.records import GeneratorRecord
 from srgan.core.runtime import Runtime
 from srgan.inference.folding import fold_batchnorm
 from srgan.inference.generator import load_generator
-from srgan.inference.importing import ORIGIN_KEY, require_export_extra
+from srgan.inference.importing import META_ORIGIN, META_RECORD, ORIGIN_KEY, require_export_extra
 
 ONNX_OPSET = 18  # the opset torch's dynamo exporter emits natively (no version conversion pass)
 INPUT_NAME, OUTPUT_NAME = "lr_img", "sr_img"
-META_RECORD, META_ORIGIN = "srgan.record", "srgan.origin"
 # Odd sizes, two batch sizes: a graph that kept the example's shape, or mishandles odd sizes, fails here.
 PARITY_SHAPES = ((1, 3, 17, 23), (2, 3, 11, 29))
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| on [0, 1] images

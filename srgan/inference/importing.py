@@ -53,6 +53,9 @@ from srgan.core.records import GeneratorArchitecture, GeneratorRecord, generator
 from srgan.nets.srresnet import SUPPORTED_SCALES, build_generator
 
 ORIGIN_KEY = "origin"  # the checkpoint entry beside "model" and "record" that holds the ImportOrigin
+# The keys of an exported file's metadata (ONNX metadata_props, the safetensors header) holding the record and the
+# origin as JSON (srgan.inference.exporting writes them).
+META_RECORD, META_ORIGIN = "srgan_record", "srgan_origin"
 # Wrapping dicts around a state dict, tried in this order: Lornatang's training checkpoints ("state_dict"),
 # BasicSR's ("params_ema", "params"), this project's ("model").
 WRAPPER_KEYS = ("state_dict", "params_ema", "params", "model")
@@ -136,7 +139,8 @@ SOURCE_LAYOUTS: tuple[SourceLayout, ...] = (
         upsampling=r"upsampling_blocks\.(\d+)\.",
         head_conv="input_block.0.weight",
         signature=frozenset({"input_block.0.weight", "residual_blocks.0.conv1.weight", "residual_blocks.0.bn.weight",
-                             "intermediate_block.0.weight", "upsampling_blocks.0.conv.weight", "output_block.0.weight"}),
+                             "intermediate_block.0.weight", "upsampling_blocks.0.conv.weight",
+                             "output_block.0.weight"}),
         shared_bn=True,
         conv_bias=False,
     ),
@@ -148,7 +152,8 @@ SOURCE_LAYOUTS: tuple[SourceLayout, ...] = (
         upsampling=r"upsample\.(\d+)\.",
         head_conv="head.0.weight",
         signature=frozenset({"head.0.weight", "body.0.conv1.weight", "body.0.act.weight", "body_tail.1.running_var",
-                             "upsample.0.conv.weight", "tail.weight", "body.0.bn.weight" if shared else "body.0.bn2.weight",
+                             "upsample.0.conv.weight", "tail.weight",
+                             "body.0.bn.weight" if shared else "body.0.bn2.weight",
                              *(("head.0.bias", "tail.bias") if bias else ())}),
         shared_bn=shared,
         conv_bias=bias,
@@ -419,10 +424,10 @@ def _sha256(path: Path) -> str:
 
 
 def _record(arch: GeneratorArchitecture, metadata: dict[str, str]) -> GeneratorRecord:
-    """A fresh record, or the provenance a .safetensors export carried (`srgan.record` metadata)."""
+    """A fresh record, or the provenance a .safetensors export carried (`srgan_record` metadata)."""
     fresh = GeneratorRecord(arch, experiment="", variant="", loss_terms={}, feature_weights={}, step=0,
                             valid_psnr_y_db=None, valid_ssim_y=None)
-    carried = metadata.get("srgan.record")
+    carried = metadata.get(META_RECORD)
     if carried is None:
         return fresh
     try:

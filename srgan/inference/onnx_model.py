@@ -15,8 +15,15 @@ from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
 from srgan.core.records import GeneratorRecord, read_generator_record
-from srgan.inference.exporting import INPUT_NAME, META_ORIGIN, META_RECORD, OUTPUT_NAME
-from srgan.inference.importing import ORIGIN_KEY, ImportOrigin, read_origin, require_export_extra
+from srgan.inference.exporting import INPUT_NAME, OUTPUT_NAME
+from srgan.inference.importing import (
+    META_ORIGIN,
+    META_RECORD,
+    ORIGIN_KEY,
+    ImportOrigin,
+    read_origin,
+    require_export_extra,
+)
 
 CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
 

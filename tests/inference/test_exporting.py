@@ -66,7 +66,7 @@ def test_onnx_has_dynamic_batch_height_width_and_opset_17_or_more(exported) -> N
     assert lr_img.name == "lr_img" and [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
     op_types = {n.op_type for n in proto.graph.node}
     assert op_types == set(result.op_types) == {"Conv", "PRelu", "Add", "DepthToSpace"}  # BatchNorm folded
-    record = json.loads({p.key: p.value for p in proto.metadata_props}["srgan.record"])
+    record = json.loads({p.key: p.value for p in proto.metadata_props}["srgan_record"])
     assert (record["experiment"], record["variant"], record["step"]) == ("srresnet", "mse", 42)
 
 
@@ -143,7 +143,7 @@ def test_safetensors_round_trip_without_pickle(tmp_path: Path) -> None:
     with safe_open(str(tmp_path / "g.safetensors"), framework="pt") as fh:
         assert set(fh.keys()) == set(weights) and len(weights) == count
         assert all(torch.equal(fh.get_tensor(k), v) for k, v in weights.items())
-        assert json.loads(fh.metadata()["srgan.record"])["variant"] == "mse"
+        assert json.loads(fh.metadata()["srgan_record"])["variant"] == "mse"
     record, origin = import_generator("state_dict", tmp_path / "g.safetensors", tmp_path / "back.pt", scale=4)
     assert (record.experiment, record.variant, record.step) == ("srresnet", "mse", 42)  # provenance carried over
     assert record.architecture.shared_bn and not record.architecture.conv_bias
