@@ -259,7 +259,7 @@ def _cmd_import(args: argparse.Namespace) -> None:
 EXPORT_HELP = """\
 Export a generator checkpoint for deployment.
 
---format onnx (default): an ONNX model (opset 18) with every BatchNorm folded into its convolution, dynamic
+--format onnx (the default, unless OUT ends in .safetensors): an ONNX model (opset 18) with every BatchNorm folded into its convolution, dynamic
 batch, height and width. Input `lr_img` (N, 3, h, w) float32 RGB in [0, 1]; output `sr_img` (N, 3, 4h, 4w)
 for x4, unclamped (clip to [0, 1]). Before the file is written, onnxruntime runs it at two odd sizes against
 torch; more than 1e-4 apart and nothing is written. The record travels in the model's metadata, so
@@ -275,7 +275,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     from srgan.inference.exporting import export_onnx, export_safetensors
 
     checkpoint, out = Path(args.model), Path(args.output)
-    if args.format == "safetensors":
+    if (args.format or ("safetensors" if out.suffix.lower() == ".safetensors" else "onnx")) == "safetensors":
         count = export_safetensors(checkpoint, out, args.scale, overwrite=args.force)
         print(f"{out}: {count} tensors (safetensors)")
         return
@@ -419,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description=EXPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     exp.add_argument("model", metavar="MODEL", help="a generator checkpoint (.pt)")
     exp.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write (.onnx, .safetensors)")
-    exp.add_argument("--format", choices=("onnx", "safetensors"), default="onnx", help="onnx (default) or safetensors")
+    exp.add_argument("--format", choices=("onnx", "safetensors"), default=None,
+                     help="onnx or safetensors (default: safetensors for an OUT ending in .safetensors, else onnx)")
     exp.add_argument("--opset", type=int, default=None, help="ONNX opset, >= 17 (default 18)")
     exp.add_argument("--scale", type=int, default=4, help="upscaling factor; must match the checkpoint (default 4)")
     exp.add_argument("--force", action="store_true", help="replace OUT when it exists")

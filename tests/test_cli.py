@@ -399,6 +399,8 @@ def test_export_safetensors_and_import_it_back(tmp_path, checkpoint, capsys):
     code, out, _ = _run(["export", str(checkpoint), "-o", str(tmp_path / "g.safetensors"), "--format", "safetensors"],
                         capsys)
     assert code == 0 and out.strip().endswith("tensors (safetensors)")
+    code, out, _ = _run(["export", str(checkpoint), "-o", str(tmp_path / "by_suffix.safetensors")], capsys)
+    assert code == 0 and out.strip().endswith("tensors (safetensors)")  # the format follows the suffix
     code, out, _ = _run(["import", "state_dict", str(tmp_path / "g.safetensors"), "-o", str(tmp_path / "g.pt")], capsys)
     assert code == 0 and "imported from g.safetensors (state_dict: srgan-pipeline SRResNet" in out
 
