@@ -11,6 +11,9 @@ megapixels/s as a markdown table, and the fast/eager ratio.
   fold    BN folded into the convs, inference_mode, same memory format as eager
   fast    prepare_for_inference + super_resolve: fold, inference_mode, and
           channels_last weights (on the CPU too, where it is what helps)
+  onnxruntime  (--onnx, CPU only) the same weights exported by `srgan export`
+          (BN folded, opset 18) and run by onnxruntime's CPU provider with as
+          many intra-op threads as torch uses; needs the `export` extra
 
 --peak-rss: a child process (so ru_maxrss is that run's alone) upscales a
 synthetic --rss-w x --rss-h LR image, tiled (--tile, --overlap), with the fast
@@ -21,6 +24,7 @@ Runs on CUDA when available (bf16 autocast, channels_last as the runtime sets
 it); --device cpu forces the CPU.
 
     python benchmarks/bench_infer.py                      # speed, 10 runs of 128x128 -> 512x512
+    python benchmarks/bench_infer.py --device cpu --onnx  # torch against onnxruntime on the same image
     python benchmarks/bench_infer.py --peak-rss --rss-w 1000 --rss-h 750
 
 Measured when this was written (fast / eager, median s per 128x128 image):
@@ -45,7 +49,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -86,8 +92,27 @@ def _fold_only_call(model: torch.nn.Module, runtime: Runtime):
     return call
 
 
+def _onnx_call(model: SRResNet, folder: Path):
+    """`model` through `srgan export` and onnxruntime (CPU provider, torch's thread count)."""
+    from srgan.inference.exporting import export_onnx
+    from srgan.inference.generator import save_generator
+    from srgan.inference.onnx_model import load_onnx_generator
+
+    save_generator(folder / "g.pt", model)
+    export_onnx(folder / "g.pt", folder / "g.onnx", scale=model.scale)
+    onnx_model, _ = load_onnx_generator(folder / "g.onnx", model.scale, "cpu", threads=torch.get_num_threads())
+
+    def call(lr_img: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return onnx_model(lr_img).clamp(0, 1)
+
+    return call
+
+
 def bench_speed(args: argparse.Namespace) -> None:
     runtime = _runtime(args.device)
+    if args.onnx and runtime.device.type != "cpu":
+        sys.exit("--onnx compares torch and onnxruntime on the CPU: add --device cpu")
     model = runtime.prepare_model(_paper_model(args.seed)).eval()
     fast = prepare_for_inference(model, runtime)
     variants = {
@@ -95,6 +120,9 @@ def bench_speed(args: argparse.Namespace) -> None:
         "fold": _fold_only_call(model, runtime),
         "fast": lambda x: super_resolve(fast, x, runtime),
     }
+    scratch = tempfile.TemporaryDirectory(prefix="bench_infer_")
+    if args.onnx:
+        variants["onnxruntime"] = _onnx_call(_paper_model(args.seed), Path(scratch.name))
     lr_img = torch.rand(1, 3, args.lr_px, args.lr_px, generator=torch.Generator().manual_seed(args.seed))
     reference = variants["eager"](lr_img)
     for name, call in variants.items():  # warm-up, and a check that every variant computes the same thing
@@ -123,6 +151,10 @@ def bench_speed(args: argparse.Namespace) -> None:
         print(f"| {name} | {sec:.4f} | {1 / sec:.2f} | {out_mp / sec:.3f} |")
     print(f"\nspeed-up fast / eager: {medians['eager'] / medians['fast']:.2f}x "
           f"(fold only: {medians['eager'] / medians['fold']:.2f}x)")
+    if "onnxruntime" in medians:
+        print(f"onnxruntime against the torch fast path: {medians['fast'] / medians['onnxruntime']:.2f}x "
+              f"(against eager: {medians['eager'] / medians['onnxruntime']:.2f}x; >1: onnxruntime is faster)")
+    scratch.cleanup()
 
 
 def _synthetic_lr(height: int, width: int, seed: int) -> np.ndarray:
@@ -198,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per variant before timing (>= 0; "
                         "one call always runs to check the variants agree)")
     parser.add_argument("--lr-px", type=int, default=128, help="side of the square LR input (speed mode)")
+    parser.add_argument("--onnx", action="store_true", help="also time onnxruntime on the exported model (CPU)")
     parser.add_argument("--peak-rss", action="store_true", help="measure tiled upscaling of a large image instead")
     parser.add_argument("--rss-w", type=int, default=4000, help="LR width for --peak-rss")
     parser.add_argument("--rss-h", type=int, default=3000, help="LR height for --peak-rss")

@@ -27,6 +27,13 @@ def _cli_runtime(device: str, precision: str, channels_last: bool):
     return resolve_runtime(params)
 
 
+def _origin(checkpoint: Path):
+    """Where an imported generator checkpoint's weights came from (srgan import), or None."""
+    from srgan.inference.importing import checkpoint_origin
+
+    return checkpoint_origin(checkpoint)
+
+
 EVALUATE_HELP = """\
 Score one generator checkpoint (or bicubic upscaling) on benchmark folders, with every metric the
 pipeline's evaluations compute: PSNR-Y and SSIM-Y (8-bit BT.601 Y, `scale` px border removed: the
@@ -57,6 +64,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         result = CheckpointEvaluation("bicubic", "", "", baseline.lpips_alex_status, baseline.scores)
     else:
         generator, record = load_generator(Path(args.model), args.scale, runtime)
+        origin = _origin(Path(args.model))
+        if origin is not None:
+            from srgan.inference.importing import describe_origin
+
+            logging.getLogger("srgan.cli").info("weights %s", describe_origin(origin))
         scores, _ = score_sets(generator, sets, scorer, runtime)
         result = CheckpointEvaluation(args.model, record.experiment, record.variant, scorer.lpips_status, scores)
     print(json.dumps(asdict(result), indent=2))
@@ -74,7 +86,9 @@ follows the suffix. Results are written atomically: a
 failed image leaves no file behind.
 
 --model: the path of a generator checkpoint (.pt), e.g. a best.pt that the
-pipeline wrote (dvc.yaml lists where each stage writes its models).
+pipeline wrote (dvc.yaml lists where each stage writes its models) or one
+`srgan import` wrote, or an ONNX model that `srgan export` wrote (.onnx: run by
+onnxruntime, from the `export` extra, with the same tiles and progress).
 
 Colour: RGB is upscaled as is. Grayscale (L, 16-bit I;16) is upscaled as gray
 replicated to RGB and written back as 8-bit grayscale. RGBA and LA: the colour
@@ -147,7 +161,8 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
         )
     checkpoint = Path(args.model)
     if not checkpoint.is_file():
-        raise SrganError(f"--model {checkpoint}: no such file; pass the path of a generator checkpoint (.pt)")
+        raise SrganError(f"--model {checkpoint}: no such file; pass the path of a generator checkpoint (.pt) or of "
+                         "an ONNX model (.onnx)")
     log = logging.getLogger("srgan.cli")
     inputs = collect_inputs([Path(name) for name in args.inputs])
     if not inputs.files:
@@ -164,10 +179,24 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
         error_line(message)
     for path, why in inputs.skipped:
         log.warning("skipped %s: %s", path, why)
-    runtime = _cli_runtime(args.device, precision="bf16", channels_last=True)
-    model, record = load_for_inference(checkpoint, args.scale, runtime)
+    if checkpoint.suffix.lower() == ".onnx":
+        from srgan.inference.onnx_model import load_onnx_generator
+
+        # onnxruntime takes CPU arrays (and copies them to the GPU itself with its CUDA provider).
+        runtime = _cli_runtime("cpu", precision="fp32", channels_last=False)
+        model, record = load_onnx_generator(checkpoint, args.scale, args.device)
+        origin = model.origin
+        log.info("onnxruntime, providers %s", ", ".join(model.providers))
+    else:
+        runtime = _cli_runtime(args.device, precision="bf16", channels_last=True)
+        model, record = load_for_inference(checkpoint, args.scale, runtime)
+        origin = _origin(checkpoint)
     log.info("model %s (%s %s), x%d, tile %d px", checkpoint, record.experiment or "?", record.variant or "?",
              args.scale, args.tile)
+    if origin is not None:
+        from srgan.inference.importing import describe_origin
+
+        log.info("weights %s", describe_origin(origin))
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = 0, len(inputs.errors)
@@ -196,6 +225,65 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
     print(f"{written} written to {out_dir}, {failed} failed{skipped}")
     if failed:
         sys.exit(1)
+
+
+IMPORT_HELP = """\
+Convert a generator checkpoint written by another code base into this project's generator checkpoint, which
+`srgan evaluate` and `srgan upscale` read like one the pipeline trained. Its record says where the weights
+come from (format, source layout, file name and SHA-256, the study_code switches its architecture equals).
+
+FORMAT:
+  lornatang   Lornatang/SRGAN-PyTorch SRResNet and SRGAN generators (model.py `SRResNet`, and its 2022
+              `Generator`): a bare state dict, or a training checkpoint (.pth.tar) with it under `state_dict`
+  study       the content-loss study's generator (unique-chan/SRGAN Model/Generator.py): one BatchNorm per
+              residual block, no biases in the head, upsampling and tail (study_code shared_bn: true,
+              generator_bias: false)
+  state_dict  a state dict of this project's SRResNet (.pt/.pth, or .safetensors from srgan export)
+`module.` (DataParallel) and `_orig_mod.` (torch.compile) prefixes are removed. The number of residual
+blocks, the width and the scale are read from the weights. Anything else (a file that is missing, not a
+checkpoint, truncated, of another architecture or scale, or an existing OUT without --force) gives one
+line and exit code 1, and nothing is written.
+"""
+
+
+def _cmd_import(args: argparse.Namespace) -> None:
+    from srgan.inference.importing import describe_origin, import_generator
+
+    out = Path(args.output)
+    record, origin = import_generator(args.format, Path(args.checkpoint), out, args.scale, overwrite=args.force)
+    arch = record.architecture
+    print(f"{out}: SRResNet x{arch.scale}, {arch.num_blocks} blocks, {arch.channels} channels, "
+          f"{describe_origin(origin)}")
+
+
+EXPORT_HELP = """\
+Export a generator checkpoint for deployment.
+
+--format onnx (the default, unless OUT ends in .safetensors): an ONNX model (opset 18) with every BatchNorm folded into its convolution, dynamic
+batch, height and width. Input `lr_img` (N, 3, h, w) float32 RGB in [0, 1]; output `sr_img` (N, 3, 4h, 4w)
+for x4, unclamped (clip to [0, 1]). Before the file is written, onnxruntime runs it at two odd sizes against
+torch; more than 1e-4 apart and nothing is written. The record travels in the model's metadata, so
+`srgan upscale --model OUT.onnx` runs it with onnxruntime.
+--format safetensors: the state dict without pickle, the record in its metadata
+(`srgan import state_dict OUT.safetensors` reads it back).
+
+Needs the optional packages of the `export` extra: pip install -e '.[export]'.
+"""
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from srgan.inference.exporting import export_onnx, export_safetensors
+
+    checkpoint, out = Path(args.model), Path(args.output)
+    if (args.format or ("safetensors" if out.suffix.lower() == ".safetensors" else "onnx")) == "safetensors":
+        count = export_safetensors(checkpoint, out, args.scale, overwrite=args.force)
+        print(f"{out}: {count} tensors (safetensors)")
+        return
+    opset = {} if args.opset is None else {"opset": args.opset}
+    result = export_onnx(checkpoint, out, args.scale, overwrite=args.force, **opset)
+    sizes = " and ".join("x".join(map(str, shape)) for shape in result.parity_shapes)
+    print(f"{out}: ONNX opset {result.opset}, {result.nodes} nodes ({', '.join(result.op_types)}); "
+          f"max |onnxruntime - torch| = {result.max_abs_diff:.1e} at {sizes}")
 
 
 PLAN_HELP = """\
@@ -303,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
     up.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (created)")
-    up.add_argument("--model", required=True, metavar="CHECKPOINT", help="path of a generator checkpoint (.pt)")
+    up.add_argument("--model", required=True, metavar="CHECKPOINT",
+                    help="path of a generator checkpoint (.pt) or of an ONNX model from srgan export (.onnx)")
     up.add_argument("--tile", type=int, default=256, metavar="PX",
                     help="tile side in LR pixels; 0 = the whole image at once (default 256)")
     up.add_argument("--tile-overlap", type=int, default=16, metavar="PX",
@@ -314,6 +403,24 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--format", choices=("png", "jpg", "webp", "tiff"), default=None,
                     help="output format (default: the input's own)")
     up.set_defaults(func=_cmd_upscale)
+    imp = sub.add_parser("import", help="convert another code base's generator checkpoint into this project's",
+                         description=IMPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    imp.add_argument("format", metavar="FORMAT", help="lornatang, study or state_dict (see above)")
+    imp.add_argument("checkpoint", metavar="CHECKPOINT", help="the file to import (.pth, .pth.tar, .pt, .safetensors)")
+    imp.add_argument("-o", "--output", required=True, metavar="OUT", help="the generator checkpoint to write (.pt)")
+    imp.add_argument("--scale", type=int, default=4, help="the upscaling factor the weights must have (default 4)")
+    imp.add_argument("--force", action="store_true", help="replace OUT when it exists")
+    imp.set_defaults(func=_cmd_import)
+    exp = sub.add_parser("export", help="write a generator checkpoint as ONNX (onnxruntime) or safetensors",
+                         description=EXPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    exp.add_argument("model", metavar="MODEL", help="a generator checkpoint (.pt)")
+    exp.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write (.onnx, .safetensors)")
+    exp.add_argument("--format", choices=("onnx", "safetensors"), default=None,
+                     help="onnx or safetensors (default: safetensors for an OUT ending in .safetensors, else onnx)")
+    exp.add_argument("--opset", type=int, default=None, help="ONNX opset, >= 17 (default 18)")
+    exp.add_argument("--scale", type=int, default=4, help="upscaling factor; must match the checkpoint (default 4)")
+    exp.add_argument("--force", action="store_true", help="replace OUT when it exists")
+    exp.set_defaults(func=_cmd_export)
     plan = sub.add_parser("plan", help="the stage targets of each host when several hosts run the study",
                           description=PLAN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("--first", action="store_true", help="print the first phase's targets (one host, first)")

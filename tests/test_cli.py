@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ from srgan.core.runtime import Runtime
 from srgan.inference.generator import save_generator
 from srgan.inference.upscale import collect_inputs, upscale_file, upscale_image
 from srgan.nets.srresnet import SRResNet
+
+from published_layouts import lornatang_state, msrresnet_state
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None, channels_last=False)
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,7 +167,8 @@ def test_model_is_a_checkpoint_path_and_a_missing_one_is_one_line(tmp_path, caps
     code, _, err = _run(["upscale", "a.png", "-o", "out", "--model", model, "--device", "cpu"], capsys)
     assert code == 1
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert lines == [f"error: --model {model}: no such file; pass the path of a generator checkpoint (.pt)"]
+    assert lines == [f"error: --model {model}: no such file; pass the path of a generator checkpoint (.pt) or of an "
+                     "ONNX model (.onnx)"]
     assert not (tmp_path / "out").exists()
 
 
@@ -300,6 +304,117 @@ def test_evaluate_a_checkpoint_names_it_and_its_run(tmp_path, checkpoint, capsys
     assert result["scores"]["tiny"]["images"] == 1 and "psnr_y_db" in result["scores"]["tiny"]
 
 
+# ---------------------------------------------------------------- srgan import, srgan export
+
+
+def _lornatang_file(path: Path, ups: int = 2) -> Path:
+    """A Lornatang/SRGAN-PyTorch training checkpoint (.pth.tar, weights under state_dict) of a small SRResNet."""
+    torch.save({"epoch": 3, "state_dict": lornatang_state(blocks=2, channels=8, ups=ups)}, path)
+    return path
+
+
+def test_import_then_evaluate_and_upscale_the_imported_generator(tmp_path, capsys):
+    source = _lornatang_file(tmp_path / "SRGAN_x4-ImageNet.pth.tar")
+    code, out, err = _run(["import", "lornatang", str(source), "-o", str(tmp_path / "g.pt")], capsys)
+    assert code == 0 and err == ""
+    assert out.strip() == (f"{tmp_path / 'g.pt'}: SRResNet x4, 2 blocks, 8 channels, imported from "
+                           "SRGAN_x4-ImageNet.pth.tar (lornatang: Lornatang/SRGAN-PyTorch model.py SRResNet "
+                           "(2022-10-31 on))")
+    Image.fromarray(_rgb()).save(tmp_path / "a.png")
+    code, out, err = _run(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--model",
+                           str(tmp_path / "g.pt"), "--device", "cpu"], capsys)
+    assert code == 0 and "1 written" in out and "weights imported from SRGAN_x4-ImageNet.pth.tar" in err
+    folder = tmp_path / "tiny" / "HR"
+    folder.mkdir(parents=True)
+    Image.fromarray(_rgb(48, 40)).save(folder / "a.png")
+    code, out, _ = _run(["evaluate", "--model", str(tmp_path / "g.pt"), "--device", "cpu", str(tmp_path / "tiny")],
+                        capsys)
+    result = json.loads(out)
+    scores = result["scores"]["tiny"]
+    assert code == 0 and scores["images"] == 1 and math.isfinite(scores["psnr_y_db"])
+
+
+def _bad_import(tmp_path: Path, case: str) -> tuple[list[str], str]:
+    """(argv, the expected line's start after 'error: ') for one bad input of `srgan import`."""
+    out = tmp_path / "out" / "g.pt"
+    good = _lornatang_file(tmp_path / "good.pth.tar")
+    if case == "missing":
+        return ["lornatang", str(tmp_path / "nope.pth.tar")], f"checkpoint {tmp_path / 'nope.pth.tar'} not found"
+    if case == "not a checkpoint":
+        (tmp_path / "notes.pth").write_text("these are not weights")
+        return ["lornatang", str(tmp_path / "notes.pth")], f"checkpoint {tmp_path / 'notes.pth'} is not a readable"
+    if case == "truncated":
+        data = good.read_bytes()
+        (tmp_path / "cut.pth.tar").write_bytes(data[: len(data) // 2])
+        return ["lornatang", str(tmp_path / "cut.pth.tar")], f"checkpoint {tmp_path / 'cut.pth.tar'} is not a readable"
+    if case == "wrong scale":
+        x2 = _lornatang_file(tmp_path / "x2.pth.tar", ups=1)
+        return ["lornatang", str(x2)], f"checkpoint {x2} is a x2 generator"
+    if case == "another architecture":
+        torch.save({"params": msrresnet_state()}, tmp_path / "MSRResNet.pth")
+        return ["lornatang", str(tmp_path / "MSRResNet.pth")], (
+            f"checkpoint {tmp_path / 'MSRResNet.pth'} holds BasicSR's MSRResNet")
+    if case == "unknown format":
+        return ["esrgan", str(good)], "unknown import format 'esrgan'; known formats: lornatang"
+    if case == "output exists":
+        out.parent.mkdir()
+        out.write_bytes(b"keep me")
+        return ["lornatang", str(good)], f"output {out} exists"
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("case", ["missing", "not a checkpoint", "truncated", "wrong scale", "another architecture",
+                                  "unknown format", "output exists"])
+def test_import_of_a_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
+    argv, expected = _bad_import(tmp_path, case)
+    out = tmp_path / "out" / "g.pt"
+    code, stdout, err = _run(["import", *argv, "-o", str(out)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 1 and stdout == "" and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), err
+    if case == "output exists":
+        assert out.read_bytes() == b"keep me"
+    else:
+        assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no file, no temporary
+
+
+def test_export_onnx_then_upscale_with_onnxruntime(tmp_path, checkpoint, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    code, out, _ = _run(["export", str(checkpoint), "-o", str(tmp_path / "g.onnx")], capsys)
+    assert code == 0 and out.startswith(f"{tmp_path / 'g.onnx'}: ONNX opset 18, ")
+    assert float(out.split("max |onnxruntime - torch| = ")[1].split()[0]) <= 1e-4
+    Image.fromarray(_rgb()).save(tmp_path / "a.png")
+    argv = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "onnx"), "--device", "cpu", "--tile", "4",
+            "--tile-overlap", "1"]
+    code, out, err = _run([*argv, "--model", str(tmp_path / "g.onnx")], capsys)
+    assert code == 0 and "1 written" in out and "onnxruntime, providers CPUExecutionProvider" in err
+    _run([*argv[:3], str(tmp_path / "torch"), *argv[4:], "--model", str(checkpoint)], capsys)
+    onnx_img = np.asarray(Image.open(tmp_path / "onnx" / "a.png"), dtype=int)
+    torch_img = np.asarray(Image.open(tmp_path / "torch" / "a.png"), dtype=int)
+    assert onnx_img.shape == (28, 36, 3) and np.abs(onnx_img - torch_img).max() <= 1
+
+
+def test_export_safetensors_and_import_it_back(tmp_path, checkpoint, capsys):
+    pytest.importorskip("safetensors")
+    code, out, _ = _run(["export", str(checkpoint), "-o", str(tmp_path / "g.safetensors"), "--format", "safetensors"],
+                        capsys)
+    assert code == 0 and out.strip().endswith("tensors (safetensors)")
+    code, out, _ = _run(["export", str(checkpoint), "-o", str(tmp_path / "by_suffix.safetensors")], capsys)
+    assert code == 0 and out.strip().endswith("tensors (safetensors)")  # the format follows the suffix
+    code, out, _ = _run(["import", "state_dict", str(tmp_path / "g.safetensors"), "-o", str(tmp_path / "g.pt")], capsys)
+    assert code == 0 and "imported from g.safetensors (state_dict: srgan-pipeline SRResNet" in out
+
+
+@pytest.mark.parametrize("module", ["onnx", "onnxruntime"])
+def test_export_without_the_extra_is_one_line_naming_it(tmp_path, checkpoint, capsys, monkeypatch, module):
+    monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
+    code, out, err = _run(["export", str(checkpoint), "-o", str(tmp_path / "g.onnx")], capsys)
+    assert code == 1 and out == "" and not (tmp_path / "g.onnx").exists()
+    assert err.strip().splitlines() == [
+        "error: srgan export (ONNX) needs the optional packages of srgan-pipeline[export] (onnx, onnxruntime, "
+        f"onnxscript, safetensors; '{module}' is missing): pip install -e '.[export]'"]
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:  # tqdm shows its bars on terminals only
         return True
@@ -355,7 +470,7 @@ def test_every_command_and_option_says_what_it_does() -> None:
 
     build_parser().format_help()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"evaluate", "upscale", "plan", "check", "compare"}
+    assert set(commands) == {"evaluate", "upscale", "import", "export", "plan", "check", "compare"}
     for name, parser in commands.items():
         assert parser.description, f"srgan {name} has no description"
         parser.format_help()  # argparse formats %-signs in help texts: a bare one raises

@@ -30,6 +30,15 @@ def test_bench_infer_runs_without_warm_up(warmup: int, capsys: pytest.CaptureFix
     assert "| fast |" in out and f"after {warmup} warm-up" in out
 
 
+def test_bench_infer_times_onnxruntime_beside_torch(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    _script("bench_infer").main(["--device", "cpu", "--runs", "1", "--warmup", "0", "--lr-px", "12", "--threads", "1",
+                                 "--onnx"])
+    out = capsys.readouterr().out
+    assert "| onnxruntime |" in out and "onnxruntime against the torch fast path: " in out
+
+
 def test_bench_train_times_the_real_training_step(capsys: pytest.CaptureFixture[str]) -> None:
     rows = _script("bench_train").run(batch=2, patch_px=16, steps=1, rounds=1, device=torch.device("cpu"))
     assert [(r["step"], r["configuration"]) for r in rows] == [("srresnet", "eager fp32"),

@@ -143,6 +143,8 @@ def _closure(script: str) -> set[str]:
 TRAINING_SCRIPTS = ("train_srresnet_mse", "train_srresnet", "train_srgan_mse", "train_srgan")
 EXTRACTORS = "srgan/losses/extractors.py"
 GAN_CODE = {"srgan/nets/discriminator.py", "srgan/losses/adversarial.py", "srgan/training/srgan.py"}
+# Weights in and out (srgan import / export, ONNX models): no stage runs them.
+INTEROP = {"srgan/inference/importing.py", "srgan/inference/exporting.py", "srgan/inference/onnx_model.py"}
 
 
 @pytest.mark.parametrize("script", TRAINING_SCRIPTS)
@@ -152,7 +154,7 @@ def test_training_closures_hold_only_what_the_stage_runs(script: str) -> None:
     closure = _closure(script)
     forbidden = {"srgan/inference/tiling.py", "srgan/inference/folding.py", "srgan/inference/upscale.py",
                  "srgan/scoring/evaluate.py", "srgan/scoring/niqe.py", "srgan/scoring/lpips.py", "srgan/cli.py",
-                 "srgan/core/evaluation_records.py"}
+                 "srgan/core/evaluation_records.py", *INTEROP}
     assert not closure & forbidden, sorted(closure & forbidden)
     assert not any(p.startswith(("srgan/report/", "srgan/pipeline/")) for p in closure), sorted(closure)
     # What validation does need: whole-image super-resolution and the metrics.
@@ -177,6 +179,7 @@ def test_evaluation_depends_on_no_training_or_loss_code() -> None:
     assert not any(p.startswith(("srgan/training/", "srgan/losses/", "srgan/report/", "srgan/pipeline/"))
                    for p in closure)
     assert "srgan/nets/discriminator.py" not in closure
+    assert not closure & INTEROP, sorted(closure & INTEROP)
 
 
 def test_closure_holds_every_package_init_on_the_way(tmp_path: Path) -> None:
