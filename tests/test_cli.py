@@ -449,7 +449,7 @@ def test_check_prints_every_problem_of_a_params_file_one_line_each(tmp_path, cap
     raw["execution"]["log_evry"] = 3  # a typo in a section no stage declares: only a whole-file check sees it
     raw["srgan"]["variants"]["hybrid_vgg19_5_4"]["vgg19_5_9"] = 0.1  # VGG-19's block 5 has 4 convs
     raw["runtime"]["cuda_graphs"] = True
-    raw["srresnet"]["learning_rate"] = "1e-3"
+    raw["srresnet"]["learning_rate"] = "fast"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     code, out, err = _run(["check", str(tmp_path / "params.yaml")], capsys)
     lines = out.splitlines()
