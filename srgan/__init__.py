@@ -10,10 +10,12 @@ to it). Imports only point downward in this order:
   datasets/   data sources, downloads, the prepared-set layout, training patches.   (core)
   nets/       SRResNet and the discriminator.                                       (core)
   losses/     the content-loss grammar, frozen feature extractors, the losses.      (core)
-  inference/  running a trained generator: whole images; tiles; BN folding; files.  (core, nets)
+  inference/  running a trained generator: whole images; tiles; BN folding; files;
+              published checkpoints in, ONNX and safetensors out.                    (core, nets)
   scoring/    metrics (both protocols), NIQE, LPIPS, colour fidelity, evaluation.   (+ datasets, inference)
   training/   the loop, its task contract, both experiments' steps and tasks.       (+ losses, scoring.metrics)
-  report/     the report's inputs, tables, figures, curves, metrics files, stats.   (+ losses.terms)
+  report/     the report's inputs, tables, figures, curves, metrics files, stats,
+              their calibration, the results the docs quote.                      (+ losses.terms)
   pipeline/   DVC wiring: declared params, code closures, dvc.yaml, reruns, plan.   (+ report.curves)
   cli.py      the `srgan` command (may import anything; nothing imports it).
 
