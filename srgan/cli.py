@@ -153,12 +153,13 @@ class UpscaleProgress:
 
 def _cmd_upscale(args: argparse.Namespace) -> None:
     from srgan.inference.folding import load_for_inference
-    from srgan.inference.upscale import collect_inputs, output_path, upscale_file
+    from srgan.inference.upscale import check_output_folder, collect_inputs, output_path, upscale_file
 
     if args.tile < 0 or (args.tile > 0 and not 0 <= args.tile_overlap < args.tile):
         raise SrganError(
             f"--tile must be >= 0 and --tile-overlap in [0, tile) LR px, got {args.tile} and {args.tile_overlap}"
         )
+    check_output_folder(Path(args.output))  # before the model loads: a mistyped -o costs nothing
     checkpoint = Path(args.model)
     if not checkpoint.is_file():
         raise SrganError(f"--model {checkpoint}: no such file; pass the path of a generator checkpoint (.pt) or of "

@@ -158,6 +158,36 @@ def test_upscale_of_a_path_that_does_not_exist_says_so_in_one_line(tmp_path, che
     assert err.strip().splitlines() == [f"error: input {inputs[0]} does not exist (no such file or folder)"]
 
 
+@pytest.mark.parametrize(("out", "message"), [
+    ("taken.png", "-o {tmp}/taken.png is a file; srgan upscale writes one image per input into a folder"),
+    ("taken.png/sub", "-o {tmp}/taken.png/sub: {tmp}/taken.png is a file, so the folder cannot be made there"),
+])
+def test_an_output_that_cannot_be_a_folder_is_one_line_before_the_model_loads(tmp_path, checkpoint, capsys,
+                                                                              monkeypatch, out, message):
+    import srgan.inference.folding
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output folder was checked")
+
+    monkeypatch.setattr(srgan.inference.folding, "load_for_inference", no_loading)
+    Image.fromarray(_rgb()).save(tmp_path / "taken.png")
+    code, out_text, err = _run(["upscale", str(tmp_path / "taken.png"), "-o", str(tmp_path / out), "--model",
+                                str(checkpoint), "--device", "cpu"], capsys)
+    assert code == 1 and out_text == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: " + message.format(tmp=tmp_path)), lines
+    assert (tmp_path / "taken.png").is_file()
+
+
+def test_other_path_mistakes_are_one_line(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("not a folder\n")
+    code, _, err = _run(["evaluate", "--model", "bicubic", "--device", "cpu", str(tmp_path / "file.txt")], capsys)
+    assert code == 1 and err.strip().splitlines()[-1] == f"error: dataset folder {tmp_path / 'file.txt'} is a file, not a folder"
+    code, out, err = _run(["check", str(tmp_path)], capsys)
+    assert code == 1 and (out + err).strip() == (f"params file {tmp_path} is a folder; give the params file "
+                                                 f"(e.g. {tmp_path / 'params.yaml'})")
+
+
 @pytest.mark.parametrize("model", ["srgan_vgg19_5_4", "models/srresnet/best.pt"])
 def test_model_is_a_checkpoint_path_and_a_missing_one_is_one_line(tmp_path, capsys, monkeypatch, model):
     monkeypatch.chdir(tmp_path)

@@ -410,6 +410,8 @@ def read_params_file(path: Path) -> Any:
             return yaml.load(fh, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise SrganError(f"params file {path} not found; run from the project root") from None
+    except IsADirectoryError:
+        raise SrganError(f"params file {path} is a folder; give the params file (e.g. {path / 'params.yaml'})") from None
     except yaml.YAMLError as e:
         raise SrganError(f"params file {path} is not valid YAML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:

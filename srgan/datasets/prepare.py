@@ -132,7 +132,8 @@ def _scan_folder(root: Path, names: tuple[str, ...]) -> tuple[Path, list[SourceF
     Nothing is decoded here.
     """
     if not root.is_dir():
-        raise SrganError(f"dataset folder {root} does not exist")
+        raise SrganError(f"dataset folder {root} is a file, not a folder" if root.exists()
+                         else f"dataset folder {root} does not exist")
     hr_dir = root / "HR" if (root / "HR").is_dir() else root
     lr_dir = root / "LRbicx4"
     hr_files = _images_by_name(hr_dir)

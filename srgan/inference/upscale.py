@@ -8,6 +8,7 @@ colour profile), and writes each result atomically.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +157,22 @@ def _fit_format(img: Image.Image, fmt: str, name: str) -> Image.Image:
 
 
 # ---------------------------------------------------------------- files
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """SrganError, in one line, when `out_dir` cannot be the output folder: it is a file, or a file or an
+    unwritable folder stands where it would be made. Checks without creating anything, so a command can say
+    so before it loads a model."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SrganError(f"-o {out_dir} is a file; srgan upscale writes one image per input into a folder: give a "
+                         "folder (it is created when missing)")
+    existing = out_dir
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SrganError(f"-o {out_dir}: {existing} is a file, so the folder cannot be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SrganError(f"-o {out_dir}: {existing} is not writable")
 
 
 def output_path(in_path: Path, out_dir: Path, out_format: str | None) -> Path:

@@ -9,7 +9,8 @@ because DVC deletes a stage's outputs before the stage runs, so a resumed run
 must find them elsewhere; and no output is `persist: true`, so DVC can save and
 restore every training stage in its run-cache. At the end `publish` copies the
 points into the output folder, the logs and plots into their output folders,
-writes the summary (and the timing into the log folder) and deletes the state.
+writes the summary (and the timing into the log folder) and deletes the state, with
+the folders it leaves empty under state/.
 """
 
 from __future__ import annotations
@@ -106,3 +107,15 @@ class RunStore:
         self.resume_path.unlink(missing_ok=True)
         for folder in ("points", LIVE_LOGS, LIVE_PLOTS):
             shutil.rmtree(self.paths.state_dir / folder, ignore_errors=True)
+        remove_empty_folders(self.paths.state_dir)
+
+
+def remove_empty_folders(folder: Path) -> None:
+    """Remove `folder` and then each parent in turn while it is empty (state/srgan/mse/seed0, state/srgan/mse,
+    ...), never the working directory or anything holding it: a finished run leaves no trace under state/."""
+    keep = {Path.cwd().resolve(), *Path.cwd().resolve().parents}
+    for candidate in (folder, *folder.parents):
+        resolved = candidate.resolve()
+        if resolved in keep or not candidate.is_dir() or any(candidate.iterdir()):
+            return
+        candidate.rmdir()

@@ -105,6 +105,8 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert _tree_bytes(run / "plots") == _tree_bytes(straight / "plots")
     assert read_scalars(run / "plots")  # not two empty folders
     assert not resume.exists()
+    # Finished runs leave no scratch: the state folder is gone (the killed run's was there until it resumed).
+    assert not (run / "state").exists() and not (straight / "state").exists()
 
 
 def _tree_bytes(folder: Path) -> dict[str, bytes]:
@@ -264,3 +266,20 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
         assert len(params) > 10
         _assert_same({k: single[k] for k in params}, {k: ddp[k] for k in params}, atol=1e-5)
     assert _summary(tmp_path / "ddp" / "srgan")["processes"] == 2
+
+
+def test_a_finished_runs_empty_state_folders_are_removed_up_to_a_folder_in_use(tmp_path, monkeypatch):
+    from srgan.training.store import remove_empty_folders
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "state" / "srgan" / "vgg" / "seed0").mkdir(parents=True)
+    (tmp_path / "state" / "srgan" / "mse" / "seed0").mkdir(parents=True)
+    remove_empty_folders(Path("state/srgan/mse/seed0"))
+    assert not (tmp_path / "state" / "srgan" / "mse").exists()  # seed0, then mse: empty
+    assert (tmp_path / "state" / "srgan" / "vgg" / "seed0").is_dir()  # srgan/ still holds another run
+    remove_empty_folders(Path("state/srgan/vgg/seed0"))
+    assert not (tmp_path / "state").exists() and tmp_path.is_dir()  # up to, never including, the working folder
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "resume.pt").write_bytes(b"x")
+    remove_empty_folders(tmp_path / "kept")
+    assert (tmp_path / "kept" / "resume.pt").is_file()  # a folder with scratch in it stays
