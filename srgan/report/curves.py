@@ -6,7 +6,10 @@ long table, report/curves/<experiment>_<tag>.tsv with the columns `step`, `run` 
 (named after the tag's last part), kept in git, so `dvc plots show` and `dvc plots diff <commit>`
 work in any clone. dvc.yaml's top-level `plots:` are generated from `CHARTS`
 (`srgan.pipeline.dvc_yaml`); the template `.dvc/plots/runs.json` colours lines by run and dashes
-them by revision. Constant scalars (skipped steps, a constant learning rate) are not charted.
+them by revision (both legends drawn as line samples, so a dash pattern names its revision), on a
+log step axis, so a 10-step run and a 300-step one are both legible on one chart. An even number of
+charts fills the two columns of the page (`srgan.report.plots_html`). Constant scalars (skipped
+steps, a constant learning rate) are not charted.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ CHARTS = (
     Chart("srresnet", "loss/content", "Experiment 1 (SRResNet): training content loss", "content loss"),
     Chart("srgan", "valid/psnr_y_db", "Experiment 2 (SRGAN): validation PSNR-Y", "PSNR-Y (dB)"),
     Chart("srgan", "loss/generator", "Experiment 2 (SRGAN): generator loss", "content + adversarial"),
+    Chart("srgan", "loss/adversarial", "Experiment 2 (SRGAN): adversarial term of G's loss", "-log D(SR)"),
     Chart("srgan", "loss/discriminator", "Experiment 2 (SRGAN): discriminator loss",
           "-log D(HR) - log(1 - D(SR))"),
     Chart("srgan", "d/real_prob", "Experiment 2 (SRGAN): D(HR), mean probability 'real'", "D(HR)"),

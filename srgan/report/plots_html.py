@@ -20,6 +20,10 @@ from srgan.core.artifacts import write_text_atomic
 
 DEFAULT_PATH = Path(".dvc/plots/offline.html")
 PLACEHOLDER = "{plot_divs}"  # where DVC puts the charts (dvc_render.html)
+# Two charts per row at any window width (vega-embed's inline blocks would wrap 1, 2 or 3 to a row and leave
+# the last row half empty); srgan.report.curves.CHARTS has an even number of them.
+STYLE = ("body { display: grid; grid-template-columns: repeat(2, max-content); gap: 8px 24px; margin: 16px; } "
+         "table { border-spacing: 15px; }")
 
 
 def page(bundle: str, version: str) -> str:
@@ -29,7 +33,7 @@ def page(bundle: str, version: str) -> str:
     return (
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>DVC plots</title>\n"
         f"<!-- vega, vega-lite, vega-embed: vl-convert-python {version}, inlined for offline use -->\n"
-        f"<script>{bundle}</script>\n<style>table {{ border-spacing: 15px; }}</style>\n</head>\n<body>\n"
+        f"<script>{bundle}</script>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"{PLACEHOLDER}\n</body>\n</html>\n")
 
 
