@@ -128,6 +128,10 @@ def dvc_private(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
 
 
+def test_the_committed_lock_holds_only_stages_dvc_yaml_has(dvc_private) -> None:
+    assert dvc_yaml.dead_lock_entries(ROOT) == [], "run `python -m srgan.pipeline.dvc_yaml` and commit dvc.lock"
+
+
 def test_the_generator_drops_lock_entries_of_stages_dvc_yaml_no_longer_has(tmp_path: Path, dvc_private) -> None:
     project = tmp_path / "project"
     for name in ("stages", "srgan"):
