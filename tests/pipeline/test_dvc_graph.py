@@ -142,7 +142,8 @@ def test_the_generator_drops_lock_entries_of_stages_dvc_yaml_no_longer_has(tmp_p
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)  # DVC reads a project inside git
     live = yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))["stages"]
     # A stage renamed since (no seed suffix), and the run of a seed params.yaml no longer lists.
-    dead = {"train_srgan_mse": live["train_srgan_mse@0"], "evaluate_srgan@vgg19_5_4-7": live["evaluate_srgan@vgg19_5_4-0"]}
+    dead = {"train_srgan_mse": live["train_srgan_mse@0"],
+            "evaluate_srgan@vgg19_5_4-7": live["evaluate_srgan@vgg19_5_4-0"]}
     lock_text = yaml.safe_dump({"schema": "2.0", "stages": {**dead, **live}}, sort_keys=False)
     (project / "dvc.lock").write_text(lock_text, encoding="utf-8")
 
