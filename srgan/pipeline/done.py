@@ -201,3 +201,8 @@ def done_stages(root: Path) -> Done:
         f"is not in {store}"))
     return Done(frozenset(n for n, why in verdicts.items() if why is None),
                 {n: why for n, why in verdicts.items() if why is not None}, unstored, store, _lock_committed(root))
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.pipeline.done is a library module, not a command: run "
+                     "`srgan plan` (it deals only what is not done)")

@@ -128,3 +128,9 @@ def compare(a: ModelSpec, b: ModelSpec, metric: str, read: Callable[[str | None]
         names.append(str(replace(spec, checkpoint=label)))
     kwargs = {} if resamples is None else {"resamples": resamples}
     return compare_models(rows[0], rows[1], metric, names=(names[0], names[1]), **kwargs)
+
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.report.compare is a library module, not a command: run `srgan compare` "
+                     "(or `python -m srgan compare`)")
