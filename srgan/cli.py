@@ -290,6 +290,26 @@ def _host_work(plan, host: int) -> str:
     return f"{len(jobs)} run(s){only}, {plan.cost_gflop(host):.3g} GFLOP"
 
 
+WORKER_HELP = """\
+A clone that worked on one commit, brought to another (a host's next round):
+
+  srgan worker sync COMMIT
+
+Git would refuse (dvc.lock and the .gitignore files DVC writes beside outputs
+are changed here). sync pushes this clone's results first (dvc push
+--run-cache; with no DVC remote they are in the cache already), then discards
+only those DVC files and checks COMMIT out (detached). It stops, resetting
+nothing, on any other change (a result in git such as report/ is committed by
+its host) or when the push fails. Outputs and state/ (resume points) stay.
+"""
+
+
+def _cmd_worker(args: argparse.Namespace) -> None:
+    from srgan.pipeline.worker import sync
+
+    print(sync(Path.cwd(), args.commit).summary())
+
+
 COMPARE_HELP = """\
 Is a difference real? The paired difference A − B of one metric over the same test images (and
 seeds, when both models ran the same ones), with its 95 % bootstrap interval over images and seeds,
@@ -383,6 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="training images, for runs counted in epochs when params do not list them "
                            "(default: the prepared set's manifest, or the known set size)")
     plan.set_defaults(func=_cmd_plan)
+    worker = sub.add_parser("worker", help="a host's clone between rounds: `srgan worker sync COMMIT`",
+                            description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker_sub = worker.add_subparsers(dest="action", required=True)
+    sync = worker_sub.add_parser("sync", help="push this clone's results, then move it to COMMIT",
+                                 description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sync.add_argument("commit", metavar="COMMIT", help="a commit, branch or tag (fetched first when a git remote exists)")
+    sync.set_defaults(func=_cmd_worker)
     check = sub.add_parser("check", help="check a params file: one line per problem (exit 1), or 'ok'",
                            description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")
