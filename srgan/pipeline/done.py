@@ -169,13 +169,13 @@ def _stored(repo, digests: set[str]) -> tuple[frozenset[str], str]:
     from dvc.config import NoRemoteError
     from dvc_data.hashfile.hash_info import HashInfo
 
-    if not digests:
-        return frozenset(), "the DVC remote"
     try:
         remote = repo.cloud.get_remote(command="srgan plan")
     except NoRemoteError:
         cache = repo.cache.local
         return frozenset(d for d in digests if cache.exists(d)), "the DVC cache (no DVC remote is configured)"
+    if not digests:
+        return frozenset(), f"the DVC remote '{remote.name}'"
     status = repo.cloud.status([HashInfo("md5", digest) for digest in digests])
     return frozenset(h.value for h in (*status.ok, *status.deleted)), f"the DVC remote '{remote.name}'"
 

@@ -58,8 +58,10 @@ class Synced:
         ignores = sum(1 for path in self.discarded if path.endswith(IGNORE_FILE))
         lock = "dvc.lock and " if LOCK_FILE in self.discarded else ""
         kept = f" ({self.kept_ignored} not in this commit's dvc.lock kept ignored)" if self.kept_ignored else ""
-        return (f"at {self.commit[:7]}: pushed first ({self.pushed}); discarded {lock}{ignores} .gitignore "
-                f"file(s) DVC writes; outputs{kept} and state/ left in place")
+        discarded = (f"discarded {lock}{ignores} .gitignore file(s) DVC writes" if self.discarded
+                     else "nothing to discard")
+        return (f"at {self.commit[:7]}: pushed first ({self.pushed}); {discarded}; outputs{kept} and state/ "
+                "left in place")
 
 
 def _run(args: list[str], root: Path, what: str) -> str:
