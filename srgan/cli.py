@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(func=_cmd_plan)
     worker = sub.add_parser("worker", help="a host's clone between rounds: `srgan worker sync COMMIT`",
                             description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    worker_sub = worker.add_subparsers(dest="action", required=True)
+    worker_sub = worker.add_subparsers(dest="action", required=True, help="sync: move this clone to COMMIT")
     sync = worker_sub.add_parser("sync", help="push this clone's results, then move it to COMMIT",
                                  description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sync.add_argument("commit", metavar="COMMIT", help="a commit, branch or tag (fetched first when a git remote exists)")

@@ -358,12 +358,16 @@ def test_every_command_and_option_says_what_it_does() -> None:
 
     build_parser().format_help()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"evaluate", "upscale", "plan", "check", "compare"}
-    for name, parser in commands.items():
+    assert set(commands) == {"evaluate", "upscale", "plan", "worker", "check", "compare"}
+    todo = list(commands.items())
+    while todo:
+        name, parser = todo.pop()
         assert parser.description, f"srgan {name} has no description"
         parser.format_help()  # argparse formats %-signs in help texts: a bare one raises
         for action in parser._actions:
             assert action.help, f"srgan {name} {action.option_strings or action.dest} has no help"
+            if isinstance(action, argparse._SubParsersAction):  # `srgan worker sync`
+                todo += [(f"{name} {sub}", subparser) for sub, subparser in action.choices.items()]
 
 
 def test_python_m_srgan_is_the_srgan_command(capsys, monkeypatch) -> None:
