@@ -49,6 +49,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Synced:
+    """What `sync` did, for its one summary line."""
+
     commit: str  # the full hash checked out
     pushed: str  # what `dvc push --run-cache` said (last line), or why nothing was pushed
     discarded: tuple[str, ...]  # the DVC files reset or deleted
