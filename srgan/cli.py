@@ -300,6 +300,13 @@ would run every stage). --hosts N alone prints one line per phase,
 tab-separated, `first<TAB>targets` then `<I><TAB>targets` per host, and the
 expected work per host on stderr. Runs are dealt longest first by optimiser
 steps x FLOPs of one training step (docs/hosts.md).
+
+Only what is not done is dealt: a stage is done when its dvc.lock entry still
+matches its command, params, code and upstream outputs, and its outputs are in
+the DVC remote (the cache when there is none); stderr says "N runs done, M
+dealt". Every host at one commit deals the same. A host left with nothing
+prints no targets: guard `dvc repro` with `[ -n "$targets" ]`. --all deals
+every run, done or not, and checks nothing (any --params file).
 """
 
 
@@ -307,24 +314,89 @@ def _cmd_plan(args: argparse.Namespace) -> None:
     from srgan.core.config import load_params
     from srgan.pipeline.plan import first_phase, make_plan
 
-    params = load_params(Path(args.params))
-    if args.first:
-        print(" ".join(first_phase(params)))
-        return
-    if args.hosts is None:
+    params_file = Path(args.params)
+    params = load_params(params_file)
+    if args.host is not None and (args.hosts is None or not 0 <= args.host < args.hosts):
+        raise SrganError(f"--host must be in 0..{args.hosts - 1} for --hosts {args.hosts}, got {args.host}"
+                         if args.hosts else "--host I needs --hosts N")
+    if not args.first and args.hosts is None:
         raise SrganError("give --first, or --hosts N (and --host I for one host's targets)")
-    if args.host is not None and not 0 <= args.host < args.hosts:
-        raise SrganError(f"--host must be in 0..{args.hosts - 1} for --hosts {args.hosts}, got {args.host}")
-    plan = make_plan(params, args.hosts, args.train_images)
+    done = None
+    if not args.all:
+        from srgan.pipeline.done import done_stages
+
+        if params_file.resolve() != (Path.cwd() / "params.yaml").resolve():
+            raise SrganError(f"--params {params_file}: what is done is known only for the params.yaml beside "
+                             "dvc.yaml (dvc.lock records its runs); add --all to deal every run of this file")
+        found = done_stages(Path.cwd())
+        done = found.stages
+        if not found.lock_committed:
+            print("note: dvc.lock differs from the commit's (this clone's own runs): hosts that plan from the "
+                  "commit may deal otherwise; `srgan worker sync COMMIT` resets it", file=sys.stderr)
+        if found.unstored:
+            print(f"note: {len(found.unstored)} stage(s) match dvc.lock but their outputs are not in "
+                  f"{found.store}, so they are dealt again ({', '.join(found.unstored[:3])}"
+                  f"{', …' if len(found.unstored) > 3 else ''}); `dvc push` from the clone that has them",
+                  file=sys.stderr)
+    if args.first:
+        first = first_phase(params)
+        print(" ".join(t for t in first if done is None or t not in done))
+        if done is not None:
+            print(_first_line(sum(1 for t in first if t in done), sum(1 for t in first if t not in done)),
+                  file=sys.stderr)
+        return
+    plan = make_plan(params, args.hosts, args.train_images, done)
+    first_line = _first_line(plan.first_done, len(plan.first)) if done is not None else ""
+    summary = (f"{plan.runs_done} runs done, {plan.dealt} dealt to {args.hosts} host(s) (done: settled in "
+               f"dvc.lock, outputs in {found.store})" if done is not None else "")
     if args.host is not None:
         print(" ".join(plan.targets(args.host)))
+        if done is not None:
+            print(f"{summary}; host {args.host}: " + _host_work(plan, args.host), file=sys.stderr)
         return
     print("first\t" + " ".join(plan.first))
     total = sum(plan.cost_gflop(h) for h in range(args.hosts))
     for host in range(args.hosts):
         print(f"{host}\t" + " ".join(plan.targets(host)))
-        print(f"host {host}: {len(plan.hosts[host])} run(s), {plan.cost_gflop(host):.3g} GFLOP "
-              f"({100 * plan.cost_gflop(host) / total:.0f} %)", file=sys.stderr)
+        share = f" ({100 * plan.cost_gflop(host) / total:.0f} %)" if total and plan.hosts[host] else ""
+        print(f"host {host}: {_host_work(plan, host)}{share}", file=sys.stderr)
+    for line in (summary, first_line):
+        if line:
+            print(line, file=sys.stderr)
+
+
+def _first_line(done: int, left: int) -> str:
+    return f"first phase: {done} stage(s) done, " + (f"{left} to run" if left else "nothing to run")
+
+
+def _host_work(plan, host: int) -> str:
+    """'3 run(s), 2.05e+03 GFLOP', with its evaluation-only jobs, or 'nothing left to run'."""
+    jobs = plan.hosts[host]
+    if not jobs:
+        return "nothing left to run"
+    evaluations = sum(1 for job in jobs if not job.train)
+    only = f" ({evaluations} evaluation only)" if evaluations else ""
+    return f"{len(jobs)} run(s){only}, {plan.cost_gflop(host):.3g} GFLOP"
+
+
+WORKER_HELP = """\
+A clone that worked on one commit, brought to another (a host's next round):
+
+  srgan worker sync COMMIT
+
+Git would refuse (dvc.lock and the .gitignore files DVC writes beside outputs
+are changed here). sync pushes this clone's results first (dvc push
+--run-cache; with no DVC remote they are in the cache already), then discards
+only those DVC files and checks COMMIT out (detached). It stops, resetting
+nothing, on any other change (a result in git such as report/ is committed by
+its host) or when the push fails. Outputs and state/ (resume points) stay.
+"""
+
+
+def _cmd_worker(args: argparse.Namespace) -> None:
+    from srgan.pipeline.worker import sync
+
+    print(sync(Path.cwd(), args.commit).summary())
 
 
 COMPARE_HELP = """\
@@ -427,11 +499,21 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--first", action="store_true", help="print the first phase's targets (one host, first)")
     plan.add_argument("--hosts", type=int, metavar="N", help="number of hosts sharing the other runs")
     plan.add_argument("--host", type=int, metavar="I", help="print only host I's targets (0-based)")
-    plan.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+    plan.add_argument("--params", default="params.yaml",
+                      help="the params file (default: params.yaml; another file needs --all)")
+    plan.add_argument("--all", action="store_true",
+                      help="deal every run, done or not (checks nothing: no dvc.lock, no DVC remote)")
     plan.add_argument("--train-images", type=int, metavar="N",
                       help="training images, for runs counted in epochs when params do not list them "
                            "(default: the prepared set's manifest, or the known set size)")
     plan.set_defaults(func=_cmd_plan)
+    worker = sub.add_parser("worker", help="a host's clone between rounds: `srgan worker sync COMMIT`",
+                            description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker_sub = worker.add_subparsers(dest="action", required=True, help="sync: move this clone to COMMIT")
+    sync = worker_sub.add_parser("sync", help="push this clone's results, then move it to COMMIT",
+                                 description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sync.add_argument("commit", metavar="COMMIT", help="a commit, branch or tag (fetched first when a git remote exists)")
+    sync.set_defaults(func=_cmd_worker)
     check = sub.add_parser("check", help="check a params file: one line per problem (exit 1), or 'ok'",
                            description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")

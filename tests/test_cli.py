@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
+import runpy
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -500,9 +503,50 @@ def test_every_command_and_option_says_what_it_does() -> None:
 
     build_parser().format_help()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"evaluate", "upscale", "import", "export", "plan", "check", "compare"}
-    for name, parser in commands.items():
+    assert set(commands) == {"evaluate", "upscale", "import", "export", "plan", "worker", "check", "compare"}
+    todo = list(commands.items())
+    while todo:
+        name, parser = todo.pop()
         assert parser.description, f"srgan {name} has no description"
         parser.format_help()  # argparse formats %-signs in help texts: a bare one raises
         for action in parser._actions:
             assert action.help, f"srgan {name} {action.option_strings or action.dest} has no help"
+            if isinstance(action, argparse._SubParsersAction):  # `srgan worker sync`
+                todo += [(f"{name} {sub}", subparser) for sub, subparser in action.choices.items()]
+
+
+def test_python_m_srgan_is_the_srgan_command(capsys, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    main(["plan", "--all", "--first"])
+    expected = capsys.readouterr().out
+    # In a clone, `python -m srgan` runs that clone's code: the docs' host commands use it.
+    result = subprocess.run([sys.executable, "-m", "srgan", "plan", "--all", "--first"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and result.stdout == expected and "prepare_train" in expected
+
+
+def _outside_every_stage() -> list[str]:
+    """The package's modules that no stage runs (a line there reruns nothing), as dotted names."""
+    staged = set(re.findall(r"srgan/[\w/]+\.py", (ROOT / "dvc.yaml").read_text(encoding="utf-8")))
+    files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "srgan").rglob("*.py"))
+    return [f.removesuffix(".py").replace("/", ".") for f in files
+            if f not in staged and f.rpartition("/")[2] not in ("__init__.py", "__main__.py")]
+
+
+@pytest.mark.parametrize("module", _outside_every_stage())
+def test_python_m_on_a_module_works_or_names_the_command(module: str, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", [module, "--help"])  # --help: a module with its own command only prints
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # runpy: the module is already imported
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as e:
+            code = e.code
+    out = capsys.readouterr().out
+    if code in (0, None):
+        assert out.strip(), f"python -m {module} does nothing"
+    else:
+        pattern = rf"error: {re.escape(module)} is a library module, not a command: run `[^`]+`.*"
+        assert re.fullmatch(pattern, code), code

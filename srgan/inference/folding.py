@@ -93,3 +93,8 @@ def load_for_inference(checkpoint: Path, scale: int, runtime: Runtime) -> tuple[
     """`load_generator`, then `prepare_for_inference` (BatchNorm folded, channels_last)."""
     model, info = load_generator(checkpoint, scale, runtime)
     return prepare_for_inference(model, runtime), info
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.inference.folding is a library module, not a command: run "
+                     "`srgan upscale` (or `python -m srgan upscale`)")

@@ -228,3 +228,9 @@ def upscale_file(
     except OSError as e:
         raise SrganError(f"cannot write {out_path} (from {in_path}): {e}") from None
     return sr.size
+
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.inference.upscale is a library module, not a command: run `srgan upscale` "
+                     "(or `python -m srgan upscale`)")

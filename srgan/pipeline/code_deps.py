@@ -74,3 +74,8 @@ def code_digest(script: Path, root: Path) -> str:
     for rel in import_closure(script, root):
         digest.update(rel.as_posix().encode() + b"\0" + (root / rel).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.pipeline.code_deps is a library module, not a command: run "
+                     "`python -m srgan.pipeline.dvc_yaml` (it writes every stage's code deps)")

@@ -3,8 +3,16 @@ table below, its code deps from the import closure of its script (`code_deps`), 
 from `stage_params.STAGE_PARAMS`. So no dep list is written by hand, and none can go stale:
 `tests/test_dvc_graph.py` fails when dvc.yaml differs from what this module renders.
 
-usage: python -m srgan.pipeline.dvc_yaml          rewrite dvc.yaml in the current folder
-       python -m srgan.pipeline.dvc_yaml --check  exit 1 (and say so) when dvc.yaml is out of date
+It also keeps dvc.lock to the stages dvc.yaml has: DVC updates the entry of each stage it runs but
+never drops one whose stage is gone (a renamed stage, a seed or variant taken out of params.yaml),
+and `dvc push` then looks for that entry's outputs ("Some of the cache files do not exist neither
+locally nor on remote"). Which stages dvc.yaml has is DVC's own expansion of its `foreach`/`matrix`
+for params.yaml (`dvc.repo.Repo(...).index.stages`).
+
+usage: python -m srgan.pipeline.dvc_yaml          rewrite dvc.yaml, and drop dvc.lock entries of stages it
+                                                  no longer has, in the current folder
+       python -m srgan.pipeline.dvc_yaml --check  exit 1 (and say so) when dvc.yaml is out of date or
+                                                  dvc.lock holds such entries
 """
 
 from __future__ import annotations
@@ -223,6 +231,42 @@ def render(root: Path) -> str:
     return "".join(parts)
 
 
+LOCK_FILE = "dvc.lock"
+
+
+def dead_lock_entries(root: Path) -> list[str]:
+    """The dvc.lock entries at `root` whose stage instance dvc.yaml no longer makes, in dvc.lock order."""
+    lock = root / LOCK_FILE
+    if not lock.is_file():
+        return []
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    names = list((yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages") or {})
+    try:
+        with Repo(str(root)) as repo:
+            live = {stage.name for stage in repo.index.stages if getattr(stage, "name", None)}
+    except DvcException as e:
+        sys.exit(f"error: cannot list the stages of {root / 'dvc.yaml'} ({e}); dvc.lock left as it is")
+    return [name for name in names if name not in live]
+
+
+def prune_lock(root: Path) -> list[str]:
+    """Drop the dead entries (`dead_lock_entries`) from dvc.lock, in DVC's own YAML writer; returns them."""
+    from dvc.utils.serialize import modify_yaml
+
+    dead = dead_lock_entries(root)
+    if dead:
+        with modify_yaml(str(root / LOCK_FILE)) as lock:
+            for name in dead:
+                del lock["stages"][name]
+    return dead
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (f", … ({len(names)} in all)" if len(names) > 4 else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m srgan.pipeline.dvc_yaml", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that dvc.yaml is up to date")
@@ -233,9 +277,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.check:
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             sys.exit(f"error: {target} is out of date; run `python -m srgan.pipeline.dvc_yaml` and commit it")
+        dead = dead_lock_entries(args.root)
+        if dead:
+            sys.exit(f"error: {args.root / LOCK_FILE} holds {len(dead)} entries for stages dvc.yaml no longer has "
+                     f"({_names(dead)}); run `python -m srgan.pipeline.dvc_yaml` and commit it")
         return
     write_text_atomic(target, text)
     print(f"wrote {target}")
+    dead = prune_lock(args.root)
+    if dead:
+        print(f"dropped {len(dead)} entries from {args.root / LOCK_FILE} for stages dvc.yaml no longer has: "
+              f"{_names(dead)}")
 
 
 if __name__ == "__main__":

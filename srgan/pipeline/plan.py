@@ -16,10 +16,17 @@ the generator forward and backward; per feature term, its extractor on HR (no gr
 and on SR (backward to the input); for SRGAN the discriminator in G's step (backward
 to its input) and in its own step (HR and SR, backward to its weights). Evaluation
 is not counted: a small share, about the same for every run.
+
+What is done is not dealt again (`srgan.pipeline.done`: settled in dvc.lock, outputs in the DVC
+remote): a run whose training and evaluation are both done is left out, one whose training is done
+but not its evaluation (the scoring code changed) is an evaluation job, dealt after the training
+jobs so that every host gets as many evaluations as the others (ties: the least training work).
+Phase 1 lists only its stages that are not done. A host may then get nothing: its targets are empty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,21 +66,35 @@ class Job:
     seed: int
     steps: int  # optimiser steps of the run
     step_gflop: float  # GFLOP of one optimiser step
+    train: bool = True  # False: its training is done; only its evaluation is dealt
 
     @property
-    def targets(self) -> tuple[str, str]:
+    def stages(self) -> tuple[str, str]:
+        """Its training stage and its evaluation, done or not."""
         return (stage_name("train", self.experiment, self.variant, self.seed),
                 stage_name("evaluate", self.experiment, self.variant, self.seed))
 
     @property
+    def targets(self) -> tuple[str, ...]:
+        """The stages a host runs for it."""
+        return self.stages if self.train else self.stages[1:]
+
+    @property
     def cost_gflop(self) -> float:
-        return self.steps * self.step_gflop
+        return self.steps * self.step_gflop if self.train else 0.0
 
 
 @dataclass(frozen=True)
 class Plan:
     first: tuple[str, ...]  # phase 1: stage targets of the one host that runs before the others
     hosts: tuple[tuple[Job, ...], ...]  # phase 2: each host's jobs, longest first
+    runs_done: int = 0  # phase-2 runs left out: training and evaluation done
+    first_done: int = 0  # phase-1 stages left out: done
+
+    @property
+    def dealt(self) -> int:
+        """Phase-2 runs dealt (evaluation jobs included)."""
+        return sum(len(jobs) for jobs in self.hosts)
 
     def targets(self, host: int) -> list[str]:
         """The stage targets of phase-2 host `host` (0-based), for `dvc repro --pull`."""
@@ -98,6 +119,17 @@ def balance(costs: Sequence[float], hosts: int) -> list[list[int]]:
         slices[host].append(i)
         loads[host] += costs[i]
     return slices
+
+
+def balance_evaluations(count: int, evaluations: Sequence[int], loads: Sequence[float]) -> list[int]:
+    """The host of each of `count` evaluation jobs: each to the host with the fewest evaluations so far
+    (`evaluations[h]`, one per dealt run), ties to the least training work (`loads[h]`), then the lower index."""
+    evaluations, hosts = list(evaluations), []
+    for _ in range(count):
+        host = min(range(len(evaluations)), key=lambda h: (evaluations[h], loads[h], h))
+        evaluations[host] += 1
+        hosts.append(host)
+    return hosts
 
 
 # ---------------------------------------------------------------- cost of a training step
@@ -178,10 +210,12 @@ def train_image_count(data: DataParams, prepared: Path = PREPARED_TRAIN) -> int:
     return KNOWN_SET_SIZES[key]
 
 
-def make_plan(params: Params, hosts: int, train_images: int | None = None) -> Plan:
+def make_plan(params: Params, hosts: int, train_images: int | None = None,
+              done: frozenset[str] | None = None) -> Plan:
     """Phase 1, then the other runs dealt to `hosts` hosts by expected cost.
 
     train_images: training images, when a run counts epochs (default: `train_image_count`).
+    done: the stage instances already done (`srgan.pipeline.done`), left out; None: deal every run.
     """
     if hosts < 1:
         raise SrganError(f"--hosts must be at least 1, got {hosts}")
@@ -200,5 +234,21 @@ def make_plan(params: Params, hosts: int, train_images: int | None = None) -> Pl
     if hosts > len(jobs):
         raise SrganError(f"--hosts {hosts}: after the first phase the study has {len(jobs)} runs; use at most "
                          f"{len(jobs)} hosts (an empty slice would make `dvc repro` run every stage)")
-    slices = balance([job.cost_gflop for job in jobs], hosts)
-    return Plan(first_phase(params), tuple(tuple(jobs[i] for i in indices) for indices in slices))
+    done = done or frozenset()
+    runs_done = sum(1 for job in jobs if set(job.stages) <= done)
+    training = [job for job in jobs if job.stages[0] not in done]
+    evaluations = [dataclasses.replace(job, train=False) for job in jobs
+                   if job.stages[0] in done and job.stages[1] not in done]
+    dealt: list[list[Job]] = [[training[i] for i in indices]
+                              for indices in balance([job.cost_gflop for job in training], hosts)]
+    loads = [sum(job.cost_gflop for job in host) for host in dealt]
+    for job, host in zip(evaluations, balance_evaluations(len(evaluations), [len(h) for h in dealt], loads)):
+        dealt[host].append(job)
+    first = first_phase(params)
+    return Plan(tuple(t for t in first if t not in done), tuple(tuple(host) for host in dealt), runs_done,
+                sum(1 for t in first if t in done))
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.pipeline.plan is a library module, not a command: run `srgan plan` "
+                     "(or `python -m srgan plan`)")

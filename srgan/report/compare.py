@@ -147,3 +147,8 @@ def compare(a: ModelSpec, b: ModelSpec, metric: str, read: Callable[[str | None]
         rows.append(model_rows)
         names.append(str(replace(spec, checkpoint=label)))
     return compare_models(rows[0], rows[1], metric, names=(names[0], names[1]), images=images)
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.report.compare is a library module, not a command: run `srgan compare` "
+                     "(or `python -m srgan compare`)")

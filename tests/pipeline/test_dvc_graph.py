@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,42 @@ def test_check_command_flags_a_stale_dvc_yaml(tmp_path: Path) -> None:
         dvc_yaml.main(["--check", "--root", str(tmp_path)])
     dvc_yaml.main(["--root", str(tmp_path)])
     dvc_yaml.main(["--check", "--root", str(tmp_path)])
+
+
+@pytest.fixture()
+def dvc_private(tmp_path: Path, monkeypatch) -> None:
+    """DVC in this process: its site cache in a temp folder, no analytics."""
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+
+
+def test_the_committed_lock_holds_only_stages_dvc_yaml_has(dvc_private) -> None:
+    assert dvc_yaml.dead_lock_entries(ROOT) == [], "run `python -m srgan.pipeline.dvc_yaml` and commit dvc.lock"
+
+
+def test_the_generator_drops_lock_entries_of_stages_dvc_yaml_no_longer_has(tmp_path: Path, dvc_private) -> None:
+    project = tmp_path / "project"
+    for name in ("stages", "srgan"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy2(ROOT / name, project / name)
+    shutil.copytree(ROOT / ".dvc", project / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache", "config.local"))
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)  # DVC reads a project inside git
+    live = yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    # A stage renamed since (no seed suffix), and the run of a seed params.yaml no longer lists.
+    dead = {"train_srgan_mse": live["train_srgan_mse@0"],
+            "evaluate_srgan@vgg19_5_4-7": live["evaluate_srgan@vgg19_5_4-0"]}
+    lock_text = yaml.safe_dump({"schema": "2.0", "stages": {**dead, **live}}, sort_keys=False)
+    (project / "dvc.lock").write_text(lock_text, encoding="utf-8")
+
+    assert dvc_yaml.dead_lock_entries(project) == list(dead)
+    with pytest.raises(SystemExit, match=r"dvc.lock holds 2 entries for stages dvc.yaml no longer has "
+                                         r"\(train_srgan_mse, evaluate_srgan@vgg19_5_4-7\)"):
+        dvc_yaml.main(["--check", "--root", str(project)])
+    dvc_yaml.main(["--root", str(project)])
+    assert yaml.safe_load((project / "dvc.lock").read_text(encoding="utf-8"))["stages"] == live
+    dvc_yaml.main(["--check", "--root", str(project)])
+    assert (project / "dvc.yaml").read_text(encoding="utf-8") == (ROOT / "dvc.yaml").read_text(encoding="utf-8")
 
 
 def _closure(script: str) -> set[str]:

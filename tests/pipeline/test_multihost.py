@@ -7,8 +7,10 @@ them SIGKILLed in the middle of its training stage and started again with the sa
 while a sweep host tries another loss weight with `dvc exp run` and `dvc exp push`es it. A
 fresh coordinator clone runs `dvc repro --pull`: no training stage and no evaluation runs,
 only the report, which writes every scored model's metrics into git (`dvc metrics show` lists them);
-it commits and pushes the results. Last, a fresh clone without `dvc pull` reads the results from git
+it commits and pushes the results. Then a fresh clone without `dvc pull` reads the results from git
 and, after `dvc exp pull`, compares the sweep with them (`dvc exp show`, `dvc metrics diff`).
+Last, a second round on the same clones: seed 1 is committed on top of the results, every host moves
+with `srgan worker sync` (git alone refuses), and `srgan plan` deals only seed 1's runs.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dvc_project import DVC, dvc_env, micro_params, new_project, run, stages_run
 
 pytestmark = pytest.mark.slow
 
-PLAN = [sys.executable, "-m", "srgan.cli", "plan"]
+SRGAN = [sys.executable, "-m", "srgan"]  # run in a clone, its own code
+PLAN = [*SRGAN, "plan"]
 KILLED_RUN = "srgan/hybrid_res18_4/seed0"  # the longest run of phase 2 (SRGAN with a feature loss)
 KILLED_STAGE = "train_srgan@hybrid_res18_4-0"
 SWEPT = "srgan.variants.hybrid_res18_4.mse"
@@ -47,6 +51,13 @@ def _start(args: list[str], repo: Path, env: dict, log: Path) -> subprocess.Pope
 def _finish(proc: subprocess.Popen, log: Path) -> str:
     assert proc.wait(timeout=900) == 0, log.read_text()[-4000:]
     return log.read_text()
+
+
+def _plan(host: Path, env: dict, *args: str) -> tuple[list[str], str]:
+    """`python -m srgan plan ARGS` in the clone `host` (its own code): (the targets it prints, its stderr)."""
+    result = subprocess.run(SRGAN + ["plan", *args], cwd=host, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split(), result.stderr
 
 
 def _metric_files(repo: Path, env: dict) -> dict[str, dict]:
@@ -103,15 +114,19 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
 
     # Phase 1: one host, pushed before the workers start.
     first = _clone(origin, tmp_path / "first", env)
-    targets = run(PLAN + ["--first"], first, env).split()
+    targets, said = _plan(first, env, "--first")
+    assert "first phase: 0 stage(s) done, 6 to run" in said, said  # nothing is done yet
+    overview = subprocess.run(PLAN + ["--hosts", "2"], cwd=first, env=env, capture_output=True, text=True)
+    assert "0 runs done, 2 dealt to 2 host(s)" in overview.stderr, overview.stderr
+    slices = {label: targets.split() for label, targets in (line.split("\t") for line in overview.stdout.splitlines())}
+    assert slices["first"] == targets
     out = run(DVC + ["repro", "--pull", *targets], first, env)
     assert stages_run(out) == set(targets)
     run(DVC + ["push", "--run-cache"], first, env)
+    # Its dvc.lock now holds phase 1 (uncommitted, which the plan says); phase 2 is dealt the same.
+    after, said = _plan(first, env, "--hosts", "2", "--host", "0")
+    assert after == slices["0"] and "note: dvc.lock differs from the commit's" in said, said
     lap("first phase")
-
-    lines = [line.split("\t") for line in run(PLAN + ["--hosts", "2"], first, env).splitlines() if "\t" in line]
-    slices = {label: targets.split() for label, targets in lines}
-    assert slices["first"] == targets
     doomed = next(h for h in ("0", "1") if KILLED_STAGE in slices[h])
     spared = "1" if doomed == "0" else "0"
 
@@ -189,6 +204,44 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     compared = run([sys.executable, "-m", "srgan.cli", "compare", "mse05:srgan/hybrid_res18_4", "HEAD:"], viewer, env)
     assert "A = mse05:srgan/hybrid_res18_4@step4, B = HEAD:srgan/hybrid_res18_4@step4" in compared, compared
     lap("dvc exp route")
+
+    # Round 2: seed 1 added on top of the results, in the same clones. Git alone cannot move a used worker
+    # (its dvc.lock and DVC's .gitignore files are in the way); `srgan worker sync` pushes it, then moves it.
+    params["seeds"] = [0, 1]
+    (coordinator / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-qam", "seed 1"], coordinator, env)
+    run(["git", "push", "-q", "origin", "HEAD:main"], coordinator, env)
+    run(["git", "fetch", "-q"], hosts[doomed], env)
+    refused = subprocess.run(["git", "checkout", "-q", "origin/main"], cwd=hosts[doomed], env=env, capture_output=True,
+                             text=True)
+    assert refused.returncode != 0 and "dvc.lock" in refused.stderr, refused.stderr
+    synced = {name: run(SRGAN + ["worker", "sync", "origin/main"], host, env)
+              for name, host in {"first": first, **hosts, "coordinator": coordinator}.items() if name != "sweep"}
+    assert "discarded dvc.lock and" in synced[doomed] and "pushed first (dvc push --run-cache:" in synced[doomed]
+    assert (hosts[doomed] / "state").is_dir()  # resume points stay
+    targets, said = _plan(first, env, "--first")
+    assert targets == ["train_srresnet_mse@1", "evaluate_srresnet_mse@1"], said
+    assert stages_run(run(DVC + ["repro", "--pull", *targets], first, env)) == set(targets)
+    run(DVC + ["push", "--run-cache"], first, env)
+    second, plans = {}, {}
+    for h in ("0", "1"):
+        second[h], plans[h] = _plan(hosts[h], env, "--hosts", "2", "--host", h)
+        assert "2 runs done, 2 dealt to 2 host(s)" in plans[h], plans[h]  # seed 0's runs are not dealt again
+        assert stages_run(run(DVC + ["repro", "--pull", *second[h]], hosts[h], env)) == set(second[h])
+        run(DVC + ["push", "--run-cache"], hosts[h], env)
+    assert {" ".join(second["0"]), " ".join(second["1"])} == {
+        "train_srgan@hybrid_res18_4-1 evaluate_srgan@hybrid_res18_4-1", "train_srgan_mse@1 evaluate_srgan_mse@1"}
+    assert stages_run(run(DVC + ["repro", "--pull"], coordinator, env)) == {"report"}
+    run(DVC + ["push"], coordinator, env)
+    run(["git", "add", "-A"], coordinator, env)
+    run(["git", "commit", "-qm", "results with seed 1"], coordinator, env)
+    run(["git", "push", "-q", "origin", "HEAD:main"], coordinator, env)
+    # The viewer (it pulled an experiment) moves too; its plan: everything done, no host has anything to run.
+    run(SRGAN + ["worker", "sync", "origin/main"], viewer, env)
+    targets, said = _plan(viewer, env, "--hosts", "2", "--host", "1")
+    assert targets == [] and "4 runs done, 0 dealt" in said and "host 1: nothing left to run" in said, said
+    lap("round 2: seed 1 in the same clones")
+    print("round 2:", synced[doomed].strip(), "|", plans[doomed].strip(), "|", said.strip())
 
     print("multi-host test timings (s):", {k: round(v, 1) for k, v in timings.items()},
           "total", round(sum(timings.values()), 1))

@@ -14,8 +14,10 @@ import yaml
 from srgan.cli import main as cli_main
 from srgan.core.config import load_params, params_from_dict
 from srgan.core.errors import SrganError
+from srgan.pipeline.done import Done
 from srgan.pipeline.plan import (
     balance,
+    balance_evaluations,
     extractor_flops,
     generator_flops,
     make_plan,
@@ -166,6 +168,61 @@ def test_train_image_count_from_names_manifest_or_known_set(tmp_path: Path) -> N
         train_image_count(unknown, tmp_path / "none")
 
 
+def test_balance_evaluations_gives_every_host_as_many_evaluations() -> None:
+    # Hosts 0 and 1 hold 1 and 2 runs (an evaluation each), host 0 the longer training.
+    assert balance_evaluations(3, [1, 2], [100.0, 40.0]) == [0, 1, 0]
+    assert balance_evaluations(4, [0, 0, 0], [0.0, 0.0, 0.0]) == [0, 1, 2, 0]  # rescoring only: round robin
+    assert balance_evaluations(0, [1], [1.0]) == []
+
+
+def _done(plan, runs) -> frozenset[str]:
+    """Every stage of phase 1 and of the jobs `runs` (experiment, variant, seed) of `plan`."""
+    jobs = [job for host in plan.hosts for job in host]
+    return frozenset([*plan.first, *(t for job in jobs if (job.experiment, job.variant, job.seed) in runs
+                                      for t in job.stages)])
+
+
+def test_what_is_done_is_not_dealt() -> None:
+    raw = _small(_raw_params())
+    raw["seeds"] = [0, 1]
+    params = params_from_dict(raw)
+    every = make_plan(params, 2)
+    seed0 = {(job.experiment, job.variant, job.seed) for host in every.hosts for job in host if job.seed == 0}
+    plan = make_plan(params, 2, done=_done(every, seed0) - {"train_srresnet_mse@1", "evaluate_srresnet_mse@1"})
+    assert plan.runs_done == 9 and plan.dealt == 9
+    assert plan.first == ("train_srresnet_mse@1", "evaluate_srresnet_mse@1") and plan.first_done == 6
+    jobs = [job for host in plan.hosts for job in host]
+    assert {job.seed for job in jobs} == {1} and all(job.train for job in jobs)
+    # The seed-1 runs are balanced as they would be alone.
+    costs = [plan.cost_gflop(h) for h in range(2)]
+    assert max(costs) < 1.5 * min(costs)
+    assert make_plan(params, 2, done=frozenset()).hosts == every.hosts  # nothing done: today's plan
+
+
+def test_a_run_whose_training_is_done_deals_only_its_evaluation() -> None:
+    params = params_from_dict(_small(_raw_params()))
+    every = make_plan(params, 3)
+    runs = {(job.experiment, job.variant, job.seed) for host in every.hosts for job in host}
+    trainings = frozenset(t for t in _done(every, runs) if not t.startswith("evaluate_") or t in every.first)
+    plan = make_plan(params, 3, done=trainings)  # e.g. the scoring code changed: every evaluation reruns
+    assert plan.runs_done == 0 and plan.dealt == 9 and plan.first == ()
+    assert all(not job.train and job.targets == job.stages[1:] for host in plan.hosts for job in host)
+    assert [len(host) for host in plan.hosts] == [3, 3, 3] and plan.cost_gflop(0) == 0.0
+    assert all(t.startswith("evaluate_") for h in range(3) for t in plan.targets(h))
+
+
+def test_a_host_with_nothing_left_gets_no_targets() -> None:
+    params = params_from_dict(_small(_raw_params()))
+    every = make_plan(params, 3)
+    runs = {(job.experiment, job.variant, job.seed) for host in every.hosts for job in host}
+    left = sorted(runs)[0]
+    plan = make_plan(params, 3, done=_done(every, runs - {left}))
+    assert plan.runs_done == 8 and plan.dealt == 1
+    assert [len(host) for host in plan.hosts] == [1, 0, 0] and plan.targets(1) == []
+    with pytest.raises(SrganError, match="--hosts 10: after the first phase the study has 9 runs"):
+        make_plan(params, 10, done=_done(every, runs))  # more hosts than the study has runs: still refused
+
+
 def test_more_hosts_than_runs_is_refused() -> None:
     params = params_from_dict(_small(_raw_params()))
     with pytest.raises(SrganError, match="--hosts 10: after the first phase the study has 9 runs"):
@@ -186,7 +243,7 @@ def small_params(tmp_path: Path) -> Path:
 
 
 def test_plan_command_prints_a_line_per_host(small_params: Path, capsys) -> None:
-    cli_main(["plan", "--params", str(small_params), "--hosts", "2"])
+    cli_main(["plan", "--all", "--params", str(small_params), "--hosts", "2"])
     out, err = capsys.readouterr()
     lines = [line.split("\t") for line in out.splitlines()]
     assert [label for label, _ in lines] == ["first", "0", "1"]
@@ -195,18 +252,63 @@ def test_plan_command_prints_a_line_per_host(small_params: Path, capsys) -> None
     assert [targets.split() for _, targets in lines[1:]] == [plan.targets(0), plan.targets(1)]
     assert err.count("GFLOP") == 2
 
-    cli_main(["plan", "--params", str(small_params), "--hosts", "2", "--host", "1"])
+    cli_main(["plan", "--all", "--params", str(small_params), "--hosts", "2", "--host", "1"])
     assert capsys.readouterr().out == " ".join(plan.targets(1)) + "\n"
-    cli_main(["plan", "--params", str(small_params), "--first"])
+    cli_main(["plan", "--all", "--params", str(small_params), "--first"])
     assert capsys.readouterr().out == " ".join(plan.first) + "\n"
+
+
+@pytest.fixture()
+def project_params(small_params: Path, monkeypatch) -> Path:
+    """A folder whose params.yaml is the small params, as the current folder."""
+    monkeypatch.chdir(small_params.parent)
+    return small_params
+
+
+def test_plan_command_says_what_is_done_and_deals_the_rest(project_params: Path, capsys, monkeypatch) -> None:
+    every = make_plan(load_params(project_params), 2)
+    runs = {(job.experiment, job.variant, job.seed) for host in every.hosts for job in host}
+    left = {("srgan", "vgg19_5_4", 0), ("srresnet", "res34_3", 0)}
+    done = Done(_done(every, runs - left), {}, (), "the DVC remote 'store'", True)
+    monkeypatch.setattr("srgan.pipeline.done.done_stages", lambda root: done)
+    cli_main(["plan", "--hosts", "3"])
+    out, err = capsys.readouterr()
+    lines = dict(line.split("\t") for line in out.splitlines())
+    assert lines["first"] == "" and lines["2"] == ""
+    assert {lines["0"], lines["1"]} == {"train_srgan@vgg19_5_4-0 evaluate_srgan@vgg19_5_4-0",
+                                        "train_srresnet@res34_3-0 evaluate_srresnet@res34_3-0"}
+    assert "7 runs done, 2 dealt to 3 host(s) (done: settled in dvc.lock, outputs in the DVC remote 'store')" in err
+    assert "host 2: nothing left to run\n" in err and "first phase: 6 stage(s) done, nothing to run" in err
+    cli_main(["plan", "--hosts", "3", "--host", "2"])
+    out, err = capsys.readouterr()
+    assert out == "\n" and "host 2: nothing left to run" in err  # `targets=$(...)` is empty: guard dvc repro
+    cli_main(["plan", "--first"])
+    assert capsys.readouterr().out == "\n"
+    # A clone whose dvc.lock holds its own runs, and outputs not pushed, are said.
+    monkeypatch.setattr("srgan.pipeline.done.done_stages", lambda root: Done(
+        frozenset(), {}, ("train_srgan@vgg19_5_4-0",), "the DVC remote 'store'", False))
+    cli_main(["plan", "--hosts", "3"])
+    err = capsys.readouterr().err
+    assert "note: dvc.lock differs from the commit's" in err and "`srgan worker sync COMMIT` resets it" in err
+    assert "note: 1 stage(s) match dvc.lock but their outputs are not in the DVC remote 'store'" in err
+    assert "0 runs done, 9 dealt" in err
+
+
+def test_plan_of_another_params_file_needs_all(small_params: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path / "..")
+    with pytest.raises(SystemExit) as info:
+        cli_main(["plan", "--params", str(small_params), "--hosts", "2"])
+    assert str(info.value).startswith(f"error: --params {small_params}: what is done is known only for the "
+                                      "params.yaml beside dvc.yaml")
 
 
 @pytest.mark.parametrize("args, message", [
     (["--hosts", "2", "--host", "2"], "error: --host must be in 0..1 for --hosts 2, got 2"),
+    (["--host", "1"], "error: --host I needs --hosts N"),
     ([], "error: give --first, or --hosts N (and --host I for one host's targets)"),
     (["--hosts", "30"], "error: --hosts 30: after the first phase the study has 9 runs; use at most 9 hosts"),
 ])
 def test_plan_command_errors_are_one_line(small_params: Path, args: list[str], message: str) -> None:
     with pytest.raises(SystemExit) as info:
-        cli_main(["plan", "--params", str(small_params), *args])
+        cli_main(["plan", "--all", "--params", str(small_params), *args])
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
