@@ -157,3 +157,7 @@ def export_safetensors(checkpoint: Path, out: Path, scale: int, overwrite: bool 
     with atomic_path(out) as tmp:
         tmp.write_bytes(data)
     return len(state)
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.inference.exporting is a library module, not a command: run `srgan export`")

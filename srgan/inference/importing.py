@@ -461,3 +461,7 @@ def import_generator(fmt: str, source: Path, out: Path, scale: int, overwrite: b
     checkpoint[ORIGIN_KEY] = asdict(origin)
     save_checkpoint(out, checkpoint)
     return record, origin
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.inference.importing is a library module, not a command: run `srgan import`")

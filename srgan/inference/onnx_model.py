@@ -92,3 +92,8 @@ def load_onnx_generator(path: Path, scale: int, device: str = "cpu", threads: in
                          f"use --scale {record.architecture.scale} or a x{scale} model")
     origin = read_origin({ORIGIN_KEY: json.loads(meta[META_ORIGIN])}) if META_ORIGIN in meta else None
     return OnnxGenerator(session, scale, session.get_providers(), origin), record
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.inference.onnx_model is a library module, not a command: run "
+                     "`srgan upscale --model MODEL.onnx`")

@@ -165,3 +165,8 @@ def family_error_rate(design: Design, family: int, reps: int, rng: np.random.Gen
     # (family, reps) -> families along the last axis, as holm() takes them
     low, high, p = low.T, high.T, p.T
     return float(has_verdict(low, high, holm(p) if correct else p).any(axis=-1).mean())
+
+
+if __name__ == "__main__":
+    raise SystemExit("error: srgan.report.calibration is a library module, not a command: run "
+                     "`python benchmarks/bench_stats.py`")

@@ -116,7 +116,7 @@ def test_plan_covers_every_stage_but_the_report_once() -> None:
     plan = make_plan(params_from_dict(raw), 3)
     targets = [*plan.first, *(t for host in range(3) for t in plan.targets(host))]
     assert len(targets) == len(set(targets))
-    assert set(targets) | {"report"} == _dvc_stage_instances(raw)
+    assert set(targets) | {"report", "check_params"} == _dvc_stage_instances(raw)  # the check runs on every host
     assert plan.first[:3] == ("prepare_train", "prepare_valid", "prepare_test@sample")
     assert {"train_srresnet_mse@0", "evaluate_srresnet_mse@0", "evaluate_bicubic"} <= set(plan.first)
     for host in range(3):  # each run's training stage travels with its evaluation
@@ -132,7 +132,8 @@ def test_every_seed_is_a_run_of_its_own() -> None:
     raw["seeds"] = [0, 1, 2]
     plan = make_plan(params_from_dict(raw), 4)
     targets = [*plan.first, *(t for host in range(4) for t in plan.targets(host))]
-    assert set(targets) | {"report"} == _dvc_stage_instances(raw) and len(targets) == len(set(targets))
+    # the check runs on every host, before the stages it deals
+    assert set(targets) | {"report", "check_params"} == _dvc_stage_instances(raw) and len(targets) == len(set(targets))
     assert {f"train_srresnet_mse@{s}" for s in (0, 1, 2)} <= set(plan.first)  # every seed's SRGANs start there
     jobs = [job for host in plan.hosts for job in host]
     assert len(jobs) == 3 * (len(raw["srresnet"]["variants"]) + 1 + len(raw["srgan"]["variants"]))
