@@ -425,6 +425,33 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     print(result.text)
 
 
+LOCK_HELP = """\
+dvc.lock entries that keep DVC away from its run-cache. While a stage's dvc.lock entry matches it, `dvc repro`
+and `dvc exp run` check out the outputs the entry names, and look in the run-cache only when the entry does not
+match: so when the entry names outputs that are in neither the DVC cache nor the DVC remote (results another
+machine produced and did not push), DVC trains the stage again, even when this cache holds its own run of it.
+
+forget-unavailable drops exactly those entries; then `dvc repro` restores those stages from the run-cache
+("Stage '...' is cached - skipping run") and runs only what the run-cache does not hold.
+"""
+
+
+def _cmd_lock(args: argparse.Namespace) -> None:
+    from srgan.pipeline.lock import forget_entries, unavailable_entries
+
+    root = Path(args.repo)
+    found = unavailable_entries(root)
+    if not found.stages:
+        print(f"every matching dvc.lock entry's outputs are in {found.looked_in}: nothing to forget")
+        return
+    if not args.dry_run:
+        forget_entries(root, found.stages)
+    verb = "would forget" if args.dry_run else "forgot"
+    print(f"{verb} {len(found.stages)} dvc.lock entries whose outputs are not in {found.looked_in}: "
+          f"{', '.join(found.stages)}" + ("" if args.dry_run else "; `dvc repro` restores them from the run-cache "
+                                          "where it holds them"))
+
+
 CHECK_HELP = """\
 Check a whole params file: every section and key (unknown and missing keys, types, allowed words,
 ranges, the rules between fields) and every loss term of every variant. Prints one line per problem
@@ -514,6 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sync.add_argument("commit", metavar="COMMIT", help="a commit, branch or tag (fetched first when a git remote exists)")
     sync.set_defaults(func=_cmd_worker)
+    lock = sub.add_parser("lock", help="dvc.lock entries that keep DVC from its run-cache: forget-unavailable",
+                          description=LOCK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lock.add_argument("action", choices=("forget-unavailable",),
+                      help="forget-unavailable: drop the entries whose outputs are in neither the cache nor the remote")
+    lock.add_argument("--repo", default=".", help="the project folder (default: here)")
+    lock.add_argument("--dry-run", action="store_true", help="only list the entries")
+    lock.set_defaults(func=_cmd_lock)
     check = sub.add_parser("check", help="check a params file: one line per problem (exit 1), or 'ok'",
                            description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")

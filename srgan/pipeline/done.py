@@ -112,7 +112,8 @@ def decide(stages: Sequence[LockedStage], stored: frozenset[str], store: str) ->
 # ---------------------------------------------------------------- from DVC
 
 
-def _locked_names(root: Path) -> set[str]:
+def locked_names(root: Path) -> set[str]:
+    """The stage names dvc.lock at `root` has entries for."""
     path = root / LOCK_FILE
     if not path.is_file():
         return set()
@@ -126,7 +127,7 @@ def _lock_committed(root: Path) -> bool:
     return result.returncode != 0 or not result.stdout.strip()
 
 
-def _locked_stages(repo, locked: set[str]) -> list[LockedStage]:
+def locked_stages(repo, locked: set[str]) -> list[LockedStage]:
     """dvc.yaml's stage instances (as DVC resolves them for params.yaml) beside their dvc.lock entries."""
     from dvc.dependency.param import ParamsDependency
 
@@ -164,7 +165,7 @@ def _locked_stages(repo, locked: set[str]) -> list[LockedStage]:
     return result
 
 
-def _stored(repo, digests: set[str]) -> tuple[frozenset[str], str]:
+def stored_digests(repo, digests: set[str]) -> tuple[frozenset[str], str]:
     """The digests found in the default DVC remote (or, with none configured, the cache), and where that is."""
     from dvc.config import NoRemoteError
     from dvc_data.hashfile.hash_info import HashInfo
@@ -187,10 +188,10 @@ def done_stages(root: Path) -> Done:
 
     try:
         with Repo(str(root)) as repo:
-            stages = _locked_stages(repo, _locked_names(root))
+            stages = locked_stages(repo, locked_names(root))
             wanted = {digest for stage in stages if stage.mismatch is None
                       for _, digest, cached in stage.outs if cached and digest}
-            stored, store = _stored(repo, wanted)
+            stored, store = stored_digests(repo, wanted)
     except NotDvcRepoError:
         raise SrganError(f"{root} is not a DVC project: run `srgan plan` in the project's clone, or add --all "
                          "(every run dealt, nothing checked)") from None

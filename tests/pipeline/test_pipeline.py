@@ -251,6 +251,34 @@ def test_fresh_clone_with_the_cache_is_up_to_date(project, tmp_path):
     assert _changed(clone, env) == set(), "a fresh workspace must not rerun finished stages"
 
 
+def test_an_unavailable_lock_entry_reruns_a_stage_the_run_cache_holds_until_it_is_forgotten(project, tmp_path):
+    """A clone that shares this cache (which holds its own run of every stage) at a commit whose dvc.lock names
+    another machine's outputs for SRResNet-MSE, pushed nowhere: DVC trusts the entry, finds its outputs nowhere and
+    trains again; with the entry forgotten (`srgan lock forget-unavailable`) it restores the run-cache's run."""
+    from dvc.utils.serialize import modify_yaml
+
+    repo, env, _ = project
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path, env)
+    run(DVC + ["cache", "dir", "--local", str(repo / ".dvc" / "cache")], clone, env)
+    with modify_yaml(str(clone / "dvc.lock")) as lock:  # as another machine's run of the same stage wrote it
+        out = next(o for o in lock["stages"]["train_srresnet_mse@0"]["outs"] if o["path"] == "models/srresnet/mse/seed0")
+        out["md5"] = "0123456789abcdef0123456789abcdef.dir"
+    run(["git", "commit", "-qam", "results from another machine"], clone, env)
+    target = ["train_srresnet_mse@0"]
+    assert "train_srresnet_mse@0" in stages_run(run(DVC + ["repro", *target], clone, env))  # DVC's behaviour
+
+    run(["git", "checkout", "-q", "--", "."], clone, env)
+    run(DVC + ["checkout", "--force"], clone, env, ok=False)  # the foreign outputs are nowhere: a warning
+    srgan = [sys.executable, "-m", "srgan", "lock", "forget-unavailable"]
+    said = run(srgan, clone, env)
+    assert said.startswith("forgot 1 dvc.lock entries whose outputs are not in the DVC cache (no DVC remote is "
+                           "configured): train_srresnet_mse@0;"), said
+    out = run(DVC + ["repro", *target], clone, env)
+    assert "train_srresnet_mse@0" not in stages_run(out) and "Stage 'train_srresnet_mse@0' is cached" in out, out
+    assert run(srgan, clone, env).startswith("every matching dvc.lock entry's outputs are in the DVC cache")
+
+
 def test_queued_experiment_runs_only_the_changed_variant(project):
     repo, env, _ = project
     run(DVC + ["exp", "run", "--queue", "-S", "srgan.variants.hybrid_res18_4.mse=0.5"], repo, env)
