@@ -38,8 +38,8 @@ import pandas as pd
 
 from srgan.core.artifacts import write_text_atomic
 from srgan.core.errors import SrganError
-from srgan.report.differences import experiment_markdown, sentence_lines
 from srgan.report.compare import resolve_rev
+from srgan.report.differences import experiment_markdown, sentence_lines
 from srgan.report.stats import FIXED, PairedDifference, compare_models, compare_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
