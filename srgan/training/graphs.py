@@ -43,9 +43,13 @@ def _root_cause(error: BaseException) -> str:
 def cuda_capture(step: StepFn, inputs: tuple[Tensor, Tensor]) -> tuple[torch.cuda.CUDAGraph, dict[str, Tensor]]:
     """Record `step(*inputs)` into a new CUDA graph (nothing runs while capturing); (graph, its outputs).
 
-    On failure the graph's memory pool is handed back before the exception goes on: on some torch
-    versions a failed capture otherwise leaves the caching allocator counting a capture under way.
+    On failure the thread's current stream is put back and the graph's memory pool handed back
+    before the exception goes on. torch's `graph.__exit__` calls `capture_end` and only then leaves
+    its capture-stream context, with no `finally`: when `capture_end` raises (an invalidated capture
+    does) the thread would stay on the capture stream, and every later step would run there. On some
+    torch versions a failed capture also leaves the caching allocator counting a capture under way.
     """
+    previous = torch.cuda.current_stream()
     graph = torch.cuda.CUDAGraph()
     try:
         # thread_local: only this thread's CUDA calls can spoil the capture; the default ("global")
@@ -53,8 +57,11 @@ def cuda_capture(step: StepFn, inputs: tuple[Tensor, Tensor]) -> tuple[torch.cud
         with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             outputs = step(*inputs)
     except BaseException:
-        if hasattr(graph, "reset"):
-            graph.reset()
+        try:
+            torch.cuda.set_stream(previous)
+        finally:
+            if hasattr(graph, "reset"):
+                graph.reset()
         raise
     return graph, outputs
 

@@ -744,10 +744,31 @@ def test_restoring_a_task_drops_its_captured_step():
     assert task.graphed and task.captured.lrs[0] is task.optimizers["generator"].param_groups[0]["lr"]
 
 
+class _Streams:
+    """CUDA's current-stream API (`torch.cuda.current_stream`, `set_stream`, `stream`) on a plain attribute:
+    what `cuda_capture` and torch's graph context call, without a GPU."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.current = "default stream"
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: self.current)
+        monkeypatch.setattr(torch.cuda, "set_stream", self.set_stream)
+        monkeypatch.setattr(torch.cuda, "stream", self.stream)
+
+    def set_stream(self, stream) -> None:
+        self.current = stream
+
+    @contextlib.contextmanager
+    def stream(self, stream):
+        before, self.current = self.current, stream
+        yield
+        self.current = before
+
+
 def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch):
     """The capture call itself, with CUDA's graph objects recorded (no GPU here): thread_local mode, so
     another thread's CUDA call cannot spoil it; a failed capture resets its graph (frees its pool)."""
     calls = []
+    _Streams(monkeypatch)
 
     class Graph:
         def reset(self):
@@ -771,6 +792,46 @@ def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch)
     with pytest.raises(RuntimeError, match="not permitted"):
         srgan.training.graphs.cuda_capture(failing, inputs)
     assert calls == ["thread_local", "thread_local", "reset"]
+
+
+@pytest.mark.parametrize("fails_in", ["step", "capture_end", "capture_begin"])
+def test_a_failed_capture_puts_the_threads_stream_back(monkeypatch, fails_in):
+    """torch's own graph context (`torch.cuda.graph`), driven without a GPU: its __exit__ calls capture_end
+    and only then leaves the capture stream, with no finally, so an invalidated capture (capture_end raises)
+    would leave the thread capturing-stream-bound; `cuda_capture` puts the stream back in every case."""
+    streams = _Streams(monkeypatch)
+    events = []
+
+    class Graph:
+        def capture_begin(self, *pool, **options):
+            events.append(("begin", streams.current))
+            if fails_in == "capture_begin":
+                raise RuntimeError("CUDA error: capture_begin failed")
+
+        def capture_end(self):
+            events.append(("end", streams.current))
+            if fails_in in ("step", "capture_end"):
+                raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
+
+        def reset(self):
+            events.append(("reset", streams.current))
+
+    for name in ("synchronize", "empty_cache"):
+        monkeypatch.setattr(torch.cuda, name, lambda *a, **k: None)
+    monkeypatch.setattr(torch._C, "_host_emptyCache", lambda: None, raising=False)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda.graph, "default_capture_stream", "capture stream")
+
+    def step(a, b):
+        if fails_in == "step":
+            raise RuntimeError("operation not permitted when stream is capturing")
+        return {"sum": a + b}
+
+    with pytest.raises(RuntimeError):
+        srgan.training.graphs.cuda_capture(step, (torch.ones(1), torch.ones(1)))
+    assert ("begin", "capture stream") in events  # the capture ran on the capture stream
+    assert streams.current == "default stream"
+    assert events[-1] == ("reset", "default stream")  # the pool is handed back after the stream is
 
 
 def test_a_failed_capture_goes_on_eagerly_for_auto_with_its_cause_logged(caplog):
