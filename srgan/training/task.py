@@ -75,6 +75,16 @@ def for_training(model: nn.Module, runtime: Runtime) -> nn.Module:
     return model
 
 
+def frozen_for_training(module: nn.Module, runtime: Runtime) -> nn.Module:
+    """A loss and its frozen networks (the content loss's feature extractors) as the step runs them: on the
+    device in the training memory format (`Runtime.prepare_model`), eval mode, no gradients for their weights.
+
+    channels_last matters on CUDA: a convolution whose input is NHWC and whose weights are NCHW converts the
+    weights on every call (every VGG-19 layer, twice per step). On the CPU oneDNN already ran those convolutions
+    in NHWC (the input decides), and the weights' own format gives the same bits (tested)."""
+    return runtime.prepare_model(module).requires_grad_(False).eval()
+
+
 def wrapped(model: nn.Module, runtime: Runtime) -> nn.Module:
     """The module as the step functions see it: DDP-wrapped and/or compiled."""
     if runtime.distributed:

@@ -630,6 +630,37 @@ def test_a_whole_training_step_never_reads_a_value_on_the_host(experiment):
     assert task.guard.health.read() == (0, 0, [])
 
 
+@pytest.mark.parametrize("term", ["vgg19_5_4", "res34_3"])
+def test_feature_extractors_train_channels_last_frozen_and_in_eval(term):
+    """The tasks prepare the content loss as the generator (runtime.prepare_model: NHWC weights, no per-call
+    conversion on CUDA), frozen and in eval mode, and it stays so through a step. On the CPU the NHWC weights
+    give the very bits of the NCHW ones (oneDNN already ran NHWC for NHWC inputs): the loss and its gradient
+    into sr_img are equal, so CPU runs (the default profile's numbers) do not move."""
+    nhwc = Runtime(torch.device("cpu"), None, True)
+    p = srgan_params(steps=2, patch_px=32)
+    torch.manual_seed(0)
+    task = SRGANTask(SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=32),
+                     feature_content_loss({"mse": 0.6, term: 0.4}, "random"), 1e-3, p, 2, nhwc)
+    task.train_step(torch.rand(2, 3, 8, 8).contiguous(memory_format=torch.channels_last),
+                    torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last))
+    (extractor,) = task.context.content_loss.extractors
+    convs = [m.weight for m in extractor.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not any(w.requires_grad for w in extractor.parameters())
+    assert not any(m.training for m in task.context.content_loss.modules())
+
+    nchw_loss = feature_content_loss({"mse": 0.6, term: 0.4}, "random")  # as the tasks had it: .to(device) only
+    images = [torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(i)).contiguous(
+        memory_format=torch.channels_last) for i in range(2)]
+    results = []
+    for loss in (nchw_loss, task.context.content_loss):
+        sr_img = images[0].clone().requires_grad_(True)
+        total, _ = loss(sr_img, images[1])
+        total.backward()
+        results.append((total.detach(), sr_img.grad))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
 def test_cuda_graphs_apply_only_where_they_can():
     cuda = torch.device("cuda")
     assert use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs="auto"))[0]
