@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -426,7 +426,9 @@ class PatchDataset(Dataset):
         store = ImageStore.build([self.images[draw.image]], self.spec.scale)
         local = PatchDraw(0, draw.top, draw.left, draw.side, draw.quarter_turns, draw.flip, draw.angle_deg)
         lr, hr = cut_patches(store, [local], self.spec)
-        return lr[0], hr[0]
+        # Contiguous (C, H, W) items, so the loader's batches are NCHW as before and Runtime.to_device decides
+        # their layout (channels_last or not) alone.
+        return lr[0].contiguous(), hr[0].contiguous()
 
 
 class DevicePatches:
@@ -480,34 +482,53 @@ def _share(batch_size: int, micro_batches: int, world_size: int) -> int:
     return per_process
 
 
+@dataclass(frozen=True)
+class StepInputs:
+    """What a training loop feeds its steps. `batches` yields per step either the (LR, HR) patches (the CPU
+    loader; `cut` is None) or a 1-tuple of the batch's packed draws, which `cut` turns into patches on the
+    device (the device sampler, `DevicePatches.cut`): the training step cuts them itself, inside its CUDA
+    graph when it is graphed."""
+
+    batches: Iterable[tuple[Tensor, ...]]
+    cut: Callable[[Tensor], tuple[Tensor, Tensor]] | None
+
+
 def patch_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, *,
                   micro_batches: int, rank: int, world_size: int, device: torch.device, on_device: bool,
-                  num_workers: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """This process's share of every remaining batch of the plan (steps start_step+1 ..), as (LR, HR).
+                  num_workers: int) -> StepInputs:
+    """This process's share of every remaining batch of the plan (steps start_step+1 ..).
 
     Process `rank` of `world_size` takes items rank, rank + world_size, ... of each global batch of
     `plan.batch_size` items (as DistributedSampler splits it). On CUDA with `on_device`, the patches
-    are cut there (`DevicePatches`) when the training set takes at most half the free memory;
-    otherwise by the CPU loader (`PatchDataset` in DataLoader workers), with one log line. The same
-    patches either way.
+    are cut there (`DevicePatches`; the batches are packed draws and `cut` cuts them) when the training
+    set takes at most half the free memory; otherwise by the CPU loader (`PatchDataset` in DataLoader
+    workers; the batches are (LR, HR)), with one log line. The same patches either way.
     """
     per_process = _share(plan.batch_size, micro_batches, world_size)
     if on_device and device.type == "cuda":
         fits, line = fits_on_device(images, device)
         if fits:
             log.info("patches cut on the device: %s", line)
-            yield from device_batches(DevicePatches(images, spec, device), plan, start_step, rank, world_size)
-            return
+            patches = DevicePatches(images, spec, device)
+            return StepInputs(device_draws(patches, plan, start_step, rank, world_size), patches.cut)
         log.warning("patches cut by the CPU loader: %s does not fit in half of it", line)
-    yield from loader_batches(images, spec, plan, start_step, per_process, rank, world_size, device, num_workers)
+    return StepInputs(loader_batches(images, spec, plan, start_step, per_process, rank, world_size, device,
+                                     num_workers), None)
+
+
+def device_draws(patches: DevicePatches, plan: PatchPlan, start_step: int, rank: int,
+                 world_size: int) -> Iterator[tuple[Tensor]]:
+    """The packed draws (`DevicePatches.draws`) of this process's share of each remaining global batch."""
+    items, batch_size = plan.items(start_step), plan.batch_size
+    for start in range(0, len(items), batch_size):
+        yield (patches.draws(items[start : start + batch_size][rank::world_size]),)
 
 
 def device_batches(patches: DevicePatches, plan: PatchPlan, start_step: int, rank: int,
                    world_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """Batches cut by the device sampler: this process's share of each remaining global batch."""
-    items, batch_size = plan.items(start_step), plan.batch_size
-    for start in range(0, len(items), batch_size):
-        yield patches.batch(items[start : start + batch_size][rank::world_size])
+    """Batches cut by the device sampler: this process's share of each remaining global batch, as (LR, HR)."""
+    for (packed,) in device_draws(patches, plan, start_step, rank, world_size):
+        yield patches.cut(packed)
 
 
 def loader_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, per_process: int,
