@@ -99,7 +99,8 @@ def test_both_samplers_cut_the_patches_they_cut_before_draws_were_packed(key: tu
     lr_items, hr_items = (torch.stack(column) for column in zip(*(loader[i] for i in items)))
 
     def digest(lr_img: torch.Tensor, hr_img: torch.Tensor) -> str:
-        return hashlib.sha256(lr_img.contiguous().numpy().tobytes() + hr_img.contiguous().numpy().tobytes()).hexdigest()[:16]
+        data = lr_img.contiguous().numpy().tobytes() + hr_img.contiguous().numpy().tobytes()
+        return hashlib.sha256(data).hexdigest()[:16]
 
     assert hashlib.sha256(repr(draws).encode()).hexdigest()[:16] == TODAYS_PATCHES[key][0]
     assert digest(lr_batch, hr_batch) == digest(lr_items, hr_items) == TODAYS_PATCHES[key][1]

@@ -992,7 +992,8 @@ def test_the_loop_with_the_device_sampler_in_its_graphed_step_writes_what_the_cp
         a, b = _files(tmp_path / "loader" / folder), _files(tmp_path / "device" / folder)
         assert a == b, f"{folder} differs: {sorted(k for k in a if a[k] != b.get(k))}"
     timing = json.loads((tmp_path / "device" / "logs" / "timing.json").read_text())
-    assert timing["graphed"] and timing["graph_note"] == "captured after 3 eager warm-up steps (patches cut inside the graph)"
+    assert timing["graphed"]
+    assert timing["graph_note"] == "captured after 3 eager warm-up steps (patches cut inside the graph)"
 
 
 @pytest.mark.parametrize("world", [1, 2])
