@@ -4,10 +4,10 @@
 the batches of its patch plan: from the CPU loader (DataLoader workers) or, on CUDA,
 from the training set held in GPU memory (`srgan.datasets.patches`; the same
 patches), where each step takes its batch's packed draws and cuts the patches itself,
-inside its CUDA graph (`Task.cut_in_step`). Beside the loop stand two small pieces it calls at their cadence:
-`Validation` (PSNR-Y / SSIM-Y of the averaged generator, the best weights so far;
-`srgan.training.validation`) and `CheckpointPoints` (best.pt / last.pt at each point;
-`srgan.training.points`). The loop logs at `execution.log_every` and saves the
+inside its CUDA graph (`Task.cut_in_step`). Beside the loop stand two small pieces it
+calls at their cadence: `Validation` (PSNR-Y / SSIM-Y of the averaged generator, the
+best weights so far; `srgan.training.validation`) and `CheckpointPoints` (best.pt /
+last.pt at each point; `srgan.training.points`). The loop logs at `execution.log_every` and saves the
 resume state every `execution.checkpoint_every` steps (`srgan.training.store`).
 
 Nothing in a step waits for the device. A non-finite loss or gradient makes its
