@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from benchmarks.gpu_check.common import SCALE, Setup, build, free, train_params
+from srgan.core.runtime import Runtime
 from srgan.training.task import Task
 
 PARITY_FACTOR, PARITY_FLOOR = 10.0, 1e-3  # a group's drift <= max(PARITY_FACTOR x noise floor, PARITY_FLOOR)
@@ -179,13 +180,14 @@ def parity(setup: Setup, kind: str, precision: str, steps: int = 30) -> dict:
     cut_after, bad_step = steps // 3, steps // 2  # 10 and 15 of 30
     p = train_params(setup, steps, lr_schedule="step", lr_decay_step=cut_after, ema_decay=0.999)
     batches = _batches(setup, steps, bad_step)
+    to_device = Runtime(setup.device, None, True).to_device  # NHWC on the device, as the loop feeds a step
     runs, starts, notes, losses = {}, {}, {}, {}
     for label, graphs in (("eager", "never"), ("eager_again", "never"), ("graphed", "auto")):
         task = build(setup, kind, precision, graphs, p)
         starts[label] = snapshot(task)
         scalars: list[dict[str, Tensor]] = []
         for lr_img, hr_img in batches:
-            out = task.train_step(task.runtime.to_device(lr_img), task.runtime.to_device(hr_img))
+            out = task.train_step(to_device(lr_img), to_device(hr_img))
             scalars.append({k: v.detach().float().clone() for k, v in out.items()})  # a replay overwrites them
             task.end_step()
         losses[label] = {k: torch.stack([s[k] for s in scalars]).cpu().double() for k in scalars[0]}
