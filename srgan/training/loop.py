@@ -11,7 +11,7 @@ last.pt at each point; `srgan.training.points`). The loop logs at `execution.log
 resume state every `execution.checkpoint_every` steps (`srgan.training.store`).
 
 Nothing in a step waits for the device. A non-finite loss or gradient makes its
-step a no-op on the device (`srgan.training.steps.StepGuard`); the loop reads the
+step a no-op on the device (`srgan.training.guard.StepGuard`); the loop reads the
 guard's record only at its checkpoints of attention — logging, validation,
 checkpoint points, resume saves and the last step — and then counts the skipped
 steps against `max_bad_steps`, or stops naming the first offending step and what
