@@ -11,7 +11,7 @@ optimiser steps and the EMA update — for
 The configurations run alternately, each round timing `--steps` steps after warm-up (and the
 graph capture), and the median round is reported. Feature extractors use random weights
 (timing only). On the CPU only the baseline runs. Prints a markdown table with the ratio to the
-baseline, and returns the rows (benchmarks/gpu_check.py calls `run`).
+baseline, and returns the rows (tests/benchmarks/test_benchmarks.py calls `run`).
 
 usage: python benchmarks/bench_train.py [--batch 16] [--patch 96] [--steps 10] [--rounds 3] [--compile]
 """

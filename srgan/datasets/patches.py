@@ -10,29 +10,32 @@ cleanly across DDP ranks.
 - `cut_patches` cuts a batch of draws from an `ImageStore` (the training HR and LR
   images as flat uint8 buffers on one device) with tensor indexing: crops, flips
   and quarter turns gather pixels; the study's 10-degree rotation samples HR
-  bicubically (float64) and makes its LR from the rotated patch.
+  bicubically (float64) and makes its LR from the rotated patch. A batch's draws
+  travel as one packed tensor (`pack_draws`; `cut_packed` cuts from it).
 - Two samplers, one result: `PatchDataset` (the CPU loader: one item at a time in
   DataLoader workers) and `DevicePatches` (the whole training set in GPU memory, a
-  batch per call, no loader). `tests/test_patches.py` runs both on the CPU and
+  batch per call, no loader). `tests/datasets/test_patches.py` runs both on the CPU and
   checks that their patches are identical.
 
 LR patches: for `none` and `flip_rot90` the LR patch is the matching crop of the
 prepared LR image (PIL bicubic of the whole HR image, as at test time), so crops sit
 on the LR grid (multiples of `scale`). For `rot10_hflip` it is the antialiased bicubic
 downscale of the rotated HR patch (torch, float64, rounded to 8 bit; within 5 levels of
-PIL's fixed-point bicubic at about 10 % of the pixels, measured in tests/test_patches.py).
+PIL's fixed-point bicubic at about 10 % of the pixels, measured in tests/datasets/test_patches.py).
 The rotation is torch's bicubic `grid_sample` about the window's centre, turning the way
 PIL's rotate does (1.0 level mean difference from PIL's, measured there too). float64 on
 both samplers: a CPU and a GPU round the same values to the same 8-bit patch.
-Patches come out as float32 RGB in [0, 1]: LR (N, 3, P/s, P/s), HR (N, 3, P, P).
+Patches come out as float32 RGB in [0, 1]: LR (N, 3, P/s, P/s), HR (N, 3, P, P), NHWC in
+memory (channels_last), the layout the networks train in.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -174,6 +177,10 @@ def draw_patch(index: int, sizes_hw: Sequence[tuple[int, int]], spec: PatchSpec,
                epoch_orders: dict[int, np.ndarray] | None = None) -> PatchDraw:
     """The draw of item `index`: a pure function of (spec.seed, index) and the image sizes.
 
+    Each item has its own generator, seeded with (seed, index): a generator shared by a batch or a run
+    would make an item depend on the items drawn before it (its worker, rank, resume step). A draw
+    costs about 30 us on the host (0.5 ms for a batch of 16; measured on a busy 2-core AMD EPYC), which
+    a replayed CUDA-graph step hides: the host draws the next batch while the device trains on this one.
     epoch_orders: a cache of each pass's image order (per-epoch plans), filled as needed.
     """
     rng = np.random.default_rng([spec.seed, index])
@@ -260,11 +267,36 @@ class ImageStore:
                    sizes_hw=sizes, scale=scale)
 
 
-def _column(draws: Sequence[PatchDraw], name: str, device: torch.device, dtype=torch.int64) -> Tensor:
-    values = torch.tensor([getattr(d, name) for d in draws], dtype=dtype)
-    if device.type == "cuda":
-        values = values.pin_memory().to(device, non_blocking=True)  # no host sync per step
-    return values.view(-1, 1, 1)
+# A batch of draws crosses to the device as one (B, 7) int64 table, the angle's float64 bits in its last
+# column: one pinned host-to-device copy per step (it was one per column), and on CUDA a static input that a
+# captured step can cut its patches from (`srgan.training.graphs`).
+DRAW_COLUMNS = ("image", "top", "left", "side", "quarter_turns", "flip", "angle_deg")
+
+
+def pack_draws(draws: Sequence[PatchDraw]) -> Tensor:
+    """(B, 7) int64 host tensor of `draws`, columns as DRAW_COLUMNS (angle_deg: its float64 bits)."""
+    table = np.empty((len(draws), len(DRAW_COLUMNS)), dtype=np.int64)
+    table[:, :6] = [(d.image, d.top, d.left, d.side, d.quarter_turns, int(d.flip)) for d in draws]
+    table[:, 6] = np.array([d.angle_deg for d in draws], dtype=np.float64).view(np.int64)
+    return torch.from_numpy(table)
+
+
+class _Columns(NamedTuple):
+    """A packed batch's columns on the device, each (B, 1, 1) to broadcast over a patch's pixels."""
+
+    image: Tensor  # int64
+    top: Tensor  # int64, HR px
+    left: Tensor
+    side: Tensor
+    quarter_turns: Tensor
+    flip: Tensor  # bool
+    angle_deg: Tensor  # float64
+
+
+def _columns(packed: Tensor) -> _Columns:
+    ints = [packed[:, k].view(-1, 1, 1) for k in range(5)]
+    flip = packed[:, 5].view(-1, 1, 1) != 0
+    return _Columns(*ints, flip, packed[:, 6].view(torch.float64).view(-1, 1, 1))
 
 
 def _dihedral_source(size: int, turns: Tensor, flip: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -288,15 +320,15 @@ def _gather(buffer: Tensor, offset: Tensor, width: Tensor, row: Tensor, col: Ten
 
 
 def _to_float(patch_u8: Tensor) -> Tensor:
-    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [0, 1]."""
-    return patch_u8.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [0, 1], NHWC in memory (channels_last): the layout the
+    networks train in, so the loop's `Runtime.to_device` has nothing left to convert."""
+    return patch_u8.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last).float().div_(255.0)
 
 
-def _cut_dihedral(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
+def _cut_dihedral(store: ImageStore, draws: _Columns, spec: PatchSpec) -> tuple[Tensor, Tensor]:
     device, s = store.device, spec.scale
-    image = _column(draws, "image", device).view(-1)
-    top, left = _column(draws, "top", device), _column(draws, "left", device)
-    turns, flip = _column(draws, "quarter_turns", device), _column(draws, "flip", device, torch.bool)
+    image = draws.image.view(-1)
+    top, left, turns, flip = draws.top, draws.left, draws.quarter_turns, draws.flip
     offset_hr, offset_lr = store.hr_offset[image].view(-1, 1, 1), store.lr_offset[image].view(-1, 1, 1)
     width = store.width[image].view(-1, 1, 1)
     row, col = _dihedral_source(spec.patch_px, turns, flip, device)
@@ -311,7 +343,7 @@ def _round_u8(x: Tensor) -> Tensor:
     return x.clamp(0, 255).add_(0.5).floor_().to(torch.uint8)
 
 
-def _cut_rotated(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
+def _cut_rotated(store: ImageStore, draws: _Columns, spec: PatchSpec) -> tuple[Tensor, Tensor]:
     """The study's augmentation: HR rotated about the window's centre (bicubic, float64, rounded to 8 bit),
     LR its antialiased bicubic downscale (float64, rounded), then both mirrored when drawn so.
 
@@ -323,11 +355,12 @@ def _cut_rotated(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec)
     device, p = store.device, spec.patch_px
     nearest = spec.rotation == "nearest_black"  # the study's: the crop itself turns, its corners go black
     side = p if nearest else rotation_window(p, ROT10_MAX_DEG)
-    image = _column(draws, "image", device).view(-1)
+    image = draws.image.view(-1)
     offset, width = store.hr_offset[image].view(-1, 1, 1), store.width[image].view(-1, 1, 1)
     height = store.height[image].view(-1, 1, 1)
-    centre_y = _column(draws, "top", device, torch.float64) + _column(draws, "side", device, torch.float64) / 2
-    centre_x = _column(draws, "left", device, torch.float64) + _column(draws, "side", device, torch.float64) / 2
+    side_f = draws.side.to(torch.float64)
+    centre_y = draws.top.to(torch.float64) + side_f / 2
+    centre_x = draws.left.to(torch.float64) + side_f / 2
     top, left = torch.floor(centre_y).long() - side // 2, torch.floor(centre_x).long() - side // 2
     span = torch.arange(side, device=device)
     rows = torch.minimum((top + span.view(1, -1, 1)).clamp(min=0), height - 1)
@@ -335,28 +368,38 @@ def _cut_rotated(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec)
     window = _gather(store.hr, offset, width, rows, cols).permute(0, 3, 1, 2).to(torch.float64)  # (B, 3, S, S)
     # affine_grid maps the output's normalised coordinates to the window's (align_corners=False):
     # the output pixel at (dx, dy) px from the patch centre reads the window at the centre + R(angle) (dx, dy).
-    angle = torch.deg2rad(_column(draws, "angle_deg", device, torch.float64).view(-1))
+    angle = torch.deg2rad(draws.angle_deg.view(-1))
     cos, sin = torch.cos(angle) * p / side, torch.sin(angle) * p / side
     shift_x = 2 * (centre_x.view(-1) - left.view(-1)) / side - 1
     shift_y = 2 * (centre_y.view(-1) - top.view(-1)) / side - 1
     theta = torch.stack([torch.stack([cos, -sin, shift_x], dim=1), torch.stack([sin, cos, shift_y], dim=1)], dim=1)
-    grid = F.affine_grid(theta, [len(draws), 3, p, p], align_corners=False)
+    grid = F.affine_grid(theta, [image.shape[0], 3, p, p], align_corners=False)
     hr = F.grid_sample(window, grid, mode="nearest" if nearest else "bicubic",
                        padding_mode="zeros" if nearest else "border", align_corners=False)
     hr_u8 = _round_u8(hr)  # (B, 3, P, P)
     lr_u8 = _round_u8(F.interpolate(hr_u8.to(torch.float64), size=(spec.lr_px, spec.lr_px), mode="bicubic",
                                     antialias=True, align_corners=False))
-    flip = _column(draws, "flip", device, torch.bool).view(-1, 1, 1, 1)
+    flip = draws.flip.view(-1, 1, 1, 1)
     hr_u8 = torch.where(flip, hr_u8.flip(3), hr_u8)
     lr_u8 = torch.where(flip, lr_u8.flip(3), lr_u8)
     return _to_float(lr_u8.permute(0, 2, 3, 1)), _to_float(hr_u8.permute(0, 2, 3, 1))
 
 
-def cut_patches(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
-    """(LR, HR) float32 patches of `draws` from `store`, on the store's device."""
+def cut_packed(store: ImageStore, packed: Tensor, spec: PatchSpec) -> tuple[Tensor, Tensor]:
+    """(LR, HR) float32 patches (NHWC in memory) of a packed batch of draws (`pack_draws`), on the store's device.
+
+    A host `packed` crosses in one non-blocking copy (pinned memory makes it asynchronous). Given on the
+    device, the cut is device work alone, with fixed shapes and no host read: a CUDA graph can capture it
+    (the training step does, `srgan.training.graphs`)."""
+    draws = _columns(packed.to(store.device, non_blocking=True))
     if spec.augment == "rot10_hflip":
         return _cut_rotated(store, draws, spec)
     return _cut_dihedral(store, draws, spec)
+
+
+def cut_patches(store: ImageStore, draws: Sequence[PatchDraw], spec: PatchSpec) -> tuple[Tensor, Tensor]:
+    """(LR, HR) float32 patches of `draws` from `store`, on the store's device."""
+    return cut_packed(store, pack_draws(draws), spec)
 
 
 # ---------------------------------------------------------------- the two samplers
@@ -383,24 +426,40 @@ class PatchDataset(Dataset):
         store = ImageStore.build([self.images[draw.image]], self.spec.scale)
         local = PatchDraw(0, draw.top, draw.left, draw.side, draw.quarter_turns, draw.flip, draw.angle_deg)
         lr, hr = cut_patches(store, [local], self.spec)
-        return lr[0], hr[0]
+        # Contiguous (C, H, W) items, so the loader's batches are NCHW as before and Runtime.to_device decides
+        # their layout (channels_last or not) alone.
+        return lr[0].contiguous(), hr[0].contiguous()
 
 
 class DevicePatches:
     """The whole training set in device memory; a batch of patches per call, cut there (no loader).
 
-    The draws are the CPU loader's (`draw_patch`), so the patches are the same.
+    The draws are the CPU loader's (`draw_patch`), so the patches are the same. A batch is two halves:
+    `draws` (host: the items' draws packed in one tensor, pinned on CUDA) and `cut` (device: one copy of
+    that tensor, then indexing and resampling only), so a training step can take the packed draws as its
+    input and cut its own patches inside its CUDA graph. `batch` does both.
+    pin_memory: pin the packed draws (default: on CUDA), so that their copy does not wait for the host.
     """
 
-    def __init__(self, images: list[TrainImage], spec: PatchSpec, device: torch.device) -> None:
+    def __init__(self, images: list[TrainImage], spec: PatchSpec, device: torch.device,
+                 pin_memory: bool | None = None) -> None:
         check_images(images, spec)
         self.spec = spec
         self.store = ImageStore.build(images, spec.scale, device)
+        self.pin_memory = self.store.device.type == "cuda" if pin_memory is None else pin_memory
         self._orders: dict[int, np.ndarray] = {}
 
+    def draws(self, items: Sequence[int]) -> Tensor:
+        """The items' draws packed (`pack_draws`): (len(items), 7) int64 on the host, pinned if asked."""
+        packed = pack_draws([draw_patch(i, self.store.sizes_hw, self.spec, self._orders) for i in items])
+        return packed.pin_memory() if self.pin_memory else packed
+
+    def cut(self, packed: Tensor) -> tuple[Tensor, Tensor]:
+        """(LR, HR) patches of packed draws (`cut_packed`); graph-capturable when `packed` is on the device."""
+        return cut_packed(self.store, packed, self.spec)
+
     def batch(self, items: Sequence[int]) -> tuple[Tensor, Tensor]:
-        draws = [draw_patch(i, self.store.sizes_hw, self.spec, self._orders) for i in items]
-        return cut_patches(self.store, draws, self.spec)
+        return self.cut(self.draws(items))
 
 
 def fits_on_device(images: Sequence[TrainImage], device: torch.device, fraction: float = 0.5) -> tuple[bool, str]:
@@ -423,34 +482,53 @@ def _share(batch_size: int, micro_batches: int, world_size: int) -> int:
     return per_process
 
 
+@dataclass(frozen=True)
+class StepInputs:
+    """What a training loop feeds its steps. `batches` yields per step either the (LR, HR) patches (the CPU
+    loader; `cut` is None) or a 1-tuple of the batch's packed draws, which `cut` turns into patches on the
+    device (the device sampler, `DevicePatches.cut`): the training step cuts them itself, inside its CUDA
+    graph when it is graphed."""
+
+    batches: Iterable[tuple[Tensor, ...]]
+    cut: Callable[[Tensor], tuple[Tensor, Tensor]] | None
+
+
 def patch_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, *,
                   micro_batches: int, rank: int, world_size: int, device: torch.device, on_device: bool,
-                  num_workers: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """This process's share of every remaining batch of the plan (steps start_step+1 ..), as (LR, HR).
+                  num_workers: int) -> StepInputs:
+    """This process's share of every remaining batch of the plan (steps start_step+1 ..).
 
     Process `rank` of `world_size` takes items rank, rank + world_size, ... of each global batch of
     `plan.batch_size` items (as DistributedSampler splits it). On CUDA with `on_device`, the patches
-    are cut there (`DevicePatches`) when the training set takes at most half the free memory;
-    otherwise by the CPU loader (`PatchDataset` in DataLoader workers), with one log line. The same
-    patches either way.
+    are cut there (`DevicePatches`; the batches are packed draws and `cut` cuts them) when the training
+    set takes at most half the free memory; otherwise by the CPU loader (`PatchDataset` in DataLoader
+    workers; the batches are (LR, HR)), with one log line. The same patches either way.
     """
     per_process = _share(plan.batch_size, micro_batches, world_size)
     if on_device and device.type == "cuda":
         fits, line = fits_on_device(images, device)
         if fits:
             log.info("patches cut on the device: %s", line)
-            yield from device_batches(DevicePatches(images, spec, device), plan, start_step, rank, world_size)
-            return
+            patches = DevicePatches(images, spec, device)
+            return StepInputs(device_draws(patches, plan, start_step, rank, world_size), patches.cut)
         log.warning("patches cut by the CPU loader: %s does not fit in half of it", line)
-    yield from loader_batches(images, spec, plan, start_step, per_process, rank, world_size, device, num_workers)
+    return StepInputs(loader_batches(images, spec, plan, start_step, per_process, rank, world_size, device,
+                                     num_workers), None)
+
+
+def device_draws(patches: DevicePatches, plan: PatchPlan, start_step: int, rank: int,
+                 world_size: int) -> Iterator[tuple[Tensor]]:
+    """The packed draws (`DevicePatches.draws`) of this process's share of each remaining global batch."""
+    items, batch_size = plan.items(start_step), plan.batch_size
+    for start in range(0, len(items), batch_size):
+        yield (patches.draws(items[start : start + batch_size][rank::world_size]),)
 
 
 def device_batches(patches: DevicePatches, plan: PatchPlan, start_step: int, rank: int,
                    world_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """Batches cut by the device sampler: this process's share of each remaining global batch."""
-    items, batch_size = plan.items(start_step), plan.batch_size
-    for start in range(0, len(items), batch_size):
-        yield patches.batch(items[start : start + batch_size][rank::world_size])
+    """Batches cut by the device sampler: this process's share of each remaining global batch, as (LR, HR)."""
+    for (packed,) in device_draws(patches, plan, start_step, rank, world_size):
+        yield patches.cut(packed)
 
 
 def loader_batches(images: list[TrainImage], spec: PatchSpec, plan: PatchPlan, start_step: int, per_process: int,

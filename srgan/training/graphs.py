@@ -17,7 +17,7 @@ from srgan.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-StepFn = Callable[[Tensor, Tensor], dict[str, Tensor]]
+StepFn = Callable[..., dict[str, Tensor]]  # (lr_img, hr_img) -> loss scalars, or the same with a cut before it
 
 
 def _exception_text(error: BaseException) -> str:
@@ -43,9 +43,13 @@ def _root_cause(error: BaseException) -> str:
 def cuda_capture(step: StepFn, inputs: tuple[Tensor, Tensor]) -> tuple[torch.cuda.CUDAGraph, dict[str, Tensor]]:
     """Record `step(*inputs)` into a new CUDA graph (nothing runs while capturing); (graph, its outputs).
 
-    On failure the graph's memory pool is handed back before the exception goes on: on some torch
-    versions a failed capture otherwise leaves the caching allocator counting a capture under way.
+    On failure the thread's current stream is put back and the graph's memory pool handed back
+    before the exception goes on. torch's `graph.__exit__` calls `capture_end` and only then leaves
+    its capture-stream context, with no `finally`: when `capture_end` raises (an invalidated capture
+    does) the thread would stay on the capture stream, and every later step would run there. On some
+    torch versions a failed capture also leaves the caching allocator counting a capture under way.
     """
+    previous = torch.cuda.current_stream()
     graph = torch.cuda.CUDAGraph()
     try:
         # thread_local: only this thread's CUDA calls can spoil the capture; the default ("global")
@@ -53,8 +57,11 @@ def cuda_capture(step: StepFn, inputs: tuple[Tensor, Tensor]) -> tuple[torch.cud
         with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             outputs = step(*inputs)
     except BaseException:
-        if hasattr(graph, "reset"):
-            graph.reset()
+        try:
+            torch.cuda.set_stream(previous)
+        finally:
+            if hasattr(graph, "reset"):
+                graph.reset()
         raise
     return graph, outputs
 
@@ -79,9 +86,16 @@ class CapturedStep:
 
     The first `warmup` calls run eagerly on a side stream (cuDNN picks its algorithms, the
     fused optimisers create their state); the next call captures the step from static input
-    buffers, and every call then copies its batch into those buffers and replays the graph.
+    buffers, and every call then copies its inputs into those buffers and replays the graph.
     Every call is a real training step. The outputs are static tensors that the next call
     overwrites: read them (or copy them) before the next step.
+
+    step: the step on a batch, (lr_img, hr_img) -> loss scalars. cut: None, and each call takes
+    (lr_img, hr_img); or a function of a batch's packed draws that cuts its patches on the device
+    (`srgan.datasets.patches.DevicePatches.cut`), and each call takes the packed draws: the cut
+    is captured with the step (its shapes are fixed), so a replay copies one small tensor in and
+    launches nothing else. Should the capture with the cut inside fail, the step is captured
+    without it (the cut then runs eagerly before each replay) and the cause logged at WARNING.
 
     mode: runtime.cuda_graphs, "auto" or "required". When the capture fails, "auto" logs the
     whole cause at WARNING and runs every step eagerly from then on (the same step function);
@@ -90,21 +104,25 @@ class CapturedStep:
     """
 
     def __init__(self, step: StepFn, optimizers: list[torch.optim.Optimizer], device: torch.device,
-                 mode: str = "auto", capture: Callable = cuda_capture, warmup: int = 3) -> None:
+                 mode: str = "auto", capture: Callable = cuda_capture, warmup: int = 3,
+                 cut: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None) -> None:
         self.step, self.optimizers, self.device, self.mode = step, optimizers, device, mode
-        self.capture, self.warmup = capture, warmup
+        self.capture, self.warmup, self.cut = capture, warmup, cut
         self.calls = 0
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager = False  # the capture failed: every step runs eagerly (the same step function)
-        self.inputs: tuple[Tensor, Tensor] | None = None
+        self.cut_inside = cut is not None  # the graph cuts the patches (False: the cut runs before each replay)
+        self.inputs: tuple[Tensor, ...] | None = None
         self.outputs: dict[str, Tensor] = {}
         self.lrs: list[Tensor] = []  # the learning-rate tensors the graph reads
         self.note = f"not captured: the session ended within its {warmup} eager warm-up steps"
+        self._cut_note = ""
 
-    def fresh(self) -> CapturedStep:
-        """A new, uncaptured step of the same function (this one's graph is released)."""
+    def fresh(self, cut: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None) -> CapturedStep:
+        """A new, uncaptured step of the same function, with this cut or `cut` (this one's graph is released)."""
         self.release()
-        return CapturedStep(self.step, self.optimizers, self.device, self.mode, self.capture, self.warmup)
+        return CapturedStep(self.step, self.optimizers, self.device, self.mode, self.capture, self.warmup,
+                            cut or self.cut)
 
     def release(self) -> None:
         """Drop the graph and its static buffers."""
@@ -112,52 +130,85 @@ class CapturedStep:
             self.graph.reset()
         self.graph, self.inputs, self.outputs, self.lrs = None, None, {}, []
 
-    def __call__(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
+    def _images(self, inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return self.cut(*inputs) if self.cut is not None else inputs
+
+    def _whole(self, *inputs: Tensor) -> dict[str, Tensor]:
+        """The step with its cut: what runs eagerly, and what is captured when the cut is inside."""
+        return self.step(*self._images(inputs))
+
+    def __call__(self, *inputs: Tensor) -> dict[str, Tensor]:
+        """One training step on (lr_img, hr_img), or on a batch's packed draws when there is a cut."""
         if self.eager:
-            return self.step(lr_img, hr_img)
+            return self._whole(*inputs)
         if self.graph is None and self.calls < self.warmup:
             self.calls += 1
-            return self._warm_up(lr_img, hr_img)
-        if self.graph is None and not self._capture(lr_img, hr_img):
-            return self.step(lr_img, hr_img)
+            return self._warm_up(inputs)
+        if self.graph is None and not self._capture(inputs):
+            return self._whole(*inputs)
         check_captured_lrs(self.optimizers, self.lrs)
-        self.inputs[0].copy_(lr_img, non_blocking=True)
-        self.inputs[1].copy_(hr_img, non_blocking=True)
+        for static, value in zip(self.inputs, inputs if self.cut_inside else self._images(inputs), strict=True):
+            static.copy_(value, non_blocking=True)
         self.graph.replay()
         return self.outputs
 
-    def _warm_up(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
+    def _warm_up(self, inputs: tuple[Tensor, ...]) -> dict[str, Tensor]:
         if self.device.type != "cuda":
-            return self.step(lr_img, hr_img)
+            return self._whole(*inputs)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            out = self.step(lr_img, hr_img)
+            out = self._whole(*inputs)
         torch.cuda.current_stream().wait_stream(side)
         return out
 
-    def _capture(self, lr_img: Tensor, hr_img: Tensor) -> bool:
-        """Record the step into a graph; False when the capture failed and mode "auto" goes on eagerly."""
-        self.inputs = (lr_img.clone(), hr_img.clone())  # clone keeps the memory format
+    def _static(self, inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        # Copies on the device that the graph reads and each replay refills (keeping the memory format);
+        # packed draws come pinned from the host.
+        return tuple(value.to(self.device, copy=True) for value in inputs)
+
+    def _record(self, step: StepFn, inputs: tuple[Tensor, ...]) -> None:
+        self.inputs = self._static(inputs)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        try:
-            self.graph, self.outputs = self.capture(self.step, self.inputs)
-        except Exception as e:  # noqa: BLE001  (whatever stopped the capture, its cause is reported)
-            self._capture_failed(e)
-            return False
+        self.graph, self.outputs = self.capture(step, self.inputs)
+
+    def _capture(self, inputs: tuple[Tensor, ...]) -> bool:
+        """Record the step into a graph; False when the capture failed and mode "auto" goes on eagerly."""
+        if self.cut_inside:
+            try:
+                self._record(self._whole, inputs)
+            except Exception as e:  # noqa: BLE001  (the step alone may still capture)
+                self._discard()
+                self.cut_inside = False
+                self._cut_note = f"patches cut before each replay; with the cut inside: {_root_cause(e)}"
+                log.warning("CUDA graph capture of the training step with its patch cut inside failed; capturing the "
+                            "step alone, patches cut eagerly before each replay. The cause:\n  %s", _exception_text(e))
+        if not self.cut_inside:
+            try:
+                self._record(self.step, self._images(inputs))
+            except Exception as e:  # noqa: BLE001  (whatever stopped the capture, its cause is reported)
+                self._capture_failed(e)
+                return False
         self.lrs = [group["lr"] for opt in self.optimizers for group in opt.param_groups]
         self.note = f"captured after {self.calls} eager warm-up steps"
+        if self.cut is not None:
+            self.note += " (patches cut inside the graph)" if self.cut_inside else f" ({self._cut_note})"
         log.info("training step captured as a CUDA graph after %d eager steps", self.calls)
         return True
 
-    def _capture_failed(self, error: Exception) -> None:
-        self.eager, self.graph, self.inputs, self.outputs = True, None, None, {}
-        for opt in self.optimizers:  # the gradients the capture allocated from the graph's pool
+    def _discard(self) -> None:
+        """Forget a failed capture: its buffers, and the gradients it allocated from the graph's pool."""
+        self.graph, self.inputs, self.outputs = None, None, {}
+        for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
+
+    def _capture_failed(self, error: Exception) -> None:
+        self._discard()
+        self.eager = True
         cause = _root_cause(error)
         self.note = f"capture failed, eager steps: {cause}"
         if self.mode == "required":

@@ -3,14 +3,15 @@
 `TrainingRun` drives a task through the `Task` contract (`srgan.training.task`) over
 the batches of its patch plan: from the CPU loader (DataLoader workers) or, on CUDA,
 from the training set held in GPU memory (`srgan.datasets.patches`; the same
-patches). Beside the loop stand two small pieces it calls at their cadence:
-`Validation` (PSNR-Y / SSIM-Y of the averaged generator, the best weights so far;
-`srgan.training.validation`) and `CheckpointPoints` (best.pt / last.pt at each point;
-`srgan.training.points`). The loop logs at `execution.log_every` and saves the
+patches), where each step takes its batch's packed draws and cuts the patches itself,
+inside its CUDA graph (`Task.cut_in_step`). Beside the loop stand two small pieces it
+calls at their cadence: `Validation` (PSNR-Y / SSIM-Y of the averaged generator, the
+best weights so far; `srgan.training.validation`) and `CheckpointPoints` (best.pt /
+last.pt at each point; `srgan.training.points`). The loop logs at `execution.log_every` and saves the
 resume state every `execution.checkpoint_every` steps (`srgan.training.store`).
 
 Nothing in a step waits for the device. A non-finite loss or gradient makes its
-step a no-op on the device (`srgan.training.steps.StepGuard`); the loop reads the
+step a no-op on the device (`srgan.training.guard.StepGuard`); the loop reads the
 guard's record only at its checkpoints of attention — logging, validation,
 checkpoint points, resume saves and the last step — and then counts the skipped
 steps against `max_bad_steps`, or stops naming the first offending step and what
@@ -183,27 +184,31 @@ class TrainingRun:
         self.runtime.barrier()
         try:
             runtime = self.runtime
-            batches = (
-                (runtime.to_device(lr_img), runtime.to_device(hr_img))
-                for lr_img, hr_img in patch_batches(
-                    self.data.train_images, self.patch_spec, self.plan, start_step,
-                    micro_batches=self.p.grad_accumulation, rank=runtime.rank, world_size=runtime.world_size,
-                    device=runtime.device, on_device=self.execution.patches_on_device,
-                    num_workers=self.execution.num_workers))
+            source = patch_batches(
+                self.data.train_images, self.patch_spec, self.plan, start_step,
+                micro_batches=self.p.grad_accumulation, rank=runtime.rank, world_size=runtime.world_size,
+                device=runtime.device, on_device=self.execution.patches_on_device,
+                num_workers=self.execution.num_workers)
+            if source.cut is not None:  # the device sampler: each step cuts its patches from the batch's draws
+                cut, layout = source.cut, torch.channels_last if runtime.channels_last else torch.contiguous_format
+                self.task.cut_in_step(lambda packed: tuple(img.contiguous(memory_format=layout) for img in cut(packed)))
+                batches = source.batches
+            else:
+                batches = ((runtime.to_device(lr_img), runtime.to_device(hr_img)) for lr_img, hr_img in source.batches)
             if self.log is not None:
                 batches = self.log.progress(batches, self.steps, start_step, self.spec.variant,
                                             self.execution.progress)
-            for step, (lr_img, hr_img) in enumerate(batches, start=start_step + 1):
-                self._step(step, lr_img, hr_img)
+            for step, inputs in enumerate(batches, start=start_step + 1):
+                self._step(step, inputs)
         finally:
             if self.log is not None:
                 self.log.close()
         return self._finish(start_step, time.time() - started)
 
-    def _step(self, step: int, lr_img: Tensor, hr_img: Tensor) -> None:
+    def _step(self, step: int, inputs: tuple[Tensor, ...]) -> None:
         self.clock.before(step)
         tick = time.perf_counter()
-        scalars = self.task.train_step(lr_img, hr_img)
+        scalars = self.task.train_step(*inputs)
         self.task.end_step()
         self.state.step = step
         if step == self.steps:

@@ -28,7 +28,7 @@ from srgan.training.points import PointPlan
 from srgan.training.run import patch_plan, run_task
 from srgan.training.setup import TrainingSetup
 from srgan.training.step import StepContext, add_parts, finish_step, micro_batches, no_sync, unwrap
-from srgan.training.task import TaskBase, for_training, wrapped
+from srgan.training.task import TaskBase, for_training, frozen_for_training, wrapped
 
 
 @dataclass
@@ -111,7 +111,7 @@ class SRGANTask(TaskBase):
                  adversarial_gradient: bool = True) -> None:
         generator = for_training(generator, runtime)
         discriminator = for_training(discriminator, runtime)
-        content_loss = content_loss.to(runtime.device)
+        content_loss = frozen_for_training(content_loss, runtime)
         checks = gan_checks(content_loss, check_grads=runtime.amp_dtype != torch.float16)
         super().__init__(generator, {"generator": generator, "discriminator": discriminator}, checks, p,
                          total_steps, runtime)

@@ -22,7 +22,7 @@ from srgan.training.points import PointPlan
 from srgan.training.run import patch_plan, run_task
 from srgan.training.setup import TrainingSetup
 from srgan.training.step import StepContext, add_parts, finish_step, micro_batches, no_sync
-from srgan.training.task import TaskBase, for_training, wrapped
+from srgan.training.task import TaskBase, for_training, frozen_for_training, wrapped
 
 
 @dataclass
@@ -72,7 +72,7 @@ class SRResNetTask(TaskBase):
     def __init__(self, generator: SRResNet, content_loss: ContentLoss, p, total_steps: int,
                  runtime: Runtime) -> None:
         generator = for_training(generator, runtime)
-        content_loss = content_loss.to(runtime.device)
+        content_loss = frozen_for_training(content_loss, runtime)
         checks = pretrain_checks(content_loss, check_grads=runtime.amp_dtype != torch.float16)
         super().__init__(generator, {"generator": generator}, checks, p, total_steps, runtime)
         self.context = PretrainContext(wrapped(generator, runtime), content_loss, self.optimizers["generator"],

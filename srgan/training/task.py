@@ -10,12 +10,15 @@ A task owns its networks, fused Adam optimisers (betas 0.9/0.999, learning rate 
 tensor), learning-rate schedules, fp16 loss scaler, the non-finite guard and the weight average
 (EMA) of its generator. Its step runs eagerly or, on CUDA with `runtime.cuda_graphs` auto or
 required, captured once as a CUDA graph and replayed (`srgan.training.graphs`) — the same step
-function either way; `graphed` / `graph_note` say which (for timing.json).
+function either way; `graphed` / `graph_note` say which (for timing.json). With the device patch
+sampler the step takes its batch's packed draws and cuts the patches itself (`cut_in_step`), inside
+the graph when it is graphed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
@@ -37,8 +40,14 @@ class Task(Protocol):
 
     experiment: str  # "srresnet" | "srgan"
 
-    def train_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        """One whole step; returns its loss scalars (device tensors, read before the next step)."""
+    def train_step(self, *inputs: Tensor) -> dict[str, Tensor]:
+        """One whole step on (lr_img, hr_img), or on a batch's packed draws after `cut_in_step`; returns its loss
+        scalars (device tensors, read before the next step)."""
+
+    def cut_in_step(self, cut: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
+        """From now on each step takes a batch's packed draws and cuts its patches with `cut` (the device
+        sampler's, `srgan.datasets.patches.DevicePatches.cut`) as its first work: inside the CUDA graph when
+        the step is graphed, eagerly otherwise."""
 
     def end_step(self) -> None:
         """After every step, taken or skipped: advance the learning-rate schedules."""
@@ -73,6 +82,16 @@ def for_training(model: nn.Module, runtime: Runtime) -> nn.Module:
     if runtime.distributed and runtime.device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
+
+
+def frozen_for_training(module: nn.Module, runtime: Runtime) -> nn.Module:
+    """A loss and its frozen networks (the content loss's feature extractors) as the step runs them: on the
+    device in the training memory format (`Runtime.prepare_model`), eval mode, no gradients for their weights.
+
+    channels_last matters on CUDA: a convolution whose input is NHWC and whose weights are NCHW converts the
+    weights on every call (every VGG-19 layer, twice per step). On the CPU oneDNN already ran those convolutions
+    in NHWC (the input decides), and the weights' own format gives the same bits (tested)."""
+    return runtime.prepare_model(module).requires_grad_(False).eval()
 
 
 def wrapped(model: nn.Module, runtime: Runtime) -> nn.Module:
@@ -114,6 +133,7 @@ class TaskBase:
         self.step_context = StepContext(runtime, p.grad_accumulation, self.scaler, self.guard)
         self.ema = EMA(generator, p.ema_decay) if p.ema_decay > 0 else None
         graphs, self._no_graph_note = graph_plan(runtime)
+        self.cut: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None  # `cut_in_step`
         self.captured: CapturedStep | None = (
             CapturedStep(self._eager_step, list(self.optimizers.values()), runtime.device, runtime.cuda_graphs)
             if graphs else None)
@@ -127,12 +147,18 @@ class TaskBase:
             self.ema.update(self.generator, skipped=self.guard.found_inf)
         return scalars
 
-    def train_step(self, lr_img: Tensor, hr_img: Tensor) -> dict[str, Tensor]:
-        """One whole step (optimisers, EMA); a non-finite loss or gradient makes it a no-op on the device,
-        recorded for `read_health`."""
+    def train_step(self, *inputs: Tensor) -> dict[str, Tensor]:
+        """One whole step (optimisers, EMA) on (lr_img, hr_img), or on packed draws after `cut_in_step`; a
+        non-finite loss or gradient makes it a no-op on the device, recorded for `read_health`."""
         if self.captured is not None:
-            return self.captured(lr_img, hr_img)
-        return self._eager_step(lr_img, hr_img)
+            return self.captured(*inputs)
+        return self._eager_step(*(self.cut(*inputs) if self.cut is not None else inputs))
+
+    def cut_in_step(self, cut: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
+        """Each step cuts its own patches from packed draws (see `Task`); a captured step is captured afresh."""
+        self.cut = cut
+        if self.captured is not None:
+            self.captured = self.captured.fresh(cut)
 
     def end_step(self) -> None:
         for schedule in self.schedules.values():

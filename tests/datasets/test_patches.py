@@ -6,6 +6,7 @@ draws, checked against the CPU loader bit for bit, and the index maths against n
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 from skimage import data as skdata
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from srgan.core.errors import SrganError
 from srgan.core.images import bicubic_downscale, mod_crop
@@ -25,6 +27,7 @@ from srgan.datasets.patches import (
     PatchPlan,
     PatchSpec,
     cut_patches,
+    device_batches,
     draw_patch,
     fits_on_device,
     max_angle_deg,
@@ -67,6 +70,80 @@ def test_device_sampler_on_the_cpu_cuts_the_cpu_loaders_patches(augment: str, ro
     for k, item in enumerate(items):
         lr_img, hr_img = loader[item]
         assert torch.equal(lr_img, lr_batch[k]) and torch.equal(hr_img, hr_batch[k]), item
+
+
+# sha256[:16] of the draws (repr of the PatchDraw list) and of the patches (LR then HR float32 bytes, NCHW order)
+# of items 0..23 (patch 48, seed 7, `_photos`), computed with the sampler as it was at dce678d, before draws
+# were packed into one tensor per batch and patches came out NHWC: the patches of every profile are the same.
+TODAYS_PATCHES = {
+    ("none", "bicubic", False): ("27187952b16f281d", "9b948c3e0792e134"),
+    ("none", "bicubic", True): ("ac6f2c9c48e3bdb2", "3289f82cf56460f8"),
+    ("flip_rot90", "bicubic", False): ("f96a7c0cc338b7d6", "b1d2c7e783920323"),
+    ("flip_rot90", "bicubic", True): ("828af7de0cd98302", "25aacefc53343c26"),
+    ("rot10_hflip", "bicubic", False): ("a6150a436f7157d9", "f9e8f95382aabf59"),
+    ("rot10_hflip", "bicubic", True): ("8f6b241223ef7847", "3dd1c4503907a6c3"),
+    ("rot10_hflip", "nearest_black", False): ("0a75d492a55e00c2", "811bd424ec9b7a86"),
+    ("rot10_hflip", "nearest_black", True): ("0e4f8cc1faf6939e", "12eabb41bbf9b6d1"),
+}
+
+
+@pytest.mark.parametrize("key", list(TODAYS_PATCHES), ids=lambda k: "-".join(map(str, k)))
+def test_both_samplers_cut_the_patches_they_cut_before_draws_were_packed(key: tuple[str, str, bool]) -> None:
+    augment, rotation, per_epoch = key
+    images = _photos()
+    spec = PatchSpec(patch_px=48, scale=SCALE, augment=augment, seed=7, per_epoch=per_epoch, rotation=rotation)
+    items = list(range(24))
+    draws = [draw_patch(i, [i.hr_u8.shape[:2] for i in images], spec) for i in items]
+    lr_batch, hr_batch = DevicePatches(images, spec, torch.device("cpu")).batch(items)
+    loader = PatchDataset(images, spec, length=24)
+    lr_items, hr_items = (torch.stack(column) for column in zip(*(loader[i] for i in items)))
+
+    def digest(lr_img: torch.Tensor, hr_img: torch.Tensor) -> str:
+        data = lr_img.contiguous().numpy().tobytes() + hr_img.contiguous().numpy().tobytes()
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    assert hashlib.sha256(repr(draws).encode()).hexdigest()[:16] == TODAYS_PATCHES[key][0]
+    assert digest(lr_batch, hr_batch) == digest(lr_items, hr_items) == TODAYS_PATCHES[key][1]
+    # NHWC in memory, as the networks train: the loop's Runtime.to_device has nothing to convert.
+    assert lr_batch.is_contiguous(memory_format=torch.channels_last)
+    assert hr_batch.is_contiguous(memory_format=torch.channels_last)
+
+
+class _HostTensors(TorchDispatchMode):
+    """Counts the tensors made from host data (torch.tensor, torch.from_numpy: aten.lift_fresh)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        self.count += func is torch.ops.aten.lift_fresh.default
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("augment", AUGMENTS)
+def test_a_batch_of_draws_crosses_to_the_device_in_one_pinned_copy(augment: str, monkeypatch) -> None:
+    """Each step of the device sampler makes one host tensor (the packed draws: it was one per column, 5 to 7)
+    and pins it once; the cut itself makes none, so on CUDA it is device work a graph can capture."""
+    pinned = []
+
+    def pin(self: torch.Tensor) -> torch.Tensor:  # this CPU cannot pin: count, and hand a copy back as CUDA would
+        pinned.append((tuple(self.shape), self.dtype))
+        return self.clone()
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin)
+    images = _photos()
+    spec = PatchSpec(patch_px=48, scale=SCALE, augment=augment, seed=7, per_epoch=False)
+    patches = DevicePatches(images, spec, torch.device("cpu"), pin_memory=True)
+    plan = PatchPlan(unit="step", length=5, batch_size=4, num_images=len(images))
+    with _HostTensors() as host:
+        batches = list(device_batches(patches, plan, 0, 0, 1))
+    assert len(batches) == 5 and host.count == 5 and pinned == [((4, 7), torch.int64)] * 5
+    packed = patches.draws([0, 1, 2, 3])
+    with _HostTensors() as host:
+        lr_img, hr_img = patches.cut(packed)
+    assert host.count == 0 and torch.equal(hr_img, batches[0][1]) and torch.equal(lr_img, batches[0][0])
+    assert not DevicePatches(images, spec, torch.device("cpu")).pin_memory  # pinned by default on CUDA only
 
 
 def test_each_pass_of_a_per_epoch_plan_draws_every_image_once() -> None:

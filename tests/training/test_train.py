@@ -7,6 +7,7 @@ paper's discriminator takes part, which dominates a step's cost). Helpers: train
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import srgan.training.graphs
 import srgan.training.loop
 import srgan.training.srgan
+import srgan.training.task
 import srgan.training.validation
 from srgan.core.artifacts import load_checkpoint
 from srgan.core.config import ModelParams
@@ -34,7 +36,16 @@ from srgan.core.records import (
     read_summary,
 )
 from srgan.core.runtime import Runtime
-from srgan.datasets.patches import DevicePatches, PatchPlan, device_batches, loader_batches, patch_batches
+from srgan.datasets.patches import (
+    DevicePatches,
+    PatchPlan,
+    PatchSpec,
+    StepInputs,
+    device_batches,
+    device_draws,
+    loader_batches,
+    patch_batches,
+)
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.losses.content import ContentLoss
 from srgan.losses.extractors import feature_content_loss
@@ -419,8 +430,10 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
     spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("epoch", {8: ""}, {8: 4}, ()))
     run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
-    batches = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
-                            world_size=1, device=CPU.device, on_device=True, num_workers=0)
+    source = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
+                           world_size=1, device=CPU.device, on_device=True, num_workers=0)
+    assert source.cut is None  # the CPU loader: (LR, HR) batches
+    batches = source.batches
     shown = [round(float(hr_img.mean()) * 255 - 10) // 20 for _, hr in batches for hr_img in hr]
     epochs = [shown[i : i + 4] for i in range(0, len(shown), 4)]
     assert len(epochs) == 4 == run.steps // plan.steps_per_epoch
@@ -630,6 +643,37 @@ def test_a_whole_training_step_never_reads_a_value_on_the_host(experiment):
     assert task.guard.health.read() == (0, 0, [])
 
 
+@pytest.mark.parametrize("term", ["vgg19_5_4", "res34_3"])
+def test_feature_extractors_train_channels_last_frozen_and_in_eval(term):
+    """The tasks prepare the content loss as the generator (runtime.prepare_model: NHWC weights, no per-call
+    conversion on CUDA), frozen and in eval mode, and it stays so through a step. On the CPU the NHWC weights
+    give the very bits of the NCHW ones (oneDNN already ran NHWC for NHWC inputs): the loss and its gradient
+    into sr_img are equal, so CPU runs (the default profile's numbers) do not move."""
+    nhwc = Runtime(torch.device("cpu"), None, True)
+    p = srgan_params(steps=2, patch_px=32)
+    torch.manual_seed(0)
+    task = SRGANTask(SRResNet(num_blocks=1, channels=8), Discriminator(patch_px=32),
+                     feature_content_loss({"mse": 0.6, term: 0.4}, "random"), 1e-3, p, 2, nhwc)
+    task.train_step(torch.rand(2, 3, 8, 8).contiguous(memory_format=torch.channels_last),
+                    torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last))
+    (extractor,) = task.context.content_loss.extractors
+    convs = [m.weight for m in extractor.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not any(w.requires_grad for w in extractor.parameters())
+    assert not any(m.training for m in task.context.content_loss.modules())
+
+    nchw_loss = feature_content_loss({"mse": 0.6, term: 0.4}, "random")  # as the tasks had it: .to(device) only
+    images = [torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(i)).contiguous(
+        memory_format=torch.channels_last) for i in range(2)]
+    results = []
+    for loss in (nchw_loss, task.context.content_loss):
+        sr_img = images[0].clone().requires_grad_(True)
+        total, _ = loss(sr_img, images[1])
+        total.backward()
+        results.append((total.detach(), sr_img.grad))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
 def test_cuda_graphs_apply_only_where_they_can():
     cuda = torch.device("cuda")
     assert use_cuda_graphs(Runtime(cuda, torch.bfloat16, True, cuda_graphs="auto"))[0]
@@ -744,10 +788,31 @@ def test_restoring_a_task_drops_its_captured_step():
     assert task.graphed and task.captured.lrs[0] is task.optimizers["generator"].param_groups[0]["lr"]
 
 
+class _Streams:
+    """CUDA's current-stream API (`torch.cuda.current_stream`, `set_stream`, `stream`) on a plain attribute:
+    what `cuda_capture` and torch's graph context call, without a GPU."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.current = "default stream"
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: self.current)
+        monkeypatch.setattr(torch.cuda, "set_stream", self.set_stream)
+        monkeypatch.setattr(torch.cuda, "stream", self.stream)
+
+    def set_stream(self, stream) -> None:
+        self.current = stream
+
+    @contextlib.contextmanager
+    def stream(self, stream):
+        before, self.current = self.current, stream
+        yield
+        self.current = before
+
+
 def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch):
     """The capture call itself, with CUDA's graph objects recorded (no GPU here): thread_local mode, so
     another thread's CUDA call cannot spoil it; a failed capture resets its graph (frees its pool)."""
     calls = []
+    _Streams(monkeypatch)
 
     class Graph:
         def reset(self):
@@ -771,6 +836,46 @@ def test_cuda_capture_is_thread_local_and_hands_a_failed_graph_back(monkeypatch)
     with pytest.raises(RuntimeError, match="not permitted"):
         srgan.training.graphs.cuda_capture(failing, inputs)
     assert calls == ["thread_local", "thread_local", "reset"]
+
+
+@pytest.mark.parametrize("fails_in", ["step", "capture_end", "capture_begin"])
+def test_a_failed_capture_puts_the_threads_stream_back(monkeypatch, fails_in):
+    """torch's own graph context (`torch.cuda.graph`), driven without a GPU: its __exit__ calls capture_end
+    and only then leaves the capture stream, with no finally, so an invalidated capture (capture_end raises)
+    would leave the thread capturing-stream-bound; `cuda_capture` puts the stream back in every case."""
+    streams = _Streams(monkeypatch)
+    events = []
+
+    class Graph:
+        def capture_begin(self, *pool, **options):
+            events.append(("begin", streams.current))
+            if fails_in == "capture_begin":
+                raise RuntimeError("CUDA error: capture_begin failed")
+
+        def capture_end(self):
+            events.append(("end", streams.current))
+            if fails_in in ("step", "capture_end"):
+                raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
+
+        def reset(self):
+            events.append(("reset", streams.current))
+
+    for name in ("synchronize", "empty_cache"):
+        monkeypatch.setattr(torch.cuda, name, lambda *a, **k: None)
+    monkeypatch.setattr(torch._C, "_host_emptyCache", lambda: None, raising=False)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda.graph, "default_capture_stream", "capture stream")
+
+    def step(a, b):
+        if fails_in == "step":
+            raise RuntimeError("operation not permitted when stream is capturing")
+        return {"sum": a + b}
+
+    with pytest.raises(RuntimeError):
+        srgan.training.graphs.cuda_capture(step, (torch.ones(1), torch.ones(1)))
+    assert ("begin", "capture stream") in events  # the capture ran on the capture stream
+    assert streams.current == "default stream"
+    assert events[-1] == ("reset", "default stream")  # the pool is handed back after the stream is
 
 
 def test_a_failed_capture_goes_on_eagerly_for_auto_with_its_cause_logged(caplog):
@@ -799,6 +904,96 @@ def test_a_failed_capture_stops_in_one_line_for_required(caplog):
     assert "\n" not in message and "operation not permitted when stream is capturing" in message
     assert "runtime.cuda_graphs: auto" in message
     assert "previous error during capture" in caplog.text  # the whole chain is in the log
+
+
+# ---------------------------------------------------------------- the sampler inside the step
+
+
+def _draws_and_batches(augment: str, steps: int = 6) -> tuple[DevicePatches, list[torch.Tensor]]:
+    """The device sampler on the CPU (the code that runs on CUDA) and `steps` batches of packed draws."""
+    train, _ = images(count=3)
+    spec = PatchSpec(patch_px=32, scale=SCALE, augment=augment, seed=0, per_epoch=False)
+    patches = DevicePatches(train, spec, torch.device("cpu"))
+    plan = PatchPlan(unit="step", length=steps, batch_size=2, num_images=len(train))
+    return patches, [packed for (packed,) in device_draws(patches, plan, 0, 0, 1)]
+
+
+@pytest.mark.parametrize("augment", ["flip_rot90", "rot10_hflip"])
+def test_a_step_that_cuts_its_own_patches_trains_as_the_step_given_them(augment):
+    """cut_in_step: eager, and captured with the cut inside the graph (the CPU stand-in replays the captured
+    function on the static packed draws), each step trains exactly as the eager step on the cut patches."""
+    patches, draws = _draws_and_batches(augment)
+    eager_images, eager_cut, captured = (_captured_task("required", _cpu_capture) for _ in range(3))
+    eager_images.captured = eager_cut.captured = None
+    eager_cut.cut_in_step(patches.cut)
+    captured.cut_in_step(patches.cut)
+    for i, packed in enumerate(draws):
+        lr_img, hr_img = patches.cut(packed)
+        losses = [eager_images.train_step(lr_img, hr_img)["loss/content"].clone(),
+                  eager_cut.train_step(packed)["loss/content"].clone(),
+                  captured.train_step(packed)["loss/content"].clone()]
+        for task in (eager_images, eager_cut, captured):
+            task.end_step()
+        assert torch.equal(losses[0], losses[1]) and torch.equal(losses[0], losses[2]), i
+    assert captured.graphed and captured.captured.cut_inside
+    assert captured.graph_note == "captured after 3 eager warm-up steps (patches cut inside the graph)"
+    (static,) = captured.captured.inputs  # the graph's one input: the packed draws
+    assert static.shape == (2, 7) and static.dtype == torch.int64
+    for task in (eager_cut, captured):
+        assert _same(task.generator.state_dict(), eager_images.generator.state_dict())
+        assert _same(task.averaged.state_dict(), eager_images.averaged.state_dict())
+
+
+def _fails_with_the_cut_inside(step, inputs):
+    if len(inputs) == 1:  # the packed draws: the cut would be captured
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing (in the cut)")
+    return _cpu_capture(step, inputs)
+
+
+def test_a_cut_that_cannot_be_captured_runs_before_the_graph_of_the_step(caplog):
+    """The eager path of the sampler: when the capture with the cut inside fails, the step alone is captured
+    (still graphed, even under `required`), the cut runs before each replay, and the cause is logged."""
+    patches, draws = _draws_and_batches("flip_rot90")
+    reference, task = _captured_task("required", _cpu_capture), _captured_task("required", _fails_with_the_cut_inside)
+    reference.captured = None
+    task.cut_in_step(patches.cut)
+    with caplog.at_level(logging.WARNING, logger="srgan.training.graphs"):
+        for packed in draws:
+            reference.train_step(*patches.cut(packed))
+            task.train_step(packed)
+            for t in (reference, task):
+                t.end_step()
+    assert task.graphed and not task.captured.cut_inside and not task.captured.eager
+    assert len(task.captured.inputs) == 2  # the graph reads the cut patches
+    assert "patches cut before each replay" in task.graph_note and "(in the cut)" in task.graph_note
+    assert "patch cut inside failed" in caplog.text and "(in the cut)" in caplog.text
+    assert _same(task.generator.state_dict(), reference.generator.state_dict())
+
+
+@pytest.mark.parametrize("augment", ["flip_rot90", "rot10_hflip"])
+def test_the_loop_with_the_device_sampler_in_its_graphed_step_writes_what_the_cpu_loader_run_writes(
+        tmp_path, monkeypatch, augment):
+    """A whole run whose steps cut their own patches inside a captured step (the device sampler's route,
+    with CUDA's capture stood in for on the CPU) writes the very bytes of the eager run on the CPU loader."""
+    p = srresnet_params(steps=6, ema_decay=0.9, augment=augment, valid_every=3)
+    run_srresnet(tmp_path / "loader", p)
+    real_patch_batches = srgan.training.loop.patch_batches
+
+    def device_route(images_, spec, plan, start_step, *, device, on_device, **kwargs):
+        patches = DevicePatches(images_, spec, device)
+        return StepInputs(device_draws(patches, plan, start_step, kwargs["rank"], kwargs["world_size"]), patches.cut)
+
+    monkeypatch.setattr(srgan.training.loop, "patch_batches", device_route)
+    monkeypatch.setattr(srgan.training.task, "graph_plan", lambda runtime: (True, "graphed (test)"))
+    monkeypatch.setattr(srgan.training.task, "CapturedStep", functools.partial(CapturedStep, capture=_cpu_capture))
+    run_srresnet(tmp_path / "device", p)
+    assert real_patch_batches is not device_route
+    for folder in ("out", "plots"):
+        a, b = _files(tmp_path / "loader" / folder), _files(tmp_path / "device" / folder)
+        assert a == b, f"{folder} differs: {sorted(k for k in a if a[k] != b.get(k))}"
+    timing = json.loads((tmp_path / "device" / "logs" / "timing.json").read_text())
+    assert timing["graphed"]
+    assert timing["graph_note"] == "captured after 3 eager warm-up steps (patches cut inside the graph)"
 
 
 @pytest.mark.parametrize("world", [1, 2])
