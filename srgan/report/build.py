@@ -11,6 +11,7 @@ is written; `write_report` then builds the report folder atomically.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -46,7 +47,7 @@ from srgan.report.inputs import (
     read_hr_niqe,
     read_lpips_status,
 )
-from srgan.report.metrics_files import write_metrics_folder
+from srgan.report.metrics_files import FULL_DIR, full_files, headline_files, write_json_folder
 from srgan.report.tables import (
     colour_sentences,
     colour_table,
@@ -313,8 +314,10 @@ def build_report(
     texts = {HEADLINE_FILE: headline_markdown(headline) + "\n",
              PER_IMAGE_FILE: per_image_csv(per_image),
              DIFFERENCES_FILE: differences.to_csv(index=False, float_format="%.4f", lineterminator="\n")}
+    texts.update({f"{FULL_DIR}/{relative}": json.dumps(data, indent=2) + "\n"
+                  for relative, data in full_files(scored, sets).items()})
     write_report(out_dir, sections, tables, figure_list, curve_tables, texts)
-    write_metrics_folder(metrics_dir, scored, hr_niqe, sets)
+    write_json_folder(metrics_dir, headline_files(scored, hr_niqe, sets))
 
 
 def per_image_csv(per_image: pd.DataFrame) -> str:

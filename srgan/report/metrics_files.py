@@ -1,19 +1,25 @@
-"""The numbers people compare, kept in git: one numeric JSON per scored model, for `dvc metrics`.
+"""The numbers people compare, kept in git: numeric JSON files for `dvc metrics` and `dvc exp show`.
 
-Written by the report stage from the cached evaluation records, into a folder declared as DVC
-`metrics` with `cache: false`, so `dvc metrics show`, `dvc metrics diff <any commit>` and `dvc exp
-show` read them from git alone, in any clone, offline:
+Written by the report stage from the cached evaluation records, into git, so `dvc metrics show`,
+`dvc metrics diff <any commit>` and `dvc exp show` read them from git alone, in any clone, offline.
+Two folders:
 
-  metrics/<experiment>/<variant>/<label>.json   srresnet/mse/best.json, srgan/vgg19_5_4/step16.json
-  metrics/bicubic.json                          bicubic upscaling
-  metrics/hr.json                               HR itself (NIQE only: the natural-image reference)
+  metrics/ (DVC `metrics`, cache: false): the headline of every scored model, one file each
+    metrics/<experiment>/<variant>.json   PSNR-Y and NIQE-Y at the headline checkpoint (SRResNet: its best,
+                                          an SRGAN: its last), the mean over seeds
+    metrics/bicubic.json, metrics/hr.json bicubic upscaling; HR itself (NIQE only: the natural-image reference)
+  report/metrics/ (part of the report's output, not declared as metrics): every metric of every checkpoint
+    report/metrics/<experiment>/<variant>/<label>.json   + `<metric>_sd` over seeds, + the study protocol as run
+    report/metrics/bicubic.json
 
-Each file is {<set>: {<metric>: value}} and holds numbers only, all finite: `dvc metrics show` then
-has one row per scored model and one column per `<set>.<metric>`, the same keys in every file. A
-value is the mean over the run's seeds (params `seeds`); with several seeds each metric also has
-`<metric>_sd`, the sample standard deviation over seeds. A metric without a value is left out
-(LPIPS-Alex when its weights are unavailable, a chroma ratio on a gray set). Provenance — the loss mix, checkpoint files, extractor weights, LPIPS status — stays in
-the evaluation records (`srgan.core.records`), never in a metrics file.
+A change of one loss weight changes one model's headline: two columns in `dvc exp show
+--only-changed` beside the changed param (with every metric of both checkpoints it was fourteen, and
+DVC hid the param behind them). `dvc metrics show report/metrics/...` and `dvc metrics diff --targets
+report/metrics/...` read the full files the same way. Each file is {<set>: {<metric>: value}}, numbers
+only, all finite, the same keys in every file of a folder; a metric without a value is left out (LPIPS-
+Alex when its weights are unavailable, a chroma ratio on a gray set). Provenance — the loss mix,
+checkpoint files, extractor weights, LPIPS status — stays in the evaluation records
+(`srgan.core.records`), never in a metrics file.
 """
 
 from __future__ import annotations
@@ -26,16 +32,29 @@ from srgan.core.artifacts import atomic_path, write_json_atomic
 from srgan.core.evaluation_records import METRIC_KEYS  # in this order in every file (DVC sorts columns anyway)
 from srgan.report.inputs import BICUBIC, Scored
 
+HEADLINE_KEYS = ("psnr_y_db", "niqe_y")  # distortion and perceptual quality: the headline of every model
+FULL_DIR = "metrics"  # inside the report folder: every metric of every checkpoint
 AS_RUN_KEYS = ("psnr_rgb_db", "ms_ssim_rgb")  # the study protocol as the study ran it, suffixed "_as_run"
 AS_RUN_SUFFIX = "_as_run"
 SD_SUFFIX = "_sd"  # the standard deviation over seeds (several seeds only)
 
 
 def metrics_file(experiment: str, variant: str, label: str) -> str:
-    """Relative path of a scored model's metrics file: 'srgan/vgg19_5_4/step16.json', 'bicubic.json'."""
+    """Relative path (in report/metrics/) of a scored model's full file: 'srgan/vgg19_5_4/step16.json',
+    'bicubic.json'."""
     if experiment == BICUBIC:
         return f"{BICUBIC}.json"
     return f"{experiment}/{variant}/{label}.json"
+
+
+def headline_file(experiment: str, variant: str) -> str:
+    """Relative path (in metrics/) of a model's headline: 'srgan/vgg19_5_4.json', 'bicubic.json'."""
+    return f"{BICUBIC}.json" if experiment == BICUBIC else f"{experiment}/{variant}.json"
+
+
+def headline_metrics(item: Scored, sets: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{set: {psnr_y_db, niqe_y}} of one scored model: the means over seeds, finite numbers only."""
+    return {set_name: _numbers(item.results[set_name], HEADLINE_KEYS) for set_name in sets}
 
 
 def _numbers(scores: dict[str, float], keys: Sequence[str], suffix: str = "") -> dict[str, float]:
@@ -62,12 +81,22 @@ def model_metrics(item: Scored, sets: Sequence[str]) -> dict[str, dict[str, floa
     return out
 
 
-def write_metrics_folder(out_dir: Path, scored: Sequence[Scored], hr_niqe: dict[str, float],
-                         sets: Sequence[str]) -> list[Path]:
-    """Write `out_dir` atomically (every file above, nothing else); returns the files' relative paths."""
-    files: dict[str, dict[str, dict[str, float]]] = {
-        metrics_file(item.experiment, item.variant, item.checkpoint): model_metrics(item, sets) for item in scored}
+def full_files(scored: Sequence[Scored], sets: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """{relative path in report/metrics/: {set: {metric: value}}} of every scored model and checkpoint."""
+    return {metrics_file(item.experiment, item.variant, item.checkpoint): model_metrics(item, sets) for item in scored}
+
+
+def headline_files(scored: Sequence[Scored], hr_niqe: dict[str, float],
+                   sets: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """{relative path in metrics/: {set: {metric: value}}}: each model at its headline checkpoint (`scored` lists a
+    run's checkpoints in order: SRResNet its best, an SRGAN its last one wins), bicubic, and HR's NIQE."""
+    files = {headline_file(item.experiment, item.variant): headline_metrics(item, sets) for item in scored}
     files["hr.json"] = {s: _numbers({"niqe_y": hr_niqe[s]}, ("niqe_y",)) for s in sets}
+    return files
+
+
+def write_json_folder(out_dir: Path, files: dict[str, dict[str, dict[str, float]]]) -> list[Path]:
+    """Write `out_dir` atomically with exactly `files` ({relative path: data}); returns their relative paths."""
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for relative, data in files.items():

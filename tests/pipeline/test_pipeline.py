@@ -64,14 +64,19 @@ def test_repro_runs_both_experiments(project):
         "evaluate_bicubic", "evaluate_srresnet_mse@0", "evaluate_srresnet@hybrid_res18_4-0",
         "evaluate_srgan_mse@0", "evaluate_srgan@hybrid_res18_4-0", "report",
     }
-    assert stages_run(out) == expected
+    assert stages_run(out, with_check=True) == expected
     metrics = _metrics_shown(repo, env)
-    models = ["bicubic.json", "hr.json", "srresnet/mse/best.json", "srresnet/hybrid_res18_4/best.json",
-              *(f"srgan/{v}/step{k}.json" for v in ("mse", "hybrid_res18_4") for k in (1, 2))]
-    assert sorted(metrics) == sorted(f"metrics/{m}" for m in models)  # one file per scored model
-    srresnet = metrics["metrics/srresnet/mse/best.json"]
+    models = ["bicubic.json", "hr.json", "srresnet/mse.json", "srresnet/hybrid_res18_4.json", "srgan/mse.json",
+              "srgan/hybrid_res18_4.json"]
+    assert sorted(metrics) == sorted(f"metrics/{m}" for m in models)  # one headline file per model
+    assert set(metrics["metrics/srresnet/mse.json"]["sample"]) == {"psnr_y_db", "niqe_y"}
+    full = json.loads((repo / "report" / "metrics" / "srresnet" / "mse" / "best.json").read_text())
+    srresnet = full
     for key in ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb", "niqe_y", "chroma_ratio", "delta_e00"):
         assert isinstance(srresnet["sample"][key], float), key
+    assert metrics["metrics/srresnet/mse.json"]["sample"]["psnr_y_db"] == srresnet["sample"]["psnr_y_db"]
+    last = json.loads((repo / "report" / "metrics" / "srgan" / "mse" / "step2.json").read_text())
+    assert metrics["metrics/srgan/mse.json"]["sample"]["niqe_y"] == last["sample"]["niqe_y"]  # the last checkpoint
     record = json.loads((repo / "evaluation" / "srresnet" / "mse" / "seed0.json").read_text())
     # provenance stays in the cached record
     assert [(c["kind"], c["file"]) for c in record["checkpoints"]] == [("best", "best.pt")]
@@ -118,12 +123,15 @@ def test_results_compare_in_a_clone_without_any_remote(project, tmp_path):
     run(["git", "clone", "-q", str(work), str(clone)], tmp_path, env)
     assert not (clone / ".dvc" / "cache").exists() and "remote" not in (clone / ".dvc" / "config").read_text()
     diff = json.loads(run(DVC + ["metrics", "diff", "HEAD~1", "--json"], clone, env))
-    changed = {path for path in diff if path.startswith("metrics/srgan/hybrid_res18_4/")}
-    assert changed == {"metrics/srgan/hybrid_res18_4/step1.json", "metrics/srgan/hybrid_res18_4/step2.json"}
+    changed = {path for path in diff if path.startswith("metrics/srgan/hybrid_res18_4")}
+    assert changed == {"metrics/srgan/hybrid_res18_4.json"}
+    full = json.loads(run(DVC + ["metrics", "diff", "HEAD~1", "--json", "--targets",
+                                 "report/metrics/srgan/hybrid_res18_4/step1.json"], clone, env))
+    assert set(full["report/metrics/srgan/hybrid_res18_4/step1.json"]) >= {"sample.ssim_y", "sample.delta_e00"}
     for path in changed:
         for key, values in diff[path].items():
             assert isinstance(values["old"], float) and isinstance(values["new"], float), (path, key, values)
-    assert not any(p.startswith(("metrics/srresnet/", "metrics/srgan/mse/")) for p in diff)
+    assert not any(p.startswith(("metrics/srresnet/", "metrics/srgan/mse")) for p in diff)
     for path, data in _metrics_shown(clone, env).items():
         assert all(isinstance(leaf, float) for leaf in _leaves(data)), (path, data)
     plots = json.loads(run(DVC + ["plots", "diff", "HEAD~1", "--json"], clone, env))["data"]
@@ -296,14 +304,24 @@ def _last_queued(repo: Path, env: dict) -> str:
 
 def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     repo, env, _ = project
+    run(DVC + ["exp", "remove", "--all-commits"], repo, env, ok=False)  # the other tests' experiments: other columns
     out = run(DVC + ["exp", "run", "-S", "srresnet.variants.hybrid_res18_4.mse=0.5"], repo, env)
     assert stages_run(out) == {"train_srresnet@hybrid_res18_4-0", "evaluate_srresnet@hybrid_res18_4-0", "report"}
     diff = run(DVC + ["metrics", "diff"], repo, env)
-    assert "metrics/srresnet/hybrid_res18_4/best.json" in diff
-    assert "metrics/srresnet/mse/" not in diff and "metrics/srgan/" not in diff
+    assert "metrics/srresnet/hybrid_res18_4.json" in diff
+    assert "metrics/srresnet/mse" not in diff and "metrics/srgan/" not in diff
     assert "srresnet.variants.hybrid_res18_4.mse" in run(DVC + ["params", "diff"], repo, env)
-    shown = run(DVC + ["exp", "show", "--md", "--only-changed"], repo, env)
-    assert "hybrid_res18_4" in shown
+    # In a 200-column terminal `dvc exp show --only-changed` shows the changed param and the changed headline of
+    # one test set (DVC elides the columns that do not fit: the changed deps' hashes, last). Each further test set
+    # adds two headline columns of about 50 characters before the params: this project's Set5 is dropped here.
+    shown = run(DVC + ["exp", "show", "--only-changed", "--no-pager", "--drop", r".*:set5\..*"], repo,
+                {**env, "COLUMNS": "200"})
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 200, shown
+    header = next(line for line in lines if "Experiment" in line)
+    for column in ("metrics/srresnet/hybrid_res18_4.json:sample.psnr_y_db",
+                   "metrics/srresnet/hybrid_res18_4.json:sample.niqe_y", "srresnet.variants.hybrid_res18_4.mse"):
+        assert column in header, header
     _restore(repo, env)
 
 
@@ -314,7 +332,7 @@ def test_exp_run_adding_a_torchvision_variant_runs_only_its_stages(project):
     assert stages_run(out) == {"train_srgan@mnv3-0", "evaluate_srgan@mnv3-0", "report"}
     record = json.loads((repo / "evaluation" / "srgan" / "mnv3" / "seed0.json").read_text())
     assert term in record["loss_terms"] and "psnr_y_db" in record["scores"]["step2"]["sample"]
-    assert "psnr_y_db" in json.loads((repo / "metrics" / "srgan" / "mnv3" / "step2.json").read_text())["sample"]
+    assert "psnr_y_db" in json.loads((repo / "metrics" / "srgan" / "mnv3.json").read_text())["sample"]
     assert "mnv3" in (repo / "report" / "index.md").read_text()
     _restore(repo, env)
 
@@ -355,7 +373,7 @@ def test_a_bad_override_fails_in_seconds_and_removes_nothing(project, override, 
     assert len(problems) == len(lines), problems  # one line per problem, no knock-on lines
     for needle, line in zip(lines, problems):
         assert needle in line, (needle, line)
-    assert stages_run(output) == {"check_params"}
+    assert stages_run(output, with_check=True) == {"check_params"}
     after = _contents(repo)
     if override == "seeds=[]":
         # No seed, no training or evaluation stage: DVC's experiment executor runs `dvc checkout --force` before the

@@ -370,18 +370,33 @@ def test_colour_sentence_follows_the_numbers(vgg: float, res: float, words: str)
     assert colour_sentence(vgg, res, "VGG-loss variants", "ResNet-loss variants") == words
 
 
-def test_metrics_files_hold_one_numeric_file_per_scored_model(report_dir: Path) -> None:
-    metrics_dir = report_dir.parent / "metrics"
-    files = sorted(p.relative_to(metrics_dir).as_posix() for p in metrics_dir.rglob("*.json"))
-    expected = ["bicubic.json", "hr.json", *(f"{e}/{v}/{label}.json" for e, v, label in _models() if e != "bicubic")]
-    assert files == sorted(expected)
+def test_full_metrics_files_hold_every_metric_of_every_scored_checkpoint(report_dir: Path) -> None:
+    full = report_dir / "metrics"
+    files = sorted(p.relative_to(full).as_posix() for p in full.rglob("*.json"))
+    assert files == sorted(["bicubic.json", *(f"{e}/{v}/{label}.json" for e, v, label in _models() if e != "bicubic")])
     means = _expected_means()
     for e, v, label in _models():
-        data = json.loads((metrics_dir / ("bicubic.json" if e == "bicubic" else f"{e}/{v}/{label}.json")).read_text())
+        data = json.loads((full / ("bicubic.json" if e == "bicubic" else f"{e}/{v}/{label}.json")).read_text())
         assert set(data) == set(SETS)
         for set_name in SETS:
             # Only numbers, in the same keys everywhere (LPIPS only where it was scored: set5); no "images".
             assert data[set_name] == pytest.approx(means[(e, v, label, set_name)])
+
+
+def test_dvc_metrics_are_each_models_headline_at_its_headline_checkpoint(report_dir: Path) -> None:
+    """metrics/ holds PSNR-Y and NIQE-Y of each model at its last (SRGAN) or best (SRResNet) checkpoint: one changed
+    weight changes two columns of `dvc exp show --only-changed`, not fourteen."""
+    metrics_dir = report_dir.parent / "metrics"
+    files = sorted(p.relative_to(metrics_dir).as_posix() for p in metrics_dir.rglob("*.json"))
+    models = {(e, v): label for e, v, label in _models()}  # in checkpoint order: the last label wins
+    assert files == sorted(["hr.json", *(("bicubic.json" if e == "bicubic" else f"{e}/{v}.json") for e, v in models)])
+    means = _expected_means()
+    for (e, v), label in models.items():
+        data = json.loads((metrics_dir / ("bicubic.json" if e == "bicubic" else f"{e}/{v}.json")).read_text())
+        for set_name in SETS:
+            expected = {k: means[(e, v, label, set_name)][k] for k in ("psnr_y_db", "niqe_y")}
+            assert data[set_name] == pytest.approx(expected), (e, v, label)
+    assert {label for (e, _), label in models.items() if e == "srgan"} == {SRGAN_LABELS[-1]}
     assert json.loads((metrics_dir / "hr.json").read_text()) == {s: {"niqe_y": 5.25} for s in SETS}
 
 
@@ -682,7 +697,7 @@ def test_several_seeds_give_mean_and_sd_in_tables_headline_and_metrics(seeded: t
     assert f"{m['psnr_y_db'] + 0.3:.2f} ± 0.30" in headline
     sd = pd.read_csv(report_dir / "set5_srresnet_best_sd.csv", index_col="metric")
     assert sd.loc["PSNR-Y (dB) ↑", "vgg19_5_4"] == pytest.approx(0.3, abs=1e-4)
-    metrics = json.loads((metrics_dir / "srresnet" / "vgg19_5_4" / "best.json").read_text(encoding="utf-8"))
+    metrics = json.loads((report_dir / "metrics" / "srresnet" / "vgg19_5_4" / "best.json").read_text(encoding="utf-8"))
     assert metrics["set5"]["psnr_y_db"] == pytest.approx(m["psnr_y_db"] + 0.3, abs=1e-6)
     assert metrics["set5"]["psnr_y_db_sd"] == pytest.approx(0.3, abs=1e-6)
     assert metrics["set5"]["ssim_y_sd"] == pytest.approx(0.0, abs=1e-12)
