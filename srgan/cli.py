@@ -425,6 +425,24 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     print(result.text)
 
 
+EXPERIMENTS_HELP = """\
+The workspace, commits and DVC experiments in one table that fits 120 columns: for each, the params that
+differ from the baseline (HEAD) and, for every model whose headline moved (PSNR-Y and NIQE-Y at its headline
+checkpoint, the DVC metrics), its values, their change, and whether the change of PSNR-Y is beyond seed noise
+(`srgan compare`'s test, the training seed as the unit, on the per-image scores git holds). It reads
+`dvc exp show --json`.
+"""
+
+
+def _cmd_experiments(args: argparse.Namespace) -> None:
+    from srgan.report.experiments import experiments_text, read_rows
+
+    root = Path(args.repo)
+    if not root.is_dir():
+        raise SrganError(f"--repo {root}: no such folder")
+    print(experiments_text(read_rows(root, args.commits), root, verdicts=not args.no_verdicts))
+
+
 LOCK_HELP = """\
 dvc.lock entries that keep DVC away from its run-cache. While a stage's dvc.lock entry matches it, `dvc repro`
 and `dvc exp run` check out the outputs the entry names, and look in the run-cache only when the entry does not
@@ -541,6 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  description=WORKER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sync.add_argument("commit", metavar="COMMIT", help="a commit, branch or tag (fetched first when a git remote exists)")
     sync.set_defaults(func=_cmd_worker)
+    exps = sub.add_parser("experiments", help="workspace, commits and experiments: what differs from HEAD, in 120 "
+                                              "columns", description=EXPERIMENTS_HELP,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    exps.add_argument("-n", "--commits", type=int, default=1, help="commits to list from HEAD back (default 1)")
+    exps.add_argument("--repo", default=".", help="the project folder (default: here)")
+    exps.add_argument("--no-verdicts", action="store_true", help="skip the PSNR-Y comparison (faster)")
+    exps.set_defaults(func=_cmd_experiments)
     lock = sub.add_parser("lock", help="dvc.lock entries that keep DVC from its run-cache: forget-unavailable",
                           description=LOCK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     lock.add_argument("action", choices=("forget-unavailable",),

@@ -503,7 +503,8 @@ def test_every_command_and_option_says_what_it_does() -> None:
 
     build_parser().format_help()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"evaluate", "upscale", "import", "export", "plan", "worker", "lock", "check", "compare"}
+    assert set(commands) == {"evaluate", "upscale", "import", "export", "plan", "worker", "experiments", "lock", "check",
+                             "compare"}
     todo = list(commands.items())
     while todo:
         name, parser = todo.pop()

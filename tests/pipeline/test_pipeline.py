@@ -322,6 +322,12 @@ def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     for column in ("metrics/srresnet/hybrid_res18_4.json:sample.psnr_y_db",
                    "metrics/srresnet/hybrid_res18_4.json:sample.niqe_y", "srresnet.variants.hybrid_res18_4.mse"):
         assert column in header, header
+    listed = run([sys.executable, "-m", "srgan", "experiments"], repo, env)
+    assert max(len(line) for line in listed.splitlines()) <= 120, listed
+    assert "  srresnet.variants.hybrid_res18_4.mse: 0.7 → 0.5" in listed, listed
+    assert re.search(r"  srresnet/hybrid_res18_4 sample: PSNR-Y \d+\.\d{3} dB \([+−]\d\.\d{3}\)  NIQE-Y .*  no verdict: "
+                     r"one seed", listed), listed
+    assert "srgan/" not in listed and "srresnet/mse" not in listed  # only the model the weight changed
     _restore(repo, env)
 
 
