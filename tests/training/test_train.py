@@ -54,12 +54,10 @@ from srgan.nets.srresnet import SRResNet
 from srgan.training.ema import EMA
 from srgan.training.graphs import CapturedStep, check_captured_lrs, use_cuda_graphs
 from srgan.training.guard import StepGuard, StepHealth
-from srgan.training.loop import RunSpec, TrainData, TrainingRun
-from srgan.training.points import PointPlan
+from srgan.training.loop import TrainData, batch_feed
 from srgan.training.srgan import GanContext, SRGANTask, gan_checks, gan_step
 from srgan.training.srresnet import PretrainContext, SRResNetTask, pretrain_checks, pretrain_step
 from srgan.training.step import StepContext, lr_factor
-from srgan.training.store import RunStore
 from srgan.training.validation import score_validation
 
 from train_driver import (
@@ -68,7 +66,6 @@ from train_driver import (
     TINY,
     execution,
     images,
-    paths,
     run_srgan,
     run_srresnet,
     srgan_params,
@@ -427,16 +424,14 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     data = TrainData(_coloured_images(count), valid, SCALE, seed=0)
     torch.manual_seed(0)
     plan = _plan(p, count)
-    task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("epoch", {8: ""}, {8: 4}, ()))
-    run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
-    source = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
+    feed = batch_feed(data, plan, p, execution())
+    source = patch_batches(data.train_images, feed.spec, plan, 0, micro_batches=1, rank=0,
                            world_size=1, device=CPU.device, on_device=True, num_workers=0)
     assert source.cut is None  # the CPU loader: (LR, HR) batches
     batches = source.batches
     shown = [round(float(hr_img.mean()) * 255 - 10) // 20 for _, hr in batches for hr_img in hr]
     epochs = [shown[i : i + 4] for i in range(0, len(shown), 4)]
-    assert len(epochs) == 4 == run.steps // plan.steps_per_epoch
+    assert len(epochs) == 4 == plan.total_steps // plan.steps_per_epoch
     for epoch in epochs:
         assert len(set(epoch)) == 4, f"an image twice in one epoch: {epochs}"
     assert len({tuple(epoch) for epoch in epochs}) > 1  # a fresh random order per epoch
@@ -1003,13 +998,11 @@ def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment
     train, valid = images(count=3)
     p = srresnet_params(steps=3, batch_size=4, augment=augment)
     plan = _plan(p, len(train))
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("step", {3: ""}, {3: 3}, ()))
-    run = TrainingRun(None, spec, TrainData(train, valid, SCALE, 0), plan, p, execution(), CPU,
-                      RunStore(paths(Path("unused")), True), {})
-    device = DevicePatches(train, run.patch_spec, torch.device("cpu"))
+    feed = batch_feed(TrainData(train, valid, SCALE, 0), plan, p, execution())
+    device = DevicePatches(train, feed.spec, torch.device("cpu"))
     for rank in range(world):
         cpu = torch.device("cpu")
-        loader = loader_batches(train, run.patch_spec, plan, 0, 4 // world, rank, world, cpu, num_workers=0)
+        loader = loader_batches(train, feed.spec, plan, 0, 4 // world, rank, world, cpu, num_workers=0)
         on_device = device_batches(device, plan, 0, rank, world)
         for (lr_a, hr_a), (lr_b, hr_b) in zip(loader, on_device, strict=True):
             assert lr_a.shape[0] == 4 // world and torch.equal(lr_a, lr_b) and torch.equal(hr_a, hr_b)
