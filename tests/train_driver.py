@@ -71,7 +71,7 @@ def images(count: int = 3, seed: int = 0) -> tuple[list[TrainImage], list[EvalIm
 
 _TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "patch_px": 32, "augment": "flip_rot90",
           "learning_rate": 1.0e-3, "lr_schedule": "cosine", "lr_decay_step": 0, "ema_decay": 0.0, "valid_every": 3, "valid_crop_px": 0,
-          "max_bad_steps": 0}
+          "curve_every": 1, "max_bad_steps": 0}
 
 
 def _checked(section):

@@ -72,7 +72,8 @@ PARAM_CHANGES: tuple[tuple[str, str], ...] = (
     ("`evaluate.*`", "evaluate.tile_px"),
     ("`report.*`", "report.crop_px"),
 )
-EXECUTION_CHANGE = ("`execution.*` (workers, logging and checkpoint cadence, progress bars)", "execution.log_every")
+EXECUTION_CHANGE = ("`execution.*` (workers, TensorBoard and resume-checkpoint cadence, progress bars)",
+                    "execution.log_every")
 
 
 def switch_rows() -> list[tuple[str, str]]:

@@ -67,7 +67,7 @@ def run_pieces(setup: TrainingSetup, task: Task, spec: RunSpec, plan: PatchPlan,
     p, execution, runtime, data = setup.p, setup.params.execution, setup.runtime, setup.data
     progress, validated, written = TrainState(), ValidationState(), PointsState()
     log = TrainLog(store.live_log_dir, store.live_plots_dir, task, progress, plan.total_steps,
-                   curve_every=execution.log_every, board_every=execution.log_every, name=spec.variant,
+                   curve_every=p.curve_every, board_every=execution.log_every, name=spec.variant,
                    progress=execution.progress) if runtime.is_main else None
     validation = Validation(task, data.valid_images, data.scale, runtime, p.valid_every * plan.steps_per_unit,
                             {*spec.points.points, plan.total_steps}, validated, log)

@@ -119,3 +119,37 @@ def test_an_undeclared_read_fails_naming_the_stage_and_the_key() -> None:
             read()
     log = sections.view_log(view)
     assert {"runtime.device", "study_code.eval_clamp", "srgan.variants.vgg19_5_4"} <= log.reads
+
+
+def _run_stages(project: Path, params: dict, names: set[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the stages `names` of dvc.yaml, in dvc.yaml order, in a new project at `project`."""
+    project.mkdir()
+    shutil.copy2(ROOT / "dvc.yaml", project / "dvc.yaml")
+    for name in ("srgan", "stages"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    monkeypatch.chdir(project)
+    for stage, (module, *args) in _commands(yaml.safe_load((ROOT / "dvc.yaml").read_text()), params):
+        if stage in names:
+            importlib.import_module(module).main([module, *args])
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow  # four stages twice, in-process
+def test_execution_settings_leave_a_training_stages_outputs_byte_identical(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe for what no stage declares: the training stages run with other `execution` settings (TensorBoard
+    and the bar every 2 steps instead of every step, the resume state saved every 2) publish the same models and
+    curves, byte for byte; only the TensorBoard events and timing.json (wall-clock) differ."""
+    stages = {"prepare_train", "prepare_valid", "train_srresnet_mse@0", "train_srgan_mse@0"}
+    params = micro_params(with_set5=False)
+    _run_stages(tmp_path / "a", params, stages, monkeypatch)
+    params["execution"].update(log_every=2, checkpoint_every=2, progress=True)
+    _run_stages(tmp_path / "b", params, stages, monkeypatch)
+    for folder in ("models", "plots"):
+        a, b = _tree(tmp_path / "a" / folder), _tree(tmp_path / "b" / folder)
+        assert a == b, f"{folder} differs: {sorted(k for k in a if a[k] != b.get(k))}"
+    assert {"srresnet/mse/seed0/loss/content.tsv", "srgan/mse/seed0/loss/adversarial.tsv"} <= set(a)

@@ -395,6 +395,27 @@ def test_training_is_reproducible_byte_for_byte(tmp_path):
     assert {"summary.json", "step1/best.pt", "step1/last.pt", "step2/last.pt"} <= set(_files(tmp_path / "a" / "srgan" / "out"))
 
 
+def test_execution_settings_change_no_published_byte_and_curve_every_decides_the_curves(tmp_path):
+    """`execution` is declared by no stage, so it must not change what a stage publishes: logging every 4 steps
+    (TensorBoard, the bar) and saving the resume state every 3 leave out/ and plots/ byte for byte as logging
+    every step. The curves follow the declared `curve_every`: every 4 steps and the last."""
+    runs = {"quiet": execution(), "busy": execution(log_every=4, checkpoint_every=3, progress=True)}
+    for name, ex in runs.items():
+        run_srresnet(tmp_path / name / "srresnet", srresnet_params(steps=6, ema_decay=0.9), ex=ex)
+        run_srgan(tmp_path / name / "srgan", srgan_params(steps=6, patch_px=16, checkpoints=(3, 6)), ex=ex)
+    for stage in ("srresnet", "srgan"):
+        for folder in ("out", "plots"):
+            a, b = _files(tmp_path / "quiet" / stage / folder), _files(tmp_path / "busy" / stage / folder)
+            assert a == b, f"{stage}/{folder} differs: {sorted(k for k in a if a[k] != b.get(k))}"
+        rows = (tmp_path / "quiet" / stage / "plots" / "lr.tsv").read_text().splitlines()
+        assert [row.split("\t")[0] for row in rows] == ["step", "1", "2", "3", "4", "5", "6"]
+    run_srresnet(tmp_path / "sparse", srresnet_params(steps=6, ema_decay=0.9, curve_every=4))
+    for tag in ("loss/content", "lr", "bad_steps"):
+        assert [row.split("\t")[0] for row in (tmp_path / "sparse" / "plots" / f"{tag}.tsv").read_text().splitlines()
+                ] == ["step", "4", "6"], tag
+    assert _files(tmp_path / "sparse" / "out") == _files(tmp_path / "quiet" / "srresnet" / "out")
+
+
 # ---------------------------------------------------------------- epochs mode
 
 
@@ -508,7 +529,7 @@ def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4, log_every=1, checkpoi
     hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     data = TrainData(train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)], SCALE, 0)
     p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=steps,
-                        max_bad_steps=max_bad_steps)
+                        curve_every=log_every, max_bad_steps=max_bad_steps)
     ex = execution(log_every=log_every, checkpoint_every=checkpoint_every)
     return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, ex=ex,
                         model=ModelParams(1, 4, "pytorch"))
