@@ -45,7 +45,7 @@ def _sync(device: torch.device) -> None:
 def train_params(patch_px: int, batch: int) -> TrainParams:
     return TrainParams(steps=1000, epochs=0, batch_size=batch, grad_accumulation=1, patch_px=patch_px,
                        augment="none", learning_rate=1.0e-4, lr_schedule="constant", lr_decay_step=0,
-                       ema_decay=0.999, valid_every=1000, valid_crop_px=0, max_bad_steps=0)
+                       ema_decay=0.999, valid_every=1000, valid_crop_px=0, curve_every=100, max_bad_steps=0)
 
 
 def build(runtime: Runtime, patch_px: int, batch: int, kind: str, seed: int = 0) -> SRResNetTask | SRGANTask:

@@ -6,7 +6,6 @@ RUN_DIR: the SRResNet-MSE run (models/srresnet/mse). Relaunches itself under tor
 """
 
 from srgan.core.console import run_main
-from srgan.core.study_code import feature_code, mse_scale
 from srgan.losses.extractors import feature_content_loss
 from srgan.training.setup import open_training_stage
 from srgan.training.srgan import initial_generator_state, train_srgan
@@ -19,9 +18,9 @@ def main(argv: list[str]) -> None:
     if setup is None:  # torchrun's processes did the work
         return
     with setup:
-        study, features = setup.params.study_code, setup.params.features
+        features, code = setup.params.features, setup.code
         loss = feature_content_loss(setup.terms, features.weights, features.allow_random_fallback,
-                                    code=feature_code(study), mse_scale=mse_scale(study), key=setup.key)
+                                    code=code.features, mse_scale=code.mse_scale, key=setup.key)
         train_srgan(setup, loss, initial_generator_state(setup))
 
 

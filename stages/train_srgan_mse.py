@@ -6,7 +6,6 @@ RUN_DIR: the SRResNet-MSE run (models/srresnet/mse). Relaunches itself under tor
 """
 
 from srgan.core.console import run_main
-from srgan.core.study_code import mse_scale
 from srgan.losses.content import ContentLoss
 from srgan.training.setup import open_training_stage
 from srgan.training.srgan import initial_generator_state, train_srgan
@@ -19,7 +18,7 @@ def main(argv: list[str]) -> None:
     if setup is None:  # torchrun's processes did the work
         return
     with setup:
-        loss = ContentLoss(setup.terms, mse_scale=mse_scale(setup.params.study_code), key=setup.key)
+        loss = ContentLoss(setup.terms, mse_scale=setup.code.mse_scale, key=setup.key)
         train_srgan(setup, loss, initial_generator_state(setup))
 
 

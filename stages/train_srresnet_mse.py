@@ -6,7 +6,6 @@ Relaunches itself under torchrun when runtime.processes > 1.
 """
 
 from srgan.core.console import run_main
-from srgan.core.study_code import mse_scale
 from srgan.losses.content import ContentLoss
 from srgan.training.setup import open_training_stage
 from srgan.training.srresnet import train_srresnet
@@ -19,7 +18,7 @@ def main(argv: list[str]) -> None:
     if setup is None:  # torchrun's processes did the work
         return
     with setup:
-        train_srresnet(setup, ContentLoss(setup.terms, mse_scale=mse_scale(setup.params.study_code), key=setup.key))
+        train_srresnet(setup, ContentLoss(setup.terms, mse_scale=setup.code.mse_scale, key=setup.key))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from srgan.core.images import bicubic_downscale, resize_bicubic
 from srgan.core.records import TrainingSummary
 from srgan.core.runtime import Runtime, resolve_runtime, seed_everything, shutdown
 from srgan.core.sections import Problems, as_dict
-from srgan.core.study_code import StudyCodeParams
+from srgan.core.study_code import StudyCodeParams, training_code
 from srgan.datasets.prepared import EvalImage, TrainImage
 from srgan.losses.content import ContentLoss
 from srgan.nets.srresnet import SRResNet
@@ -52,9 +52,7 @@ TINY = ModelParams(num_blocks=2, channels=8, init="pytorch")
 SCALE = 4
 CODE = "code-digest-of-the-test"
 # The corrected pipeline: every study-code switch off (the committed params.yaml's values).
-STUDY = StudyCodeParams(adversarial_gradient=True, shared_bn=False, generator_bias=True, discriminator="paper",
-                        feature_cuts="paper", feature_normalisation=True, mse_range="signed", best_file="best",
-                        eval_bn_mode="eval", eval_clamp=True, rotation="bicubic")
+STUDY = load_params(ROOT / "params.yaml").study_code
 
 
 def train_image(name: str, hr_u8: np.ndarray) -> TrainImage:
@@ -73,7 +71,7 @@ def images(count: int = 3, seed: int = 0) -> tuple[list[TrainImage], list[EvalIm
 
 _TRAIN = {"steps": 6, "epochs": 0, "batch_size": 2, "grad_accumulation": 1, "patch_px": 32, "augment": "flip_rot90",
           "learning_rate": 1.0e-3, "lr_schedule": "cosine", "lr_decay_step": 0, "ema_decay": 0.0, "valid_every": 3, "valid_crop_px": 0,
-          "max_bad_steps": 0}
+          "curve_every": 1, "max_bad_steps": 0}
 
 
 def _checked(section):
@@ -113,7 +111,8 @@ def setup(root: Path, experiment: str, p: SRResNetParams | SRGANParams, *, data:
           ex: ExecutionParams | None = None, runtime: Runtime = CPU, settings: dict | None = None, code: str = CODE,
           model: ModelParams = TINY, study: StudyCodeParams = STUDY) -> TrainingSetup:
     """What a training stage would set up (`srgan.training.setup`), from these pieces instead of dvc.yaml
-    and params.yaml; the RNGs seeded as the stage seeds them."""
+    and params.yaml (`study` resolved as for the experiment's feature-loss stages; the rotation is `data`'s); the
+    RNGs seeded as the stage seeds them."""
     if data is None:
         train, valid = images()
         data = TrainData(train, valid, SCALE, 0)
@@ -122,8 +121,8 @@ def setup(root: Path, experiment: str, p: SRResNetParams | SRGANParams, *, data:
     seed_everything(data.seed)
     args = TrainingArgs(experiment, "mse", Path("unused"), Path("unused"), paths(root), data.seed)
     fingerprint = {"settings": settings_of(experiment, p) if settings is None else settings, "code": code}
-    return TrainingSetup(args, Declared(f"train_{experiment}_mse@{data.seed}", (), ()), params, p, {"mse": 1.0}, runtime, data,
-                         fingerprint)
+    return TrainingSetup(args, Declared(f"train_{experiment}_mse@{data.seed}", (), ()), params, p, {"mse": 1.0},
+                         training_code(study, f"train_{experiment}"), runtime, data, fingerprint)
 
 
 def run_srresnet(root: Path, p: SRResNetParams, *, loss: ContentLoss | None = None, **pieces) -> TrainingSummary:

@@ -79,7 +79,7 @@ def train_params(setup: Setup, steps: int, *, lr_schedule: str = "constant", lr_
                  ema_decay: float = 0.0, augment: str = "none") -> TrainParams:
     return TrainParams(steps=steps, epochs=0, batch_size=setup.batch, grad_accumulation=1, patch_px=setup.patch_px,
                        augment=augment, learning_rate=1.0e-4, lr_schedule=lr_schedule, lr_decay_step=lr_decay_step,
-                       ema_decay=ema_decay, valid_every=steps, valid_crop_px=0, max_bad_steps=steps)
+                       ema_decay=ema_decay, valid_every=steps, valid_crop_px=0, curve_every=100, max_bad_steps=steps)
 
 
 @functools.cache

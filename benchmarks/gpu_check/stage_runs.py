@@ -19,6 +19,7 @@ from srgan.core.declared import Declared
 from srgan.core.images import bicubic_downscale, resize_bicubic
 from srgan.core.records import TIMING_FILE
 from srgan.core.runtime import Runtime, seed_everything
+from srgan.core.study_code import training_code
 from srgan.datasets.prepared import EvalImage
 from srgan.losses.content import ContentLoss
 from srgan.nets.srresnet import SRResNet
@@ -74,7 +75,9 @@ def stage_run(setup: Setup, kind: str, steps: int) -> dict:
         paths = RunPaths(root / "out", root / "logs", root / "plots", root / "state")
         args = TrainingArgs(kind, variant, root / "unused", root / "unused", paths, 0)
         declared = Declared(f"train_{kind}@{variant}-0", (), ())
-        stage = TrainingSetup(args, declared, params, p, terms, runtime, data, {"settings": {}, "code": "gpu_check"})
+        code = training_code(params.study_code, f"train_{kind}")  # the profile's switches (all corrected)
+        stage = TrainingSetup(args, declared, params, p, terms, code, runtime, data,
+                              {"settings": {}, "code": "gpu_check"})
         seed_everything(0)
         if kind == "srresnet":
             train_srresnet(stage, ContentLoss({"mse": 1.0}))

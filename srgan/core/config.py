@@ -68,7 +68,7 @@ class ExecutionParams(Section):
     and the resume fingerprint ignores them, so changing them reruns nothing."""
 
     num_workers: int  # DataLoader worker processes per training process
-    log_every: int  # training steps between TensorBoard / curve scalars
+    log_every: int  # training steps between TensorBoard scalars and progress-bar updates (the curves: curve_every)
     checkpoint_every: int  # training steps between resume checkpoints (state/)
     progress: bool  # tqdm progress bars
     patches_on_device: bool  # CUDA: keep the training images in GPU memory and cut patches there (same patches)
@@ -160,6 +160,9 @@ class TrainParams(Section):
     ema_decay: float  # exponential moving average of G's weights; 0 disables it
     valid_every: int  # validate (PSNR-Y, SSIM-Y on data.valid) and keep the best every N steps (epochs)
     valid_crop_px: int  # 0: whole validation images | N: their centre N-px HR crops (cheaper; the study: 256)
+    # optimiser steps between the points of the published loss curves (plots/, report/curves), also when the run
+    # counts epochs; the last step is always one
+    curve_every: int
     max_bad_steps: int  # non-finite loss/gradient steps to skip in total before stopping (0 = stop at once)
 
     @property
@@ -179,7 +182,7 @@ class TrainParams(Section):
         return self.steps >= 0 and self.epochs >= 0 and (self.steps > 0) != (self.epochs > 0)
 
     def check(self, problems: Problems, section: str) -> None:
-        for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every"):
+        for name in ("batch_size", "grad_accumulation", "patch_px", "valid_every", "curve_every"):
             positive(problems, getattr(self, name), f"{section}.{name}")
         for name in ("valid_crop_px", "steps", "epochs", "max_bad_steps", "lr_decay_step"):
             positive(problems, getattr(self, name), f"{section}.{name}", allow_zero=True)

@@ -3,27 +3,32 @@
 `StudyCodeParams` is the `study_code` params section: each switch reproduces one behaviour of the
 study's public code (unique-chan/SRGAN) that this project corrects, so that `dvc exp run -S
 study_code.<switch>=...` measures what one defect did. Every profile but `study_as_run` sets them
-all to the corrected pipeline. A switch's allowed words are its `Literal` type; the stages it can
-change are its `stages` metadata (the dvc.yaml stage kinds that declare it).
+all to the corrected pipeline. A switch's allowed words are its `Literal` type; the stage kinds it
+can change are its `stages` metadata: those kinds declare it in dvc.yaml (`declared_by`), so they
+and only they rerun when it changes.
 
-The switches are resolved here, and only here, into what they change — one resolver per consumer,
-each reading just the switches that change it (a stage's params view then allows exactly those):
+The switches are resolved here, once per stage, into what they change, and the stage's setup hands
+each consumer its own part; no other module reads `study_code`:
 
-  generator_code   the generator's blocks and biases     (training stages)
-  gan_code         the discriminator, the adversarial term (SRGAN training)
-  feature_code     the feature extractors' cuts and input  (feature-loss training)
-  mse_scale        the pixel MSE's intensity range        (training stages)
-  rotation         rot10_hflip's rotation                 (training stages)
-  srgan_init_file  the SRResNet-MSE file SRGAN starts from (SRGAN training)
-  as_run_protocol  how the study's code scored            (evaluations)
+  training_code    (the training setup, `srgan.training.setup`) a `TrainingCode`:
+    generator      the generator's blocks and biases           `srgan.nets.srresnet.SRResNet`
+    mse_scale      the pixel MSE's intensity range              `srgan.losses.content.ContentLoss`
+    rotation       rot10_hflip's rotation                       `srgan.datasets.patches.PatchSpec`
+    features       the extractors' cuts and input (feature-loss stages)  `srgan.losses.extractors`
+    gan            the discriminator, the adversarial term (SRGAN)       `srgan.training.srgan`
+    init_file      the SRResNet-MSE file every SRGAN starts from (SRGAN)  `srgan.training.srgan`
+  as_run_protocol  (the evaluation stage, stages/evaluate.py) how the study's code scored
+                                                                `srgan.scoring.evaluate`
 
-No other module reads `study_code`. Adding a switch: a field here with its `stages`, its resolver
-(or a field of one), and the profiles.
+Each resolver reads exactly the switches its stage kind declares (a stage reads its params through
+a view of its declared keys, and tests/core/test_study_code.py compares the two for every kind).
+Adding a switch: a field here with its `stages` and its effect in the resolver, its one consumer, and
+its value in every profile; dvc.yaml and the docs' what-reruns table are generated from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from srgan.core.sections import Problems, Section
@@ -74,8 +79,15 @@ class StudyCodeParams(Section):
 
 def declared_by(stage_kind: str) -> list[str]:
     """The `study_code.<switch>` keys a dvc.yaml stage kind declares (its `stages` metadata)."""
-    return [f"study_code.{f.name}" for f in StudyCodeParams.__dataclass_fields__.values()
-            if stage_kind in f.metadata.get("stages", ())]
+    return [f"study_code.{f.name}" for f in fields(StudyCodeParams) if stage_kind in f.metadata["stages"]]
+
+
+def switch_groups() -> list[tuple[str, ...]]:
+    """The switches grouped by the stage kinds they change (their `stages` metadata), in the section's order."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for f in fields(StudyCodeParams):
+        groups.setdefault(tuple(sorted(f.metadata["stages"])), []).append(f.name)
+    return [tuple(names) for names in groups.values()]
 
 
 # ---------------------------------------------------------------- what each switch changes
@@ -83,7 +95,7 @@ def declared_by(stage_kind: str) -> list[str]:
 
 @dataclass(frozen=True)
 class GeneratorCode:
-    """How the generator is built (`srgan.nets.srresnet.SRResNet`)."""
+    """How the generator is built: its fields are `srgan.nets.srresnet.SRResNet`'s keyword arguments."""
 
     shared_bn: bool = False  # one BatchNorm per residual block, shared by its two convs (the study's)
     conv_bias: bool = True  # biases in the head, upsampling and tail convs (false: the study's)
@@ -114,37 +126,40 @@ class AsRunProtocol:
     clamp: bool  # False: SR scored as the generator produced it
 
 
-def generator_code(study: StudyCodeParams) -> GeneratorCode:
-    return GeneratorCode(shared_bn=study.shared_bn, conv_bias=study.generator_bias)
+@dataclass(frozen=True)
+class TrainingCode:
+    """A training stage's switches, resolved once by its setup (`training_code`): each consumer takes its
+    own part. `features`, `gan` and `init_file` are None in the stage kinds they cannot change."""
+
+    generator: GeneratorCode  # the generator's keyword arguments
+    mse_scale: float  # the pixel MSE's factor on [0, 1] images: 4 on [-1, 1] intensities (the paper), 1 (the study's)
+    rotation: Literal["bicubic", "nearest_black"]  # rot10_hflip's rotation
+    features: FeatureCode | None  # feature-loss stages: how their extractors are cut and fed
+    gan: GanCode | None  # SRGAN stages: the discriminator and the adversarial term
+    init_file: Literal["best", "last"] | None  # SRGAN stages: SRResNet-MSE's best file (ours) or its last (the
+    # study's "best" file held the last weights)
 
 
-def gan_code(study: StudyCodeParams) -> GanCode:
-    return GanCode(discriminator=study.discriminator, adversarial_gradient=study.adversarial_gradient)
-
-
-def feature_code(study: StudyCodeParams) -> FeatureCode:
-    return FeatureCode(as_run_cuts=study.feature_cuts == "as_run", normalise=study.feature_normalisation)
-
-
-def mse_scale(study: StudyCodeParams) -> float:
-    """The pixel MSE's factor on [0, 1] images: 4 on [-1, 1] intensities (the paper: (2a-1) - (2b-1) = 2(a-b)),
-    1 on [0, 1] (the study's)."""
-    return {"signed": 4.0, "unit": 1.0}[study.mse_range]
-
-
-def rotation(study: StudyCodeParams) -> str:
-    """rot10_hflip's rotation: 'bicubic' | 'nearest_black' (`srgan.datasets.patches.PatchSpec`)."""
-    return study.rotation
-
-
-def srgan_init_file(study: StudyCodeParams) -> Literal["best", "last"]:
-    """The SRResNet-MSE checkpoint every SRGAN starts from: its best (ours) or its last (the study's "best"
-    file held the last weights)."""
-    return study.best_file
+def training_code(study: StudyCodeParams, stage_kind: str) -> TrainingCode:
+    """The switches of a training stage of `stage_kind` (one of TRAIN), resolved; reads exactly the switches
+    that kind declares."""
+    if stage_kind not in TRAIN:
+        raise ValueError(f"not a training stage kind: {stage_kind!r}")
+    srgan, features = stage_kind in SRGAN_TRAIN, stage_kind in FEATURE_TRAIN
+    return TrainingCode(
+        generator=GeneratorCode(shared_bn=study.shared_bn, conv_bias=study.generator_bias),
+        mse_scale={"signed": 4.0, "unit": 1.0}[study.mse_range],  # (2a - 1) - (2b - 1) = 2(a - b)
+        rotation=study.rotation,
+        features=FeatureCode(as_run_cuts=study.feature_cuts == "as_run", normalise=study.feature_normalisation)
+        if features else None,
+        gan=GanCode(discriminator=study.discriminator, adversarial_gradient=study.adversarial_gradient)
+        if srgan else None,
+        init_file=study.best_file if srgan else None)
 
 
 def as_run_protocol(study: StudyCodeParams, experiment: str) -> AsRunProtocol | None:
-    """How the study's code scored runs of `experiment`, or None when that equals ours (no switch set).
+    """How the study's code scored runs of `experiment` (an evaluation stage's switches, resolved), or None
+    when that equals ours (no switch set). Reads exactly the switches that evaluation kind declares.
 
     SRResNet: its "best" file (`best_file`), BatchNorm mode, clamping; SRGAN: BatchNorm mode and clamping
     (each SRGAN checkpoint point is scored at the weights of that point either way).

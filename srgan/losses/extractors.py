@@ -142,8 +142,9 @@ def build_extractors(terms: dict[str, float], weights: str, allow_random_fallbac
     """{term: frozen extractor} of every feature term with a positive weight (pixel MSE needs none).
 
     weights / allow_random_fallback: params `features`; code: the study's cuts and input
-    (`srgan.core.study_code.feature_code`): with `as_run_cuts` the study's names mean its extractors
-    (`asrun/...`), without `normalise` the input is not normalised and VGG features not rescaled.
+    (`srgan.core.study_code.FeatureCode`, as the training setup resolved it): with `as_run_cuts` the study's
+    names mean its extractors (`asrun/...`), without `normalise` the input is not normalised and VGG features
+    not rescaled.
     key: the params key of the variant, to name a bad term.
     """
     out = {}

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from srgan.core.config import BASELINE_VARIANT
+from srgan.core.study_code import switch_groups
 from srgan.pipeline.code_deps import import_closure
 from srgan.pipeline.dvc_yaml import CHECK_STAGE, Stage, stages
 from srgan.pipeline.stage_params import STAGE_PARAMS
@@ -70,13 +71,19 @@ PARAM_CHANGES: tuple[tuple[str, str], ...] = (
     ("`data.test.<v>`", "data.test.<v>.images"),
     ("`evaluate.*`", "evaluate.tile_px"),
     ("`report.*`", "report.crop_px"),
-    ("`study_code.adversarial_gradient`, `study_code.discriminator`", "study_code.discriminator"),
-    ("`study_code.shared_bn`, `generator_bias`, `mse_range`, `rotation`", "study_code.shared_bn"),
-    ("`study_code.feature_cuts`, `feature_normalisation`", "study_code.feature_cuts"),
-    ("`study_code.best_file`", "study_code.best_file"),
-    ("`study_code.eval_bn_mode`, `eval_clamp`", "study_code.eval_clamp"),
-    ("`execution.*` (workers, logging and checkpoint cadence, progress bars)", "execution.log_every"),
 )
+EXECUTION_CHANGE = ("`execution.*` (workers, TensorBoard and resume-checkpoint cadence, progress bars)",
+                    "execution.log_every")
+
+
+def switch_rows() -> list[tuple[str, str]]:
+    """The rows of the `study_code` switches, from their `stages` metadata: one per group of switches that change
+    the same stage kinds, in the section's order (a new switch needs no row written here)."""
+    rows = []
+    for switches in switch_groups():
+        names = ", ".join(f"`{name}`" for name in switches[1:])
+        rows.append((f"`study_code.{switches[0]}`" + (f", {names}" if names else ""), f"study_code.{switches[0]}"))
+    return rows
 
 
 def _display(stage: Stage) -> str:
@@ -155,7 +162,8 @@ def table() -> str:
     """The markdown table: what you change | reruns | then, where their outputs change."""
     lines = ["| you change | reruns | then, where those outputs change |", "|---|---|---|"]
     rows = [(what, code_reruns(paths)) for what, paths in CODE_CHANGES]
-    rows += [(what, param_reruns(key)) for what, key in PARAM_CHANGES]
+    changes = [*PARAM_CHANGES, *switch_rows(), EXECUTION_CHANGE]
+    rows += [(what, param_reruns(key)) for what, key in changes]
     for what, direct in rows:
         lines.append(f"| {what} | {_order(direct)} | {_order(downstream(direct)) if direct else '–'} |")
     return "\n".join(lines)

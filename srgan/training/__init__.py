@@ -1,7 +1,9 @@
 """Training both experiments. The loop (`loop`) drives a task through the `Task` contract
-(`task`); beside it stand validation and best tracking (`validation`) and the checkpoint points
-(`points`); the run store keeps resume state and publishes the outputs (`store`); `log` writes
-TensorBoard and the curves. Each experiment is one module with its step, task and run:
+(`task`); beside it stand its hooks (`hooks`: the contract, the guard's reader and the shared
+progress): the curves and TensorBoard (`log`), validation and best tracking (`validation`), the
+checkpoint points (`points`) and the resume saves (`resume`); `summary` writes the finished run's
+summary and timing; the run store keeps the files and publishes the outputs (`store`). Each
+experiment is one module with its step, task and run:
 `srresnet` (experiment 1) and `srgan` (experiment 2). Shared: the step context and ending
 (`step`), the non-finite guard (`guard`), CUDA graphs (`graphs`), the EMA (`ema`), per-dtype
 bookkeeping (`grouped`), the stage setup (`setup`) and the run builder (`run`).

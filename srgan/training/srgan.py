@@ -19,7 +19,6 @@ from srgan.core.artifacts import load_checkpoint
 from srgan.core.errors import SrganError
 from srgan.core.records import TrainingSummary, point_label, read_summary
 from srgan.core.runtime import Runtime
-from srgan.core.study_code import gan_code, generator_code, srgan_init_file
 from srgan.losses.adversarial import discriminator_loss, generator_adversarial_loss
 from srgan.losses.content import ContentLoss
 from srgan.nets.discriminator import build_discriminator
@@ -128,10 +127,10 @@ class SRGANTask(TaskBase):
 
 def initial_generator_state(setup: TrainingSetup) -> dict[str, Tensor]:
     """The weights every SRGAN starts from: SRResNet-MSE's best checkpoint (ours), or its last (the study's
-    "best" file held the last weights; `study_code.best_file`), found through the run's summary record."""
+    "best" file held the last weights; `TrainingCode.init_file`), found through the run's summary record."""
     run_dir = setup.args.init_dir
     summary = read_summary(run_dir)
-    if srgan_init_file(setup.params.study_code) == "last":
+    if setup.code.init_file == "last":
         file = summary.last.file
     else:
         file = next(c.file for c in summary.scored if c.label == "best")
@@ -141,10 +140,8 @@ def initial_generator_state(setup: TrainingSetup) -> dict[str, Tensor]:
 def train_srgan(setup: TrainingSetup, content_loss: ContentLoss, init_state: dict[str, Tensor]) -> TrainingSummary:
     """Experiment 2: fine-tune a trained SRResNet (`init_state`) as SRGAN's generator against a discriminator
     (see the module docstring). The caller seeded the RNGs (D's initial weights come from them)."""
-    params, p = setup.params, setup.p
-    code = generator_code(params.study_code)
-    generator = SRResNet(scale=setup.data.scale, num_blocks=params.model.num_blocks, channels=params.model.channels,
-                         shared_bn=code.shared_bn, conv_bias=code.conv_bias)
+    p, gan = setup.p, setup.code.gan
+    generator = setup.new_generator()
     try:
         generator.load_state_dict(init_state)
     except RuntimeError as e:
@@ -152,7 +149,6 @@ def train_srgan(setup: TrainingSetup, content_loss: ContentLoss, init_state: dic
     plan = patch_plan(setup)
     counts = {count * plan.steps_per_unit: count for count in p.checkpoints}
     points = {step: point_label(p.unit, count) for step, count in counts.items()}
-    gan = gan_code(params.study_code)
     task = SRGANTask(generator, build_discriminator(gan.discriminator, p.patch_px), content_loss,
                      p.adversarial_weight, p, plan.total_steps, setup.runtime,
                      adversarial_gradient=gan.adversarial_gradient)

@@ -15,7 +15,6 @@ from torch import Tensor, nn
 
 from srgan.core.records import TrainingSummary
 from srgan.core.runtime import Runtime
-from srgan.core.study_code import generator_code
 from srgan.losses.content import ContentLoss
 from srgan.nets.srresnet import SRResNet, architecture, init_nearest_upsampling
 from srgan.training.points import PointPlan
@@ -86,14 +85,11 @@ class SRResNetTask(TaskBase):
 def train_srresnet(setup: TrainingSetup, content_loss: ContentLoss) -> TrainingSummary:
     """Experiment 1: train SRResNet from scratch with `content_loss` (the stage's variant).
 
-    The generator follows params `model` and the study's generator switches; the caller seeded the
-    RNGs (its initial weights come from them).
+    The generator follows params `model` and the study's generator switches (`TrainingSetup.new_generator`);
+    the caller seeded the RNGs (its initial weights come from them).
     """
-    params = setup.params
-    code = generator_code(params.study_code)
-    generator = SRResNet(scale=setup.data.scale, num_blocks=params.model.num_blocks, channels=params.model.channels,
-                         shared_bn=code.shared_bn, conv_bias=code.conv_bias)
-    if params.model.init == "nearest":
+    generator = setup.new_generator()
+    if setup.params.model.init == "nearest":
         init_nearest_upsampling(generator)
     plan = patch_plan(setup)
     task = SRResNetTask(generator, content_loss, setup.p, plan.total_steps, setup.runtime)

@@ -1,9 +1,9 @@
 """The contract between the training loop and what it trains (`Task`), and what both experiments'
 tasks share (`TaskBase`).
 
-The loop (`srgan.training.loop`) calls a task through `Task` and nothing else: one whole step, the
-end-of-step schedule update, the non-finite record read at the logging cadence, the generator that
-is validated and saved, and the state a run resumes from. The tasks are `SRResNetTask`
+The loop (`srgan.training.loop`) and its hooks call a task through `Task` and nothing else: one whole
+step, the end-of-step schedule update, the non-finite record read when a hook is due, the generator
+that is validated and saved, and the state a run resumes from. The tasks are `SRResNetTask`
 (`srgan.training.srresnet`) and `SRGANTask` (`srgan.training.srgan`).
 
 A task owns its networks, fused Adam optimisers (betas 0.9/0.999, learning rate in a device

@@ -1,6 +1,8 @@
 """Validation during training: scoring the generator on the validation set (paper protocol, PSNR-Y /
-SSIM-Y) at its cadence, and keeping the best weights so far. The loop asks `due(step)` and calls
-`validate`; this piece keeps the history and the best, and saves and restores them for a resume.
+SSIM-Y) at its cadence, and keeping the best weights so far. `Validation` is a hook of the loop
+(`srgan.training.hooks`): the main process scores the averaged generator when it is due and hands the
+scores to the log; the history and the best so far are its `ValidationState`, saved and restored for a
+resume (`srgan.training.resume`).
 """
 
 from __future__ import annotations
@@ -8,8 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 from torch import Tensor, nn
@@ -20,7 +21,10 @@ from srgan.core.tensors import to_tensor
 from srgan.datasets.prepared import EvalImage
 from srgan.inference.generator import super_resolve
 from srgan.scoring import metrics
+from srgan.training.hooks import Hook
+from srgan.training.log import TrainLog
 from srgan.training.step import unwrap
+from srgan.training.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -49,45 +53,54 @@ def cpu_weights(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
 
 
-class Validation:
-    """The run's validation points and its best weights so far (highest PSNR-Y; the first on a tie).
+@dataclass
+class ValidationState:
+    """The validation points so far and the best of them (highest PSNR-Y; the first on a tie)."""
 
-    every_steps: the cadence in optimiser steps; `extra` steps (the checkpoint points, the last step)
-    are validated too.
-    """
+    history: list[ValidationPoint] = field(default_factory=list)
+    best_psnr_y_db: float = -math.inf
+    best_step: int = 0
+    best_weights: dict[str, Tensor] | None = None  # the averaged generator's at best_step, on the CPU
 
-    def __init__(self, images: list[EvalImage], scale: int, runtime: Runtime, every_steps: int,
-                 extra: set[int]) -> None:
-        self.images, self.scale, self.runtime = images, scale, runtime
-        self.every_steps, self.extra = every_steps, extra
-        self.history: list[ValidationPoint] = []
-        self.best_psnr_y_db = -math.inf
-        self.best_step = 0
-        self.best_weights: dict[str, Tensor] | None = None  # on the CPU
+    def point_at(self, step: int) -> ValidationPoint:
+        return next(point for point in self.history if point.step == step)
+
+
+class Validation(Hook):
+    """Scores `task.averaged` every `every_steps` steps and at the `extra` steps (the checkpoint points, the last
+    step), on the main process (the others wait at a barrier), into `state`; logs the scores and the first image to
+    `log`."""
+
+    def __init__(self, task: Task, images: list[EvalImage], scale: int, runtime: Runtime, every_steps: int,
+                 extra: set[int], state: ValidationState, log: TrainLog | None) -> None:
+        self.task, self.images, self.scale, self.runtime = task, images, scale, runtime
+        self.every_steps, self.extra, self.state, self.log = every_steps, extra, state, log
 
     def due(self, step: int) -> bool:
         return step % self.every_steps == 0 or step in self.extra
+
+    def at(self, step: int, scalars: dict[str, Tensor]) -> None:
+        if self.runtime.is_main:
+            first = self.images[0]
+
+            def log_first(item: EvalImage, sr_img: Tensor) -> None:
+                if item is first and self.log is not None:
+                    self.log.image(f"valid/{item.name}", sr_img[0], step)
+
+            point = self.validate(step, self.task.averaged, log_first)
+            if self.log is not None:
+                self.log.scalars(step, {"valid/psnr_y_db": point.valid_psnr_y_db, "valid/ssim_y": point.valid_ssim_y})
+        self.runtime.barrier()
 
     def validate(self, step: int, model: nn.Module, on_image: Callable[[EvalImage, Tensor], None] | None = None
                  ) -> ValidationPoint:
         """Score `model` (the averaged generator) now; keep it when it is the best so far."""
         psnr_db, ssim = score_validation(model, self.images, self.scale, self.runtime, on_image)
         point = ValidationPoint(step, round(psnr_db, 4), round(ssim, 4))
-        self.history.append(point)
+        state = self.state
+        state.history.append(point)
         log.info("step %d: valid PSNR-Y %.3f dB, SSIM-Y %.4f", step, psnr_db, ssim)
-        if psnr_db > self.best_psnr_y_db:
-            self.best_psnr_y_db, self.best_step = psnr_db, step
-            self.best_weights = cpu_weights(model)
+        if psnr_db > state.best_psnr_y_db:
+            state.best_psnr_y_db, state.best_step = psnr_db, step
+            state.best_weights = cpu_weights(model)
         return point
-
-    def point_at(self, step: int) -> ValidationPoint:
-        return next(point for point in self.history if point.step == step)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"history": [asdict(point) for point in self.history], "best_psnr_y_db": self.best_psnr_y_db,
-                "best_step": self.best_step, "best_weights": self.best_weights}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.history = [ValidationPoint(**point) for point in state["history"]]
-        self.best_psnr_y_db, self.best_step = state["best_psnr_y_db"], state["best_step"]
-        self.best_weights = state["best_weights"]  # stays on the CPU, as cpu_weights keeps it

@@ -8,6 +8,7 @@ shared BatchNorm, the last-epoch checkpoint and BatchNorm in training mode at te
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from pathlib import Path
 
@@ -22,7 +23,20 @@ from srgan.core.errors import SrganError
 from srgan.core.evaluation_records import AsRunScoring
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, write_summary
 from srgan.core.runtime import Runtime
-from srgan.core.study_code import AsRunProtocol, FeatureCode, as_run_protocol
+from srgan.core.sections import params_view, view_log
+from srgan.core.study_code import (
+    EVALUATE,
+    TRAIN,
+    AsRunProtocol,
+    FeatureCode,
+    GanCode,
+    GeneratorCode,
+    StudyCodeParams,
+    TrainingCode,
+    as_run_protocol,
+    declared_by,
+    training_code,
+)
 from srgan.core.tensors import to_tensor
 from srgan.datasets.prepared import EvalImage, centre_crop
 from srgan.inference.folding import fold_batchnorm
@@ -311,3 +325,52 @@ def test_the_as_run_profile_states_its_batch_size_and_why() -> None:
     assert params.srresnet.batch_size == params.srgan.batch_size == 40
     assert "README's example command uses 40" in text
     assert params.srgan.checkpoints == (100, 200) and params.srresnet.epochs == 250
+
+
+# ---------------------------------------------------------------- resolved once, per stage kind
+
+
+@pytest.mark.parametrize("kind", [*TRAIN, *EVALUATE])
+def test_each_stage_kinds_resolver_reads_exactly_the_switches_it_declares(kind: str) -> None:
+    """Through the view a stage reads its params by: a switch read but not declared raises; one declared but not
+    read would rerun the stage for nothing. So the `stages` metadata is what the resolvers use."""
+    for profile in ("params.yaml", "profiles/study_as_run.yaml"):
+        view = params_view(load_params(ROOT / profile), kind, declared_by(kind))
+        if kind in TRAIN:
+            training_code(view.study_code, kind)
+        else:
+            as_run_protocol(view.study_code, kind.removeprefix("evaluate_").removesuffix("_mse"))
+        reads = {key for key in view_log(view).reads if key.startswith("study_code.")}
+        assert reads == set(declared_by(kind)), profile
+
+
+def test_the_training_setups_effects_pinned() -> None:
+    corrected = load_params(ROOT / "params.yaml").study_code
+    as_run = load_params(ROOT / "profiles" / "study_as_run.yaml").study_code
+    assert training_code(corrected, "train_srresnet_mse") == TrainingCode(GeneratorCode(), 4.0, "bicubic", None, None,
+                                                                          None)
+    assert training_code(corrected, "train_srgan") == TrainingCode(GeneratorCode(), 4.0, "bicubic", FeatureCode(),
+                                                                   GanCode(), "best")
+    assert training_code(as_run, "train_srresnet") == TrainingCode(
+        GeneratorCode(shared_bn=True, conv_bias=False), 1.0, "nearest_black", FeatureCode(True, False), None, None)
+    assert training_code(as_run, "train_srgan_mse") == TrainingCode(
+        GeneratorCode(shared_bn=True, conv_bias=False), 1.0, "nearest_black", None, GanCode("as_run", False), "last")
+    # GeneratorCode's fields are the generator's keyword arguments (`TrainingSetup.new_generator`).
+    generator = SRResNet(num_blocks=1, channels=4, **dataclasses.asdict(GeneratorCode(shared_bn=True, conv_bias=False)))
+    assert generator.shared_bn and generator.head[0].bias is None
+
+
+def test_only_the_stage_setups_read_the_study_code_section() -> None:
+    """The training setup and the evaluation stage resolve the switches; every consumer takes what they resolved."""
+    readers = set()
+    for path in sorted([*(ROOT / "srgan").rglob("*.py"), *(ROOT / "stages").glob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if any(isinstance(node, ast.Attribute) and node.attr == "study_code" for node in ast.walk(tree)):
+            readers.add(path.relative_to(ROOT).as_posix())
+    assert readers == {"srgan/training/setup.py", "stages/evaluate.py"}
+
+
+def test_the_docs_describe_every_switch() -> None:
+    table = (ROOT / "docs" / "study.md").read_text(encoding="utf-8")
+    for f in dataclasses.fields(StudyCodeParams):
+        assert f"\n| `{f.name}` |" in table, f"docs/study.md has no row for study_code.{f.name}"

@@ -4,10 +4,12 @@ against DVC itself)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
-from srgan.pipeline.reruns import code_reruns, param_reruns, table
+from srgan.core.study_code import StudyCodeParams
+from srgan.pipeline.reruns import code_reruns, param_reruns, switch_rows, table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "pipeline.md"
@@ -36,3 +38,17 @@ def test_what_the_table_promises() -> None:
     assert param_reruns("execution.log_every") == set()
     # A seed added to the list adds its own stages: no existing run declares the list, only the report.
     assert param_reruns("seeds") == {"report"}
+
+
+def test_a_switch_reruns_the_stage_kinds_its_metadata_names_and_has_its_row() -> None:
+    """`study_code.<switch>`'s `stages` metadata is the one place that says what it changes: dvc.yaml's
+    declarations and so this table follow it, and the table's switch rows are written from it."""
+    switches = [f.name for f in dataclasses.fields(StudyCodeParams)]
+    for f in dataclasses.fields(StudyCodeParams):
+        kinds = {name.partition("@")[0] for name in param_reruns(f"study_code.{f.name}")}
+        assert kinds == set(f.metadata["stages"]), f.name
+    named = [name.strip("`").removeprefix("study_code.") for what, _ in switch_rows() for name in what.split(", ")]
+    assert sorted(named) == sorted(switches)  # each switch in exactly one row
+    for what, key in switch_rows():  # a row's switches change the same stages
+        names = [name.strip("`").removeprefix("study_code.") for name in what.split(", ")]
+        assert all(param_reruns(f"study_code.{name}") == param_reruns(key) for name in names), what

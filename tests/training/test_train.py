@@ -54,12 +54,10 @@ from srgan.nets.srresnet import SRResNet
 from srgan.training.ema import EMA
 from srgan.training.graphs import CapturedStep, check_captured_lrs, use_cuda_graphs
 from srgan.training.guard import StepGuard, StepHealth
-from srgan.training.loop import RunSpec, TrainData, TrainingRun
-from srgan.training.points import PointPlan
+from srgan.training.loop import TrainData, batch_feed
 from srgan.training.srgan import GanContext, SRGANTask, gan_checks, gan_step
 from srgan.training.srresnet import PretrainContext, SRResNetTask, pretrain_checks, pretrain_step
 from srgan.training.step import StepContext, lr_factor
-from srgan.training.store import RunStore
 from srgan.training.validation import score_validation
 
 from train_driver import (
@@ -68,7 +66,6 @@ from train_driver import (
     TINY,
     execution,
     images,
-    paths,
     run_srgan,
     run_srresnet,
     srgan_params,
@@ -398,6 +395,27 @@ def test_training_is_reproducible_byte_for_byte(tmp_path):
     assert {"summary.json", "step1/best.pt", "step1/last.pt", "step2/last.pt"} <= set(_files(tmp_path / "a" / "srgan" / "out"))
 
 
+def test_execution_settings_change_no_published_byte_and_curve_every_decides_the_curves(tmp_path):
+    """`execution` is declared by no stage, so it must not change what a stage publishes: logging every 4 steps
+    (TensorBoard, the bar) and saving the resume state every 3 leave out/ and plots/ byte for byte as logging
+    every step. The curves follow the declared `curve_every`: every 4 steps and the last."""
+    runs = {"quiet": execution(), "busy": execution(log_every=4, checkpoint_every=3, progress=True)}
+    for name, ex in runs.items():
+        run_srresnet(tmp_path / name / "srresnet", srresnet_params(steps=6, ema_decay=0.9), ex=ex)
+        run_srgan(tmp_path / name / "srgan", srgan_params(steps=6, patch_px=16, checkpoints=(3, 6)), ex=ex)
+    for stage in ("srresnet", "srgan"):
+        for folder in ("out", "plots"):
+            a, b = _files(tmp_path / "quiet" / stage / folder), _files(tmp_path / "busy" / stage / folder)
+            assert a == b, f"{stage}/{folder} differs: {sorted(k for k in a if a[k] != b.get(k))}"
+        rows = (tmp_path / "quiet" / stage / "plots" / "lr.tsv").read_text().splitlines()
+        assert [row.split("\t")[0] for row in rows] == ["step", "1", "2", "3", "4", "5", "6"]
+    run_srresnet(tmp_path / "sparse", srresnet_params(steps=6, ema_decay=0.9, curve_every=4))
+    for tag in ("loss/content", "lr", "bad_steps"):
+        assert [row.split("\t")[0] for row in (tmp_path / "sparse" / "plots" / f"{tag}.tsv").read_text().splitlines()
+                ] == ["step", "4", "6"], tag
+    assert _files(tmp_path / "sparse" / "out") == _files(tmp_path / "quiet" / "srresnet" / "out")
+
+
 # ---------------------------------------------------------------- epochs mode
 
 
@@ -427,16 +445,14 @@ def test_each_epoch_shows_every_image_once_in_a_fresh_order(count):
     data = TrainData(_coloured_images(count), valid, SCALE, seed=0)
     torch.manual_seed(0)
     plan = _plan(p, count)
-    task = SRResNetTask(SRResNet(num_blocks=1, channels=4), ContentLoss({"mse": 1.0}), p, plan.total_steps, CPU)
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("epoch", {8: ""}, {8: 4}, ()))
-    run = TrainingRun(task, spec, data, plan, p, execution(), CPU, RunStore(paths(Path("unused")), True), {})
-    source = patch_batches(data.train_images, run.patch_spec, plan, 0, micro_batches=1, rank=0,
+    feed = batch_feed(data, plan, p, execution())
+    source = patch_batches(data.train_images, feed.spec, plan, 0, micro_batches=1, rank=0,
                            world_size=1, device=CPU.device, on_device=True, num_workers=0)
     assert source.cut is None  # the CPU loader: (LR, HR) batches
     batches = source.batches
     shown = [round(float(hr_img.mean()) * 255 - 10) // 20 for _, hr in batches for hr_img in hr]
     epochs = [shown[i : i + 4] for i in range(0, len(shown), 4)]
-    assert len(epochs) == 4 == run.steps // plan.steps_per_epoch
+    assert len(epochs) == 4 == plan.total_steps // plan.steps_per_epoch
     for epoch in epochs:
         assert len(set(epoch)) == 4, f"an image twice in one epoch: {epochs}"
     assert len({tuple(epoch) for epoch in epochs}) > 1  # a fresh random order per epoch
@@ -513,7 +529,7 @@ def _nan_run(tmp_path, max_bad_steps, steps=6, bad_call=4, log_every=1, checkpoi
     hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     data = TrainData(train, [EvalImage("v", bicubic_downscale(hr, SCALE), hr, False)], SCALE, 0)
     p = srresnet_params(steps=steps, augment="none", lr_schedule="constant", valid_every=steps,
-                        max_bad_steps=max_bad_steps)
+                        curve_every=log_every, max_bad_steps=max_bad_steps)
     ex = execution(log_every=log_every, checkpoint_every=checkpoint_every)
     return run_srresnet(tmp_path, p, loss=_NaNAt(bad_call=bad_call), data=data, ex=ex,
                         model=ModelParams(1, 4, "pytorch"))
@@ -1003,13 +1019,11 @@ def test_device_batches_are_the_cpu_loaders_batches_on_every_rank(world, augment
     train, valid = images(count=3)
     p = srresnet_params(steps=3, batch_size=4, augment=augment)
     plan = _plan(p, len(train))
-    spec = RunSpec("mse", SCALE, TINY, {"mse": 1.0}, {"mse": "none"}, PointPlan("step", {3: ""}, {3: 3}, ()))
-    run = TrainingRun(None, spec, TrainData(train, valid, SCALE, 0), plan, p, execution(), CPU,
-                      RunStore(paths(Path("unused")), True), {})
-    device = DevicePatches(train, run.patch_spec, torch.device("cpu"))
+    feed = batch_feed(TrainData(train, valid, SCALE, 0), plan, p, execution())
+    device = DevicePatches(train, feed.spec, torch.device("cpu"))
     for rank in range(world):
         cpu = torch.device("cpu")
-        loader = loader_batches(train, run.patch_spec, plan, 0, 4 // world, rank, world, cpu, num_workers=0)
+        loader = loader_batches(train, feed.spec, plan, 0, 4 // world, rank, world, cpu, num_workers=0)
         on_device = device_batches(device, plan, 0, rank, world)
         for (lr_a, hr_a), (lr_b, hr_b) in zip(loader, on_device, strict=True):
             assert lr_a.shape[0] == 4 // world and torch.equal(lr_a, lr_b) and torch.equal(hr_a, hr_b)
