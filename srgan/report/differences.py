@@ -16,7 +16,7 @@ from itertools import combinations
 import pandas as pd
 
 from srgan.core.config import BASELINE_VARIANT
-from srgan.losses.terms import term_family
+from srgan.losses.terms import is_hybrid
 from srgan.report.inputs import BICUBIC, Scored
 from srgan.report.stats import (
     ALL_SETS,
@@ -29,11 +29,6 @@ from srgan.report.stats import (
 
 DIFFERENCE_METRICS = ("psnr_y_db", "ssim_y", "niqe_y")  # the headline metrics
 SENTENCE_METRIC = "psnr_y_db"
-
-
-def is_hybrid(terms: dict[str, float]) -> bool:
-    """A mix of pixel MSE and a feature loss ('VGG + MSE')."""
-    return term_family(terms).endswith(" + MSE")
 
 
 def comparison_pairs(scored: Sequence[Scored]) -> list[tuple[str, str]]:
