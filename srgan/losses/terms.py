@@ -359,7 +359,8 @@ def term_family(terms: dict[str, float]) -> str:
         if spec is None:
             family, into = DISTANCES[term].family, pixels
         else:
-            family = "VGG" if spec.model.startswith("vgg") else "ResNet" if spec.model.startswith("resnet") else spec.model
+            family = ("VGG" if spec.model.startswith("vgg") else "ResNet" if spec.model.startswith("resnet")
+                      else spec.model)
             into = families
         if family not in into:
             into.append(family)

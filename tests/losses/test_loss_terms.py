@@ -270,7 +270,8 @@ def test_term_family_groups_by_the_resolved_model(terms: dict[str, float], famil
 
 @pytest.mark.parametrize("terms,hybrid", [
     ({"mse": 0.6, "vgg19_5_4": 0.4}, True), ({"l1": 0.7, "res34_3/l1": 0.3}, True), ({"mse": 1.0}, False),
-    ({"mse": 0.5, "l1": 0.5}, False), ({"vgg19_5_4": 0.5, "res18_4": 0.5}, False), ({"mse": 1.0, "vgg19_5_4": 0.0}, False),
+    ({"mse": 0.5, "l1": 0.5}, False), ({"vgg19_5_4": 0.5, "res18_4": 0.5}, False),
+    ({"mse": 1.0, "vgg19_5_4": 0.0}, False),
 ])
 def test_a_hybrid_mixes_a_pixel_term_and_a_feature_term(terms: dict[str, float], hybrid: bool) -> None:
     assert is_hybrid(terms) is hybrid
@@ -322,7 +323,8 @@ def test_every_kind_sends_gradient_into_sr(kind: str) -> None:
     ("mse", (None, "mse")), ("l1", (None, "l1")), ("charbonnier", (None, "charbonnier")),
     ("vgg19_5_4", ("vgg19_5_4", "mse")), ("vgg19_5_4/l1", ("vgg19_5_4", "l1")),
     ("vgg19_5_4/mse", ("vgg19_5_4", "mse")), ("asrun/res18_4/charbonnier", ("asrun/res18_4", "charbonnier")),
-    ("tv/resnet18/layer2.1/l1", ("tv/resnet18/layer2.1", "l1")), ("tv/resnet18/layer2.1", ("tv/resnet18/layer2.1", "mse")),
+    ("tv/resnet18/layer2.1/l1", ("tv/resnet18/layer2.1", "l1")),
+    ("tv/resnet18/layer2.1", ("tv/resnet18/layer2.1", "mse")),
 ])
 def test_a_term_is_an_extractor_and_a_distance(term: str, parts: tuple[str | None, str]) -> None:
     assert split_term(term) == parts
