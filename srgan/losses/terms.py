@@ -107,12 +107,14 @@ DISTANCES = {
 }
 FEATURE_DISTANCE = "mse"  # a feature term without a `/<distance>` suffix
 
-_ALIAS_HELP = (
-    f"use a pixel term ({', '.join(DISTANCES)}), or an extractor with an optional /<distance> "
-    f"({', '.join('/' + d for d in DISTANCES)}; default /{FEATURE_DISTANCE}): vgg19_<i>_<j> (e.g. vgg19_5_4), "
-    "res18_<k> (k = 1..8), res34_<k> (k = 1..16), asrun/<the study's loss> (asrun/vgg19_5_4, asrun/res18_4, "
-    "asrun/res34_3, asrun/res34_5) or tv/<torchvision model>/<graph node> (e.g. tv/convnext_tiny/features.3)"
-)
+
+def _terms_help() -> str:
+    """What a term may be, for the message about one that is not."""
+    return (f"use a pixel term ({', '.join(DISTANCES)}), or an extractor with an optional /<distance> "
+            f"({', '.join('/' + d for d in DISTANCES)}; default /{FEATURE_DISTANCE}): vgg19_<i>_<j> (e.g. "
+            "vgg19_5_4), res18_<k> (k = 1..8), res34_<k> (k = 1..16), asrun/<the study's loss> (asrun/vgg19_5_4, "
+            "asrun/res18_4, asrun/res34_3, asrun/res34_5) or tv/<torchvision model>/<graph node> (e.g. "
+            "tv/convnext_tiny/features.3)")
 
 
 def split_term(term: str) -> tuple[str | None, str]:
@@ -232,7 +234,7 @@ def feature_term(term: str, key: str) -> FeatureTerm | None:
         return FeatureTerm(model, node, 1.0)
     alias = _alias(term)
     if alias is None:
-        raise SrganError(f"unknown content-loss term '{key}'; {_ALIAS_HELP}")
+        raise SrganError(f"unknown content-loss term '{key}'; {_terms_help()}")
     return alias
 
 

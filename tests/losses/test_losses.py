@@ -275,6 +275,33 @@ def test_a_feature_distance_is_taken_between_the_extractors_feature_maps(term: s
     assert loss_fn.backbone_weights == {term: "random"}
 
 
+def test_a_new_kind_is_one_entry_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A made-up kind registered in DISTANCES alone is a pixel term and a feature distance everywhere: the params
+    check, the loss and its extractors, the report's families and hybrids, the plan's cost of a step."""
+    from srgan.losses import terms
+    from srgan.losses.terms import DISTANCES, Distance, check_variant_terms, is_hybrid, term_family
+    from srgan.pipeline.plan import extractor_flops
+
+    def cube(a: Tensor, b: Tensor) -> Tensor:
+        return (a - b).abs().pow(3).mean()
+
+    monkeypatch.setitem(DISTANCES, "cube", Distance("Cube", "mean |a − b|³", cube))
+    mix = {"cube": 0.5, "res18_4/cube": 0.5}
+    check_variant_terms(mix, "srgan.variants.x")
+    assert "/cube" in str(pytest.raises(SrganError, terms.feature_term, "vgg16/x", "k").value)  # the help names it
+    loss_fn = feature_content_loss(mix, "random")
+    sr_img, hr_img = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
+    total, parts = loss_fn(sr_img, hr_img)
+    reference = extractor("res18_4")
+    assert torch.equal(parts["cube"], cube(sr_img, hr_img).detach())
+    assert torch.equal(parts["res18_4/cube"], cube(reference(sr_img), reference(hr_img)).detach())
+    total.backward()
+    assert sr_img.grad is not None and sr_img.grad.abs().sum() > 0
+    assert term_family(mix) == "ResNet + Cube" and is_hybrid(mix) and term_family({"cube": 1.0}) == "Cube"
+    assert extractor_flops("res18_4/cube", 1, 32) == extractor_flops("res18_4", 1, 32) > 0
+    assert extractor_flops("cube", 1, 32) == 0
+
+
 def test_weights_mix_linearly() -> None:
     a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     mse = feature_content_loss({"mse": 1.0}, "random")(a, b)[0]
