@@ -13,6 +13,7 @@ from pathlib import Path
 
 from srgan.core.console import error_line, setup_logging
 from srgan.core.errors import SrganError
+from srgan.core.metric_table import CLOSER_TO_1, HIGHER, LOWER, METRICS, PROTOCOLS, headline_keys
 
 
 def _cli_runtime(device: str, precision: str, channels_last: bool):
@@ -36,10 +37,9 @@ def _origin(checkpoint: Path):
 
 EVALUATE_HELP = """\
 Score one generator checkpoint (or bicubic upscaling) on benchmark folders, with every metric the
-pipeline's evaluations compute: PSNR-Y and SSIM-Y (8-bit BT.601 Y, `scale` px border removed: the
-literature's protocol), PSNR-RGB and MS-SSIM on RGB in [0, 1] (the content-loss study's protocol),
-NIQE-Y, LPIPS-Alex (when AlexNet's ImageNet weights are in torch's cache; else its status says why
-not), the chroma ratio and CIEDE2000. Prints one JSON record: per folder, the mean of each metric.
+pipeline's evaluations compute (a metric whose weights are not in torch's cache is left out, and its
+status says why). Prints one JSON record: per folder, the mean of each metric:
+{metrics}
 
 SET: a folder with HR/ (the ground truth) and optionally LRbicx4/ (its own x4 LR images); without
 LRbicx4/, LR is PIL bicubic of HR, as the pipeline prepares its sets (a prepared set, such as
@@ -404,7 +404,7 @@ Is a difference real? A − B of one metric with the training seed as the unit: 
 over the test images, then a 95 % t interval over seeds (paired by seed when both models ran the same
 seeds, Welch's t otherwise), per test set and over all of them; a verdict (A better, A worse) or the
 reason there is none (one seed, the interval holds 0); and how many seeds would detect the metric's
-planning difference (0.10 dB of PSNR) at 80 % power. It reads the per-image scores the report stage
+planning difference ({planning}) at 80 % power. It reads the per-image scores the report stage
 writes into git (report/per_image.csv), so it works in any clone, offline, for any commit or experiment.
 
 A and B are each `[REV:]MODEL[@CHECKPOINT]`:
@@ -427,11 +427,37 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
 EXPERIMENTS_HELP = """\
 The workspace, commits and DVC experiments in one table that fits 120 columns: for each, the params that
-differ from the baseline (HEAD) and, for every model whose headline moved (PSNR-Y and NIQE-Y at its headline
-checkpoint, the DVC metrics), its values, their change, and whether the change of PSNR-Y is beyond seed noise
+differ from the baseline (HEAD) and, for every model whose headline moved ({headline} at its headline
+checkpoint, the DVC metrics), its values, their change, and whether the change of {verdict} is beyond seed noise
 (`srgan compare`'s test, the training seed as the unit, on the per-image scores git holds). It reads
 `dvc exp show --json`.
 """
+
+VERDICT_METRIC = "psnr_y_db"  # what `srgan compare` compares by default and `srgan experiments` tests
+
+
+def _metrics_help() -> str:
+    """Each metric (key, label and unit, direction, protocol: what it measures), then each protocol, wrapped."""
+    import textwrap
+
+    better = {HIGHER: "higher is better", LOWER: "lower is better", CLOSER_TO_1: "best at 1"}
+    width = max(map(len, METRICS))
+    lines = []
+    for key, metric in METRICS.items():
+        text = f"{key:<{width}}  {metric.label_unit}, {better[metric.better]}, {PROTOCOLS[metric.protocol].name}: "
+        lines.append(textwrap.fill(text + metric.what, 100, initial_indent="  ", subsequent_indent=" " * (width + 4)))
+    lines += [textwrap.fill(f"{protocol.name}: {protocol.what}", 100, initial_indent="  ", subsequent_indent="    ")
+              for protocol in PROTOCOLS.values()]
+    return "\n".join(lines)
+
+
+def _help_texts() -> dict[str, str]:
+    """The descriptions that name metrics, with the metric table's labels, units and planning differences."""
+    verdict = METRICS[VERDICT_METRIC]
+    return {"evaluate": EVALUATE_HELP.format(metrics=_metrics_help()),
+            "compare": COMPARE_HELP.format(planning=f"{verdict.planning_diff:.2f} {verdict.unit} of {verdict.label}"),
+            "experiments": EXPERIMENTS_HELP.format(headline=" and ".join(METRICS[k].label for k in headline_keys()),
+                                                   verdict=verdict.label)}
 
 
 def _cmd_experiments(args: argparse.Namespace) -> None:
@@ -492,8 +518,9 @@ def _cmd_check(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description="SRResNet / SRGAN x4 super-resolution tools")
     sub = parser.add_subparsers(dest="command", required=True)
+    helps = _help_texts()
     ev = sub.add_parser("evaluate", help="score a generator checkpoint (or bicubic) on benchmark folders",
-                        description=EVALUATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        description=helps["evaluate"], formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--model", required=True, metavar="CHECKPOINT",
                     help="a generator checkpoint (.pt) the pipeline wrote, or 'bicubic'")
     ev.add_argument("--scale", type=int, default=4, help="upscaling factor; must match the checkpoint (default 4)")
@@ -560,11 +587,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("commit", metavar="COMMIT", help="a commit, branch or tag (fetched first when a git remote exists)")
     sync.set_defaults(func=_cmd_worker)
     exps = sub.add_parser("experiments", help="workspace, commits and experiments: what differs from HEAD, in 120 "
-                                              "columns", description=EXPERIMENTS_HELP,
+                                              "columns", description=helps["experiments"],
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     exps.add_argument("-n", "--commits", type=int, default=1, help="commits to list from HEAD back (default 1)")
     exps.add_argument("--repo", default=".", help="the project folder (default: here)")
-    exps.add_argument("--no-verdicts", action="store_true", help="skip the PSNR-Y comparison (faster)")
+    exps.add_argument("--no-verdicts", action="store_true",
+                      help=f"skip the {METRICS[VERDICT_METRIC].label} comparison (faster)")
     exps.set_defaults(func=_cmd_experiments)
     lock = sub.add_parser("lock", help="dvc.lock entries that keep DVC from its run-cache: forget-unavailable",
                           description=LOCK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -578,12 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("params", nargs="?", default="params.yaml", help="the params file (default: params.yaml)")
     check.set_defaults(func=_cmd_check)
     compare = sub.add_parser("compare", help="is a difference real? A − B of one metric with its 95 %% interval",
-                             description=COMPARE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                             description=helps["compare"], formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("a", metavar="A", help="[REV:]MODEL[@CHECKPOINT], e.g. srgan/vgg19_5_4@step10")
     compare.add_argument("b", metavar="B", help="[REV:]MODEL[@CHECKPOINT], e.g. srgan/mse, or HEAD~1: (A's model)")
-    compare.add_argument("--metric", default="psnr_y_db",
-                         help="a per-image metric: psnr_y_db (default), ssim_y, psnr_rgb_db, ms_ssim_rgb, niqe_y, "
-                              "lpips_alex, chroma_ratio, delta_e00")
+    compare.add_argument("--metric", default=VERDICT_METRIC,
+                         help=f"a per-image metric: {', '.join(METRICS)} (default {VERDICT_METRIC})")
     compare.add_argument("--repo", default=".", help="the project folder, a git work tree (default: here)")
     compare.add_argument("--images", choices=("fixed", "random"), default="fixed",
                          help="fixed: the interval is about these test images (the benchmark); random: about "

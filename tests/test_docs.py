@@ -1,16 +1,27 @@
-"""The docs point only at what exists, and the params files state no results.
+"""The docs and the code's own words point only at what exists, and the params files state no results.
 
-For README.md and every page of docs/: each repository path in backticks (`srgan/…`, `stages/…`,
-`profiles/…`, `benchmarks/…`, `tests/…`, `docs/…`, `report/…`, `metrics/…`, `.dvc/…`), each
-`srgan.x.y` module (and the name after it, when it names one), each relative link and its #anchor
-must exist. The comments of params.yaml and the profiles state no measured figure (a dB, a speed-up,
-a time): figures live in the docs with where they came from, so a comment cannot contradict them.
+For README.md, every page of docs/ and the package's own pages (srgan/**/*.md): each repository path
+in backticks (`srgan/…`, `stages/…`, `profiles/…`, `benchmarks/…`, `tests/…`, `docs/…`, `report/…`,
+`metrics/…`, `.dvc/…`), each `srgan.<package>.<module>` (and the name after it, when it names one),
+each relative link and its #anchor must exist.
+
+A pointer is code: the docstrings and comments of srgan/, stages/, benchmarks/ and tests/ are read the
+same way, with or without backticks — each repository path, each srgan module and name, and each
+section they cite (`docs/gpus.md, "Several machines"`, `README: "Two commands"`, `docs/<page>.md#<anchor>`).
+Left alone there: report/ and metrics/ (outputs whose layout the code that writes them describes),
+quoted examples ('srgan/mse' is a model, "srgan/vgg19_5_4.json" a relative path) and `srgan/<variant>`
+(a model's name, experiment/variant).
+
+The comments of params.yaml and the profiles state no measured figure (a dB, a speed-up, a time):
+figures live in the docs with where they came from, so a comment cannot contradict them.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from functools import cache
 from pathlib import Path
 
@@ -18,11 +29,15 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "srgan").rglob("*.md"))]
+CODE_ROOTS = ("srgan", "stages", "benchmarks", "tests")
 CHECKED_ROOTS = ("srgan/", "stages/", "profiles/", "benchmarks/", "tests/", "docs/", "report/", "metrics/", ".dvc/",
                  ".ci/")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 MODULE = re.compile(r"(?<![/\w.])srgan(?:\.[A-Za-z_][A-Za-z0-9_]*)+")  # not srgan/training/srgan.py
+# In code: a bare or backticked path under a source root (not quoted, not inside another path or a URL).
+CODE_PATH = re.compile(r"(?<![\w./'\"@:-])((?:srgan|stages|profiles|benchmarks|tests|docs|\.dvc|\.ci)/[^\s`'\"(),;]*)")
+SECTION = re.compile(r"(?<![\w/.-])(README(?:\.md)?|docs/[\w-]+\.md)(?:[:,] \"([^\"]+)\"|#([\w-]+))")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 PLACEHOLDER = re.compile(r"[<>*{}…|$]")  # a pattern, not a path: models/<v>/…, report/*.md
 
@@ -112,6 +127,50 @@ def test_cited_paths_modules_and_links_exist(page: Path) -> None:
             assert anchor in _anchors(linked), f"{page.name} links to {target}: no such heading"
 
 
+def code_texts(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every docstring and comment of a Python file."""
+    source = path.read_text(encoding="utf-8")
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.append((first.lineno, str(first.value.value)))
+    out += [(tok.start[0], tok.string) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT]
+    return out
+
+
+def pointer_problems(text: str) -> list[str]:
+    """What a docstring or comment cites that does not exist: paths, srgan modules and names, sections."""
+    problems = []
+    for word in CODE_PATH.findall(text):
+        word = word.rstrip(".:")
+        parts = word.split("/")
+        if "#" in word or PLACEHOLDER.search(word) or (parts[0] == "srgan" and len(parts) == 2 and "." not in parts[1]
+                                        and parts[1] and not (ROOT / "srgan" / parts[1]).exists()):
+            continue  # a page#anchor (SECTION's), a pattern, or srgan/<variant>: a model's name
+        if not (ROOT / word.rstrip("/")).exists():
+            problems.append(f"path {word}")
+    problems += [f"module {m}: {why}" for m in sorted(set(MODULE.findall(text))) if (why := _module_problem(m))]
+    for page, heading, anchor in SECTION.findall(text):
+        file = ROOT / ("README.md" if page.startswith("README") else page)
+        slug = _slug(heading) if heading else anchor
+        if not file.is_file():
+            problems.append(f"page {page}")
+        elif slug not in _anchors(file):
+            problems.append(f"section {page}: {heading or '#' + anchor}")
+    return problems
+
+
+@pytest.mark.parametrize("folder", CODE_ROOTS)
+def test_docstrings_and_comments_point_at_what_exists(folder: str) -> None:
+    bad = {f"{path.relative_to(ROOT).as_posix()}:{line}": found
+           for path in sorted((ROOT / folder).rglob("*.py"))
+           for line, text in code_texts(path) if (found := pointer_problems(text))}
+    assert not bad, f"docstrings and comments of {folder}/ cite what does not exist: {bad}"
+
+
 def test_nothing_points_outside_the_repository() -> None:
     for page in _pages():
         assert "BRIEF" not in page.read_text(encoding="utf-8"), page.name
@@ -137,4 +196,28 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
     assert _module_problem("srgan.niqe") == "srgan defines no 'niqe'"
     assert _module_problem("srgan.variants.hybrid_vgg19_5_4.mse") is None  # a params key
     assert "what-reruns-when" in _anchors(ROOT / "docs" / "pipeline.md")
+
+
+def test_the_code_check_catches_a_made_up_pointer() -> None:
+    """In a docstring or comment: a moved test file, a module or name that is gone, a section that is not there."""
+    assert pointer_problems("checked by tests/test_dvc_graph.py (now tests/pipeline/test_dvc_graph.py)") == [
+        "path tests/test_dvc_graph.py"]
+    assert pointer_problems("the guard (`srgan.training.steps.StepGuard`); see srgan.training.guard.StepGuard") == [
+        "module srgan.training.steps.StepGuard: srgan.training defines no 'steps'"]
+    assert pointer_problems("a view (srgan.core.config.params_view)") == [
+        "module srgan.core.config.params_view: srgan.core.config defines no 'params_view'"]
+    assert pointer_problems('run torchrun yourself (docs/gpus.md, "Several nodes")') == [
+        "section docs/gpus.md: Several nodes"]
+    assert pointer_problems('(README: "Running the study on several hosts")') == [
+        "section README: Running the study on several hosts"]
+    assert pointer_problems("docs/gpus.md#several-machines, docs/nope.md#x") == ["page docs/nope.md"]
+    # what is no pointer: a quoted example, a model's name, a pattern, an output described by its writer
+    assert pointer_problems("'srgan/vgg19_5_4/seed0'; srgan/mse vs srgan/vgg; stages/train_<kind>.py; "
+                            "report/metrics/x.json; metrics/srgan/mse.json; https://x.org/tests/a.py") == []
+    # what exists passes
+    assert pointer_problems('tests/pipeline/test_dvc_graph.py, srgan.core.sections.params_view, '
+                            'docs/gpus.md, "Several machines"; srgan/training/guard.py') == []
+    lines = dict(code_texts(ROOT / "tests" / "test_docs.py"))
+    assert any("moved test file" in text for text in lines.values())  # docstrings are read
+    assert any("# not srgan/training/srgan.py" == text for text in lines.values())  # and comments
     assert FIGURE.search("SRResNet-MSE beats bicubic by 0.25 dB") and not FIGURE.search("10 validation points")

@@ -3,8 +3,8 @@
 `study_code`), and what dvc.yaml declares for a stage (`declared`); console and logging
 (`console`); atomic files and safe checkpoints (`artifacts`); device / precision / process group
 (`runtime`, `launch`); image files and 8-bit geometry without torch (`images`); the tensor edge
-(`tensors`); and the typed records that cross stage boundaries (`records`: training's;
-`evaluation_records`: evaluation's).
+(`tensors`); the typed records that cross stage boundaries (`records`: training's;
+`evaluation_records`: evaluation's); and the one table of metrics (`metric_table`).
 
 May import: nothing of srgan outside core.
 """

@@ -53,7 +53,7 @@ class RuntimeParams(Section):
     precision: Literal["fp32", "bf16", "fp16"]  # autocast on CUDA for training; the CPU always runs fp32
     channels_last: bool  # NHWC memory format for training (faster on tensor cores, and on the CPU with oneDNN)
     compile: bool  # torch.compile the generator and discriminator for training (CUDA)
-    # never | auto | required: capture each whole training step as a CUDA graph (CUDA only; srgan.training.tasks):
+    # never | auto | required: capture each whole training step as a CUDA graph (CUDA only; srgan.training.graphs):
     # eager / graphs where they apply, else eager with a warning / graphs, or stop in one line
     cuda_graphs: Literal["never", "auto", "required"]
     processes: int  # training processes: 1, or N > 1 for DistributedDataParallel under torchrun

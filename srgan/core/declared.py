@@ -5,7 +5,7 @@ dvc.yaml is generated (`srgan.pipeline.dvc_yaml`) from the one table of declared
 entry back when it starts, so what DVC checks before deciding that a stage is up to date is, by
 construction, what the stage may read:
 
-- its params come through a view of exactly the declared keys (`srgan.core.config.params_view`):
+- its params come through a view of exactly the declared keys (`srgan.core.sections.params_view`):
   reading any other key is an error, not a stale result;
 - a training run's resume fingerprint hashes those keys' values and the declared code files, so
   the stage needs none of the pipeline wiring in its own closure.

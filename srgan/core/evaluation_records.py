@@ -5,7 +5,8 @@
   extractor weights, checkpoint files, LPIPS status, the study protocol as run);
 - `BaselineEvaluation`: evaluation/bicubic.json and evaluation/hr.json;
 - the per-image table: evaluation/<experiment>/<variant>.csv, one row per (checkpoint, set,
-  image) with the metrics (`PER_IMAGE_KEYS`, `METRIC_KEYS`; `write_per_image`, `read_per_image`).
+  image) with the metrics (`PER_IMAGE_KEYS`, then `srgan.core.metric_table.METRICS` in its order;
+  `write_per_image`, `read_per_image`).
 
 Written by the evaluation stages (cached outputs, so they travel through DVC's run-cache),
 read by the report, which writes the numbers people compare into git
@@ -20,17 +21,12 @@ from typing import TYPE_CHECKING
 
 from srgan.core.artifacts import atomic_path, read_json, write_json_atomic
 from srgan.core.errors import SrganError
+from srgan.core.metric_table import METRICS
 from srgan.core.records import ScoredCheckpoint, SetScores, record_field
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# The metrics evaluation scores, in table order: distortion (paper protocol, then the study's), perceptual
-# quality, colour fidelity. Lower is better for niqe_y, lpips_alex and delta_e00; chroma_ratio is best at 1.
-DISTORTION_KEYS = ("psnr_y_db", "ssim_y", "psnr_rgb_db", "ms_ssim_rgb")
-PERCEPTUAL_KEYS = ("niqe_y", "lpips_alex")
-COLOUR_KEYS = ("chroma_ratio", "delta_e00")
-METRIC_KEYS = DISTORTION_KEYS + PERCEPTUAL_KEYS + COLOUR_KEYS
 PER_IMAGE_KEYS = ("checkpoint", "set", "image", "gray")  # a per-image row's identity: label, set, image, gray file
 
 
@@ -127,8 +123,9 @@ class CheckpointEvaluation:
 
 
 def write_per_image(path: Path, table: pd.DataFrame) -> None:
-    """The per-image table as CSV (atomically): the identity columns, then the metrics it has, 4 decimals."""
-    columns = [*PER_IMAGE_KEYS, *(k for k in METRIC_KEYS if k in table)]
+    """The per-image table as CSV (atomically): the identity columns, then the metrics it has (METRICS order),
+    4 decimals."""
+    columns = [*PER_IMAGE_KEYS, *(k for k in METRICS if k in table)]
     with atomic_path(path) as tmp:
         table[columns].to_csv(tmp, index=False, float_format="%.4f")
 

@@ -17,7 +17,7 @@ def relaunch_under_torchrun(processes: int, argv: list[str]) -> bool:
 
     Returns True when the work was done by the relaunched processes (the caller
     then returns); False when this process should do the work itself. For
-    several nodes, start the stage with torchrun yourself (README): then
+    several nodes, start the stage with torchrun yourself (docs/gpus.md, "Several machines"): then
     WORLD_SIZE is set and nothing is relaunched.
     """
     if processes <= 1 or "WORLD_SIZE" in os.environ:

@@ -25,7 +25,7 @@ class Runtime:
     amp_dtype: torch.dtype | None  # autocast dtype; None = fp32
     channels_last: bool
     compile: bool = False  # torch.compile the training forward passes
-    cuda_graphs: str = "never"  # never | auto | required: whole training steps as CUDA graphs (srgan.training.tasks)
+    cuda_graphs: str = "never"  # never | auto | required: whole training steps as CUDA graphs (srgan.training.graphs)
     rank: int = 0  # this process in a DistributedDataParallel group
     world_size: int = 1
 

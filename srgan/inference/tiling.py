@@ -20,7 +20,7 @@ seams. SRResNet's receptive field reaches about 40 LR px (16 blocks) to each
 side, so a tiled result still differs slightly from the whole-image one near
 tile borders: with `overlap_px=16`, at most a few 8-bit levels at isolated
 pixels and about 65 dB PSNR against the whole-image result for a trained model
-(tests/test_infer.py); tile_px=0 gives the exact result.
+(tests/inference/test_infer.py); tile_px=0 gives the exact result.
 """
 
 from __future__ import annotations

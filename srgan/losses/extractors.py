@@ -25,7 +25,6 @@ from srgan.core.errors import SrganError
 from srgan.core.study_code import FeatureCode
 from srgan.losses.content import ContentLoss
 from srgan.losses.terms import (
-    PIXEL_TERM,
     WEIGHTS_IMAGENET,
     WEIGHTS_RANDOM,
     WEIGHTS_RANDOM_FALLBACK,
@@ -139,7 +138,7 @@ class FeatureExtractor(nn.Module):
 
 def build_extractors(terms: dict[str, float], weights: str, allow_random_fallback: bool,
                      code: FeatureCode = FeatureCode(), key: str = "content loss") -> dict[str, FeatureExtractor]:
-    """{term: frozen extractor} of every feature term with a positive weight (pixel MSE needs none).
+    """{term: frozen extractor} of every feature term with a positive weight (pixel terms need none).
 
     weights / allow_random_fallback: params `features`; code: the study's cuts and input
     (`srgan.core.study_code.FeatureCode`, as the training setup resolved it): with `as_run_cuts` the study's
@@ -149,10 +148,9 @@ def build_extractors(terms: dict[str, float], weights: str, allow_random_fallbac
     """
     out = {}
     for term, weight in terms.items():
-        if weight <= 0 or term == PIXEL_TERM:
-            continue
-        spec = feature_term(as_run_term(term) if code.as_run_cuts else term, f"{key}.{term}")
-        out[term] = FeatureExtractor(spec, weights, allow_random_fallback, code.normalise)
+        spec = feature_term(as_run_term(term) if code.as_run_cuts else term, f"{key}.{term}") if weight > 0 else None
+        if spec is not None:
+            out[term] = FeatureExtractor(spec, weights, allow_random_fallback, code.normalise)
     return out
 
 

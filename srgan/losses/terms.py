@@ -1,7 +1,14 @@
 """The grammar of content-loss terms: one table for params validation and for the loss builder.
 
-A content-loss variant is a mapping {term: weight}; a term is one of
-- `mse`: pixel MSE;
+A content-loss variant is a mapping {term: weight}. Every term compares SR with HR by a distance of
+`DISTANCES` (the one table of term kinds: `mse`, `l1`, `charbonnier`), on pixels or on the feature
+maps of a frozen extractor. A term is one of
+- a pixel term: a distance's name alone, `mse` (pixel MSE, scaled to the paper's [-1, 1]
+  intensities by `srgan.losses.content.ContentLoss`), `l1` or `charbonnier` (on [0, 1]
+  intensities, as BasicSR and ESRGAN compute them, so their weights carry over);
+- a feature term, `<extractor>` or `<extractor>/<distance>`: the distance between the extractor's
+  feature maps of SR and HR, MSE unless a `/l1` or `/charbonnier` suffix names another
+  (`vgg19_5_4/l1`, `tv/convnext_tiny/features.3/l1`). An extractor is
 - an alias of the study, resolving to a torchvision model and a node of its graph:
   `vgg19_<i>_<j>`: VGG-19 phi_i,j, the output of conv j of block i *after its ReLU*
   (vgg19_5_4 = `vgg19().features[:36]`, node `features.35`), features rescaled
@@ -24,11 +31,16 @@ A content-loss variant is a mapping {term: weight}; a term is one of
 Why `/` and not `:` between the parts: on a `dvc exp run -S` command line a `:`
 is read as "params file:key", and Hydra's override grammar allows no `:` in a
 mapping key, so a `:`-term could not be set from the command line; `/` can:
-`dvc exp run -S '+srgan.variants.cnx={mse: 0.6, tv/convnext_tiny/features.3: 0.4}'`.
+`dvc exp run -S '+srgan.variants.cnx={mse: 0.6, tv/convnext_tiny/features.3/l1: 0.4}'`.
+A graph node never holds a `/`, so a last part that names a distance is one.
 
-This module is torch-free at import time; checking a `tv/` term imports
-torchvision and traces the model's graph on the meta device (no weights, well
-under a second), once per model and process.
+A new kind of term is one entry of `DISTANCES` (its name, its family in the report and its
+function) and its tests (tests/losses/test_loss_terms.py pins each distance against
+torch.nn.functional or a hand computation).
+
+This module is torch-free at import time: a distance imports torch when it first runs, and
+checking a `tv/` term imports torchvision and traces the model's graph on the meta device (no
+weights, well under a second), once per model and process.
 """
 
 from __future__ import annotations
@@ -36,13 +48,18 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from srgan.core.errors import SrganError
 
-PIXEL_TERM = "mse"
+if TYPE_CHECKING:
+    from torch import Tensor
+
+PIXEL_TERM = "mse"  # pixel MSE: the baseline's term, and the one pixel term scaled by `mse_scale`
+CHARBONNIER_EPS2 = 1.0e-12  # ε² under the root: ε = 1e-6, as BasicSR's CharbonnierLoss(eps=1e-12)
 TV_PREFIX = "tv/"
 ASRUN_PREFIX = "asrun/"
 STUDY_FEATURE_TERMS = ("vgg19_5_4", "res18_4", "res34_3", "res34_5")  # the study's feature losses
@@ -55,11 +72,61 @@ RANDOM_WEIGHTS = (WEIGHTS_RANDOM, WEIGHTS_RANDOM_FALLBACK)
 VGG_FEATURE_RESCALE = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
 _VGG19_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
 _RESNET_BLOCKS_PER_LAYER = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
-_ALIAS_HELP = (
-    "use mse, vgg19_<i>_<j> (e.g. vgg19_5_4), res18_<k> (k = 1..8), res34_<k> (k = 1..16), "
-    "asrun/<the study's loss> (asrun/vgg19_5_4, asrun/res18_4, asrun/res34_3, asrun/res34_5) "
-    "or tv/<torchvision model>/<graph node> (e.g. tv/convnext_tiny/features.3)"
-)
+
+
+def _mse(a: Tensor, b: Tensor) -> Tensor:
+    from torch.nn.functional import mse_loss  # here, not at the top: the module stays torch-free at import
+
+    return mse_loss(a, b)
+
+
+def _l1(a: Tensor, b: Tensor) -> Tensor:
+    from torch.nn.functional import l1_loss
+
+    return l1_loss(a, b)
+
+
+def _charbonnier(a: Tensor, b: Tensor) -> Tensor:
+    return ((a - b) ** 2 + CHARBONNIER_EPS2).sqrt().mean()
+
+
+@dataclass(frozen=True)
+class Distance:
+    """One kind of term: how it compares SR with HR, on pixels or on feature maps."""
+
+    family: str  # a pixel term's loss family in the report ("MSE"); a feature term's is its network's
+    formula: str  # what it computes, for messages and docs: "mean (a − b)²"
+    compute: Callable[[Tensor, Tensor], Tensor]  # (sr, hr) of one shape -> scalar mean, attached to sr's graph
+
+
+# The kinds of term: each a pixel term by its name alone, and a feature distance as `<extractor>/<name>`.
+DISTANCES = {
+    "mse": Distance("MSE", "mean (a − b)²", _mse),
+    "l1": Distance("L1", "mean |a − b|", _l1),
+    "charbonnier": Distance("Charbonnier", "mean √((a − b)² + 1e-12)", _charbonnier),
+}
+FEATURE_DISTANCE = "mse"  # a feature term without a `/<distance>` suffix
+
+
+def _terms_help() -> str:
+    """What a term may be, for the message about one that is not."""
+    return (f"use a pixel term ({', '.join(DISTANCES)}), or an extractor with an optional /<distance> "
+            f"({', '.join('/' + d for d in DISTANCES)}; default /{FEATURE_DISTANCE}): vgg19_<i>_<j> (e.g. "
+            "vgg19_5_4), res18_<k> (k = 1..8), res34_<k> (k = 1..16), asrun/<the study's loss> (asrun/vgg19_5_4, "
+            "asrun/res18_4, asrun/res34_3, asrun/res34_5) or tv/<torchvision model>/<graph node> (e.g. "
+            "tv/convnext_tiny/features.3)")
+
+
+def split_term(term: str) -> tuple[str | None, str]:
+    """(extractor, distance) of a term, by its spelling alone: (None, 'l1') for the pixel term `l1`,
+    ('vgg19_5_4', 'mse') for `vgg19_5_4`, ('tv/resnet18/layer2.1', 'l1') for `tv/resnet18/layer2.1/l1`.
+    The extractor is not checked here (`feature_term` does)."""
+    if term in DISTANCES:
+        return None, term
+    head, _, last = term.rpartition("/")
+    if head and last in DISTANCES:
+        return head, last
+    return term, FEATURE_DISTANCE
 
 
 @dataclass(frozen=True)
@@ -101,8 +168,9 @@ def _asrun(name: str) -> FeatureTerm | None:
 
 
 def as_run_term(term: str) -> str:
-    """`feature_cuts: as_run`: the study's names stand for its extractors (`vgg19_5_4` -> `asrun/vgg19_5_4`)."""
-    return ASRUN_PREFIX + term if term in STUDY_FEATURE_TERMS else term
+    """`feature_cuts: as_run`: the study's names stand for its extractors (`vgg19_5_4` -> `asrun/vgg19_5_4`,
+    `vgg19_5_4/l1` -> `asrun/vgg19_5_4/l1`)."""
+    return ASRUN_PREFIX + term if split_term(term)[0] in STUDY_FEATURE_TERMS else term
 
 
 def vgg19_feature_index(block: int, conv: int) -> int:
@@ -139,14 +207,19 @@ def _alias(term: str) -> FeatureTerm | None:
 
 
 def feature_term(term: str, key: str) -> FeatureTerm | None:
-    """Resolve a content-loss term: None for `mse`, else its FeatureTerm.
+    """Resolve a content-loss term's extractor: None for a pixel term, else its FeatureTerm (its
+    distance: `split_term`).
 
     `key` is the params key the term sits at (for messages). Raises SrganError
     with one line naming the key, and for a `tv/` term with a wrong model or
     node, listing the closest valid names.
     """
-    if term == PIXEL_TERM:
+    term, distance = split_term(term)
+    if term is None:
         return None
+    if term in DISTANCES:
+        raise SrganError(f"content-loss term '{key}': the pixel term '{term}' takes no /{distance}; "
+                         f"write '{term}' alone, or an extractor such as vgg19_5_4/{distance}")
     if term.startswith(ASRUN_PREFIX):
         spec = _asrun(term[len(ASRUN_PREFIX):])
         if spec is None:
@@ -161,7 +234,7 @@ def feature_term(term: str, key: str) -> FeatureTerm | None:
         return FeatureTerm(model, node, 1.0)
     alias = _alias(term)
     if alias is None:
-        raise SrganError(f"unknown content-loss term '{key}'; {_ALIAS_HELP}")
+        raise SrganError(f"unknown content-loss term '{key}'; {_terms_help()}")
     return alias
 
 
@@ -273,20 +346,30 @@ def term_family(terms: dict[str, float]) -> str:
     """The loss family of a variant {term: weight}, for grouping in the report.
 
     Feature terms are grouped by the torchvision model they cut (the study's
-    aliases resolve to theirs): VGG models -> 'VGG', ResNets -> 'ResNet', any
-    other model by its own name ('convnext_tiny'); several families joined by
-    ' + '; ' + MSE' when pixel MSE is part of the mix, 'MSE' for MSE alone.
-    Only terms with a positive weight count.
+    aliases resolve to theirs), whatever their distance: VGG models -> 'VGG',
+    ResNets -> 'ResNet', any other model by its own name ('convnext_tiny');
+    then the pixel terms by their distance's family ('MSE', 'L1'); all joined
+    by ' + ' ('VGG + MSE', 'MSE' for MSE alone). Only terms with a positive
+    weight count.
     """
     families: list[str] = []
+    pixels: list[str] = []
     for term, weight in terms.items():
-        spec = feature_term(term, term) if weight > 0 else None
-        if spec is None:
+        if weight <= 0:
             continue
-        family = "VGG" if spec.model.startswith("vgg") else "ResNet" if spec.model.startswith("resnet") else spec.model
-        if family not in families:
-            families.append(family)
-    pixel = terms.get(PIXEL_TERM, 0.0) > 0
-    if not families:
-        return "MSE"
-    return " + ".join(families) + (" + MSE" if pixel else "")
+        spec = feature_term(term, term)
+        if spec is None:
+            family, into = DISTANCES[term].family, pixels
+        else:
+            family = ("VGG" if spec.model.startswith("vgg") else "ResNet" if spec.model.startswith("resnet")
+                      else spec.model)
+            into = families
+        if family not in into:
+            into.append(family)
+    return " + ".join(families + pixels)
+
+
+def is_hybrid(terms: dict[str, float]) -> bool:
+    """A mix of a pixel term and a feature term, both with a positive weight ('VGG + MSE', 'ResNet + L1')."""
+    kinds = {feature_term(term, term) is None for term, weight in terms.items() if weight > 0}
+    return kinds == {True, False}

@@ -3,7 +3,7 @@
 Found by reading `import` statements with `ast` (module-level and inside
 functions alike), so it is exactly the set of files whose change can change
 what the stage computes. dvc.yaml lists it as each stage's code `deps`
-(tests/test_dvc_graph.py checks that), and a training run hashes it into its
+(tests/pipeline/test_dvc_graph.py checks that), and a training run hashes it into its
 resume fingerprint, so a resume never mixes two versions of the code.
 """
 
@@ -17,7 +17,8 @@ PACKAGES = ("srgan", "stages")  # the library, and the helpers stage scripts sha
 
 
 def _imported_modules(path: Path) -> set[str]:
-    """Dotted names of the srgan / stages modules `path` imports (`from srgan import x` counts srgan.x when it is a module)."""
+    """Dotted names of the srgan / stages modules `path` imports (`from srgan.scoring import metrics` counts
+    srgan.scoring.metrics when it is a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -36,11 +37,11 @@ def _module_file(name: str, root: Path) -> Path | None:
     for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
         if candidate.is_file():
             return candidate
-    return None  # an attribute imported from a module (`from srgan.x import func`), not a module
+    return None  # an attribute imported from a module (`from srgan.core.errors import SrganError`), not a module
 
 
 def _with_packages(name: str) -> list[str]:
-    """`srgan.a.b` -> ["srgan", "srgan.a", "srgan.a.b"]: importing a module runs every package
+    """`srgan.core.errors` -> ["srgan", "srgan.core", "srgan.core.errors"]: importing a module runs every package
     `__init__` above it first."""
     parts = name.split(".")
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
@@ -49,8 +50,8 @@ def _with_packages(name: str) -> list[str]:
 def import_closure(script: Path, root: Path) -> list[Path]:
     """`script` and the srgan modules it imports, transitively, relative to `root`, sorted.
 
-    root: the project folder (holding srgan/). Importing `srgan.a.b` runs
-    srgan/__init__.py and srgan/a/__init__.py first, so they are part of the closure.
+    root: the project folder (holding srgan/). Importing `srgan.core.errors` runs
+    srgan/__init__.py and srgan/core/__init__.py first, so they are part of the closure.
     """
     seen: set[Path] = set()
     todo = [script.resolve()]

@@ -1,7 +1,7 @@
 """dvc.yaml, generated from the code: each stage's command, outputs and data come from the
 table below, its code deps from the import closure of its script (`code_deps`), its params
 from `stage_params.STAGE_PARAMS`. So no dep list is written by hand, and none can go stale:
-`tests/test_dvc_graph.py` fails when dvc.yaml differs from what this module renders.
+`tests/pipeline/test_dvc_graph.py` fails when dvc.yaml differs from what this module renders.
 
 It also keeps dvc.lock to the stages dvc.yaml has: DVC updates the entry of each stage it runs but
 never drops one whose stage is gone (a renamed stage, a seed or variant taken out of params.yaml),

@@ -50,7 +50,7 @@ from srgan.datasets.patches import PatchPlan
 from srgan.datasets.prepare import KNOWN_SET_SIZES, known_set
 from srgan.datasets.prepared import read_manifest
 from srgan.losses.extractors import FeatureExtractor
-from srgan.losses.terms import PIXEL_TERM, WEIGHTS_RANDOM, feature_term
+from srgan.losses.terms import WEIGHTS_RANDOM, feature_term
 from srgan.nets.discriminator import Discriminator
 from srgan.nets.srresnet import SRResNet
 
@@ -152,9 +152,10 @@ def generator_flops(num_blocks: int, channels: int, scale: int, batch: int, patc
 
 @functools.cache
 def extractor_flops(term: str, batch: int, patch_px: int) -> int:
-    """A feature term's frozen extractor: forward on HR without grad, forward and backward to SR."""
+    """A feature term's frozen extractor: forward on HR without grad, forward and backward to SR (0 for a
+    pixel term; a distance's own cost is one pass over the images or features, left out)."""
     spec = feature_term(term, term)
-    if spec is None:  # pixel MSE
+    if spec is None:
         return 0
     with torch.device("meta"):
         extractor = FeatureExtractor(spec, WEIGHTS_RANDOM, allow_random_fallback=True)
@@ -186,8 +187,7 @@ def discriminator_flops(batch: int, patch_px: int) -> int:
 def step_gflop(model: ModelParams, scale: int, p: TrainParams, terms: dict[str, float], adversarial: bool) -> float:
     """GFLOP of one optimiser step: the generator, each feature term with a positive weight, D for SRGAN."""
     flops = generator_flops(model.num_blocks, model.channels, scale, p.batch_size, p.patch_px)
-    flops += sum(extractor_flops(term, p.batch_size, p.patch_px) for term, w in terms.items()
-                 if w > 0 and term != PIXEL_TERM)
+    flops += sum(extractor_flops(term, p.batch_size, p.patch_px) for term, w in terms.items() if w > 0)
     if adversarial:
         flops += discriminator_flops(p.batch_size, p.patch_px)
     return flops / 1e9

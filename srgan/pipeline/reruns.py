@@ -5,8 +5,8 @@ change (`srgan.pipeline.dvc_yaml`, `srgan.pipeline.stage_params`). From the same
 same table this module computes, for each change a user makes, the stages DVC reruns *directly*,
 and the stages that follow *when those produce other outputs* (a comment changes no checkpoint, so
 DVC stops there; a new learning rate does not). `python -m srgan.pipeline.reruns` prints the table;
-tests/test_reruns.py checks that the docs hold this very table, and the slow `dvc status` probes
-(tests/test_pipeline.py) check rows of it against DVC itself.
+tests/pipeline/test_reruns.py checks that the docs hold this very table, and the slow `dvc status` probes
+(tests/pipeline/test_pipeline.py) check rows of it against DVC itself.
 """
 
 from __future__ import annotations

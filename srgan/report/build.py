@@ -28,6 +28,7 @@ from srgan.core.artifacts import atomic_path, write_text_atomic
 from srgan.core.config import ReportParams
 from srgan.core.errors import SrganError
 from srgan.core.images import bicubic_upscale
+from srgan.core.metric_table import METRICS, PROTOCOLS
 from srgan.core.runtime import Runtime
 from srgan.core.tensors import to_tensor, to_u8
 from srgan.inference.generator import load_generator, super_resolve
@@ -49,12 +50,14 @@ from srgan.report.inputs import (
 )
 from srgan.report.metrics_files import FULL_DIR, full_files, headline_files, write_json_folder
 from srgan.report.tables import (
+    HEADLINE_METRICS,
     colour_sentences,
     colour_table,
     experiment_table,
     headline_markdown,
     headline_table,
     published_row,
+    row_label,
     spread_table,
     to_markdown,
 )
@@ -66,18 +69,20 @@ HEADLINE_FILE = "headline.md"  # the headline table alone, as the README shows i
 PER_IMAGE_FILE = "per_image.csv"  # every run's and seed's per-image scores (srgan compare reads it from git)
 DIFFERENCES_FILE = "differences.csv"
 
+VALID_METRICS = ("psnr_y_db", "ssim_y")  # what validation scores during training (srgan.training.validation)
+CAPTION_METRICS = ("psnr_y_db", "ssim_y", "niqe_y")  # under each panel of a grid: distortion, then NIQE
+_VALID_CURVES = tuple(figures.Curve(f"valid/{key}", f"validation {METRICS[key].label_unit}", smooth=False)
+                      for key in VALID_METRICS)
 SRRESNET_CURVES = (
     figures.Curve("loss/content", "content loss (train)", smooth=True, log_y=True),
-    figures.Curve("valid/psnr_y_db", "validation PSNR-Y (dB)", smooth=False),
-    figures.Curve("valid/ssim_y", "validation SSIM-Y", smooth=False),
+    *_VALID_CURVES,
 )
 SRGAN_CURVES = (
     figures.Curve("loss/content", "generator content loss", smooth=True, log_y=True),
     figures.Curve("loss/adversarial", "adversarial loss  −log D(SR)", smooth=True),
     figures.Curve("loss/discriminator", "discriminator loss", smooth=True),
     figures.Curve("d/fake_prob", "D(SR): mean probability 'real'", smooth=True, ylim=(-0.02, 1.02)),
-    figures.Curve("valid/psnr_y_db", "validation PSNR-Y (dB)", smooth=False),
-    figures.Curve("valid/ssim_y", "validation SSIM-Y", smooth=False),
+    *_VALID_CURVES,
 )
 EXPERIMENT_TITLES = {"srresnet": "Experiment 1: SRResNet per content loss",
                      "srgan": "Experiment 2: SRGAN per content loss, from SRResNet-MSE"}
@@ -137,9 +142,16 @@ def _caption(per_image: pd.DataFrame, model: Scored, item: GridImage) -> str:
         raise SrganError(f"per-image metrics of {model.name} have no row for {item.set_name}/{item.name}; "
                          "re-run its evaluate stage")
     row = rows.iloc[0]
+
+    def value(key: str) -> str:
+        metric = METRICS[key]
+        return f"{row[key]:.{metric.decimals}f}" + (f" {metric.unit}" if metric.unit else "")
+
+    *distortion, perceptual = CAPTION_METRICS
     # NIQE on a line of its own: one line of all three is wider than a grid panel.
-    niqe = f"\nNIQE {row['niqe_y']:.2f}" if "niqe_y" in row and math.isfinite(row["niqe_y"]) else ""
-    return f"{row['psnr_y_db']:.2f} dB / {row['ssim_y']:.4f}{niqe}"
+    last = (f"\n{METRICS[perceptual].label} {value(perceptual)}"
+            if perceptual in row and math.isfinite(row[perceptual]) else "")
+    return " / ".join(value(key) for key in distortion) + last
 
 
 # ---------------------------------------------------------------- the report folder
@@ -194,15 +206,13 @@ def write_report(out_dir: Path, sections: Sequence[tuple[str, list[str]]], table
 
 def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
     lines = [
-        "Paper protocol: PSNR/SSIM on BT.601 Y, 8-bit rounded, border of `scale` px removed. "
-        "Study protocol: PSNR on RGB in [0, 1] with no border removed, and MS-SSIM on RGB (the study's \"SSIM\"). "
-        "NIQE (no reference, lower is better) on the Y channel with `scale` px shaved (PIRM 2018); LPIPS-Alex "
-        "(lower is better) when AlexNet's ImageNet weights are in the torch cache; chroma ratio = mean CIELAB "
-        "C* of SR over HR (below 1 = desaturated), ΔE2000 = mean colour difference to HR.",
+        " ".join(f"{p.name.capitalize()}: {p.what}." for p in PROTOCOLS.values()) + " Rows (↑ higher is better, "
+        "↓ lower is better; paper protocol unless the row says otherwise): "
+        + "; ".join(f"{row_label(key)}: {metric.what}" for key, metric in METRICS.items()) + ".",
         "",
         "Columns: the content-loss variants in params order, then bicubic and HR (HR has only NIQE: the "
-        "natural-image reference). SRResNet is evaluated at its best validation PSNR-Y; each SRGAN at the "
-        "checkpoint named in its table (the weights after that many steps or epochs).",
+        f"natural-image reference). SRResNet is evaluated at its best validation {METRICS['psnr_y_db'].label}; "
+        "each SRGAN at the checkpoint named in its table (the weights after that many steps or epochs).",
     ]
     seeds = next((s.seeds for s in scored if s.seeds), ())
     if len(seeds) > 1:
@@ -221,8 +231,8 @@ def _intro(scored: Sequence[Scored], lpips_status: str) -> list[str]:
                       "rows above them) and the study's published numbers: what separates the published table "
                       "from ours is what these rows show (docs/study.md: \"Reproducing the published table\")."]
     if lpips_status != "ok":
-        lines += ["", f"LPIPS-Alex: {lpips_status}. Put the file in the cache and rerun the evaluations "
-                      "(`dvc repro -f -s <evaluate stage>`): DVC cannot see the torch cache."]
+        lines += ["", f"{METRICS['lpips_alex'].label}: {lpips_status}. Put the file in the cache and rerun the "
+                      "evaluations (`dvc repro -f -s <evaluate stage>`): DVC cannot see the torch cache."]
     if any(used in RANDOM_WEIGHTS for s in scored for used in s.feature_weights.values()):
         lines += ["", "**Warning:** some feature losses used randomly initialised extractors because ImageNet "
                       "weights were unavailable (offline); those columns illustrate the pipeline, not the study's "
@@ -267,8 +277,8 @@ def build_report(
     srgan_points = [columns[0].point for _, (experiment, _), columns in groups if experiment == "srgan"]
     sections: list[tuple[str, list[str]]] = [("# Results", _intro(scored, read_lpips_status(evaluation_dir)))]
     headline = headline_table(scored, sets, hr_niqe)
-    sections.append(("## Headline", ["PSNR-Y / SSIM-Y (paper protocol) and NIQE of every scored model"
-                                     + (" (mean ± sd over seeds)" if len(seeds) > 1 else "")
+    sections.append(("## Headline", [" / ".join(METRICS[key].label for key in HEADLINE_METRICS)
+                                     + " of every scored model" + (" (mean ± sd over seeds)" if len(seeds) > 1 else "")
                                      + "; the full tables per set follow.", "", headline_markdown(headline)]))
     sections.append(("## Differences and their noise", differences_markdown(differences, len(seeds))))
     tables: dict[str, pd.DataFrame] = {}
@@ -296,13 +306,14 @@ def build_report(
     figure_list += _grid_figures(report, test_root, scale, scored, groups, per_image, runtime)
     sections.append(("## Visual comparison", [
         "GT | each variant | bicubic, on the most detailed window of each image (nearest-neighbour zoom); "
-        "under each name: PSNR-Y / SSIM-Y (and NIQE) of the whole image."]))
+        f"under each name: {' / '.join(METRICS[key].label for key in CAPTION_METRICS[:-1])} (and "
+        f"{METRICS[CAPTION_METRICS[-1]].label}) of the whole image."]))
     figure_list += _curve_figures(first_seed_curves, colors)
     sections.append(("## Training and validation", [
-        "Validation PSNR-Y / SSIM-Y of the averaged generator on the validation set at every validation point "
-        "(★ best), and the training losses, per variant. `dvc plots show` draws the same curves, every run "
-        "of an experiment on one chart per quantity, from `curves/` (`dvc plots diff <commit>` compares runs "
-        "across commits)."]))
+        f"Validation {' / '.join(METRICS[key].label for key in VALID_METRICS)} of the averaged generator on the "
+        "validation set at every validation point (★ best), and the training losses, per variant. `dvc plots show` "
+        "draws the same curves, every run of an experiment on one chart per quantity, from `curves/` (`dvc plots "
+        "diff <commit>` compares runs across commits)."]))
     runs = {s.run_name: s for s in scored if s.experiment != BICUBIC}  # one line per run, not per checkpoint
     sections.append(("## Feature-extractor weights", [
         f"- **{name}** ({loss_mix(s.loss_terms)}): {describe_feature_weights(s.feature_weights)}"
@@ -337,8 +348,10 @@ def _plane_figures(section: str, set_name: str, scored: Sequence[Scored], hr_niq
     markers = {"srresnet": {"best": "o"}, "srgan": dict(zip(reversed(labels), ("^", "v", "D", "p", "h", "*")))}
     stem = _file_stem(set_name)
     out = []
-    for y, y_label, name in (("niqe_y", "NIQE-Y (lower = more natural)", "niqe"),
-                             ("lpips_alex", "LPIPS-Alex (lower = closer to HR)", "lpips")):
+    psnr = METRICS["psnr_y_db"]
+    for y, meaning, name in (("niqe_y", "more natural", "niqe"), ("lpips_alex", "closer to HR", "lpips")):
+        metric = METRICS[y]
+        y_label = f"{metric.label} ({metric.better} = {meaning})"  # 'NIQE-Y (lower = more natural)'
         panels = []
         for experiment in ("srresnet", "srgan"):
             items = [s for s in scored if s.experiment == experiment]
@@ -356,10 +369,10 @@ def _plane_figures(section: str, set_name: str, scored: Sequence[Scored], hr_niq
         hlines = {"HR": hr_niqe} if name == "niqe" and math.isfinite(hr_niqe) else {}
         out.append(ReportFigure(
             section, f"figures/plane_{name}_{stem}.png",
-            f"{set_name}: perception-distortion plane, PSNR-Y against {y_label.split(' (')[0]} (● SRResNet, "
+            f"{set_name}: perception-distortion plane, {psnr.label} against {metric.label} (● SRResNet, "
             "■ bicubic, SRGAN ▲ at its last checkpoint, ▼ at the one before" + ("; dashed: HR's NIQE)" if hlines
                                                                                  else ")"),
-            partial(figures.perception_distortion_plane, panels=panels, x_label="PSNR-Y (dB) → better",
+            partial(figures.perception_distortion_plane, panels=panels, x_label=f"{psnr.label_unit} → better",
                     y_label=y_label, hlines=hlines,
                     title=f"{set_name}: perception-distortion plane (Blau & Michaeli 2018)")))
     return out

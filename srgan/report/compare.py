@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from srgan.core.errors import SrganError
-from srgan.report.stats import FIXED, Comparison, compare_models, metric_info
+from srgan.core.metric_table import metric_info
+from srgan.report.stats import FIXED, Comparison, compare_models
 
 PER_IMAGE_PATH = "report/per_image.csv"  # as dvc.yaml's report stage writes it (srgan.report.build.PER_IMAGE_FILE)
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from srgan.core.metric_table import METRICS
+
 CURVES_DIR = "curves"  # inside the report folder
 TEMPLATE = "runs"  # .dvc/plots/runs.json
 
@@ -42,10 +44,11 @@ class Chart:
         return self.tag.rsplit("/", 1)[-1]
 
 
+_PSNR = METRICS["psnr_y_db"]  # the same metric, scored on the validation images during training
 CHARTS = (
-    Chart("srresnet", "valid/psnr_y_db", "Experiment 1 (SRResNet): validation PSNR-Y", "PSNR-Y (dB)"),
+    Chart("srresnet", "valid/psnr_y_db", f"Experiment 1 (SRResNet): validation {_PSNR.label}", _PSNR.label_unit),
     Chart("srresnet", "loss/content", "Experiment 1 (SRResNet): training content loss", "content loss"),
-    Chart("srgan", "valid/psnr_y_db", "Experiment 2 (SRGAN): validation PSNR-Y", "PSNR-Y (dB)"),
+    Chart("srgan", "valid/psnr_y_db", f"Experiment 2 (SRGAN): validation {_PSNR.label}", _PSNR.label_unit),
     Chart("srgan", "loss/generator", "Experiment 2 (SRGAN): generator loss", "content + adversarial"),
     Chart("srgan", "loss/adversarial", "Experiment 2 (SRGAN): adversarial term of G's loss", "-log D(SR)"),
     Chart("srgan", "loss/discriminator", "Experiment 2 (SRGAN): discriminator loss",

@@ -16,24 +16,20 @@ from itertools import combinations
 import pandas as pd
 
 from srgan.core.config import BASELINE_VARIANT
-from srgan.losses.terms import term_family
+from srgan.core.metric_table import METRICS
+from srgan.losses.terms import is_hybrid
 from srgan.report.inputs import BICUBIC, Scored
 from srgan.report.stats import (
     ALL_SETS,
-    METRICS,
     PairedDifference,
     compare_pairs,
     difference_cell,
     planning_text,
 )
+from srgan.report.tables import HEADLINE_METRICS
 
-DIFFERENCE_METRICS = ("psnr_y_db", "ssim_y", "niqe_y")  # the headline metrics
+DIFFERENCE_METRICS = HEADLINE_METRICS  # the metrics of the report's headline table
 SENTENCE_METRIC = "psnr_y_db"
-
-
-def is_hybrid(terms: dict[str, float]) -> bool:
-    """A mix of pixel MSE and a feature loss ('VGG + MSE')."""
-    return term_family(terms).endswith(" + MSE")
 
 
 def comparison_pairs(scored: Sequence[Scored]) -> list[tuple[str, str]]:
@@ -111,10 +107,11 @@ def experiment_markdown(rows: pd.DataFrame, experiment: str) -> str:
 
 
 def sentence_lines(rows: pd.DataFrame, pairs: Sequence[tuple[str, str]] | None = None) -> list[str]:
-    """'- A vs B (checkpoint), PSNR-Y: <sentence>. Planning: <figure>.' for every comparison over all sets (or
-    the given (A, B) pairs), in the rows' order."""
+    """'- A vs B (checkpoint), PSNR-Y: <sentence>. Planning: <figure>.' (SENTENCE_METRIC) for every comparison
+    over all sets (or the given (A, B) pairs), in the rows' order."""
     pooled = rows[(rows["set"] == ALL_SETS) & (rows["metric"] == SENTENCE_METRIC)]
     if pairs is not None:
         pooled = pooled[[(a, b) in set(pairs) for a, b in zip(pooled["a"], pooled["b"])]]
-    return [f"- {row['a']} vs {row['b']} ({row['checkpoint']}), PSNR-Y: {row['sentence']}. "
+    label = METRICS[SENTENCE_METRIC].label
+    return [f"- {row['a']} vs {row['b']} ({row['checkpoint']}), {label}: {row['sentence']}. "
             f"Planning: {planning_text(_diff(row))}." for _, row in pooled.iterrows()]

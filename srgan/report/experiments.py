@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from srgan.core.errors import SrganError
+from srgan.core.metric_table import METRICS, headline_keys
 from srgan.report.compare import ModelSpec, compare, git_reader
 from srgan.report.stats import INDISTINGUISHABLE
 
 WIDTH = 120
 METRICS_DIR = "metrics/"  # the DVC metrics: headline files (srgan.report.metrics_files)
 NOT_MODELS = ("bicubic", "hr")  # metrics files that are no trained model
-HEADLINE = (("psnr_y_db", "PSNR-Y", "dB", 3), ("niqe_y", "NIQE-Y", "", 3))
+VERDICT_METRIC = "psnr_y_db"  # whose move is tested against seed noise
+FINER = 1  # decimals beyond the report's tables: a headline that moved by less than their last digit shows it
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def moved_models(row: ExpRow, base: ExpRow) -> list[Moved]:
         mine, theirs = row.metrics[path], base.metrics[path]
         for test_set in dict.fromkeys([*theirs, *mine]):
             values = {key: (mine.get(test_set, {}).get(key, math.nan), theirs.get(test_set, {}).get(key, math.nan))
-                      for key, *_ in HEADLINE}
+                      for key in headline_keys()}
             if any(not (a == b) for a, b in values.values()):  # NaN on one side counts as moved
                 out.append(Moved(model, test_set, values))
     return out
@@ -140,7 +142,7 @@ def psnr_verdict(root: Path, row: ExpRow, base: ExpRow, model: str) -> str:
     """'A better' / 'A worse' / 'no verdict: <reason>' for PSNR-Y of `model` (this row − the baseline), or why
     there is no comparison (the per-image table of a side lacks it)."""
     try:
-        result = compare(ModelSpec(row.rev, model, None), ModelSpec(base.rev, model, None), "psnr_y_db",
+        result = compare(ModelSpec(row.rev, model, None), ModelSpec(base.rev, model, None), VERDICT_METRIC,
                          git_reader(root))
     except SrganError:
         return "not compared: a side's report/per_image.csv lacks it"
@@ -176,7 +178,8 @@ def experiments_text(rows: list[ExpRow], root: Path, verdicts: bool = True) -> s
     base = commits[0]
     lines = [_fit(f"Against {base.name} ({(base.rev or '')[:7]}): params that differ, and each model whose headline "
                   "moved:"),
-             _fit("this − baseline, and whether PSNR-Y moved beyond seed noise (the training seed as the unit)."), ""]
+             _fit(f"this − baseline, and whether {METRICS[VERDICT_METRIC].label} moved beyond seed noise (the training "
+                  "seed as the unit)."), ""]
     for row in rows:
         if row is base:
             continue
@@ -198,11 +201,11 @@ def experiments_text(rows: list[ExpRow], root: Path, verdicts: bool = True) -> s
             if verdicts and item.model not in verdict_of:
                 verdict_of[item.model] = psnr_verdict(root, row, base, item.model)
             parts = []
-            for key, label, unit, digits in HEADLINE:
-                new, old = item.values[key]
-                suffix = f" {unit}" if unit else ""
+            for key, (new, old) in item.values.items():
+                metric = METRICS[key]
+                digits, suffix = metric.decimals + FINER, f" {metric.unit}" if metric.unit else ""
                 shown = "–" if math.isnan(new) else f"{new:.{digits}f}"
-                parts.append(f"{label} {shown}{suffix} ({_signed(new - old, digits)})")
+                parts.append(f"{metric.label} {shown}{suffix} ({_signed(new - old, digits)})")
             verdict = f"  {verdict_of[item.model]}" if verdicts else ""
             lines.append(_fit(f"  {item.model} {item.test_set}: {'  '.join(parts)}{verdict}"))
         for models, where in ((only_here, "here only"), (only_there, "in the baseline only")):

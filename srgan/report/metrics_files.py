@@ -5,8 +5,9 @@ Written by the report stage from the cached evaluation records, into git, so `dv
 Two folders:
 
   metrics/ (DVC `metrics`, cache: false): the headline of every scored model, one file each
-    metrics/<experiment>/<variant>.json   PSNR-Y and NIQE-Y at the headline checkpoint (SRResNet: its best,
-                                          an SRGAN: its last), the mean over seeds
+    metrics/<experiment>/<variant>.json   the headline metrics (`Metric.headline` in
+                                          `srgan.core.metric_table`: PSNR-Y and NIQE-Y) at the headline
+                                          checkpoint (SRResNet: its best, an SRGAN: its last), the mean over seeds
     metrics/bicubic.json, metrics/hr.json bicubic upscaling; HR itself (NIQE only: the natural-image reference)
   report/metrics/ (part of the report's output, not declared as metrics): every metric of every checkpoint
     report/metrics/<experiment>/<variant>/<label>.json   + `<metric>_sd` over seeds, + the study protocol as run
@@ -29,13 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from srgan.core.artifacts import atomic_path, write_json_atomic
-from srgan.core.evaluation_records import METRIC_KEYS  # in this order in every file (DVC sorts columns anyway)
+from srgan.core.metric_table import METRICS, STUDY, headline_keys, keys_of  # METRICS order in every file
 from srgan.report.inputs import BICUBIC, Scored
 
-HEADLINE_KEYS = ("psnr_y_db", "niqe_y")  # distortion and perceptual quality: the headline of every model
 FULL_DIR = "metrics"  # inside the report folder: every metric of every checkpoint
-AS_RUN_KEYS = ("psnr_rgb_db", "ms_ssim_rgb")  # the study protocol as the study ran it, suffixed "_as_run"
-AS_RUN_SUFFIX = "_as_run"
+AS_RUN_SUFFIX = "_as_run"  # the study-protocol metrics as the study's code scored them
 SD_SUFFIX = "_sd"  # the standard deviation over seeds (several seeds only)
 
 
@@ -53,8 +52,9 @@ def headline_file(experiment: str, variant: str) -> str:
 
 
 def headline_metrics(item: Scored, sets: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{set: {psnr_y_db, niqe_y}} of one scored model: the means over seeds, finite numbers only."""
-    return {set_name: _numbers(item.results[set_name], HEADLINE_KEYS) for set_name in sets}
+    """{set: {headline metric: value}} of one scored model (psnr_y_db, niqe_y): the means over seeds, finite
+    numbers only."""
+    return {set_name: _numbers(item.results[set_name], headline_keys()) for set_name in sets}
 
 
 def _numbers(scores: dict[str, float], keys: Sequence[str], suffix: str = "") -> dict[str, float]:
@@ -67,16 +67,16 @@ def _numbers(scores: dict[str, float], keys: Sequence[str], suffix: str = "") ->
 
 
 def model_metrics(item: Scored, sets: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{set: {metric: value}} of one scored model: finite numbers only, METRIC_KEYS order (the means over
-    seeds), their standard deviations over seeds (several seeds), then the study protocol as run (when it
-    was scored)."""
+    """{set: {metric: value}} of one scored model: finite numbers only, METRICS order (the means over
+    seeds), their standard deviations over seeds (several seeds), then the study-protocol metrics as run
+    (when it was scored)."""
     out = {}
     for set_name in sets:
-        values = _numbers(item.results[set_name], METRIC_KEYS)
+        values = _numbers(item.results[set_name], list(METRICS))
         if item.spread is not None:
-            values.update(_numbers(item.spread[set_name], METRIC_KEYS, SD_SUFFIX))
+            values.update(_numbers(item.spread[set_name], list(METRICS), SD_SUFFIX))
         if item.as_run is not None:
-            values.update(_numbers(item.as_run.get(set_name, {}), AS_RUN_KEYS, AS_RUN_SUFFIX))
+            values.update(_numbers(item.as_run.get(set_name, {}), keys_of(STUDY), AS_RUN_SUFFIX))
         out[set_name] = values
     return out
 

@@ -38,12 +38,14 @@ import pandas as pd
 
 from srgan.core.artifacts import write_text_atomic
 from srgan.core.errors import SrganError
+from srgan.core.metric_table import METRICS
 from srgan.report.compare import resolve_rev
 from srgan.report.differences import experiment_markdown, sentence_lines
 from srgan.report.stats import FIXED, PairedDifference, compare_models, compare_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = Path("docs") / "results"
+SEEDS_METRIC = "psnr_y_db"  # a `seeds` block's values
 FILES = ("per_image.csv", "differences.csv", "headline.md")  # as the report stage writes them (srgan.report.build)
 BLOCK = re.compile(r"(<!-- results (\S+) ([^>]*?) -->\n)(.*?)(<!-- /results -->)", re.S)
 
@@ -122,14 +124,15 @@ def _seeds(snapshot: Snapshot, model_at: str) -> str:
     rows = table[(table["model"] == model) & (table["checkpoint"] == checkpoint)]
     if rows.empty:
         raise SrganError(f"snapshot {snapshot.name}: no rows for {model_at}")
-    per_seed = rows.groupby("seed", sort=True)["psnr_y_db"].mean()
-    bicubic = table[table["model"] == "bicubic"]["psnr_y_db"].mean()
-    values = [f"{v:.2f}" for v in per_seed]
+    psnr, digits = METRICS[SEEDS_METRIC], METRICS[SEEDS_METRIC].decimals
+    per_seed = rows.groupby("seed", sort=True)[SEEDS_METRIC].mean()
+    bicubic = table[table["model"] == "bicubic"][SEEDS_METRIC].mean()
+    values = [f"{v:.{digits}f}" for v in per_seed]
     seeds = [str(s) for s in per_seed.index]
     joined = ", ".join(values[:-1]) + f" and {values[-1]}" if len(values) > 1 else values[0]
     seed_words = ", ".join(seeds[:-1]) + f" and {seeds[-1]}" if len(seeds) > 1 else seeds[0]
-    return (f"{model} ({checkpoint}) PSNR-Y: {joined} dB for seeds {seed_words} (mean {per_seed.mean():.2f} ± "
-            f"{per_seed.std(ddof=1):.2f}; bicubic {bicubic:.2f}).")
+    return (f"{model} ({checkpoint}) {psnr.label}: {joined} {psnr.unit} for seeds {seed_words} (mean "
+            f"{per_seed.mean():.{digits}f} ± {per_seed.std(ddof=1):.{digits}f}; bicubic {bicubic:.{digits}f}).")
 
 
 def _differences(snapshot: Snapshot, experiment: str) -> str:

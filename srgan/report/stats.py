@@ -29,12 +29,14 @@ metric columns of `srgan.scoring.evaluate` (a table without `seed` is one seed, 
   comparisons (`holm`), the Holm-adjusted p below 0.05; every `indistinguishable` carries its
   `reason`. chroma_ratio is best at 1: its compared quantity is |ratio − 1| (lower is better).
 - Planning: from the spread of the per-seed differences measured here, `seeds_needed` says how
-  many seeds would detect the metric's planning difference (0.10 dB of PSNR) at 80 % power, and
-  `detectable` what difference the seeds at hand detect at 80 % power.
+  many seeds would detect the metric's planning difference (`Metric.planning_diff` in
+  `srgan.core.metric_table`: 0.10 dB of PSNR) at 80 % power, and `detectable` what difference the
+  seeds at hand detect at 80 % power.
 - An image whose metric is NaN/inf in any seed of A or B is left out and counted (`n_dropped`), so
   every seed's mean covers the same images.
 
-Pure numpy/scipy/pandas; imports nothing of srgan but `srgan.core.errors`.
+Pure numpy/scipy/pandas; imports nothing of srgan but `srgan.core.errors` and the metric table
+(`srgan.core.metric_table`: each metric's label, unit, decimals, direction and planning difference).
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from srgan.core.errors import SrganError
+from srgan.core.metric_table import CLOSER_TO_1, METRICS, Metric, metric_info
 
-HIGHER, LOWER, CLOSER_TO_1 = "higher", "lower", "closer_to_1"
 BETTER, WORSE, INDISTINGUISHABLE = "better", "worse", "indistinguishable"
 FIXED, RANDOM = "fixed", "random"  # the test images: the fixed benchmark, or a sample of images too
 ALL_SETS = "all sets"  # the `set` of a comparison pooled over every set
@@ -64,43 +66,6 @@ ONE_SEED_SIDE = "one side has one seed: its training noise cannot be measured; a
 ONE_IMAGE = "one image: the image-to-image spread cannot be measured"
 HOLDS_ZERO = "the interval holds 0"
 NOT_AFTER_HOLM = "not significant after Holm's correction"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """How one per-image metric reads: its short name, unit, decimals, which way is better, and the
-    difference a planning figure is about."""
-
-    label: str  # short name, as in the report's table rows ("PSNR-Y")
-    unit: str  # written after a difference in sentences ("dB"; "" for unitless)
-    decimals: int  # as in the report's tables (srgan.report.tables.METRIC_ROWS)
-    better: str  # HIGHER | LOWER | CLOSER_TO_1
-    planning_diff: float  # the difference `seeds_needed` is computed for, in the metric's unit
-
-    @property
-    def higher_is_better(self) -> bool:
-        """For the compared quantity: |x − 1| when `better` is CLOSER_TO_1, so lower is better."""
-        return self.better == HIGHER
-
-
-# The metric columns of srgan.scoring.evaluate; direction as its docstring states.
-METRICS = {
-    "psnr_y_db": Metric("PSNR-Y", "dB", 2, HIGHER, 0.10),
-    "ssim_y": Metric("SSIM-Y", "", 4, HIGHER, 0.002),
-    "psnr_rgb_db": Metric("PSNR-RGB", "dB", 2, HIGHER, 0.10),
-    "ms_ssim_rgb": Metric("MS-SSIM", "", 4, HIGHER, 0.002),
-    "niqe_y": Metric("NIQE-Y", "", 3, LOWER, 0.10),
-    "lpips_alex": Metric("LPIPS-Alex", "", 4, LOWER, 0.005),
-    "chroma_ratio": Metric("chroma ratio", "in |ratio − 1|", 3, CLOSER_TO_1, 0.01),
-    "delta_e00": Metric("ΔE2000", "", 2, LOWER, 0.10),
-}
-
-
-def metric_info(key: str) -> Metric:
-    """METRICS[key], or an SrganError naming the known metrics."""
-    if key not in METRICS:
-        raise SrganError(f"unknown metric '{key}'; choose one of {', '.join(METRICS)}")
-    return METRICS[key]
 
 
 # ---------------------------------------------------------------- spreads over seeds
@@ -540,6 +505,14 @@ def _counts(diff: PairedDifference) -> str:
     return counts
 
 
+def _unit(info: Metric) -> str:
+    """What follows a value or difference in a sentence: ' dB'; ' in |ratio − 1|' for a metric best at 1 (its
+    compared quantity); '' for a unitless score."""
+    if info.better == CLOSER_TO_1:
+        return " in |ratio − 1|"
+    return f" {info.unit}" if info.unit else ""
+
+
 def _digits(diff: PairedDifference) -> int:
     """Decimals of a comparison's estimate and interval: the metric's, or more for a tiny non-zero one."""
     return _decimals([diff.mean_diff, diff.ci_low, diff.ci_high], metric_info(diff.metric).decimals)
@@ -548,7 +521,7 @@ def _digits(diff: PairedDifference) -> int:
 def estimate_text(diff: PairedDifference) -> str:
     """A − B with its signed 95 % interval: '−0.03 dB (95 % CI −0.05 to −0.01)'; one seed: the estimate alone."""
     info = metric_info(diff.metric)
-    suffix = f" {info.unit}" if info.unit else ""
+    suffix = _unit(info)
     digits = _digits(diff)
     text = f"{_number(diff.mean_diff, digits, signed=True)}{suffix}"
     if math.isfinite(diff.ci_low):
@@ -559,7 +532,7 @@ def estimate_text(diff: PairedDifference) -> str:
 def planning_text(diff: PairedDifference) -> str:
     """'0.10 dB at 80 % power: about 7 seeds (per-seed differences spread 0.08 dB; 3 seeds detect 0.21 dB)'."""
     info = metric_info(diff.metric)
-    suffix = f" {info.unit}" if info.unit else ""
+    suffix = _unit(info)
     target = f"{_number(info.planning_diff, _decimals([info.planning_diff], info.decimals))}{suffix}"
     if not math.isfinite(diff.seed_sd):
         return f"{target} at 80 % power: unknown until two seeds of each measure the seed spread"
@@ -574,7 +547,7 @@ def runs_text(diff: PairedDifference, estimate: bool = True) -> str:
     """What can be said of these runs alone: 'these runs only: A − B −4.94 dB, 95 % CI over the 3 images
     −7.21 to −2.67; A better on 0 of 3 images' (estimate=False: without the 'A − B …' part)."""
     info = metric_info(diff.metric)
-    suffix = f" {info.unit}" if info.unit else ""
+    suffix = _unit(info)
     digits = _decimals([diff.mean_diff, diff.runs_ci_low, diff.runs_ci_high], info.decimals)
     parts = [f"A − B {_number(diff.mean_diff, digits, signed=True)}{suffix}"] if estimate else []
     if math.isfinite(diff.runs_ci_low):
@@ -738,7 +711,7 @@ def compare_models(table_a: pd.DataFrame, table_b: pd.DataFrame, metric: str = "
         "verdict": [_verdict_word(d) for _, d in diffs],
     })
     quantity = f"|{info.label} − 1|" if info.better == CLOSER_TO_1 else info.label
-    unit = f" ({info.unit})" if info.unit == "dB" else ""
+    unit = f" ({info.unit})" if info.unit else ""
     better = "higher" if info.higher_is_better else "lower"
     pooled = diffs[-1][1]
     design = ("paired by seed: t on the per-seed differences" if pooled.seed_paired

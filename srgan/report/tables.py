@@ -1,8 +1,9 @@
 """The report's tables: one per experiment (and SRGAN checkpoint) and set, with the study's
 published numbers beside ours where it reported them, and the colour-fidelity table.
 
-Loss families come from the loss-term table (`srgan.losses.terms.term_family`): VGG,
-ResNet, any other torchvision model by its name, and their mixes with MSE.
+Rows, labels, units, decimals and arrows come from the metric table (`srgan.core.metric_table`);
+loss families from the loss-term table (`srgan.losses.terms.term_family`): VGG, ResNet, any other
+torchvision model by its name, and their mixes with pixel terms.
 """
 
 from __future__ import annotations
@@ -12,28 +13,26 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from srgan.core.metric_table import CLOSER_TO_1, HIGHER, LOWER, METRICS, PAPER, PROTOCOLS, STUDY, keys_of
 from srgan.core.records import ScoredCheckpoint
 from srgan.losses.terms import term_family
 from srgan.report.inputs import BICUBIC, Scored
 from srgan.report.published import ROWS as PUBLISHED_ROWS
 from srgan.report.published import published, reported_sets
 
-# metric key -> (row label, decimals); arrows say which way is better.
-METRIC_ROWS = {
-    "psnr_y_db": ("PSNR-Y (dB) ↑", 2),
-    "ssim_y": ("SSIM-Y ↑", 4),
-    "psnr_rgb_db": ("PSNR-RGB (dB, study protocol) ↑", 2),
-    "ms_ssim_rgb": ("MS-SSIM (study protocol) ↑", 4),
-    "niqe_y": ("NIQE-Y ↓", 3),
-    "lpips_alex": ("LPIPS-Alex ↓", 4),
-    "chroma_ratio": ("chroma ratio C*(SR)/C*(HR), 1 = faithful", 3),
-    "delta_e00": ("ΔE2000 ↓", 2),
-}
+_BETTER_MARK = {HIGHER: " ↑", LOWER: " ↓", CLOSER_TO_1: ", 1 = faithful"}  # after a row's label
+DECIMALS = "decimals"  # a metric table's DataFrame.attrs entry: {row label: decimals}
 
 
-def _metric_name(row_label: str) -> str:
-    """A METRIC_ROWS label without its note and arrow: 'PSNR-RGB (dB, study protocol) ↑' -> 'PSNR-RGB'."""
-    return row_label.split(" (")[0].split(" ↑")[0].split(" ↓")[0]
+def row_label(key: str) -> str:
+    """A metric's row in the report's tables: its label, formula, unit and protocol when not the paper's, and
+    which way is better: 'PSNR-Y (dB) ↑', 'MS-SSIM (study protocol) ↑', 'chroma ratio C*(SR)/C*(HR), 1 = faithful'."""
+    metric = METRICS[key]
+    notes = [metric.unit] if metric.unit else []
+    if metric.protocol != PAPER:
+        notes.append(PROTOCOLS[metric.protocol].name)
+    text = f"{metric.label} {metric.formula}" if metric.formula else metric.label
+    return text + (f" ({', '.join(notes)})" if notes else "") + _BETTER_MARK[metric.better]
 
 
 def published_row(point: ScoredCheckpoint, points: Sequence[ScoredCheckpoint]) -> str | None:
@@ -51,21 +50,23 @@ def published_row(point: ScoredCheckpoint, points: Sequence[ScoredCheckpoint]) -
 
 def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float, set_name: str,
                      published_as: str | None) -> pd.DataFrame:
-    """Rows: METRIC_ROWS; under each study-protocol row (ours, as intended), when the study reported
-    the set, its published value and our difference, and when the run was also scored the way the
+    """Rows: each metric (`row_label`); under each study-protocol row (ours, as intended), when the study
+    reported the set, its published value and our difference, and when the run was also scored the way the
     study's code scored (`Scored.as_run`), that value and its difference to the published one;
-    columns: the variants, then bicubic and HR (NIQE only)."""
+    columns: the variants, then bicubic and HR (NIQE only). `attrs[DECIMALS]`: each row's decimals, its
+    metric's (what `to_markdown` shows)."""
+    labels = {key: row_label(key) for key in METRICS}
+    decimals = {labels[key]: metric.decimals for key, metric in METRICS.items()}
     data: dict[str, dict[str, float]] = {}
     for item in [*columns, bicubic]:
-        data[item.variant] = {label: item.results[set_name].get(key, math.nan)
-                              for key, (label, _) in METRIC_ROWS.items()}
-    data["HR"] = {label: (hr_niqe if key == "niqe_y" else math.nan) for key, (label, _) in METRIC_ROWS.items()}
+        data[item.variant] = {label: item.results[set_name].get(key, math.nan) for key, label in labels.items()}
+    data["HR"] = {label: (hr_niqe if key == "niqe_y" else math.nan) for key, label in labels.items()}
     table = pd.DataFrame(data)
-    order = [label for label, _ in METRIC_ROWS.values()]
+    order = list(labels.values())
     reported = bool(published_as) and set_name.lower() in reported_sets()
     as_run = next((c.as_run_scoring for c in columns if c.as_run is not None), None)
-    for key in ("psnr_rgb_db", "ms_ssim_rgb"):
-        name = _metric_name(METRIC_ROWS[key][0])
+    for key in keys_of(STUDY):
+        name = METRICS[key].label
         rows: dict[str, dict[str, float]] = {}
         theirs: dict[str, float] = {}
         if reported:
@@ -80,30 +81,27 @@ def experiment_table(columns: Sequence[Scored], bicubic: Scored, hr_niqe: float,
         if reported:
             rows[f"{name}: ours − published"] = {c.variant: c.results[set_name].get(key, math.nan) - theirs[c.variant]
                                                  for c in columns}
-        at = order.index(METRIC_ROWS[key][0]) + 1
+        at = order.index(labels[key]) + 1
         for label, values in rows.items():
             table.loc[label] = pd.Series(values)
+            decimals[label] = METRICS[key].decimals
         order[at:at] = list(rows)
     table = table.loc[order]
     table.index.name = "metric"
+    table.attrs[DECIMALS] = decimals
     return table
 
 
 def spread_table(columns: Sequence[Scored], set_name: str) -> pd.DataFrame:
-    """The standard deviation over seeds of each METRIC_ROWS value of `experiment_table` (its rows and variant
-    columns; NaN where there is none)."""
+    """The standard deviation over seeds of each metric's value in `experiment_table` (its metric rows and
+    variant columns; NaN where there is none; `attrs[DECIMALS]` as there)."""
+    labels = {key: row_label(key) for key in METRICS}
     data = {item.variant: {label: (item.spread or {}).get(set_name, {}).get(key, math.nan)
-                           for key, (label, _) in METRIC_ROWS.items()} for item in columns}
-    table = pd.DataFrame(data)
+                           for key, label in labels.items()} for item in columns}
+    table = pd.DataFrame(data, index=list(labels.values()))
     table.index.name = "metric"
+    table.attrs[DECIMALS] = {labels[key]: metric.decimals for key, metric in METRICS.items()}
     return table
-
-
-def _digits(label: str) -> int:
-    for row, digits in METRIC_ROWS.values():
-        if label.startswith(_metric_name(row)):
-            return digits
-    return 3
 
 
 def _cell(value: float, digits: int, sign: str = "", spread: float = math.nan) -> str:
@@ -114,11 +112,13 @@ def _cell(value: float, digits: int, sign: str = "", spread: float = math.nan) -
 
 
 def to_markdown(table: pd.DataFrame, spread: pd.DataFrame | None = None) -> str:
-    """The table with each row's decimals (METRIC_ROWS); NaN as '–'; value columns right-aligned; a value
-    with a finite standard deviation in `spread` (same row and column) as 'mean ± sd'."""
+    """The table (of `experiment_table` or `spread_table`) with each row's decimals (its `attrs[DECIMALS]`, else
+    3); NaN as '–'; value columns right-aligned; a value with a finite standard deviation in `spread` (same row
+    and column) as 'mean ± sd'."""
+    decimals = table.attrs.get(DECIMALS, {})
     shown = table.copy().astype(object)
     for label in shown.index:
-        digits = _digits(label)
+        digits = decimals.get(label, 3)
         sign = "+" if label.endswith("− published") else ""  # a difference shows its sign
         sds = [math.nan] * len(table.columns)
         if spread is not None and label in spread.index:
@@ -129,8 +129,11 @@ def to_markdown(table: pd.DataFrame, spread: pd.DataFrame | None = None) -> str:
     return shown.to_markdown(disable_numparse=True, colalign=("left",) + ("right",) * len(shown.columns))
 
 
+COLOUR_METRICS = ("chroma_ratio", "delta_e00")  # colour fidelity: the colour table's columns
+
+
 def colour_table(scored: Sequence[Scored], set_name: str) -> pd.DataFrame:
-    """Mean chroma ratio and ΔE2000 per loss family (`term_family`) and experiment/checkpoint."""
+    """Mean chroma ratio and ΔE2000 (COLOUR_METRICS) per loss family (`term_family`) and experiment/checkpoint."""
     rows = []
     for item in scored:
         if item.experiment == BICUBIC:
@@ -138,8 +141,7 @@ def colour_table(scored: Sequence[Scored], set_name: str) -> pd.DataFrame:
         else:
             family, group = term_family(item.loss_terms), f"{item.experiment}@{item.checkpoint}"
         rows.append({"run": group, "family": family,
-                     "chroma_ratio": item.results[set_name].get("chroma_ratio", math.nan),
-                     "delta_e00": item.results[set_name].get("delta_e00", math.nan)})
+                     **{key: item.results[set_name].get(key, math.nan) for key in COLOUR_METRICS}})
     frame = pd.DataFrame(rows)
     frame = frame.groupby(["run", "family"], sort=False).mean().reset_index()
     runs = list(dict.fromkeys(frame["run"]))
@@ -190,7 +192,7 @@ def colour_sentences(table: pd.DataFrame, set_name: str) -> list[str]:
 
 # ---------------------------------------------------------------- the headline table
 
-HEADLINE_METRICS = (("psnr_y_db", "PSNR-Y (dB)", 2), ("ssim_y", "SSIM-Y", 4), ("niqe_y", "NIQE-Y", 2))
+HEADLINE_METRICS = ("psnr_y_db", "ssim_y", "niqe_y")  # the paper protocol's two and NIQE (also the differences')
 
 
 def headline_models(scored: Sequence[Scored]) -> list[Scored]:
@@ -201,19 +203,24 @@ def headline_models(scored: Sequence[Scored]) -> list[Scored]:
 
 def headline_table(scored: Sequence[Scored], sets: Sequence[str], hr_niqe: dict[str, float]) -> pd.DataFrame:
     """Rows: bicubic, each SRResNet (its best), each SRGAN (its last checkpoint), HR; columns: each set's
-    PSNR-Y, SSIM-Y and NIQE-Y, formatted ('–' where there is no value; 'mean ± sd' over several seeds)."""
+    HEADLINE_METRICS (PSNR-Y, SSIM-Y and NIQE-Y), formatted with their decimals ('–' where there is no value;
+    'mean ± sd' over several seeds)."""
+
+    def cells(results: dict[str, dict[str, float]], spread: dict[str, dict[str, float]]) -> dict[str, str]:
+        out = {}
+        for set_name in sets:
+            for key in HEADLINE_METRICS:
+                value = results.get(set_name, {}).get(key, math.nan)
+                out[f"{set_name} {METRICS[key].label_unit}"] = (
+                    _cell(float(value), METRICS[key].decimals, spread=spread.get(set_name, {}).get(key, math.nan))
+                    if isinstance(value, (int, float)) else "–")
+        return out
+
     rows: dict[str, dict[str, str]] = {}
-
-    def cell(value: float, digits: int, spread: float = math.nan) -> str:
-        return _cell(float(value), digits, spread=spread) if isinstance(value, (int, float)) else "–"
-
     for item in headline_models(scored):
         name = BICUBIC if item.experiment == BICUBIC else f"{item.experiment}/{item.variant} ({item.checkpoint})"
-        rows[name] = {f"{set_name} {label}": cell(item.results[set_name].get(key, math.nan), digits,
-                                                  (item.spread or {}).get(set_name, {}).get(key, math.nan))
-                      for set_name in sets for key, label, digits in HEADLINE_METRICS}
-    rows["HR"] = {f"{set_name} {label}": cell(hr_niqe[set_name] if key == "niqe_y" else math.nan, digits)
-                  for set_name in sets for key, label, digits in HEADLINE_METRICS}
+        rows[name] = cells(item.results, item.spread or {})
+    rows["HR"] = cells({set_name: {"niqe_y": hr_niqe[set_name]} for set_name in sets}, {})
     table = pd.DataFrame(rows).T
     table.index.name = "model"
     return table

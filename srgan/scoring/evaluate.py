@@ -7,7 +7,8 @@ Per image (all against the mod-cropped HR, `scale` px shaved unless a metric say
   `lpips_alex` (LPIPS v0.1 on AlexNet; only when its ImageNet weights are at hand);
 - colour fidelity: `chroma_ratio` (mean CIELAB C* of SR / of HR; < 1 = desaturated;
   NaN for gray images) and `delta_e00` (mean CIEDE2000).
-Lower is better for niqe_y, lpips_alex and delta_e00; chroma_ratio is best at 1.
+Their labels, units, directions and order are `srgan.core.metric_table.METRICS`, which `score_image`
+computes exactly (tests/scoring/test_evaluate.py), and which orders every table and summary here.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from torch import Tensor, nn
 
 from srgan.core.errors import SrganError
 from srgan.core.evaluation_records import (
-    METRIC_KEYS,
     PER_IMAGE_KEYS,
     AsRunScoring,
     BaselineEvaluation,
     RunEvaluation,
 )
 from srgan.core.images import bicubic_upscale
+from srgan.core.metric_table import METRICS
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, read_summary
 from srgan.core.runtime import Runtime
 from srgan.core.study_code import AsRunProtocol
@@ -72,7 +73,8 @@ def _niqe(img_u8, shave_px: int, gray: bool, name: str) -> float:
 
 
 def score_image(sr_img: Tensor, item: EvalImage, scorer: Scorer) -> dict[str, float]:
-    """Every metric of one SR image. sr_img: (1, 3, H, W) float RGB in [0, 1], HR's size."""
+    """Every metric of one SR image (each METRICS key; LPIPS-Alex when its weights are at hand).
+    sr_img: (1, 3, H, W) float RGB in [0, 1], HR's size."""
     hr_img = to_tensor(item.hr_u8)[None]
     scale = scorer.scale
     row = metrics.evaluate_pair(sr_img, hr_img, scale, item.gray)
@@ -104,9 +106,10 @@ def score_images(
 
 
 def summarize(per_image: pd.DataFrame) -> dict[str, float]:
-    """Mean of each metric over the images of one set (NaN entries skipped; absent metrics left out)."""
+    """Mean of each metric over the images of one set, in METRICS order (NaN entries skipped; absent metrics
+    left out)."""
     out: dict[str, float] = {}
-    for key in METRIC_KEYS:
+    for key in METRICS:
         if key not in per_image:
             continue
         value = float(per_image[key].mean(skipna=True))
@@ -128,7 +131,7 @@ def score_sets(model: nn.Module | None, sets: dict[str, list[EvalImage]], scorer
 
 def _per_image_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     table = pd.concat(frames, ignore_index=True)
-    return table[[*PER_IMAGE_KEYS, *(k for k in METRIC_KEYS if k in table)]]
+    return table[[*PER_IMAGE_KEYS, *(k for k in METRICS if k in table)]]
 
 
 def evaluate_bicubic(sets: dict[str, list[EvalImage]], scorer: Scorer,

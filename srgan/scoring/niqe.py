@@ -20,7 +20,7 @@ Analyzer", IEEE SPL 2013, following the authors' MATLAB release (LIVE,
 Set14 `baboon.png` HR, Y, no border removed scores 5.72957338 in MATLAB
 R2021a (BasicSR's copy of the image). On ../shared/data's baboon.png, a
 different file, this module gives 5.7299603 and BasicSR's algorithm 5.7299613;
-tests/test_niqe.py checks it against a per-block, full-grid-search reference.
+tests/scoring/test_niqe.py checks it against a per-block, full-grid-search reference.
 
 Everything is float64 numpy; nothing is loaded until the first call.
 """

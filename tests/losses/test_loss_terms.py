@@ -21,10 +21,14 @@ import yaml
 from srgan.core.config import check_weights, params_from_dict
 from srgan.core.errors import SrganError
 from srgan.losses.terms import (
+    DISTANCES,
     FeatureTerm,
+    as_run_term,
     check_all_variant_terms,
     check_variant_terms,
     feature_term,
+    is_hybrid,
+    split_term,
     term_family,
 )
 
@@ -255,6 +259,103 @@ def check_variant(terms: dict[str, float], key: str) -> None:
     ({"mse": 0.6, "tv/convnext_tiny/features.3": 0.4}, "convnext_tiny + MSE"),
     ({"vgg19_5_4": 0.5, "res18_4": 0.5}, "VGG + ResNet"),
     ({"mse": 1.0, "vgg19_5_4": 0.0}, "MSE"),
+    ({"l1": 1.0}, "L1"),
+    ({"charbonnier": 0.5, "mse": 0.5}, "Charbonnier + MSE"),
+    ({"l1": 0.6, "vgg19_5_4/l1": 0.4}, "VGG + L1"),
+    ({"res18_4/charbonnier": 1.0}, "ResNet"),
 ])
 def test_term_family_groups_by_the_resolved_model(terms: dict[str, float], family: str) -> None:
     assert term_family(terms) == family
+
+
+@pytest.mark.parametrize("terms,hybrid", [
+    ({"mse": 0.6, "vgg19_5_4": 0.4}, True), ({"l1": 0.7, "res34_3/l1": 0.3}, True), ({"mse": 1.0}, False),
+    ({"mse": 0.5, "l1": 0.5}, False), ({"vgg19_5_4": 0.5, "res18_4": 0.5}, False),
+    ({"mse": 1.0, "vgg19_5_4": 0.0}, False),
+])
+def test_a_hybrid_mixes_a_pixel_term_and_a_feature_term(terms: dict[str, float], hybrid: bool) -> None:
+    assert is_hybrid(terms) is hybrid
+
+
+# ---------------------------------------------------------------- the kinds of term (DISTANCES)
+
+
+def test_the_kinds_are_mse_l1_and_charbonnier() -> None:
+    assert list(DISTANCES) == ["mse", "l1", "charbonnier"]
+
+
+def _pair() -> tuple[torch.Tensor, torch.Tensor]:
+    a = torch.tensor([[0.0, 0.25], [0.5, 1.0]]).view(1, 1, 2, 2)
+    b = torch.tensor([[0.0, 0.75], [0.5 + 3e-6, 0.0]]).view(1, 1, 2, 2)
+    return a, b
+
+
+def test_mse_and_l1_are_torch_nn_functional_and_the_hand_sums() -> None:
+    a, b = _pair()
+    diffs = [0.0, -0.5, -3e-6, 1.0]  # a − b, element by element
+    assert torch.equal(DISTANCES["mse"].compute(a, b), torch.nn.functional.mse_loss(a, b))
+    assert torch.equal(DISTANCES["l1"].compute(a, b), torch.nn.functional.l1_loss(a, b))
+    assert DISTANCES["mse"].compute(a, b).item() == pytest.approx(sum(d * d for d in diffs) / 4, rel=1e-6)
+    assert DISTANCES["l1"].compute(a, b).item() == pytest.approx(sum(abs(d) for d in diffs) / 4, rel=1e-6)
+
+
+def test_charbonnier_is_basicsrs_root_of_the_square_plus_1e_12() -> None:
+    """sqrt((a − b)² + 1e-12), averaged (BasicSR's CharbonnierLoss(eps=1e-12)): ε = 1e-6, so a zero difference
+    costs 1e-6 and a difference far above ε costs its absolute value."""
+    a, b = _pair()
+    diffs = [0.0, -0.5, float(a[0, 0, 1, 0] - b[0, 0, 1, 0]), 1.0]  # the 3e-6 difference as float32 rounds it
+    expected = sum(math.sqrt(d * d + 1e-12) for d in diffs) / 4
+    assert DISTANCES["charbonnier"].compute(a, b).item() == pytest.approx(expected, rel=1e-6)
+    zero = DISTANCES["charbonnier"].compute(torch.zeros(3), torch.zeros(3)).item()
+    assert zero == pytest.approx(1e-6, rel=1e-6)  # ε, not 0: a distance that is smooth at 0
+
+
+@pytest.mark.parametrize("kind", list(DISTANCES))
+def test_every_kind_sends_gradient_into_sr(kind: str) -> None:
+    sr_img = torch.rand(2, 3, 8, 8, requires_grad=True)
+    value = DISTANCES[kind].compute(sr_img, torch.rand(2, 3, 8, 8))
+    assert value.dim() == 0 and value.grad_fn is not None
+    value.backward()
+    assert sr_img.grad is not None and sr_img.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("term,parts", [
+    ("mse", (None, "mse")), ("l1", (None, "l1")), ("charbonnier", (None, "charbonnier")),
+    ("vgg19_5_4", ("vgg19_5_4", "mse")), ("vgg19_5_4/l1", ("vgg19_5_4", "l1")),
+    ("vgg19_5_4/mse", ("vgg19_5_4", "mse")), ("asrun/res18_4/charbonnier", ("asrun/res18_4", "charbonnier")),
+    ("tv/resnet18/layer2.1/l1", ("tv/resnet18/layer2.1", "l1")),
+    ("tv/resnet18/layer2.1", ("tv/resnet18/layer2.1", "mse")),
+])
+def test_a_term_is_an_extractor_and_a_distance(term: str, parts: tuple[str | None, str]) -> None:
+    assert split_term(term) == parts
+
+
+def test_a_feature_distance_keeps_the_extractor_of_its_term() -> None:
+    assert feature_term("vgg19_5_4/l1", "k") == feature_term("vgg19_5_4", "k") == FeatureTerm("vgg19", "features.35",
+                                                                                             1.0 / 12.75)
+    assert feature_term("tv/resnet18/layer2.1/charbonnier", "k") == FeatureTerm("resnet18", "layer2.1", 1.0)
+    assert feature_term("l1", "k") is None and feature_term("charbonnier", "k") is None
+    assert as_run_term("vgg19_5_4/l1") == "asrun/vgg19_5_4/l1" and as_run_term("l1") == "l1"
+    check_variant({"l1": 0.6, "charbonnier": 0.2, "vgg19_5_4/l1": 0.1, "tv/resnet18/layer1/charbonnier": 0.1}, KEY)
+
+
+@pytest.mark.parametrize("term,says", [("mse/l1", "takes no /l1"), ("l1/mse", "takes no /mse"),
+                                       ("vgg19_5_4/huber", "/charbonnier"), ("L1", "l1, charbonnier")])
+def test_a_bad_distance_is_one_line_naming_the_key(term: str, says: str) -> None:
+    message = _one_line_error({term: 1.0})
+    assert f"'{KEY}.{term}'" in message and says in message
+
+
+def test_the_kinds_can_be_set_from_the_command_line(tmp_path: Path, raw_params: dict[str, Any]) -> None:
+    """`dvc exp run -S` writes params.yaml through `dvc.utils.hydra.apply_overrides`: a pixel L1 variant and a
+    feature L1 term set that way load and check."""
+    from dvc.utils.hydra import apply_overrides
+
+    work = tmp_path / "params.yaml"
+    work.write_text(yaml.safe_dump(raw_params), encoding="utf-8")
+    apply_overrides(work, ["+srgan.variants.x={l1: 1.0}",
+                           "+srresnet.variants.y={charbonnier: 0.6, vgg19_5_4/l1: 0.2, tv/resnet18/layer1/l1: 0.2}"])
+    params = params_from_dict(yaml.safe_load(work.read_text(encoding="utf-8")))
+    assert params.srgan.variants["x"] == {"l1": 1.0}
+    assert params.srresnet.variants["y"] == {"charbonnier": 0.6, "vgg19_5_4/l1": 0.2, "tv/resnet18/layer1/l1": 0.2}
+    check_all_variant_terms({"srresnet": params.srresnet.variants, "srgan": params.srgan.variants})

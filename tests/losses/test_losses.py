@@ -9,6 +9,7 @@ network: the ImageNet download is replaced by one that raises URLError.
 from __future__ import annotations
 
 import logging
+import math
 import types
 import urllib.error
 from collections.abc import Callable
@@ -184,7 +185,8 @@ def test_normalisation_follows_the_metadata_not_a_constant(monkeypatch: pytest.M
 @pytest.mark.parametrize(
     "terms",
     [{"mse": 1.0}, {"vgg19_5_4": 1.0}, {"res18_4": 1.0}, {"res34_3": 1.0}, {"res34_5": 1.0},
-     {"mse": 0.6, "vgg19_5_4": 0.4}, *({t: 1.0} for t in TV_TERMS)],
+     {"mse": 0.6, "vgg19_5_4": 0.4}, *({t: 1.0} for t in TV_TERMS), {"l1": 1.0}, {"charbonnier": 1.0},
+     {"vgg19_5_4/l1": 1.0}, {"l1": 0.6, "res18_4/charbonnier": 0.4}],
     ids=lambda terms: "+".join(terms),
 )
 def test_every_loss_sends_gradient_into_sr_and_none_into_extractors(
@@ -247,6 +249,57 @@ def test_mse_term_is_on_minus_one_to_one_range() -> None:
     total, _ = loss_fn(a, b)
     assert total.item() == pytest.approx(4 * 0.25)
     assert loss_fn.backbone_weights == {"mse": "none"} and len(loss_fn.extractors) == 0
+
+
+def test_pixel_l1_and_charbonnier_compare_unit_range_intensities() -> None:
+    """Only pixel MSE takes `mse_scale` (the paper's [-1, 1]); L1 and Charbonnier are on [0, 1], as BasicSR's."""
+    a, b = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
+    for mse_scale in (4.0, 1.0):
+        assert ContentLoss({"l1": 1.0}, mse_scale=mse_scale)(a, b)[0].item() == pytest.approx(0.5)
+        assert ContentLoss({"charbonnier": 1.0}, mse_scale=mse_scale)(a, b)[0].item() == pytest.approx(
+            math.sqrt(0.25 + 1e-12))
+    total, parts = ContentLoss({"mse": 0.5, "l1": 0.5})(a, b)
+    assert parts["mse"].item() == pytest.approx(4 * 0.25) and parts["l1"].item() == pytest.approx(0.5)
+    assert total.item() == pytest.approx(0.5 * 1.0 + 0.5 * 0.5)
+
+
+@pytest.mark.parametrize("term,distance", [("res18_4/l1", torch.nn.functional.l1_loss),
+                                           ("res18_4/mse", torch.nn.functional.mse_loss),
+                                           ("res18_4", torch.nn.functional.mse_loss)])
+def test_a_feature_distance_is_taken_between_the_extractors_feature_maps(term: str, distance: Callable) -> None:
+    loss_fn = feature_content_loss({term: 1.0}, "random")
+    sr_img, hr_img = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    reference = extractor("res18_4")  # the same fixed-seed random ResNet-18, built apart
+    expected = distance(reference(sr_img), reference(hr_img))
+    assert torch.equal(loss_fn(sr_img, hr_img)[0], expected)
+    assert loss_fn.backbone_weights == {term: "random"}
+
+
+def test_a_new_kind_is_one_entry_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A made-up kind registered in DISTANCES alone is a pixel term and a feature distance everywhere: the params
+    check, the loss and its extractors, the report's families and hybrids, the plan's cost of a step."""
+    from srgan.losses import terms
+    from srgan.losses.terms import DISTANCES, Distance, check_variant_terms, is_hybrid, term_family
+    from srgan.pipeline.plan import extractor_flops
+
+    def cube(a: Tensor, b: Tensor) -> Tensor:
+        return (a - b).abs().pow(3).mean()
+
+    monkeypatch.setitem(DISTANCES, "cube", Distance("Cube", "mean |a − b|³", cube))
+    mix = {"cube": 0.5, "res18_4/cube": 0.5}
+    check_variant_terms(mix, "srgan.variants.x")
+    assert "/cube" in str(pytest.raises(SrganError, terms.feature_term, "vgg16/x", "k").value)  # the help names it
+    loss_fn = feature_content_loss(mix, "random")
+    sr_img, hr_img = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
+    total, parts = loss_fn(sr_img, hr_img)
+    reference = extractor("res18_4")
+    assert torch.equal(parts["cube"], cube(sr_img, hr_img).detach())
+    assert torch.equal(parts["res18_4/cube"], cube(reference(sr_img), reference(hr_img)).detach())
+    total.backward()
+    assert sr_img.grad is not None and sr_img.grad.abs().sum() > 0
+    assert term_family(mix) == "ResNet + Cube" and is_hybrid(mix) and term_family({"cube": 1.0}) == "Cube"
+    assert extractor_flops("res18_4/cube", 1, 32) == extractor_flops("res18_4", 1, 32) > 0
+    assert extractor_flops("cube", 1, 32) == 0
 
 
 def test_weights_mix_linearly() -> None:

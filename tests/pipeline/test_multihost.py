@@ -1,4 +1,4 @@
-"""The study on several hosts (README: "Running the study on several hosts"), on a micro profile.
+"""The study on several hosts (docs/hosts.md, "Running the study on several hosts"), on a micro profile.
 
 In a temporary folder: a bare git remote, a local-directory DVC remote, and clones of the
 project as hosts. A first-phase host runs `srgan plan --first` and pushes its run-cache. Then,

@@ -72,7 +72,7 @@ def test_the_text_says_what_moved_within_120_columns() -> None:
     assert lines[0] == "Against main (aaaaaaa): params that differ, and each model whose headline moved:"
     block = text[text.index("mse05"):text.index("broken")].splitlines()
     assert block == ["mse05 (experiment of main, 98b8240)", "  srgan.variants.hybrid_vgg19_5_4.mse: 0.6 → 0.5",
-                     "  srgan/hybrid_vgg19_5_4 sample: PSNR-Y 28.106 dB (−0.010)  NIQE-Y 6.567 (−0.066)"]
+                     "  srgan/hybrid_vgg19_5_4 sample: PSNR-Y 28.106 dB (−0.010)  NIQE-Y 6.5670 (−0.0660)"]
     assert "workspace (the working tree)\n  as the baseline: no param and no headline differ" in text
     assert "broken (experiment of main, 1111111)\n  no results: failed to reproduce" in text
     with pytest.raises(SrganError, match="lists no commit"):
@@ -102,4 +102,4 @@ def test_the_verdict_comes_from_the_per_image_scores_of_both_revisions(tmp_path:
     shown[1]["rev"] = head
     shown[0]["data"]["metrics"]["metrics/srgan/hybrid_vgg19_5_4.json"]["data"]["sample"]["psnr_y_db"] = 27.816
     text = experiments_text(rows_from_json(shown)[:2], tmp_path)
-    assert "srgan/hybrid_vgg19_5_4 sample: PSNR-Y 27.816 dB (−0.300)  NIQE-Y 6.633 (0.000)  worse" in text
+    assert "srgan/hybrid_vgg19_5_4 sample: PSNR-Y 27.816 dB (−0.300)  NIQE-Y 6.6330 (0.0000)  worse" in text

@@ -25,10 +25,12 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from srgan.core.errors import SrganError
-from srgan.core.evaluation_records import METRIC_KEYS, BaselineEvaluation, read_run_evaluation, write_run_evaluation
+from srgan.core.evaluation_records import BaselineEvaluation, read_run_evaluation, write_run_evaluation
 from srgan.core.images import bicubic_upscale
+from srgan.core.metric_table import METRICS, STUDY, keys_of
 from srgan.core.records import ScoredCheckpoint, TrainingSummary, write_summary
 from srgan.core.runtime import Runtime
+from srgan.core.study_code import AsRunProtocol
 from srgan.core.tensors import to_tensor
 from srgan.datasets.prepare import folder_eval_images
 from srgan.datasets.prepared import EvalImage, write_prepared_set
@@ -40,6 +42,7 @@ from srgan.scoring.evaluate import (
     evaluate_hr,
     evaluate_run,
     make_scorer,
+    score_as_run,
     score_image,
     score_images,
     summarize,
@@ -343,6 +346,18 @@ def test_with_alexnet_weights_lpips_is_scored(offline_torch_home: Path) -> None:
     assert same["lpips_alex"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_score_image_computes_exactly_the_metric_table_in_its_order(offline_torch_home: Path) -> None:
+    """A metric is its scoring function here and its entry in srgan.core.metric_table: neither without the other."""
+    _write_fake_alexnet(offline_torch_home)
+    scorer = make_scorer(SCALE, CPU, lpips_required=True)
+    item = _images(small=True)[0]
+    row = score_image(to_tensor(bicubic_upscale(item.lr_u8, SCALE))[None], item, scorer)
+    assert list(row) == list(METRICS)
+    model = SRResNet(num_blocks=1, channels=8)
+    as_run = score_as_run(model, [item], CPU, AsRunProtocol(scored_file="last", bn_mode="eval", clamp=True))
+    assert [k for k in as_run if k != "images"] == keys_of(STUDY)
+
+
 # ---------------------------------------------------------------- the real Set5
 
 
@@ -389,7 +404,7 @@ def test_stage_evaluates_bicubic_and_hr(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     bicubic = json.loads((tmp_path / "evaluation" / "bicubic.json").read_text(encoding="utf-8"))
     assert bicubic["experiment"] == "bicubic" and bicubic["lpips_alex_status"] == "ok"
-    assert set(bicubic["scores"]["tiny"]) == {*METRIC_KEYS, "images"} and bicubic["scores"]["tiny"]["images"] == 2
+    assert set(bicubic["scores"]["tiny"]) == {*METRICS, "images"} and bicubic["scores"]["tiny"]["images"] == 2
     hr = json.loads((tmp_path / "evaluation" / "hr.json").read_text(encoding="utf-8"))
     assert hr["experiment"] == "hr" and set(hr["scores"]["tiny"]) == {"niqe_y", "images"}
     per_image = pd.read_csv(tmp_path / "evaluation" / "bicubic.csv", keep_default_na=False,

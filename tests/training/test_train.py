@@ -191,7 +191,7 @@ def _state(model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, torc
 
 
 def _reference_step(model, opt, lr_img, hr_img):
-    """The textbook step, independent of srgan.training.steps: forward, pixel MSE on [-1, 1], backward, Adam."""
+    """The textbook step, independent of srgan.training.step: forward, pixel MSE on [-1, 1], backward, Adam."""
     opt.zero_grad(set_to_none=True)
     loss = torch.nn.functional.mse_loss(model(lr_img), hr_img) * 4.0
     loss.backward()
