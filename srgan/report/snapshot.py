@@ -8,7 +8,8 @@ time, machine speed). README.md and the docs/ pages quote it through generated b
     ...generated text...
     <!-- /results -->
 
-A block's words after the snapshot name pick what is generated (`BLOCKS`): `headline MODEL...`
+The snapshot name `report` stands for the committed report folder itself (the default profile's results, which
+the README quotes). A block's words after the snapshot name pick what is generated (`BLOCKS`): `headline MODEL...`
 (rows of the run's headline table), `seeds MODEL@CHECKPOINT` (its per-seed PSNR-Y), `differences
 EXPERIMENT` (that experiment's table of differences), `sentences A:B...` (the PSNR-Y sentences of
 those comparisons), `compare A B` (what `srgan compare` prints for them). `check_snapshot` also
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import re
 import subprocess
 import sys
@@ -78,14 +80,20 @@ def _read_csv(text: str) -> pd.DataFrame:
                        keep_default_na=False, na_values=["", "NaN", "nan"])
 
 
+COMMITTED = "report"  # a block's source naming the committed report folder itself, not a snapshot
+
+
 def load_snapshot(name: str, root: Path = ROOT) -> Snapshot:
-    """The snapshot `docs/results/<name>/`; an SrganError naming a missing file."""
-    folder = root / RESULTS_DIR / name
-    missing = [f for f in (*FILES, "source.json") if not (folder / f).is_file()]
+    """The snapshot `docs/results/<name>/`, or with name COMMITTED the report folder git holds (the default
+    profile's committed results, so the README quotes them as they are); an SrganError naming a missing file."""
+    folder = root / COMMITTED if name == COMMITTED else root / RESULTS_DIR / name
+    needed = FILES if name == COMMITTED else (*FILES, "source.json")
+    missing = [f for f in needed if not (folder / f).is_file()]
     if missing:
         raise SrganError(f"{folder} has no {missing[0]}: take the snapshot first (python -m srgan.report.snapshot take)")
     text = {f: (folder / f).read_text(encoding="utf-8") for f in FILES}
-    source = Source(**json.loads((folder / "source.json").read_text(encoding="utf-8")))
+    source = (Source("HEAD", "", "dvc repro", math.nan, math.nan, "") if name == COMMITTED
+              else Source(**json.loads((folder / "source.json").read_text(encoding="utf-8"))))
     return Snapshot(name, _read_csv(text["per_image.csv"]), _read_csv(text["differences.csv"]),
                     text["headline.md"], source)
 
@@ -249,6 +257,8 @@ def check_snapshot(root: Path = ROOT) -> list[str]:
     problems = stale_blocks(root)
     for folder in sorted((root / RESULTS_DIR).glob("*/")):
         problems += differences_problems(load_snapshot(folder.name, root))
+    if (root / COMMITTED / "differences.csv").is_file():
+        problems += differences_problems(load_snapshot(COMMITTED, root))
     return problems
 
 

@@ -34,6 +34,9 @@ PAGE = """# Results
 
 <!-- results fake compare srresnet/vgg19_5_4 srresnet/mse -->
 <!-- /results -->
+
+<!-- results report headline bicubic -->
+<!-- /results -->
 """
 
 
@@ -64,6 +67,8 @@ def test_blocks_are_generated_from_the_snapshot(project: Path) -> None:
     assert "| vgg19_5_4 vs mse (best)         | +1.00 (1.00 to 1.00) ✔ |" in text
     assert "- srresnet/vgg19_5_4 vs srresnet/mse (best), PSNR-Y: A − B = +1.00 dB" in text
     assert "```\n$ srgan compare srresnet/vgg19_5_4 srresnet/mse\nPSNR-Y (dB), A − B" in text
+    # `report` is the committed report folder itself (here the same build): the README's default results
+    assert text.count("\n".join([*headline[:2], headline[2]])) == 2
     assert refreshed(text, project) == text  # generating again changes nothing
 
 
