@@ -40,7 +40,6 @@ import pandas as pd
 
 from srgan.core.artifacts import write_text_atomic
 from srgan.core.errors import SrganError
-from srgan.core.metric_table import METRICS
 from srgan.report.compare import resolve_rev
 from srgan.report.differences import experiment_markdown, sentence_lines
 from srgan.report.stats import FIXED, PairedDifference, compare_models, compare_pairs
@@ -126,21 +125,24 @@ def _headline(snapshot: Snapshot, models: Sequence[str]) -> str:
 
 
 def _seeds(snapshot: Snapshot, model_at: str) -> str:
-    """'28.27, 28.57 and 28.50 dB for seeds 0, 1 and 2 (mean 28.45 ± 0.16; bicubic 28.02)'."""
+    """'srresnet/mse (best) PSNR-Y: 28.27, 28.57 and 28.50 dB for seeds 0, 1 and 2 (mean 28.45 ± 0.16; bicubic
+    28.02, +0.43 on the mean)'; with one seed: '… 28.27 dB for seed 0 (bicubic 28.02, +0.24)'."""
     model, _, checkpoint = model_at.partition("@")
     table = snapshot.per_image
     rows = table[(table["model"] == model) & (table["checkpoint"] == checkpoint)]
     if rows.empty:
         raise SrganError(f"snapshot {snapshot.name}: no rows for {model_at}")
-    psnr, digits = METRICS[SEEDS_METRIC], METRICS[SEEDS_METRIC].decimals
     per_seed = rows.groupby("seed", sort=True)[SEEDS_METRIC].mean()
     bicubic = table[table["model"] == "bicubic"][SEEDS_METRIC].mean()
-    values = [f"{v:.{digits}f}" for v in per_seed]
+    values = [f"{v:.3f}" for v in per_seed]  # 3 decimals: the tables' 2 would round a mean of rounded images
     seeds = [str(s) for s in per_seed.index]
-    joined = ", ".join(values[:-1]) + f" and {values[-1]}" if len(values) > 1 else values[0]
-    seed_words = ", ".join(seeds[:-1]) + f" and {seeds[-1]}" if len(seeds) > 1 else seeds[0]
-    return (f"{model} ({checkpoint}) {psnr.label}: {joined} {psnr.unit} for seeds {seed_words} (mean "
-            f"{per_seed.mean():.{digits}f} ± {per_seed.std(ddof=1):.{digits}f}; bicubic {bicubic:.{digits}f}).")
+    margin = f"{per_seed.mean() - bicubic:+.3f}".replace("-", "−")
+    if len(values) == 1:
+        return f"{model} ({checkpoint}) PSNR-Y: {values[0]} dB for seed {seeds[0]} (bicubic {bicubic:.3f}, {margin})."
+    joined = ", ".join(values[:-1]) + f" and {values[-1]}"
+    seed_words = ", ".join(seeds[:-1]) + f" and {seeds[-1]}"
+    return (f"{model} ({checkpoint}) PSNR-Y: {joined} dB for seeds {seed_words} (mean {per_seed.mean():.3f} ± "
+            f"{per_seed.std(ddof=1):.3f}; bicubic {bicubic:.3f}, {margin} on the mean).")
 
 
 def _differences(snapshot: Snapshot, experiment: str) -> str:

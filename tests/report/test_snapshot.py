@@ -62,7 +62,7 @@ def test_blocks_are_generated_from_the_snapshot(project: Path) -> None:
     per_image = pd.read_csv(report / "per_image.csv")
     mse = per_image[(per_image["model"] == "srresnet/mse") & (per_image["checkpoint"] == "best")]
     by_seed = mse.groupby("seed")["psnr_y_db"].mean()
-    assert f"srresnet/mse (best) PSNR-Y: {by_seed[0]:.2f}, {by_seed[1]:.2f} and {by_seed[2]:.2f} dB for seeds 0, 1 " \
+    assert f"srresnet/mse (best) PSNR-Y: {by_seed[0]:.3f}, {by_seed[1]:.3f} and {by_seed[2]:.3f} dB for seeds 0, 1 " \
            "and 2" in text
     assert "| vgg19_5_4 vs mse (best)         | +1.00 (1.00 to 1.00) ✔ |" in text
     assert "- srresnet/vgg19_5_4 vs srresnet/mse (best), PSNR-Y: A − B = +1.00 dB" in text
