@@ -84,7 +84,7 @@ def _psnr(metrics: dict) -> float:
     return metrics["sample"]["psnr_y_db"]
 
 
-SWEPT_METRICS = "metrics/srgan/hybrid_res18_4/step4.json"
+SWEPT_METRICS = "metrics/srgan/hybrid_res18_4.json"  # its headline: the last checkpoint
 
 
 def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path):
@@ -170,8 +170,7 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     for stage in [*slices["first"], *slices["0"], *slices["1"]]:
         assert f"Stage '{stage}' is cached - skipping run" in out, stage
     metrics = _metric_files(coordinator, env)
-    runs = {"metrics/srresnet/mse/best.json", *(f"metrics/srgan/{v}/step{k}.json" for v in ("mse", "hybrid_res18_4")
-                                                for k in (2, 4))}
+    runs = {"metrics/srresnet/mse.json", *(f"metrics/srgan/{v}.json" for v in ("mse", "hybrid_res18_4"))}
     assert set(metrics) == runs | {"metrics/bicubic.json", "metrics/hr.json"}
     for path in runs:
         assert isinstance(metrics[path]["sample"]["psnr_y_db"], float), path
@@ -194,8 +193,9 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     # Results the viewer never pulled: its models are not there (DVC's .gitignore one level up is in git),
     # its metrics are (git).
     assert not (viewer / "models" / "srgan" / "mse" / "seed0").exists()
-    assert (viewer / "metrics" / "srgan" / "mse" / "step4.json").is_file()
-    assert _psnr(results["metrics"]["metrics/srgan/mse/step4.json"]["data"]) > 0
+    assert (viewer / "metrics" / "srgan" / "mse.json").is_file()
+    assert (viewer / "report" / "metrics" / "srgan" / "mse" / "step4.json").is_file()
+    assert _psnr(results["metrics"]["metrics/srgan/mse.json"]["data"]) > 0
     diff = json.loads(run(DVC + ["metrics", "diff", "HEAD", "mse05", "--json", "--targets", SWEPT_METRICS],
                           viewer, env))
     change = diff[SWEPT_METRICS]["sample.psnr_y_db"]

@@ -156,7 +156,9 @@ def test_a_second_seed_adds_its_runs_and_reruns_nothing_else(project):
     scores = [json.loads((repo / "evaluation" / "srgan" / "hybrid_res18_4" / f"seed{s}.json").read_text())
               ["scores"]["step2"]["sample"]["psnr_y_db"] for s in (0, 1)]
     assert scores[0] != scores[1]  # the seed reaches the run
-    metrics = json.loads((repo / "metrics" / "srgan" / "hybrid_res18_4" / "step2.json").read_text())["sample"]
+    metrics = json.loads((repo / "report" / "metrics" / "srgan" / "hybrid_res18_4" / "step2.json").read_text())["sample"]
+    headline = json.loads((repo / "metrics" / "srgan" / "hybrid_res18_4.json").read_text())["sample"]
+    assert headline == {"psnr_y_db": metrics["psnr_y_db"], "niqe_y": metrics["niqe_y"]}  # the last checkpoint
     assert metrics["psnr_y_db"] == pytest.approx(sum(scores) / 2, abs=1e-6)
     assert metrics["psnr_y_db_sd"] == pytest.approx(abs(scores[0] - scores[1]) / 2 ** 0.5, abs=1e-6)
     index = (repo / "report" / "index.md").read_text()
