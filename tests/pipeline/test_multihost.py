@@ -28,8 +28,6 @@ import yaml
 
 from dvc_project import DVC, dvc_env, micro_params, new_project, run, stages_run
 
-pytestmark = pytest.mark.slow
-
 SRGAN = [sys.executable, "-m", "srgan"]  # run in a clone, its own code
 PLAN = [*SRGAN, "plan"]
 KILLED_RUN = "srgan/hybrid_res18_4/seed0"  # the longest run of phase 2 (SRGAN with a feature loss)
@@ -87,6 +85,7 @@ def _psnr(metrics: dict) -> float:
 SWEPT_METRICS = "metrics/srgan/hybrid_res18_4.json"  # its headline: the last checkpoint
 
 
+@pytest.mark.slow  # three clones, two workers and a coordinator: minutes
 def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path):
     timings: dict[str, float] = {}
     clock = time.perf_counter()

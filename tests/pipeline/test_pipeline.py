@@ -24,8 +24,6 @@ from srgan.report.curves import CHARTS
 
 from dvc_project import DVC, SET5, dvc_env, micro_params, new_project, run, stages_run
 
-pytestmark = pytest.mark.slow
-
 
 def _changed(repo: Path, env: dict) -> set[str]:
     """Stages `dvc status` reports as changed."""
@@ -43,6 +41,8 @@ def _restore(repo: Path, env: dict) -> None:
     assert _changed(repo, env) == set()
 
 
+# One `dvc repro` of both experiments (minutes): every test that reads it is marked slow, one by one, so that a test
+# added here without it runs in the fast suite.
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
@@ -55,6 +55,7 @@ def project(tmp_path_factory):
     return repo, env, out
 
 
+@pytest.mark.slow
 def test_repro_runs_both_experiments(project):
     repo, env, out = project
     sets = ["sample", "set5"] if SET5.is_dir() else ["sample"]
@@ -102,6 +103,7 @@ def _leaves(data) -> list:
     return [data]
 
 
+@pytest.mark.slow
 def test_results_compare_in_a_clone_without_any_remote(project, tmp_path):
     """Two result commits, no DVC remote, a plain `git clone`: `dvc metrics diff HEAD~1` shows both sides,
     every metrics leaf is a number, and `dvc plots diff` has both revisions' curves (git alone)."""
@@ -145,6 +147,7 @@ def test_results_compare_in_a_clone_without_any_remote(project, tmp_path):
     assert re.search(r"all sets\s+\d+\s+1\s+[+−]\d", compared), compared  # every test image, 1 seed
 
 
+@pytest.mark.slow
 def test_a_second_seed_adds_its_runs_and_reruns_nothing_else(project):
     """`-S seeds=[0,1]`: seed 1's training and evaluation stages and the report run, seed 0's are kept; the
     report gives mean ± sd over seeds and compares each variant with its baseline over images and seeds."""
@@ -170,6 +173,7 @@ def test_a_second_seed_adds_its_runs_and_reruns_nothing_else(project):
     _restore(repo, env)
 
 
+@pytest.mark.slow
 def test_plots_draw_offline_one_line_per_run(project):
     """`dvc plots show` charts every run of an experiment on one chart per quantity, with no constant
     chart, and the charts render without a network (vl-convert, the same vega-lite DVC's page embeds)."""
@@ -192,6 +196,7 @@ def test_plots_draw_offline_one_line_per_run(project):
     shutil.rmtree(repo / "plots_html")
 
 
+@pytest.mark.slow
 def test_report_shows_the_study_set5_numbers_beside_ours(project):
     if not SET5.is_dir():
         pytest.skip("../shared/data/Set5 is not present")
@@ -205,6 +210,7 @@ def test_report_shows_the_study_set5_numbers_beside_ours(project):
     assert "ours − published" in set5
 
 
+@pytest.mark.slow
 def test_status_probes(project):
     repo, env, _ = project
     changed = _changed_after(repo, env, "srgan/inference/generator.py")
@@ -251,6 +257,7 @@ def _changed_after(repo: Path, env: dict, module: str) -> set[str]:
     return changed
 
 
+@pytest.mark.slow
 def test_fresh_clone_with_the_cache_is_up_to_date(project, tmp_path):
     repo, env, _ = project
     clone = tmp_path / "clone"
@@ -261,6 +268,7 @@ def test_fresh_clone_with_the_cache_is_up_to_date(project, tmp_path):
     assert _changed(clone, env) == set(), "a fresh workspace must not rerun finished stages"
 
 
+@pytest.mark.slow
 def test_an_unavailable_lock_entry_reruns_a_stage_the_run_cache_holds_until_it_is_forgotten(project, tmp_path):
     """A clone that shares this cache (which holds its own run of every stage) at a commit whose dvc.lock names
     another machine's outputs for SRResNet-MSE, pushed nowhere: DVC trusts the entry, finds its outputs nowhere and
@@ -289,6 +297,7 @@ def test_an_unavailable_lock_entry_reruns_a_stage_the_run_cache_holds_until_it_i
     assert run(srgan, clone, env).startswith("every matching dvc.lock entry's outputs are in the DVC cache")
 
 
+@pytest.mark.slow
 def test_queued_experiment_runs_only_the_changed_variant(project):
     repo, env, _ = project
     run(DVC + ["exp", "run", "--queue", "-S", "srgan.variants.hybrid_res18_4.mse=0.5"], repo, env)
@@ -304,6 +313,7 @@ def _last_queued(repo: Path, env: dict) -> str:
     return names[-1] if names else ""
 
 
+@pytest.mark.slow
 def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     repo, env, _ = project
     run(DVC + ["exp", "remove", "--all-commits"], repo, env, ok=False)  # the other tests' experiments: other columns
@@ -333,6 +343,7 @@ def test_exp_run_on_one_srresnet_variant_reruns_only_it(project):
     _restore(repo, env)
 
 
+@pytest.mark.slow
 def test_exp_run_adding_a_torchvision_variant_runs_only_its_stages(project):
     repo, env, _ = project
     term = "tv/mobilenet_v3_small/features.3"
@@ -366,6 +377,7 @@ def _contents(repo: Path) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("override", "lines"), BAD_OVERRIDES, ids=[o for o, _ in BAD_OVERRIDES])
 def test_a_bad_override_fails_in_seconds_and_removes_nothing(project, override, lines):
     """The params check runs before any stage whose outputs DVC would remove: a bad value or an unknown key (the
@@ -400,6 +412,7 @@ def test_a_bad_override_fails_in_seconds_and_removes_nothing(project, override, 
     assert _contents(repo) == original  # nothing was lost
 
 
+@pytest.mark.slow
 def test_stage_with_bad_params_fails_with_one_line(project, tmp_path):
     repo, env, _ = project
     params = micro_params(False)
@@ -416,6 +429,7 @@ def test_stage_with_bad_params_fails_with_one_line(project, tmp_path):
     assert not (work / "data" / "prepared" / "valid").exists()
 
 
+@pytest.mark.slow
 def test_missing_model_is_one_clear_line(project):
     repo, env, _ = project
     result = subprocess.run([sys.executable, "-m", "stages.evaluate", "srresnet", "mse", "models/nope",

@@ -23,8 +23,6 @@ import srgan.core.sections as sections
 
 from dvc_project import CHECK_STAGE, ROOT, micro_params
 
-pytestmark = pytest.mark.slow  # 26 stages twice, in-process: ~1 min on 2 cores
-
 AS_RUN = {"adversarial_gradient": False, "shared_bn": True, "generator_bias": False, "discriminator": "as_run",
           "feature_cuts": "as_run", "feature_normalisation": False, "mse_range": "unit", "best_file": "last",
           "eval_bn_mode": "train", "eval_clamp": False, "rotation": "nearest_black"}
@@ -88,6 +86,7 @@ def _run_pipeline(project: Path, params: dict, monkeypatch: pytest.MonkeyPatch) 
     return logs
 
 
+@pytest.mark.slow  # 26 stages twice, in-process: ~1 min on 2 cores
 @pytest.mark.parametrize("switches", ["corrected", "as_run"])
 def test_every_stage_reads_exactly_what_it_declares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     switches: str) -> None:
