@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -543,3 +545,275 @@ def test_stats_imports_no_torch_and_of_srgan_only_the_error_type_and_the_metric_
 
 def test_spread_is_a_plain_record() -> None:
     assert Spread(1.0, math.nan, 1).n == 1
+
+
+# ---------------------------------------------------------------- pinned outputs (what mutation testing found)
+# Each test below pins whole outputs, computed independently where they are numbers, so that a changed constant,
+# comparison, column name or word fails it (docs/testing.md).
+
+FOUR_IMAGES = [("set5", "baby"), ("set5", "bird"), ("set14", "ppt3"), ("set14", "zebra")]
+
+
+def _grid_table(base: list[float], per_seed: list[float], per_image=(0.0, 0.0, 0.0, 0.0), seeds=None,
+                metric: str = "psnr_y_db", **columns) -> pd.DataFrame:
+    """Rows of FOUR_IMAGES per seed: base[image] + per_seed[k] + per_image[image] × (k + 1) for the k-th seed
+    (seeds 0, 1, ... unless given)."""
+    seeds = range(len(per_seed)) if seeds is None else seeds
+    return pd.DataFrame([{"seed": seed, **columns, "set": set_name, "image": image,
+                          metric: base[i] + per_seed[k] + per_image[i] * (k + 1)}
+                         for k, seed in enumerate(seeds) for i, (set_name, image) in enumerate(FOUR_IMAGES)])
+
+
+def _holm_by_definition(p_values: list[float]) -> list[float]:
+    """Holm's adjusted p from its definition: p_(j) adjusted = max over i <= j of min(1, (m − i + 1) p_(i))."""
+    tested = [(p, k) for k, p in enumerate(p_values) if math.isfinite(p)]
+    ranked = sorted(tested)
+    out = [math.nan] * len(p_values)
+    for j, (_, k) in enumerate(ranked):
+        out[k] = max(min(1.0, (len(ranked) - i) * ranked[i][0]) for i in range(j + 1))
+    return out
+
+
+def test_holm_equals_its_definition_on_random_families_with_ties_caps_and_untested() -> None:
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 5, 9):
+        for _ in range(40):
+            p = rng.choice([0.001, 0.01, 0.02, 0.3, 0.6, 0.9, math.nan], size).tolist()  # ties, m·p > 1, NaN
+            assert holm(p).tolist() == pytest.approx(_holm_by_definition(p), nan_ok=True), p
+    batch = rng.uniform(0.0, 0.4, (3, 6))
+    batch[1, 2] = math.nan
+    for adjusted, row in zip(holm(batch).tolist(), batch.tolist()):
+        assert adjusted == pytest.approx(_holm_by_definition(row), nan_ok=True)
+    assert holm([0.6, 0.7]).tolist() == [1.0, 1.0]  # 2 × 0.6 capped at exactly 1
+
+
+def test_seed_spreads_pinned_in_order_of_first_appearance() -> None:
+    rows = []
+    for model, checkpoint, set_name, seed, values in (
+            ("srresnet/vgg", "step9", "set14", 1, (20.0, 22.0)), ("srresnet/vgg", "step9", "set14", 0, (21.0, 24.0)),
+            ("srresnet/vgg", "step9", "set5", 0, (30.0, 31.0)), ("srresnet/vgg", "best", "set14", 0, (19.0, 19.5)),
+            ("srresnet/mse", "step9", "set14", 0, (25.0, 26.0))):
+        for image, value in zip(("x", "y"), values):
+            rows.append({"model": model, "seed": seed, "checkpoint": checkpoint, "set": set_name, "image": image,
+                         "psnr_y_db": value, "niqe_y": value / 10})
+    table = seed_spreads(pd.DataFrame(rows), metrics=["psnr_y_db"])
+    assert list(table.columns) == ["model", "checkpoint", "set", "metric", "mean", "std", "n_seeds"]
+    assert table[["model", "checkpoint", "set"]].values.tolist() == [
+        ["srresnet/vgg", "step9", "set14"], ["srresnet/vgg", "step9", "set5"], ["srresnet/vgg", "best", "set14"],
+        ["srresnet/mse", "step9", "set14"]]
+    assert set(table["metric"]) == {"psnr_y_db"}  # niqe_y not asked for
+    assert table["mean"].tolist() == pytest.approx([np.mean([21.0, 22.5]), 30.5, 19.25, 25.5])
+    assert table["std"].iloc[0] == pytest.approx(np.std([21.0, 22.5], ddof=1)) and table["std"].iloc[1:].isna().all()
+    assert table["n_seeds"].tolist() == [2, 1, 1, 1]
+    both = seed_spreads(pd.DataFrame(rows))
+    assert both["metric"].tolist()[:2] == ["psnr_y_db", "niqe_y"] and len(both) == 8
+    empty = seed_spreads(pd.DataFrame(rows).iloc[:0])
+    assert list(empty.columns) == list(table.columns) and empty.empty
+    with pytest.raises(SrganError) as error:
+        seed_spreads(pd.DataFrame(rows).drop(columns="set"))
+    assert str(error.value) == ("the per-image table has no column 'set'; pass the per-image table with the columns "
+                                "model, checkpoint, set, image")
+    with pytest.raises(SrganError) as error:
+        seed_spreads(pd.DataFrame(rows), metrics=["ssim_y"])
+    assert str(error.value) == ("the per-image table has no column 'ssim_y'; pass the per-image table with the columns "
+                                "ssim_y")
+
+
+def test_seed_summary_reads_a_missing_value_as_nan_and_format_spread_shows_no_mean_as_a_dash() -> None:
+    assert seed_summary([28.0, None, 28.5]) == seed_summary([28.0, 28.5])  # JSON null: a seed without a value
+    assert format_spread(Spread(math.nan, math.nan, 2), 2) == "–"
+    assert format_spread(Spread(math.inf, 0.1, 2), 2) == "–"
+
+
+def test_p_values_at_the_threshold_of_the_less_than_form() -> None:
+    assert (stats._p(0.001), stats._p_is(0.001)) == ("0.001", "= 0.001")
+    assert (stats._p(0.00099), stats._p_is(0.00099)) == ("< 0.001", "< 0.001")
+
+
+def test_runs_text_pinned_with_and_without_the_estimate_and_the_interval() -> None:
+    a = _grid_table([0.90, 0.80, 0.70, 0.60], [0.0], (0.01, 0.02, 0.0, -0.01), seeds=(0,), metric="ssim_y")
+    b = _grid_table([0.90, 0.80, 0.70, 0.60], [0.0], seeds=(0,), metric="ssim_y")
+    diff = paired_difference(a, b, "ssim_y")
+    low, high = scipy_stats.t.interval(0.95, 3, loc=0.005, scale=np.std([0.01, 0.02, 0.0, -0.01], ddof=1) / 2)
+    assert (diff.runs_ci_low, diff.runs_ci_high) == pytest.approx((low, high))
+    assert stats.runs_text(diff) == (
+        f"these runs only: A − B +0.0050, 95 % CI over the 4 images {low:.4f} to {high:.4f}; "
+        "A better on 2 of 4 images"
+        .replace("-", "−"))
+    one = paired_difference(a[a["image"] == "baby"], b[b["image"] == "baby"], "ssim_y")
+    assert stats.runs_text(one) == "these runs only: A − B +0.0100; A better on 1 of 1 images"
+    assert stats.runs_text(one, estimate=False) == "these runs only: A better on 1 of 1 images"
+
+
+def test_compare_models_text_pinned_paired_psnr_where_the_pooled_row_decides() -> None:
+    base = [30.0, 28.0, 25.0, 27.5]
+    a = _grid_table(base, [0.3, 0.2, 0.4], (0.05, -0.05, 0.1, -0.25))
+    b = _grid_table(base, [0.0, 0.0, 0.0])
+    comparison = compare_models(a, b, names=("srresnet/vgg", "srresnet/mse"))
+    per_seed_a, per_seed_b = a.groupby("seed")["psnr_y_db"].mean(), b.groupby("seed")["psnr_y_db"].mean()
+    reference = scipy_stats.ttest_rel(per_seed_a, per_seed_b)
+    low, high = reference.confidence_interval(0.95)
+    pooled = comparison.rows.iloc[-1]
+    assert (pooled["p_value"], pooled["ci_low"], pooled["ci_high"]) == pytest.approx((reference.pvalue, low, high))
+    assert list(comparison.rows.columns) == ["set", *PairedDifference.__dataclass_fields__, "sentence"]
+    assert comparison.rows["sentence"].tolist() == [verdict_sentence(paired_difference(a[a["set"] == s],
+                                                                                       b[b["set"] == s]))
+                                                    for s in ("set5", "set14")] + [verdict_sentence(
+                                                        paired_difference(a, b))]
+    assert comparison.text.splitlines() == [
+        "PSNR-Y (dB), A − B (higher is better): A = srresnet/vgg, B = srresnet/mse",
+        "paired by seed: t on the per-seed differences over the images; test images fixed; 95 % CI",
+        "     set  images seeds A − B       95 % CI     p          verdict",
+        "    set5       2     3 +0.30  0.05 to 0.55 0.035         A better",
+        "   set14       2     3 +0.15 −0.07 to 0.37 0.102 none: CI holds 0",
+        "all sets       4     3 +0.23  0.01 to 0.44 0.047         A better",
+        ("Planning (all sets): 0.10 dB at 80 % power: about 9 seeds (per-seed differences spread 0.09 dB; 3 seeds "
+         "detect 0.29 dB).")]
+
+
+def test_compare_models_text_pinned_welch_where_lower_is_better() -> None:
+    base = [6.0, 5.5, 7.0, 6.2]
+    a = _grid_table(base, [-0.2, -0.1, -0.3], (0.02, -0.03, 0.05, 0.0), metric="niqe_y", checkpoint="last")
+    b = _grid_table(base, [0.0, 0.05], seeds=(3, 4), metric="niqe_y", checkpoint="last")
+    comparison = compare_models(a, b, "niqe_y", names=("srgan/vgg19_5_4", "srgan/mse"))
+    reference = scipy_stats.ttest_ind(a.groupby("seed")["niqe_y"].mean(), b.groupby("seed")["niqe_y"].mean(),
+                                      equal_var=False)
+    pooled = comparison.rows.iloc[-1]
+    assert (pooled["p_value"], pooled["df"], pooled["ci_low"], pooled["ci_high"]) == pytest.approx(
+        (reference.pvalue, reference.df, *reference.confidence_interval(0.95)))
+    assert comparison.text.splitlines() == [
+        "NIQE-Y, A − B (lower is better): A = srgan/vgg19_5_4, B = srgan/mse",
+        "seeds not paired: Welch's t on the per-seed means over the images; test images fixed; 95 % CI",
+        "     set  images  seeds  A − B          95 % CI     p          verdict",
+        "    set5       2 3 vs 2 −0.235 −0.458 to −0.012 0.044         A better",
+        "   set14       2 3 vs 2 −0.175  −0.369 to 0.019 0.063 none: CI holds 0",
+        "all sets       4 3 vs 2 −0.205  −0.411 to 0.001 0.051 none: CI holds 0",
+        "No verdict (all sets): the interval holds 0.",
+        ("Planning (all sets): 0.100 at 80 % power: about 12 seeds (per-seed means spread 0.081; 2 seeds detect "
+         "0.455).")]
+    sample = compare_models(a, b, "niqe_y", names=("srgan/vgg19_5_4", "srgan/mse"), images=RANDOM).text
+    assert sample.splitlines()[1] == ("seeds not paired: Welch's t on the per-seed means over the images; test images "
+                                      "a sample too; 95 % CI")
+
+
+def test_compare_models_text_pinned_one_seed_of_a_quantity_best_at_one() -> None:
+    a = _grid_table([1.02, 0.97, 1.0, 0.99], [0.0], seeds=(0,), metric="chroma_ratio")
+    b = _grid_table([1.05, 0.9, 1.1, 0.95], [0.0], seeds=(0,), metric="chroma_ratio")
+    assert compare_models(a, b, "chroma_ratio", names=("A1", "B1")).text.splitlines() == [
+        "|chroma ratio − 1|, A − B (lower is better): A = A1, B = B1",
+        "paired by seed: t on the per-seed differences over the images; test images fixed; 95 % CI",
+        "     set  images seeds  A − B 95 % CI p        verdict",
+        "    set5       2     1 −0.050       – – none: one seed",
+        "   set14       2     1 −0.070       – – none: one seed",
+        "all sets       4     1 −0.060       – – none: one seed",
+        ("No verdict: one seed: cannot be separated from training noise; add seeds. The all sets row, these runs "
+         "only: A − B −0.060 in |ratio − 1|, 95 % CI over the 4 images −0.110 to −0.010; A better on 4 of 4 "
+         "images."),
+        ("Planning (all sets): 0.010 in |ratio − 1| at 80 % power: unknown until two seeds of each measure the seed "
+         "spread.")]
+
+
+def test_every_reason_without_a_verdict_has_its_word_in_the_compare_table() -> None:
+    base = [30.0, 28.0, 25.0, 27.5]
+    two, one = _grid_table(base, [0.1, 0.3]), _grid_table(base, [0.0], seeds=(0,))
+    word = {}
+    word[ONE_SEED] = compare_models(one, one).rows.iloc[-1]
+    word[ONE_SEED_SIDE] = compare_models(two, one).rows.iloc[-1]
+    word[ONE_IMAGE] = compare_models(two[two["image"] == "baby"], _grid_table(base, [0.0, 0.0])
+                                     .query("image == 'baby'"), images=RANDOM).rows.iloc[-1]
+    word[HOLDS_ZERO] = compare_models(two, _grid_table(base, [0.2, 0.2])).rows.iloc[-1]
+    assert {reason: row["reason"] for reason, row in word.items()} == {r: r for r in word}
+    assert [stats._verdict_word(PairedDifference(**{k: row[k] for k in PairedDifference.__dataclass_fields__}))
+            for row in word.values()] == ["none: one seed", "none: one seed on a side", "none: one image",
+                                          "none: CI holds 0"]
+    diff = _diff("psnr_y_db", 0.31, 0.12, 0.50, p=0.004, family=20, p_holm=0.08)
+    assert diff.reason == NOT_AFTER_HOLM and stats._verdict_word(diff) == "none: Holm"
+    assert stats._verdict_word(_diff("psnr_y_db", 0.31, 0.12, 0.50)) == "A better"
+
+
+def test_compare_models_checkpoint_errors_name_the_table_and_the_labels() -> None:
+    base = [30.0, 28.0, 25.0, 27.5]
+    plain = _grid_table(base, [0.0, 0.1])  # no checkpoint column: one checkpoint
+    assert compare_models(plain, plain, names=("vgg", "mse")).rows.iloc[-1]["mean_diff"] == 0.0
+    both = pd.concat([_grid_table(base, [0.0, 0.1], checkpoint=label) for label in ("best", "last")])
+    with pytest.raises(SrganError) as error:
+        compare_models(plain, plain, checkpoint_a="best", names=("vgg", "mse"))
+    assert str(error.value) == "the per-image table of vgg has no checkpoint column to pick 'best' from"
+    with pytest.raises(SrganError) as error:
+        compare_models(plain, both, names=("vgg", "mse"))
+    assert str(error.value) == ("the per-image table of mse holds the checkpoints best, last; name the one to "
+                                "compare")
+    with pytest.raises(SrganError) as error:
+        compare_models(plain, both, checkpoint_b="step7", names=("vgg", "mse"))
+    assert str(error.value) == "the per-image table of mse has no checkpoint 'step7'; it has best, last"
+    later = compare_models(both, both.assign(psnr_y_db=both["psnr_y_db"] - 1.0), checkpoint_a="last",
+                           checkpoint_b="best")
+    assert later.rows.iloc[-1]["mean_diff"] == pytest.approx(1.0)
+
+
+def test_no_value_and_one_value_give_nan_without_numpy_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Mean of empty slice", "Degrees of freedom <= 0" would fail here
+        assert math.isnan(seed_summary([]).mean) and math.isnan(seed_summary([28.0]).std)
+
+
+def test_power_at_no_difference_is_the_size_of_the_test_in_both_tails() -> None:
+    for paired in (True, False):
+        assert stats._power(np.array([2.0, 5.0, 30.0]), 0.0, paired, 0.05) == pytest.approx([0.05] * 3)
+    # and the lower tail counts for a difference of either sign
+    assert stats._power(np.float64(4), -1.0, True, 0.05) == pytest.approx(stats._power(np.float64(4), 1.0, True, 0.05))
+
+
+def test_decimals_grow_until_a_tiny_value_shows_and_stop_at_eight() -> None:
+    assert stats._decimals([0.0047], 2) == 3 and stats._decimals([0.0, 0.5], 2) == 2
+    assert stats._decimals([1e-12], 2) == 8 and stats._decimals([math.nan, 1e-12], 2) == 8
+
+
+def test_counts_say_image_and_images() -> None:
+    diff = _diff("psnr_y_db", 0.31, 0.12, 0.50)
+    assert stats._counts(replace(diff, n_images=1)) == "1 image × 3 seeds, paired"
+    assert stats._counts(replace(diff, n_images=2, n_dropped=1)) == (
+        "2 images × 3 seeds, paired; 1 image without a value left out")
+    assert stats._counts(replace(diff, n_dropped=2, seeds_a=1, seeds_b=1)) == (
+        "12 images × 1 seed, paired; 2 images without a value left out")
+    assert stats._counts(replace(diff, seed_paired=False, seeds_b=2)) == "12 images × 3 vs 2 seeds, not paired"
+
+
+def test_planning_beyond_a_thousand_seeds_says_so() -> None:
+    diff = replace(_diff("psnr_y_db", 0.31, 0.12, 0.50), seeds_needed=math.nan, seed_sd=5.0, detectable_diff=9.5)
+    assert stats.planning_text(diff) == ("0.10 dB at 80 % power: more than 1000 seeds (per-seed differences spread "
+                                         "5.00 dB; 3 seeds detect 9.50 dB)")
+
+
+def test_a_family_of_two_shows_holms_p() -> None:
+    assert verdict_sentence(_diff("psnr_y_db", 0.31, 0.12, 0.50, p=0.004, family=2, p_holm=0.008)) == (
+        "A − B = +0.31 dB (95 % CI 0.12 to 0.50); p = 0.004, Holm p = 0.008 of 2; 12 images × 3 seeds, paired: "
+        "A is better")
+
+
+def test_compare_pairs_errors_skips_and_empty_result_pinned() -> None:
+    table = _long_table()
+    with pytest.raises(SrganError) as error:
+        compare_pairs(table, [("srresnet/res18", "srresnet/mse")])
+    assert str(error.value) == ("model 'srresnet/res18' has no rows in the per-image table; it holds srresnet/hybrid, "
+                                "srresnet/mse, srresnet/vgg")
+    moved = table.assign(checkpoint=np.where(table["model"] == "srresnet/mse", "last", "best"))
+    with pytest.raises(SrganError) as error:
+        compare_pairs(moved, [("srresnet/vgg", "srresnet/mse")])
+    assert str(error.value) == ("models 'srresnet/vgg' and 'srresnet/mse' share no checkpoint label; compare models "
+                                "of one experiment")
+    with pytest.raises(SrganError) as error:
+        compare_pairs(table.drop(columns="image"), [("srresnet/vgg", "srresnet/mse")])
+    assert str(error.value) == ("the per-image table has no column 'image'; pass the per-image table with the "
+                                "columns model, checkpoint, set, image")
+    with pytest.raises(SrganError) as error:
+        compare_pairs(table, [("srresnet/vgg", "srresnet/mse")], metrics=["ssim_y"])
+    assert str(error.value) == ("the per-image table has no column 'ssim_y'; pass the per-image table with the "
+                                "columns ssim_y")
+    # a metric without values on one side (LPIPS without weights; a column of text) is skipped, the next is not
+    table = table.assign(lpips_alex=math.nan, chroma_ratio=1.0 + 0.001 * np.arange(len(table)), niqe_y="n/a")
+    out = compare_pairs(table, [("srresnet/vgg", "srresnet/mse")])
+    assert list(dict.fromkeys(out["metric"])) == ["psnr_y_db", "chroma_ratio"]
+    empty = compare_pairs(table, [])
+    assert empty.empty and list(empty.columns) == ["a", "b", "checkpoint", "set",
+                                                   *PairedDifference.__dataclass_fields__, "sentence"]
