@@ -6,7 +6,8 @@ the cache), and `state/` (resume points). Git refuses to check out the next comm
 ("Your local changes … would be overwritten"). Both are what DVC writes again from the next commit's
 dvc.lock; the results they describe are what must not be lost. So `sync`:
 
-1. looks at `git status`: besides `dvc.lock` and lines of DVC's form (`/name`) in the `.gitignore` of
+1. looks at `git status`: besides `dvc.lock`, the params check's `data/params.checked` (constant bytes: a
+   clone that ran the check before the file was committed holds an untracked copy) and lines of DVC's form (`/name`) in the `.gitignore` of
    a folder where dvc.yaml puts outputs, any change to a tracked file, or an untracked file the commit
    tracks, stops it (one line naming the file: a result that lives in git, such as `report/` or
    `metrics/` on a host that ran the report, is committed by its host, not dropped here);
@@ -14,7 +15,7 @@ dvc.lock; the results they describe are what must not be lost. So `sync`:
 3. pushes what this clone made: `dvc push --run-cache` (the run-cache entries and the outputs its
    dvc.lock references). If that fails it stops, and nothing is reset. With no DVC remote configured
    (the GPUs of one host sharing one cache) the cache is where the results already are;
-4. discards those DVC files (dvc.lock and the `.gitignore` files back to HEAD's, untracked ones
+4. discards those DVC files (dvc.lock, data/params.checked and the `.gitignore` files back to HEAD's, untracked ones
    deleted) and checks out COMMIT (detached; workers commit nothing). Outputs in the workspace and
    `state/` stay: DVC replaces an output the new dvc.lock records otherwise, and a requeued stage
    at the same commit still resumes. An output here that COMMIT's `.gitignore` files do not name (a
@@ -32,8 +33,10 @@ from pathlib import Path
 import yaml
 
 from srgan.core.errors import SrganError
+from srgan.pipeline.dvc_yaml import PARAMS_CHECKED
 
 LOCK_FILE = "dvc.lock"
+DVC_WRITTEN = (LOCK_FILE, PARAMS_CHECKED)  # files DVC writes again at any commit, whole
 IGNORE_FILE = ".gitignore"
 _DVC_ENTRY = re.compile(r"/[^/]+")  # what DVC appends to the .gitignore beside an output: '/seed0'
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
@@ -167,8 +170,8 @@ def sync(root: Path, commit: str) -> Synced:
     folders = output_folders(root / "dvc.yaml")
     discard, keep, entries = [], [], {}
     for change in changes(root):
-        added = None if change.path == LOCK_FILE else dvc_ignore_entries(root, change, folders)
-        if change.path == LOCK_FILE or added is not None:
+        added = None if change.path in DVC_WRITTEN else dvc_ignore_entries(root, change, folders)
+        if change.path in DVC_WRITTEN or added is not None:
             discard.append(change)
             entries[change.path] = added or set()
         else:
@@ -197,7 +200,8 @@ def sync(root: Path, commit: str) -> Synced:
         else:
             (root / change.path).unlink()
     _git(root, "checkout", "-q", "--detach", resolved, what=f"git checkout {commit}")
-    entries.pop(LOCK_FILE, None)
+    for path in DVC_WRITTEN:
+        entries.pop(path, None)
     return Synced(resolved, pushed, tuple(change.path for change in discard), _keep_ignored(root, entries))
 
 

@@ -36,7 +36,7 @@ def _restore(repo: Path, env: dict) -> None:
     # Outputs of stages the baseline does not have (a new variant, a new seed) are untracked files now; a
     # second pass takes the folders whose own .gitignore the first pass removed.
     for _ in range(2):
-        run(["git", "clean", "-fdq", "--", "metrics", "report", "evaluation", "models", "plots"], repo, env)
+        run(["git", "clean", "-fdq", "--", "metrics", "report", "evaluation", "models", "plots", "logs"], repo, env)
     run(DVC + ["checkout", "--force"], repo, env)
     assert _changed(repo, env) == set()
 
@@ -238,7 +238,8 @@ def test_status_probes(project):
         params = yaml.safe_load((repo / "params.yaml").read_text())
         params["execution"][key] = value
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        assert _changed(repo, env) == set(), f"changing execution.{key} must leave everything up to date"
+        # The check reads the whole file (its output's bytes stay, so nothing after it reruns); no other stage.
+        assert _changed(repo, env) == {"check_params"}, f"changing execution.{key} must leave every run up to date"
         _restore(repo, env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["features"]["allow_random_fallback"] = not params["features"]["allow_random_fallback"]
@@ -383,7 +384,16 @@ def test_a_bad_override_fails_in_seconds_and_removes_nothing(project, override, 
     """The params check runs before any stage whose outputs DVC would remove: a bad value or an unknown key (the
     `+key` form too) stops `dvc exp run` with one line per problem, and every output and tracked file stays."""
     repo, env, _ = project
-    before = original = _contents(repo)
+    original = _contents(repo)
+    try:
+        _check_a_bad_override(repo, env, override, lines, original)
+    finally:
+        _restore(repo, env)  # each case starts from the baseline, whatever the last one left
+    assert _contents(repo) == original  # nothing was lost
+
+
+def _check_a_bad_override(repo: Path, env: dict, override: str, lines: list[str], original: dict) -> None:
+    before = original
     start = time.monotonic()
     result = subprocess.run(DVC + ["exp", "run", "-S", override], cwd=repo, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - start
@@ -408,8 +418,6 @@ def test_a_bad_override_fails_in_seconds_and_removes_nothing(project, override, 
     # DVC leaves the -S value in params.yaml; git sees it (the check gives the file a new time: DVC's stash apply can
     # leave git's index taking the edited file for HEAD's), and `git checkout params.yaml` takes it back.
     assert run(["git", "status", "--porcelain"], repo, env).splitlines() == [" M params.yaml"]
-    _restore(repo, env)
-    assert _contents(repo) == original  # nothing was lost
 
 
 @pytest.mark.slow

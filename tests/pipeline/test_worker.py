@@ -158,3 +158,20 @@ def test_sync_stops_on_an_untracked_file_the_commit_tracks(toy) -> None:
     with pytest.raises(SrganError, match="notes.txt is untracked here and origin/main tracks it: move it away first"):
         sync(worker, "origin/main")
     assert (worker / "dvc.lock").is_file()
+
+
+def test_sync_takes_the_commits_params_checked_over_an_untracked_one(toy) -> None:
+    """A worker that ran the params check before the coordinator committed its output holds an untracked
+    data/params.checked; the check writes the same bytes at every commit, so sync replaces it like dvc.lock."""
+    author, worker, env = toy
+    checked = "checked: every stage of dvc.yaml depends on this file\n"
+    for clone in (author, worker):
+        (clone / "data").mkdir()
+        (clone / "data" / "params.checked").write_text(checked)
+    commit = _commit(author, env, "the check's output")
+    run(["git", "push", "-q", "origin", "HEAD:main"], author, env)
+    done = sync(worker, "origin/main")
+    assert done.commit == commit and "data/params.checked" in done.discarded
+    # what is left is DVC's entry for the worker's own output, which this commit does not record
+    assert run(["git", "status", "--porcelain"], worker, env).splitlines() == ["?? out/.gitignore"]
+    assert (worker / "data" / "params.checked").read_text() == checked
