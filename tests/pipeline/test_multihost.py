@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,10 +215,16 @@ def test_workers_run_their_slices_and_the_coordinator_retrains_nothing(tmp_path)
     refused = subprocess.run(["git", "checkout", "-q", "origin/main"], cwd=hosts[doomed], env=env, capture_output=True,
                              text=True)
     assert refused.returncode != 0 and "dvc.lock" in refused.stderr, refused.stderr
+    # The killed run resumed and finished, so it left no resume state; one of a run still under way stays.
+    assert not (hosts[doomed] / "state").exists()
+    pending = hosts[doomed] / "state" / "srgan" / "hybrid_res18_4" / "seed1" / "resume.pt"
+    pending.parent.mkdir(parents=True)
+    pending.write_bytes(b"a resume point of a run under way")
     synced = {name: run(SRGAN + ["worker", "sync", "origin/main"], host, env)
               for name, host in {"first": first, **hosts, "coordinator": coordinator}.items() if name != "sweep"}
     assert "discarded dvc.lock and" in synced[doomed] and "pushed first (dvc push --run-cache:" in synced[doomed]
-    assert (hosts[doomed] / "state").is_dir()  # resume points stay
+    assert pending.read_bytes() == b"a resume point of a run under way"  # resume points stay
+    shutil.rmtree(hosts[doomed] / "state")
     targets, said = _plan(first, env, "--first")
     assert targets == ["train_srresnet_mse@1", "evaluate_srresnet_mse@1"], said
     assert stages_run(run(DVC + ["repro", "--pull", *targets], first, env)) == set(targets)
