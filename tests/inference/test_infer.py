@@ -273,6 +273,31 @@ def test_a_checkpoint_without_a_record_is_named(tmp_path):
         load_generator(tmp_path / "old.pt", 4, CPU)
 
 
+@pytest.mark.parametrize(("where", "field"), [
+    (("step",), "step"),
+    (("valid_psnr_y_db",), "valid_psnr_y_db"),
+    (("architecture",), "architecture"),
+    (("architecture", "scale"), "scale"),
+])
+def test_a_checkpoint_record_missing_a_field_names_the_checkpoint_and_the_field(tmp_path, where, field):
+    """What evaluation, the report and `srgan upscale` load (load_generator, load_for_inference): a record
+    written by another version that lacks a field gives one line naming the checkpoint and the field."""
+    _save_tiny(tmp_path / "g.pt")
+    ckpt = torch.load(tmp_path / "g.pt", weights_only=True)
+    inner = ckpt["record"]
+    for key in where[:-1]:
+        inner = inner[key]
+    del inner[where[-1]]
+    save_checkpoint(tmp_path / "g.pt", ckpt)
+    for load in (load_generator, load_for_inference):
+        with pytest.raises(SrganError) as info:
+            load(tmp_path / "g.pt", 4, CPU)
+        message = str(info.value)
+        assert "\n" not in message and f"'{field}'" in message
+        assert message.startswith(f"checkpoint {tmp_path / 'g.pt'} has a generator record this version cannot read (")
+        assert message.endswith("); rerun the stage that trains it")
+
+
 def test_tiling_reports_each_tile_once_in_order():
     """`srgan upscale` shows a bar per tile: the callback sees every tile, counted up to the true total."""
     lr_u8 = (np.random.default_rng(0).random((23, 37, 3)) * 255).astype(np.uint8)
