@@ -125,6 +125,73 @@ def test_ema_tracks_weights_and_copies_integer_buffers():
     assert not any(p.requires_grad for p in ema.model.parameters())
 
 
+def _hand_ema(initial: dict[str, np.ndarray], states: list[dict[str, np.ndarray]], skipped: list[bool],
+              decay: float) -> dict[str, np.ndarray]:
+    """The EMA by hand, in float64: each taken update n = 1, 2, ... keeps min(decay, (1 + n) / (10 + n)) of the
+    average and takes the rest from the model; a skipped one changes nothing, its count included."""
+    average, taken = {k: v.astype(np.float64) for k, v in initial.items()}, 0
+    for state, skip in zip(states, skipped):
+        if skip:
+            continue
+        taken += 1
+        keep = min(decay, (1 + taken) / (10 + taken))
+        average = {k: keep * average[k] + (1 - keep) * state[k] for k in average}
+    return average
+
+
+def _floats(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().double().numpy().copy() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+
+def test_ema_weights_after_a_run_of_updates_are_the_hand_computed_average():
+    """Twelve updates, some told their step was skipped (1.0), some not (0.0, or no flag), with decay 0.5: the
+    warm-up weight (1 + n) / (10 + n) reaches the decay exactly at n = 8 and is cut to it after. Every float
+    (weights and BatchNorm statistics) after every update is the float64 recursion's; the count is the taken
+    updates'; the integer buffer is the last taken update's model's."""
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    rng = np.random.default_rng(0)
+    initial = _floats(model)
+    ema = EMA(model, decay=0.5)
+    flags = [None, 0.0, 1.0, None, 0.0, 0.0, 1.0, 0.0, None, 0.0, 0.0, 1.0, 0.0, 0.0]
+    states, skipped, last_taken = [], [], 0
+    for k, flag in enumerate(flags, start=1):
+        with torch.no_grad():
+            for tensor in model.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.copy_(torch.from_numpy(rng.normal(size=tuple(tensor.shape))))
+        model[1].num_batches_tracked.fill_(k)
+        ema.update(model, skipped=None if flag is None else torch.tensor(flag))
+        states.append(_floats(model))
+        skipped.append(flag == 1.0)
+        last_taken = k if flag != 1.0 else last_taken
+        expected = _hand_ema(initial, states, skipped, decay=0.5)
+        for name, value in _floats(ema.model).items():
+            np.testing.assert_allclose(value, expected[name], rtol=1e-6, atol=1e-6, err_msg=f"update {k}: {name}")
+        assert float(ema.updates) == skipped.count(False)
+        assert ema.model[1].num_batches_tracked.item() == last_taken
+
+
+def test_the_ema_a_task_keeps_is_the_hand_computed_average_of_its_taken_steps():
+    """The path a training stage runs: TaskBase's step updates the EMA with the guard's found_inf. Three steps
+    of which the second has a NaN loss (skipped), decay 0.2 (the warm-up 2/11, then cut to 0.2): the average
+    is the hand recursion over the generator's weights after the first and third steps only."""
+    p = srresnet_params(steps=3, ema_decay=0.2, lr_schedule="constant")
+    torch.manual_seed(0)
+    task = SRResNetTask(SRResNet(num_blocks=1, channels=8), _NaNAt(bad_call=2), p, 3, CPU)
+    initial = _floats(task.generator)
+    lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    states, found = [], []
+    for _ in range(3):
+        task.train_step(lr_img, hr_img)
+        states.append(_floats(task.generator))
+        found.append(float(task.guard.found_inf))
+    assert found == [0.0, 1.0, 0.0]
+    expected = _hand_ema(initial, states, [False, True, False], decay=0.2)
+    for name, value in _floats(task.ema.model).items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert float(task.ema.updates) == 2.0
+
+
 def test_gan_step_gives_the_generator_adversarial_gradient():
     """The study's defect: a detached D output gave G no adversarial gradient."""
     torch.manual_seed(0)
