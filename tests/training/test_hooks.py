@@ -3,6 +3,7 @@ them acts, and the typed resume state on disk."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from srgan.training.guard import Health
 from srgan.training.hooks import HealthCheck, Hook, TrainState
 from srgan.training.loop import RunPieces, TrainingRun
 from srgan.training.points import PointsState
-from srgan.training.resume import ResumeState, RngState
+from srgan.training.resume import ResumeSaving, ResumeState, RngState
+from srgan.training.store import RunPaths, RunStore
 from srgan.training.validation import ValidationState
 
 from train_driver import CPU
@@ -135,3 +137,103 @@ def test_the_resume_state_is_a_typed_record_that_round_trips_through_a_weights_o
     assert back.validation.history == state.validation.history and back.validation.best_step == 6
     assert torch.equal(back.validation.best_weights["w"], weights["w"]) and torch.equal(back.averaged["w"], weights["w"])
     assert torch.equal(back.rng.torch, state.rng.torch)
+
+
+# ---------------------------------------------------------------- messages in full, step numbers included
+
+
+class _Unhealthy:
+    """A task whose guard record reports `bad` skipped steps, the first at `first`, with the checks `failed`."""
+
+    experiment = "srgan"
+
+    def __init__(self, bad: int, first: int, failed: list[str]) -> None:
+        self.health = Health(bad, first, failed)
+
+    def read_health(self) -> Health:
+        return self.health
+
+
+_FAILED = ["generator loss term 'mse'", "generator gradient", "discriminator gradient"]
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_the_stop_past_max_bad_steps_says_every_number_in_full(tmp_path: Path, saved: bool) -> None:
+    """One skipped step counted before, two more in steps ..9 (the first at step 7): 3 > max_bad_steps 2."""
+    resume_path = tmp_path / "state" / "resume.pt"
+    if saved:
+        resume_path.parent.mkdir()
+        resume_path.write_bytes(b"")
+    state = TrainState(step=9, bad_steps=1)
+    check = HealthCheck(_Unhealthy(2, 7, _FAILED), state, 2, resume_path)
+    with pytest.raises(SrganError) as err:
+        check.at(9, {})
+    where = (f"the last saved state is {resume_path} (an unchanged rerun resumes there and meets the same step "
+             "again)" if saved else "no state was saved yet (an unchanged rerun meets the same step again)")
+    assert str(err.value) == (
+        "non-finite generator loss term 'mse' (and generator gradient, discriminator gradient) at step 7 of srgan "
+        f"(3 bad step(s) by step 9, max_bad_steps is 2); {where}; lower learning_rate, raise max_bad_steps or "
+        "check the data, then run again")
+    assert state.bad_steps == 3
+
+
+def test_bad_steps_exactly_at_max_bad_steps_are_skipped_with_a_warning_in_full(tmp_path: Path, caplog) -> None:
+    """At the threshold (3 of 3 allowed) the run goes on; the warning gives the first step, the count in these
+    steps, the step of the check and the running total."""
+    state = TrainState(step=9, bad_steps=1)
+    check = HealthCheck(_Unhealthy(2, 7, _FAILED[:1]), state, 3, tmp_path / "resume.pt")
+    caplog.set_level(logging.WARNING, logger="srgan.training.hooks")
+    check.at(9, {})
+    assert [r.getMessage() for r in caplog.records] == [
+        "non-finite generator loss term 'mse' at step 7: skipped (2 step(s) in steps ..9; 3 of 3 allowed)"]
+    assert state.bad_steps == 3
+    caplog.clear()
+    with pytest.raises(SrganError, match=r"^non-finite value at step 12 of srgan \(4 bad step\(s\) by step 12, "):
+        HealthCheck(_Unhealthy(1, 12, []), state, 3, tmp_path / "resume.pt").at(12, {})  # one more: 4 > 3
+
+
+class _Restorable:
+    """The task side of a resume: what `ResumeSaving.restore` loads into it."""
+
+    experiment = "srresnet"
+
+    def __init__(self) -> None:
+        self.loaded: dict | None = None
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loaded = state
+
+
+def _saving(tmp_path: Path, task: _Restorable, progress: TrainState, last_step: int = 10) -> ResumeSaving:
+    paths = RunPaths(tmp_path / "out", tmp_path / "logs", tmp_path / "plots", tmp_path / "state")
+    return ResumeSaving(RunStore(paths, is_main=True), {"settings": "s1", "code": "c1"}, 2, last_step, task,
+                        progress, ValidationState([], float("-inf"), 0, None), PointsState([], {}))
+
+
+def test_a_resumed_session_logs_the_step_it_resumes_from_and_the_runs_length_in_full(tmp_path: Path, caplog) -> None:
+    weights = {"w": torch.arange(3.0)}
+    saved = ResumeState(weights, {"networks": {"generator": weights}}, TrainState(6, 1, 2.5),
+                        ValidationState([ValidationPoint(4, 20.5, 0.5)], 20.5, 4, weights), PointsState([4], {4: 4}),
+                        RngState.now())
+    _saving(tmp_path, _Restorable(), saved.progress).store.save_resume(saved.to_file(), {"settings": "s1", "code": "c1"})
+    caplog.set_level(logging.INFO, logger="srgan.training")
+    task, progress = _Restorable(), TrainState()
+    assert _saving(tmp_path, task, progress, last_step=10).restore() == 6
+    assert progress == TrainState(6, 1, 2.5) and task.loaded is not None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"resuming srresnet from step 6 of 10 ({tmp_path / 'state' / 'resume.pt'})"]
+
+
+@pytest.mark.parametrize(("fingerprint", "changed"), [
+    ({"settings": "s2", "code": "c1"}, "settings"),
+    ({"settings": "s2", "code": "c2"}, "settings, code"),
+])
+def test_a_resume_state_of_another_run_is_named_with_what_changed_and_the_run_starts_afresh(
+        tmp_path: Path, caplog, fingerprint: dict[str, str], changed: str) -> None:
+    saving = _saving(tmp_path, _Restorable(), TrainState())
+    saving.store.save_resume({"model": {}, "state": {}}, {"settings": "s1", "code": "c1"})
+    caplog.set_level(logging.INFO, logger="srgan.training")
+    saving.fingerprint = fingerprint
+    assert saving.restore() == 0 and saving.task.loaded is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'state' / 'resume.pt'} is from a run with other {changed}: starting afresh"]
