@@ -129,6 +129,30 @@ def test_unit_mse_range_is_exactly_a_quarter_of_the_signed_one() -> None:
     torch.testing.assert_close(unit, nn.functional.mse_loss(sr, hr), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("mse_range", ["signed", "unit"])
+@pytest.mark.parametrize("kind", TRAIN)
+def test_the_pixel_mse_a_training_stage_builds_is_the_hand_computed_one_for_each_mse_range(kind, mse_range) -> None:
+    """Only mse_range switched from params.yaml's study_code, resolved by `training_code` (what the training
+    setup calls) and passed as the stages pass it (ContentLoss, or feature_content_loss in the feature stages):
+    the pixel MSE is numpy's mean squared difference of the [-1, 1] intensities 2x - 1 (signed) or of the [0, 1]
+    ones (unit), so 4x and 1x that of [0, 1]; an L1 term beside it stays on [0, 1] either way."""
+    study = dataclasses.replace(load_params(ROOT / "params.yaml").study_code, mse_range=mse_range)
+    code = training_code(study, kind)
+    assert code.mse_scale == {"signed": 4.0, "unit": 1.0}[mse_range]
+    rng = np.random.default_rng(3)
+    sr_np, hr_np = rng.random((2, 3, 8, 8)), rng.random((2, 3, 8, 8))
+    to_range = (lambda x: 2.0 * x - 1.0) if mse_range == "signed" else (lambda x: x)
+    mse_by_hand = float(np.mean((to_range(sr_np) - to_range(hr_np)) ** 2))
+    l1_by_hand = float(np.mean(np.abs(sr_np - hr_np)))
+    terms = {"mse": 1.0, "l1": 0.5}
+    loss = (feature_content_loss(terms, "random", code=code.features, mse_scale=code.mse_scale, key="k")
+            if code.features is not None else ContentLoss(terms, mse_scale=code.mse_scale, key="k"))
+    total, parts = loss(torch.from_numpy(sr_np).float(), torch.from_numpy(hr_np).float())
+    assert float(parts["mse"]) == pytest.approx(mse_by_hand, rel=1e-6)
+    assert float(parts["l1"]) == pytest.approx(l1_by_hand, rel=1e-6)
+    assert float(total) == pytest.approx(mse_by_hand + 0.5 * l1_by_hand, rel=1e-6)
+
+
 def test_the_detached_adversarial_term_leaves_gs_gradient_content_only() -> None:
     """The study's defect: with the adversarial term detached, G's gradient is the content loss's alone."""
     lr_img, hr_img = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
