@@ -158,6 +158,35 @@ def test_different_seed_lists_are_welchs_t_on_each_models_per_seed_means() -> No
     assert "30 images × 3 vs 2 seeds, not paired" in verdict_sentence(diff)
 
 
+@pytest.mark.parametrize(("seeds_b", "paired"), [((0, 1, 2), True), ((0, 1, 3), False), ((3, 4, 5), False)])
+def test_seed_lists_of_the_same_length_pair_only_when_the_seeds_are_the_same(seeds_b, paired) -> None:
+    """Three seeds each: B on A's seeds is paired (Student t on the per-seed differences, scipy's ttest_rel);
+    B on (0, 1, 3) or (3, 4, 5) is not (Welch on each model's per-seed means, scipy's ttest_ind), although
+    the lists have A's length and, for (0, 1, 3), two of its seeds."""
+    a, b = _pair("psnr_y_db", 0.2, seeds_a=(0, 1, 2), seeds_b=seeds_b, pair_noise=0.2,
+                 seed_shift={0: 0.1, 1: -0.05, 2: 0.2, 3: 0.0, 4: 0.0, 5: 0.0})
+    diff = paired_difference(a, b)
+    mean_a, mean_b = _seed_means(a), _seed_means(b)
+    if paired:
+        reference = scipy_stats.ttest_rel(mean_a, mean_b)
+        d = mean_a - mean_b
+        df, se, seed_sd = 2.0, d.std(ddof=1) / math.sqrt(3), d.std(ddof=1)
+    else:
+        reference = scipy_stats.ttest_ind(mean_a, mean_b, equal_var=False)
+        va, vb = mean_a.var(ddof=1) / 3, mean_b.var(ddof=1) / 3
+        df, se = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 2), math.sqrt(va + vb)
+        seed_sd = math.sqrt((mean_a.var(ddof=1) + mean_b.var(ddof=1)) / 2)
+    estimate = mean_a.mean() - mean_b.mean()
+    half = scipy_stats.t.ppf(0.975, df) * se
+    assert (diff.seed_paired, diff.seeds_a, diff.seeds_b) == (paired, 3, 3)
+    assert diff.p_value == pytest.approx(reference.pvalue, rel=1e-9)
+    assert diff.df == pytest.approx(df, rel=1e-12)
+    assert (diff.mean_diff, diff.ci_low, diff.ci_high) == pytest.approx((estimate, estimate - half, estimate + half),
+                                                                        rel=1e-12)
+    assert diff.seed_sd == pytest.approx(seed_sd, rel=1e-12)
+    assert ("30 images × 3 seeds, paired" if paired else "30 images × 3 vs 3 seeds, not paired") in verdict_sentence(diff)
+
+
 def test_images_as_a_sample_add_the_image_spread_with_the_smaller_df() -> None:
     rng = np.random.default_rng(3)
     grid_b = rng.normal(25.0, 2.0, (3, 5))
