@@ -296,6 +296,48 @@ def test_bad_training_sets_are_named() -> None:
         DevicePatches([_photos()[0], small], spec, torch.device("cpu"))
 
 
+@pytest.mark.parametrize("augment", AUGMENTS)
+def test_an_image_exactly_the_patch_size_is_the_patch(augment: str) -> None:
+    """At the threshold: a 64x64 image and a 64 px patch. Both samplers take it; every patch is the whole image
+    (mirrored or turned by flip_rot90 and rot10_hflip's flip: no room for a rotation or a shift)."""
+    rng = np.random.default_rng(0)
+    image = _train("exact", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    spec = PatchSpec(64, SCALE, augment, 0, False)
+    variants = {np.rot90(np.fliplr(image.hr_u8) if f else image.hr_u8, k).tobytes() for k in range(4) for f in (0, 1)}
+    loader = PatchDataset([image], spec, length=8)
+    for i in range(8):
+        lr_img, hr_img = loader[i]
+        assert tuple(hr_img.shape) == (3, 64, 64) and tuple(lr_img.shape) == (3, 16, 16)
+        assert to_u8(hr_img).tobytes() in variants
+        if augment == "none":
+            assert np.array_equal(to_u8(hr_img), image.hr_u8) and np.array_equal(to_u8(lr_img), image.lr_u8)
+    lr_img, hr_img = DevicePatches([image], spec, torch.device("cpu")).batch(range(4))
+    assert tuple(hr_img.shape) == (4, 3, 64, 64) and all(hr.tobytes() in variants for hr in _u8(hr_img))
+
+
+@pytest.mark.parametrize(("height", "width"), [(63, 80), (80, 63)])
+def test_an_image_one_pixel_smaller_than_the_patch_is_named_in_one_line(height: int, width: int) -> None:
+    hr_u8 = np.zeros((height, width, 3), np.uint8)
+    small = TrainImage("small_one", hr_u8, np.zeros((height // SCALE, width // SCALE, 3), np.uint8))
+    spec = PatchSpec(64, SCALE, "none", 0, False)
+    for sampler in (lambda: PatchDataset([small], spec, 4), lambda: DevicePatches([small], spec, torch.device("cpu"))):
+        with pytest.raises(SrganError) as err:
+            sampler()
+        assert str(err.value) == (f"training image small_one is {width}x{height}, smaller than the 64 px patch; "
+                                  "lower patch_px or remove the image")
+
+
+@pytest.mark.parametrize("patch_px", [48, 96, 128])
+def test_max_angle_at_the_threshold_of_a_rotated_window(patch_px: int) -> None:
+    """A shorter side of patch + 7 px (margin 6 and one) holds exactly the unrotated window: no rotation, 0.0
+    exactly (not asin's -7e-15); one pixel more allows a positive angle whose window (side p (cos + sin) of
+    it, rounded up, and the 6 px margin) still fits."""
+    assert max_angle_deg(patch_px, patch_px + 7) == 0.0
+    angle = max_angle_deg(patch_px, patch_px + 8)
+    assert 0.0 < angle and math.ceil(patch_px * (math.cos(math.radians(angle)) + math.sin(math.radians(angle)))) + 6 \
+        <= patch_px + 8
+
+
 def test_device_sampling_needs_cuda_and_room() -> None:
     fits, line = fits_on_device(_photos(), torch.device("cpu"))
     assert not fits and "CPU loader" in line

@@ -152,6 +152,29 @@ def test_tile_spans_reject_bad_settings(tile_px, overlap_px):
         tile_spans(40, tile_px, overlap_px)
 
 
+@pytest.mark.parametrize(("length_px", "tile_px", "overlap_px", "spans"), [
+    (16, 16, 4, [(0, 16)]),  # a side exactly one tile: one span
+    (17, 16, 4, [(0, 16), (1, 17)]),  # one pixel more: two
+    (28, 16, 4, [(0, 16), (12, 28)]),  # two tiles overlapping by exactly overlap_px
+    (29, 16, 4, [(0, 16), (6, 22), (13, 29)]),  # one pixel more: three, starts spread evenly (0, 13 / 2, 13)
+    (3, 1, 0, [(0, 1), (1, 2), (2, 3)]),  # the smallest tile, no overlap
+    (10, 8, 7, [(0, 8), (1, 9), (2, 10)]),  # the largest overlap: tile - 1
+])
+def test_tile_spans_pinned_at_their_thresholds(length_px, tile_px, overlap_px, spans):
+    assert tile_spans(length_px, tile_px, overlap_px) == spans
+
+
+@pytest.mark.parametrize(("tile_px", "overlap_px", "message"), [
+    (0, 0, "tile size must be >= 1 LR px, got 0"),
+    (16, 16, "tile overlap must be in [0, tile size 16) LR px, got 16"),
+    (16, -1, "tile overlap must be in [0, tile size 16) LR px, got -1"),
+])
+def test_tile_settings_just_outside_their_range_are_one_line_each(tile_px, overlap_px, message):
+    with pytest.raises(SrganError) as err:
+        tile_spans(40, tile_px, overlap_px)
+    assert str(err.value) == message
+
+
 @pytest.mark.parametrize("length_px", [37, 53, 200])
 def test_blend_weights_sum_to_one(length_px):
     spans = tile_spans(length_px, 16, 4)
