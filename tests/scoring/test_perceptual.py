@@ -133,3 +133,43 @@ def test_alexnet_url_is_torchvisions() -> None:
     from srgan.scoring.lpips import ALEXNET_URL
 
     assert ALEXNET_URL == torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url
+
+
+def test_lpips_equals_the_reference_implementation_with_the_same_weights(tmp_path: Path) -> None:
+    """Against `lpips` 0.1.4 (Zhang et al.'s own package, the `test` extra), both given the same seeded random
+    AlexNet and random non-negative linear heads from files written here (nothing downloaded, nothing from
+    either wheel): two 48x48 pairs, plain, shaved 4 px, and with SR outside [0, 1] (clamped first), within
+    1e-5. The reference takes [-1, 1] inputs (normalize=False)."""
+    import lpips  # the reference: imported here so that the other tests of this module do not need it
+
+    torch.manual_seed(3)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), tmp_path / "alexnet.pth")
+    channels = (64, 192, 384, 256, 256)
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(channels)},
+               tmp_path / "heads.pth")
+    backbone = torch.load(tmp_path / "alexnet.pth", weights_only=True)
+    heads = torch.load(tmp_path / "heads.pth", weights_only=True)
+    ours = LpipsAlex(backbone, heads)
+    with pytest.warns(UserWarning):  # lpips builds its AlexNet with torchvision's deprecated `pretrained`
+        reference = lpips.LPIPS(pretrained=False, net="alex", pnet_rand=True, verbose=False).eval()
+    # Its keys: net.slice<j>.<i>.<param> (AlexNet's features[i]), lin<k> and lins.<k> (one module registered
+    # twice) and its ScalingLayer's constant buffers, which it keeps.
+    state = reference.state_dict()
+    loaded = {key: backbone[f"features.{key.split('.')[2]}.{key.split('.')[3]}"] for key in state
+              if key.startswith("net.")}
+    loaded.update({f"{name}.model.1.weight": heads[f"lin{k}.model.1.weight"] for k in range(5)
+                   for name in (f"lin{k}", f"lins.{k}")})
+    assert set(state) - set(loaded) == {"scaling_layer.shift", "scaling_layer.scale"}
+    reference.load_state_dict({**state, **loaded}, strict=True)
+
+    gen = torch.Generator().manual_seed(1)
+    hr_img = torch.rand(2, 3, 48, 48, generator=gen)
+    sr_img = hr_img + 0.15 * torch.randn(2, 3, 48, 48, generator=gen)  # partly outside [0, 1]
+    for shave_px in (0, 4):
+        crop = slice(shave_px, 48 - shave_px)
+        sr_ref, hr_ref = (x[..., crop, crop].clamp(0, 1) * 2 - 1 for x in (sr_img, hr_img))
+        with torch.no_grad():
+            expected = reference(sr_ref, hr_ref, normalize=False).reshape(2).double()
+        got = ours(sr_img, hr_img, shave_px=shave_px)
+        assert float(expected.min()) > 1e-3  # a real distance, not two zeros
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
