@@ -10,6 +10,7 @@ import math
 import re
 import runpy
 import shutil
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -609,6 +610,29 @@ def test_bulk_range_leaves_out_far_outliers() -> None:
     assert bulk_range(SAMPLE_NIQE) == (6.34, 17.39)
     assert bulk_range([1.0, 2.0, 3.0]) == (1.0, 3.0)  # nothing to leave out
     assert bulk_range([5.0, float("nan"), 5.0]) == (5.0, 5.0)
+
+
+def test_bulk_range_is_tukeys_far_fences_on_numpys_quartiles() -> None:
+    """Heavy-tailed random samples (Cauchy: values near the fences on both sides): the bulk is what lies within
+    [Q1 - 3 IQR, Q3 + 3 IQR], the quartiles numpy.percentile's (linear), which statistics.quantiles' inclusive
+    method also gives."""
+    rng = np.random.default_rng(7)
+    for n in (7, 12, 40, 200, 1000):
+        values = [float(v) for v in 6.0 + rng.standard_cauchy(n)]
+        q1, q3 = np.percentile(values, [25, 75])
+        by_hand = statistics.quantiles(values, n=4, method="inclusive")
+        assert (q1, q3) == pytest.approx((by_hand[0], by_hand[2]), rel=1e-12)
+        inside = [v for v in values if q1 - 3 * (q3 - q1) <= v <= q3 + 3 * (q3 - q1)]
+        assert bulk_range(values) == (min(inside), max(inside))
+
+
+def test_bulk_range_keeps_a_value_exactly_on_a_fence() -> None:
+    """Nine values: Q1 = 2 and Q3 = 6 (numpy's linear quartiles fall on the 3rd and 7th), IQR 4, far fences
+    -10 and 18. A value on a fence is kept; one a hair beyond it is left out."""
+    middle = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert list(np.percentile([-10.0, *middle, 18.0], [25, 75])) == [2.0, 6.0]
+    assert bulk_range([-10.0, *middle, 18.0]) == (-10.0, 18.0)
+    assert bulk_range([-10.000001, *middle, 18.000001]) == (1.0, 7.0)
 
 
 def test_plane_panel_keeps_the_bulk_and_marks_outliers_at_the_edge() -> None:
