@@ -184,7 +184,8 @@ def test_seed_lists_of_the_same_length_pair_only_when_the_seeds_are_the_same(see
     assert (diff.mean_diff, diff.ci_low, diff.ci_high) == pytest.approx((estimate, estimate - half, estimate + half),
                                                                         rel=1e-12)
     assert diff.seed_sd == pytest.approx(seed_sd, rel=1e-12)
-    assert ("30 images × 3 seeds, paired" if paired else "30 images × 3 vs 3 seeds, not paired") in verdict_sentence(diff)
+    counts = "30 images × 3 seeds, paired" if paired else "30 images × 3 vs 3 seeds, not paired"
+    assert counts in verdict_sentence(diff)
 
 
 def test_images_as_a_sample_add_the_image_spread_with_the_smaller_df() -> None:

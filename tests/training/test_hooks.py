@@ -215,7 +215,8 @@ def test_a_resumed_session_logs_the_step_it_resumes_from_and_the_runs_length_in_
     saved = ResumeState(weights, {"networks": {"generator": weights}}, TrainState(6, 1, 2.5),
                         ValidationState([ValidationPoint(4, 20.5, 0.5)], 20.5, 4, weights), PointsState([4], {4: 4}),
                         RngState.now())
-    _saving(tmp_path, _Restorable(), saved.progress).store.save_resume(saved.to_file(), {"settings": "s1", "code": "c1"})
+    store = _saving(tmp_path, _Restorable(), saved.progress).store
+    store.save_resume(saved.to_file(), {"settings": "s1", "code": "c1"})
     caplog.set_level(logging.INFO, logger="srgan.training")
     task, progress = _Restorable(), TrainState()
     assert _saving(tmp_path, task, progress, last_step=10).restore() == 6
