@@ -266,7 +266,7 @@ def check_snapshot(root: Path = ROOT) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m srgan.report.snapshot", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="action", required=True)
     take = sub.add_parser("take", help="copy a revision's report files into docs/results/NAME/")
     take.add_argument("name")
     take.add_argument("--rev", required=True, help="a git revision or DVC experiment name")
@@ -278,12 +278,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("check", help="exit 1 naming each stale block or snapshot")
     args = parser.parse_args(argv)
     try:
-        if args.command == "take":
+        if args.action == "take":
             commit = resolve_rev(ROOT, args.rev)
             folder = take_snapshot(args.name, args.rev, Source(args.rev, commit, args.command, args.seconds,
-                                                               args.steps_per_s, args.date))
+                                                               args.steps_per_s, args.date), ROOT)
             print(f"{folder.relative_to(ROOT)}: {', '.join(FILES)} of {args.rev} ({commit[:7]})")
-        elif args.command == "write":
+        elif args.action == "write":
             for page in pages():
                 text = page.read_text(encoding="utf-8")
                 fresh = refreshed(text)

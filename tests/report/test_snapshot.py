@@ -103,3 +103,29 @@ def test_bad_blocks_and_missing_snapshots_are_one_line(project: Path) -> None:
 
 def test_the_repositorys_docs_quote_their_snapshots_as_they_are() -> None:
     assert check_snapshot(ROOT) == []
+
+
+def test_take_on_the_command_line_copies_the_revisions_report_and_its_source(project: Path, tmp_path: Path,
+                                                                           monkeypatch, capsys) -> None:
+    """`take` with its own --command option (which once took the place of the subcommand's name)."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "report").mkdir(parents=True)
+    for name in snapshot.FILES:
+        shutil.copy(project / "report" / name, repo / "report" / name)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "results"]):
+        subprocess.run(["git", *command], cwd=repo, check=True, env={**env, "PATH": "/usr/bin:/bin"})
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    monkeypatch.setattr(snapshot, "ROOT", repo)
+    snapshot.main(["take", "three", "--rev", "HEAD", "--command", "dvc exp run -S 'seeds=[0,1,2]'", "--seconds",
+                   "1056", "--steps-per-s", "0.73", "--date", "2026-12-07"])
+    assert capsys.readouterr().out.startswith(f"docs/results/three: per_image.csv, differences.csv, headline.md of "
+                                              f"HEAD ({commit[:7]})")
+    folder = repo / "docs" / "results" / "three"
+    for name in snapshot.FILES:
+        assert (folder / name).read_bytes() == (project / "report" / name).read_bytes()
+    assert json.loads((folder / "source.json").read_text()) == asdict(
+        Source("HEAD", commit, "dvc exp run -S 'seeds=[0,1,2]'", 1056.0, 0.73, "2026-12-07"))
