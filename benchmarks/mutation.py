@@ -15,7 +15,7 @@ A `shared` link beside `mutants/` lets the tests find ../shared/data as they do 
     nice -n 10 python benchmarks/mutation.py report                   # every module of srgan/report
     nice -n 10 python benchmarks/mutation.py report --modules stats   # srgan/report/stats.py only
     nice -n 10 python benchmarks/mutation.py scoring --skip evaluate --fresh --json /tmp/scoring.json
-    nice -n 10 python benchmarks/mutation.py report --modules stats --names 'srgan.report.stats.x_holm*'
+    nice -n 10 python benchmarks/mutation.py report --modules stats --names '*.x_holm__mutmut_*'
     python benchmarks/mutation.py report --survivors                  # the last run's survivors, with diffs
 
 It prints mutants, killed, survived, no tests, timeouts and the score per module. Survivors are
@@ -132,7 +132,8 @@ def results(work: Path) -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
-    """'srgan.report.stats' of 'srgan.report.stats.x_holm__mutmut_3' (or of a method's 'xǁClassǁname__…')."""
+    """The module of a mutant's name, everything before its last dot: mutmut names a mutant
+    <module>.x_<function>__mutmut_<n>, a method's <module>.xǁ<Class>ǁ<method>__mutmut_<n>."""
     return mutant.rsplit(".", 1)[0]
 
 
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="test the mutants of these modules of the subpackage (file stems); default: all")
     parser.add_argument("--skip", nargs="+", default=[], metavar="STEM", help="modules of the subpackage left out")
     parser.add_argument("--names", nargs="+", default=[], metavar="GLOB",
-                        help="test only these mutants, e.g. 'srgan.report.stats.x_holm*' (mutmut's names)")
+                        help="test only these mutants, e.g. '*.x_holm__mutmut_*' (mutmut's names, globs)")
     parser.add_argument("--retest", action="store_true",
                         help="test every mutant of the selection again (by default a run of the whole subpackage "
                              "tests only mutants without a result: new ones and those of functions that changed)")
