@@ -7,7 +7,9 @@ A stage is **done** when
    `Dependency.status()`; the code is in git, so every host at one commit sees the same);
 2. each of its data deps is what its upstream stage's entry records as that output (a dep that is a
    folder holding upstream outputs, such as `data/prepared/test`, follows from those stages being
-   done), and every upstream stage is done itself;
+   done), and every upstream stage is done itself — except the params check (`check_params`), which
+   reruns with any edit of params.yaml and writes the same bytes while the file passes: a dep on its
+   output needs only to be the output dvc.lock records;
 3. every cached output its entry records is in the DVC remote (`dvc repro --pull` fetches it from
    there instead of running the stage), or in the cache when no remote is configured (the GPUs of
    one host sharing one cache).
@@ -31,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from srgan.core.errors import SrganError
+from srgan.pipeline.dvc_yaml import CHECK_STAGE
 
 LOCK_FILE = "dvc.lock"
 
@@ -89,7 +92,9 @@ def decide(stages: Sequence[LockedStage], stored: frozenset[str], store: str) ->
                 break
             if path in producer:
                 upstream, recorded = producer[path]
-                why = upstream_not_done({upstream})
+                # The params check reruns whenever params.yaml changes, on every host, in seconds, and writes the
+                # same bytes while the file passes: its output being the recorded one is all that counts.
+                why = None if upstream == CHECK_STAGE else upstream_not_done({upstream})
                 if why is None and digest != recorded:
                     why = f"{path} is not the output dvc.lock records for {upstream}"
             else:  # a folder holding outputs, or a path inside one: it follows from those stages

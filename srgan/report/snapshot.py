@@ -40,6 +40,7 @@ import pandas as pd
 
 from srgan.core.artifacts import write_text_atomic
 from srgan.core.errors import SrganError
+from srgan.core.metric_table import METRICS
 from srgan.report.compare import resolve_rev
 from srgan.report.differences import experiment_markdown, sentence_lines
 from srgan.report.stats import FIXED, PairedDifference, compare_models, compare_pairs
@@ -137,11 +138,14 @@ def _seeds(snapshot: Snapshot, model_at: str) -> str:
     values = [f"{v:.3f}" for v in per_seed]  # 3 decimals: the tables' 2 would round a mean of rounded images
     seeds = [str(s) for s in per_seed.index]
     margin = f"{per_seed.mean() - bicubic:+.3f}".replace("-", "−")
+    metric = METRICS[SEEDS_METRIC]
     if len(values) == 1:
-        return f"{model} ({checkpoint}) PSNR-Y: {values[0]} dB for seed {seeds[0]} (bicubic {bicubic:.3f}, {margin})."
+        return (f"{model} ({checkpoint}) {metric.label}: {values[0]} {metric.unit} for seed {seeds[0]} (bicubic "
+                f"{bicubic:.3f}, {margin}).")
     joined = ", ".join(values[:-1]) + f" and {values[-1]}"
     seed_words = ", ".join(seeds[:-1]) + f" and {seeds[-1]}"
-    return (f"{model} ({checkpoint}) PSNR-Y: {joined} dB for seeds {seed_words} (mean {per_seed.mean():.3f} ± "
+    return (f"{model} ({checkpoint}) {metric.label}: {joined} {metric.unit} for seeds {seed_words} (mean "
+            f"{per_seed.mean():.3f} ± "
             f"{per_seed.std(ddof=1):.3f}; bicubic {bicubic:.3f}, {margin} on the mean).")
 
 

@@ -54,6 +54,22 @@ def test_a_dep_that_is_not_the_recorded_output_is_not_done() -> None:
         "models/0 is not the output dvc.lock records for train@0")
 
 
+def test_an_edit_of_params_reruns_the_check_but_undoes_nothing_it_checked() -> None:
+    """A new seed in params.yaml: the check's entry no longer matches (it reads the whole file), but its output,
+    constant while the file passes, is what every other entry records: the done runs stay done."""
+    check = LockedStage("check_params", "params changed: seeds", (), (("data/params.checked", "c1", False),))
+    on_check = [dataclasses.replace(s, data=(("data/params.checked", "c1"), *s.data)) for s in CHAIN]
+    verdicts = decide([check, *on_check], EVERYTHING, STORE)
+    assert verdicts == {"check_params": "params changed: seeds", **dict.fromkeys(s.name for s in CHAIN)}
+    # another output of the check than the one recorded (another check, another file) is not the same run
+    moved = _replace([check, *on_check], "prepare_train", data=(("data/params.checked", "c0"),))
+    assert decide(moved, EVERYTHING, STORE)["prepare_train"] == (
+        "data/params.checked is not the output dvc.lock records for check_params")
+    # any other upstream stage that does not match still undoes what comes after it
+    other = _replace([check, *on_check], "train@0", mismatch="params changed: srgan.steps")
+    assert decide(other, EVERYTHING, STORE)["evaluate@0"] == "train@0 is not done"
+
+
 def test_a_folder_dep_follows_the_stages_writing_inside_it() -> None:
     stages = _replace(CHAIN, "prepare_test@a", mismatch="params changed: data.test.a")
     verdicts = decide(stages, EVERYTHING, STORE)
