@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
 # What the tests read from the repository root besides srgan/ and tests/ (mutmut copies these into mutants/).
 ALSO_COPY = [".dvc", ".dvcignore", ".gitignore", "README.md", "benchmarks", "data", "docs", "dvc.lock", "dvc.yaml",
-             "params.yaml", "profiles", "stages"]
+             "metrics", "params.yaml", "profiles", "report", "stages"]  # report/: the docs quote it (test_snapshot)
 # `mutmut results` statuses that count as caught (mutmut's own badge counts a timeout as caught).
 CAUGHT = {"killed", "timeout", "segfault", "caught by type check"}
 MUTATED_MARK = "# mutmut generated"  # on every line mutmut adds to a module it mutated

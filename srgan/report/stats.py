@@ -55,8 +55,8 @@ from srgan.core.metric_table import CLOSER_TO_1, METRICS, Metric, metric_info
 BETTER, WORSE, INDISTINGUISHABLE = "better", "worse", "indistinguishable"
 FIXED, RANDOM = "fixed", "random"  # the test images: the fixed benchmark, or a sample of images too
 ALL_SETS = "all sets"  # the `set` of a comparison pooled over every set
-CONFIDENCE = 0.95
-ALPHA = 1.0 - CONFIDENCE  # two-sided level of a verdict (after Holm within a family)
+ALPHA = 0.05  # two-sided level of a verdict (after Holm within a family); 1 - 0.95 would be 0.050000000000000044
+CONFIDENCE = 1.0 - ALPHA  # of the t intervals: 0.95 exactly
 POWER = 0.80  # of the planning figures
 MAX_SEEDS = 1000  # seeds_needed beyond this is reported as more than it
 

@@ -38,6 +38,7 @@ from srgan.report.stats import (
     detectable,
     difference_cell,
     format_spread,
+    has_verdict,
     holm,
     holm_adjusted,
     paired_difference,
@@ -847,3 +848,43 @@ def test_compare_pairs_errors_skips_and_empty_result_pinned() -> None:
     empty = compare_pairs(table, [])
     assert empty.empty and list(empty.columns) == ["a", "b", "checkpoint", "set",
                                                    *PairedDifference.__dataclass_fields__, "sentence"]
+
+
+# ---------------------------------------------------------------- survivors of `benchmarks/mutation.py report --modules stats`
+
+
+def test_has_verdict_at_each_of_its_thresholds() -> None:
+    """p exactly ALPHA and an interval that ends exactly at 0 give no verdict; an interval across 0 none either."""
+    assert has_verdict(0.1, 0.5, 0.0499) and has_verdict(-0.5, -0.1, 0.0499)
+    assert not has_verdict(0.1, 0.5, 0.05)  # p = ALPHA: not below it
+    assert not has_verdict(0.0, 0.5, 0.01) and not has_verdict(-0.5, 0.0, 0.01)  # an end at 0 holds 0
+    assert not has_verdict(-0.5, 0.5, 0.01) and not has_verdict(-0.5, 0.9, 0.01)  # across 0
+    assert not has_verdict(0.1, 0.5, math.nan)
+    low, high, p = np.array([0.1, 0.0, -0.5, 0.1]), np.array([0.5, 0.5, 0.9, 0.5]), np.array([0.01, 0.01, 0.01, 0.05])
+    assert has_verdict(low, high, p).tolist() == [True, False, False, False]
+
+
+def test_two_seeds_are_enough_for_a_seed_spread_and_a_planning_figure() -> None:
+    a, b = _pair("psnr_y_db", 0.2, seeds_a=(0, 1), seeds_b=(0, 1), pair_noise=0.1, rng_seed=5)
+    diff = paired_difference(a, b)
+    per_seed = _seed_means(a) - _seed_means(b)
+    assert diff.seed_paired and diff.seed_sd == pytest.approx(float(np.std(per_seed, ddof=1)), rel=1e-12)
+    assert math.isfinite(diff.detectable_diff)
+    b3 = b[b["seed"] == 0].assign(seed=3)  # B on seeds 0 and 3: not paired, pooled sd of per-seed means
+    welch = paired_difference(a, pd.concat([b[b["seed"] == 0], b3]))
+    means_a, means_b = _seed_means(a), _seed_means(pd.concat([b[b["seed"] == 0], b3]))
+    pooled = math.sqrt((np.var(means_a, ddof=1) + np.var(means_b, ddof=1)) / 2)
+    assert not welch.seed_paired and welch.seed_sd == pytest.approx(pooled, rel=1e-12)
+
+
+def test_each_set_of_a_comparison_is_scored_with_the_images_rule_it_was_asked_for() -> None:
+    table = _long_table()
+    out = compare_pairs(table, [("srresnet/vgg", "srresnet/mse")], ["psnr_y_db"], images=RANDOM)
+    vgg, mse = table[table["model"] == "srresnet/vgg"], table[table["model"] == "srresnet/mse"]
+    for set_name in ("set5", "set14"):
+        row = out[out["set"] == set_name].iloc[0]
+        alone = paired_difference(vgg[vgg["set"] == set_name], mse[mse["set"] == set_name], images=RANDOM)
+        fixed = paired_difference(vgg[vgg["set"] == set_name], mse[mse["set"] == set_name])
+        assert row["images"] == RANDOM and (row["ci_low"], row["ci_high"]) == pytest.approx(
+            (alone.ci_low, alone.ci_high), rel=1e-12)
+        assert alone.ci_high - alone.ci_low > fixed.ci_high - fixed.ci_low  # the rule changes the interval
