@@ -888,3 +888,13 @@ def test_each_set_of_a_comparison_is_scored_with_the_images_rule_it_was_asked_fo
         assert row["images"] == RANDOM and (row["ci_low"], row["ci_high"]) == pytest.approx(
             (alone.ci_low, alone.ci_high), rel=1e-12)
         assert alone.ci_high - alone.ci_low > fixed.ci_high - fixed.ci_low  # the rule changes the interval
+
+
+def test_one_seed_on_one_side_still_gives_the_other_sides_seed_spread() -> None:
+    """Unpaired, A on one seed and B on two (or the reverse): the pooled spread is B's alone, with one degree of
+    freedom; only when neither side has two seeds is there none."""
+    a, b = _pair("psnr_y_db", 0.2, seeds_a=(0,), seeds_b=(1, 2), pair_noise=0.1, rng_seed=6)
+    expected = float(np.std(_seed_means(b), ddof=1))
+    for diff in (paired_difference(a, b), paired_difference(b, a)):  # one seed against two, and two against one
+        assert not diff.seed_paired and diff.seed_sd == pytest.approx(expected, rel=1e-12)
+    assert math.isnan(paired_difference(a, b[b["seed"] == 1]).seed_sd)  # one seed each: no spread
