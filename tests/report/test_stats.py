@@ -898,3 +898,66 @@ def test_one_seed_on_one_side_still_gives_the_other_sides_seed_spread() -> None:
     for diff in (paired_difference(a, b), paired_difference(b, a)):  # one seed against two, and two against one
         assert not diff.seed_paired and diff.seed_sd == pytest.approx(expected, rel=1e-12)
     assert math.isnan(paired_difference(a, b[b["seed"] == 1]).seed_sd)  # one seed each: no spread
+
+
+def test_every_input_error_of_a_comparison_names_the_right_table_in_full() -> None:
+    """Each error names the side it is about (A's table errors name A, B's name B) and says what to do."""
+    a, b = _pair("psnr_y_db", 0.2, n_images=4, pair_noise=0.1, rng_seed=7)
+    names = ("vgg", "mse")
+
+    def error(table_a: pd.DataFrame, table_b: pd.DataFrame) -> str:
+        with pytest.raises(SrganError) as info:
+            paired_difference(table_a, table_b, names=names)
+        return str(info.value)
+
+    assert error(a.iloc[:0], b) == "the per-image table of vgg has no rows; evaluate it first"
+    assert error(a, b.iloc[:0]) == "the per-image table of mse has no rows; evaluate it first"
+    assert error(a, b.drop(columns="image")) == ("the per-image table of mse has no column 'image'; pass the per-image "
+                                                 "table with the columns set, image, psnr_y_db")
+    twice = pd.concat([a, a.iloc[:1]])
+    first = a.iloc[0]
+    assert error(twice, b) == (f"the per-image table of vgg has two rows for seed {first['seed']}, "
+                               f"{first['set']}/{first['image']}; keep one checkpoint and one row per image and seed")
+    gone = b.iloc[1:]  # seed 0 of B lacks the first image its other seeds have
+    lost = b.iloc[0]
+    assert error(a, gone) == (f"the per-image table of mse has no row for seed {lost['seed']}, {lost['set']}/"
+                              f"{lost['image']}, which its other seeds have; evaluate every seed on the same sets")
+    other = b[b["image"] != lost["image"]]  # B lacks an image in every seed
+    assert error(a, other) == (f"mse has no row for {lost['set']}/{lost['image']}, which vgg has; evaluate both "
+                               "models on the same sets")
+    assert error(other, b) == (f"vgg has no row for {lost['set']}/{lost['image']}, which mse has; evaluate both "
+                               "models on the same sets")
+    assert error(a.assign(psnr_y_db=math.nan), b) == (
+        "vgg and mse share no image with a finite psnr_y_db in every seed")
+
+
+def test_a_lone_comparison_is_indistinguishable_until_decided_and_a_verdict_has_no_reason() -> None:
+    a, b = _pair("psnr_y_db", 0.4, pair_noise=0.05, rng_seed=8)
+    better = paired_difference(a, b)
+    assert (better.verdict, better.reason, better.family_size) == (BETTER, "", 1)
+    same = paired_difference(a, a)
+    assert same.verdict == INDISTINGUISHABLE and same.reason == HOLDS_ZERO
+    one = paired_difference(a[a["seed"] == 0], b[b["seed"] == 0])
+    assert (one.verdict, one.reason, one.family_size) == (INDISTINGUISHABLE, ONE_SEED, 0)
+    lower = paired_difference(a.assign(niqe_y=a["psnr_y_db"]), b.assign(niqe_y=b["psnr_y_db"]), "niqe_y")
+    assert lower.verdict == WORSE and lower.reason == ""  # NIQE: lower is better, A is higher
+    assert lower.images_a_better == 0 and better.images_a_better == better.n_images
+
+
+def test_reasons_and_spreads_at_their_edges() -> None:
+    """One seed against two: ONE_SEED_SIDE, not ONE_SEED. Two images give these runs an interval, one does not.
+    Seeds that differ by exactly the same amount have a spread of exactly 0, not a rounding residue."""
+    a, b = _pair("psnr_y_db", 0.2, seeds_a=(0,), seeds_b=(0, 1), pair_noise=0.1, rng_seed=9)
+    assert paired_difference(a, b).reason == ONE_SEED_SIDE and paired_difference(b, a).reason == ONE_SEED_SIDE
+    two = a[a["image"].isin(a["image"].unique()[:2])]
+    runs = paired_difference(two, b[(b["seed"] == 0) & b["image"].isin(two["image"])])
+    per_image = (two.set_index("image")["psnr_y_db"]
+                 - b[b["seed"] == 0].set_index("image").loc[two["image"], "psnr_y_db"]).to_numpy()
+    half = scipy_stats.t.ppf(0.975, 1) * per_image.std(ddof=1) / math.sqrt(2)
+    assert (runs.runs_ci_low, runs.runs_ci_high) == pytest.approx((per_image.mean() - half, per_image.mean() + half))
+    lone = paired_difference(two.iloc[:1], b[(b["seed"] == 0) & (b["image"] == two["image"].iloc[0])])
+    assert math.isnan(lone.runs_ci_low) and math.isnan(lone.runs_ci_high)
+    base, _ = _pair("psnr_y_db", 0.0, rng_seed=10)
+    shifted = base.assign(psnr_y_db=base["psnr_y_db"] + 0.3)  # every seed and image: exactly +0.3 (up to rounding)
+    exact = paired_difference(shifted, base)
+    assert exact.seed_sd == 0.0 and exact.detectable_diff == 0.0
