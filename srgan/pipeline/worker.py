@@ -7,16 +7,17 @@ the cache), and `state/` (resume points). Git refuses to check out the next comm
 dvc.lock; the results they describe are what must not be lost. So `sync`:
 
 1. looks at `git status`: besides `dvc.lock`, the params check's `data/params.checked` (constant bytes: a
-   clone that ran the check before the file was committed holds an untracked copy) and lines of DVC's form (`/name`) in the `.gitignore` of
-   a folder where dvc.yaml puts outputs, any change to a tracked file, or an untracked file the commit
-   tracks, stops it (one line naming the file: a result that lives in git, such as `report/` or
-   `metrics/` on a host that ran the report, is committed by its host, not dropped here);
+   clone that ran the check before the file was committed holds an untracked copy) and lines of DVC's
+   form (`/name`) in the `.gitignore` of a folder where dvc.yaml puts outputs, any change to a tracked
+   file, or an untracked file the commit tracks, stops it (one line naming the file: a result that
+   lives in git, such as `report/` or `metrics/` on a host that ran the report, is committed by its
+   host, not dropped here);
 2. fetches, and resolves COMMIT (unknown: stop);
 3. pushes what this clone made: `dvc push --run-cache` (the run-cache entries and the outputs its
    dvc.lock references). If that fails it stops, and nothing is reset. With no DVC remote configured
    (the GPUs of one host sharing one cache) the cache is where the results already are;
-4. discards those DVC files (dvc.lock, data/params.checked and the `.gitignore` files back to HEAD's, untracked ones
-   deleted) and checks out COMMIT (detached; workers commit nothing). Outputs in the workspace and
+4. discards those DVC files (dvc.lock, data/params.checked and the `.gitignore` files back to HEAD's,
+   untracked ones deleted) and checks out COMMIT (detached; workers commit nothing). Outputs in the workspace and
    `state/` stay: DVC replaces an output the new dvc.lock records otherwise, and a requeued stage
    at the same commit still resumes. An output here that COMMIT's `.gitignore` files do not name (a
    run this commit does not record yet) gets DVC's entry back, so that `git add -A` never takes it.

@@ -90,7 +90,8 @@ def load_snapshot(name: str, root: Path = ROOT) -> Snapshot:
     needed = FILES if name == COMMITTED else (*FILES, "source.json")
     missing = [f for f in needed if not (folder / f).is_file()]
     if missing:
-        raise SrganError(f"{folder} has no {missing[0]}: take the snapshot first (python -m srgan.report.snapshot take)")
+        raise SrganError(f"{folder} has no {missing[0]}: take the snapshot first "
+                         "(python -m srgan.report.snapshot take)")
     text = {f: (folder / f).read_text(encoding="utf-8") for f in FILES}
     source = (Source("HEAD", "", "dvc repro", math.nan, math.nan, "") if name == COMMITTED
               else Source(**json.loads((folder / "source.json").read_text(encoding="utf-8"))))
@@ -139,13 +140,12 @@ def _seeds(snapshot: Snapshot, model_at: str) -> str:
     seeds = [str(s) for s in per_seed.index]
     margin = f"{per_seed.mean() - bicubic:+.3f}".replace("-", "−")
     metric = METRICS[SEEDS_METRIC]
+    head = f"{model} ({checkpoint}) {metric.label}:"
     if len(values) == 1:
-        return (f"{model} ({checkpoint}) {metric.label}: {values[0]} {metric.unit} for seed {seeds[0]} (bicubic "
-                f"{bicubic:.3f}, {margin}).")
+        return f"{head} {values[0]} {metric.unit} for seed {seeds[0]} (bicubic {bicubic:.3f}, {margin})."
     joined = ", ".join(values[:-1]) + f" and {values[-1]}"
     seed_words = ", ".join(seeds[:-1]) + f" and {seeds[-1]}"
-    return (f"{model} ({checkpoint}) {metric.label}: {joined} {metric.unit} for seeds {seed_words} (mean "
-            f"{per_seed.mean():.3f} ± "
+    return (f"{head} {joined} {metric.unit} for seeds {seed_words} (mean {per_seed.mean():.3f} ± "
             f"{per_seed.std(ddof=1):.3f}; bicubic {bicubic:.3f}, {margin} on the mean).")
 
 
