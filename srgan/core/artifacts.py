@@ -100,27 +100,34 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         torch.save(checkpoint, fh)
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint saved by `save_checkpoint` with `weights_only=True`.
+def torch_load_safely(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load with `weights_only=True`: whatever the file holds, or SrganError naming the file.
 
-    Raises SrganError for a missing, truncated or unsafe file (a pickle that
-    would import or call arbitrary objects is refused, not executed).
+    A pickle that would import or call arbitrary objects is refused, not executed; a truncated or
+    corrupt file (which trips the safe unpickler in many ways) is one readable line too.
     """
     import torch
 
-    if not path.is_file():
-        raise SrganError(f"checkpoint {path} not found; run the stage that makes it (dvc repro) or check the path")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's message opens with advice to retry with weights_only=False; show the reason instead.
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
         reasons = [ln for ln in lines if "unsupported" in ln.lower()]
         first = (reasons or lines or [type(e).__name__])[0]
         raise SrganError(f"checkpoint {path} was refused by the safe loader (weights_only=True): {first}") from None
-    # A corrupt file trips the safe unpickler in many ways (IndexError, KeyError, struct.error, ...).
     except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, struct.error) as e:
         raise SrganError(f"checkpoint {path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint saved by `save_checkpoint` (`torch_load_safely`): a dict with a 'model' entry.
+
+    Raises SrganError for a missing, truncated or unsafe file, or one that is not such a dict.
+    """
+    if not path.is_file():
+        raise SrganError(f"checkpoint {path} not found; run the stage that makes it (dvc repro) or check the path")
+    ckpt = torch_load_safely(path, map_location)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise SrganError(f"checkpoint {path} is not an srgan checkpoint (no 'model' entry)")
     return ckpt

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from srgan.core.artifacts import atomic_path, read_json, write_json_atomic
 from srgan.core.errors import SrganError
 from srgan.core.metric_table import METRICS
-from srgan.core.records import ScoredCheckpoint, SetScores, record_field
+from srgan.core.records import ScoredCheckpoint, SetScores, nested_record, record_field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,12 +77,10 @@ def write_run_evaluation(path: Path, record: RunEvaluation) -> None:
 def read_run_evaluation(path: Path) -> RunEvaluation:
     data = read_json(path, "evaluation record")
     values = {name: record_field(data, name, path) for name in RunEvaluation.__dataclass_fields__}
-    try:
-        values["checkpoints"] = tuple(ScoredCheckpoint(**c) for c in values["checkpoints"])
-        values["as_run_scoring"] = AsRunScoring(**values["as_run_scoring"]) if values["as_run_scoring"] else None
-    except TypeError as e:
-        raise SrganError(f"evaluation record {path} was written by another version of srgan-pipeline ({e}); "
-                         "re-run its evaluate stage") from None
+    values["checkpoints"] = tuple(nested_record(ScoredCheckpoint, c, path, f"checkpoints[{i}]")
+                                  for i, c in enumerate(values["checkpoints"]))
+    values["as_run_scoring"] = (nested_record(AsRunScoring, values["as_run_scoring"], path, "as_run_scoring")
+                                if values["as_run_scoring"] else None)
     missing = [c.label for c in values["checkpoints"] if c.label not in values["scores"]]
     if missing:
         raise SrganError(f"evaluation record {path} has no results for checkpoint '{missing[0]}', which it lists; "

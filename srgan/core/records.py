@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from srgan.core.artifacts import read_json, write_json_atomic
 from srgan.core.errors import SrganError
@@ -31,6 +31,7 @@ EXPERIMENTS = ("srresnet", "srgan")  # experiment 1 (SRResNet per loss), experim
 SUMMARY_FILE = "summary.json"
 TIMING_FILE = "timing.json"
 STEADY_AFTER_STEPS = 20
+T = TypeVar("T")
 
 # set name -> metric key -> mean over the set's images ("images": the count)
 SetScores = dict[str, dict[str, float]]
@@ -42,6 +43,22 @@ def record_field(data: dict, key: str, path: Path) -> Any:
         raise SrganError(f"{path} has no '{key}'; it was written by another version of srgan-pipeline: "
                          "run the stage that writes it again")
     return data[key]
+
+
+def nested_record(cls: type[T], data: Any, path: Path, where: str) -> T:
+    """`cls(**data)` for a record held inside a file's record (`where`: e.g. "history[0]", "last"), or
+    SrganError naming the file, the place and the first missing or unknown field."""
+    if not isinstance(data, dict):
+        raise SrganError(f"{path} has no record at '{where}' (found {type(data).__name__}); it was written by "
+                         "another version of srgan-pipeline: run the stage that writes it again")
+    fields = cls.__dataclass_fields__
+    missing = [name for name in fields if name not in data]
+    unknown = [name for name in data if name not in fields]
+    if missing or unknown:
+        what = f"no '{missing[0]}'" if missing else f"an unknown field '{unknown[0]}'"
+        raise SrganError(f"{path} has {what} in '{where}'; it was written by another version of srgan-pipeline: "
+                         "run the stage that writes it again")
+    return cls(**data)
 
 
 # ---------------------------------------------------------------- generator checkpoints
@@ -162,9 +179,11 @@ def read_summary(run_dir: Path) -> TrainingSummary:
     path = run_dir / SUMMARY_FILE
     data = read_json(path, "training summary")
     values = {name: record_field(data, name, path) for name in TrainingSummary.__dataclass_fields__}
-    values["history"] = tuple(ValidationPoint(**h) for h in values["history"])
-    values["scored"] = tuple(ScoredCheckpoint(**c) for c in values["scored"])
-    values["last"] = ScoredCheckpoint(**values["last"])
+    values["history"] = tuple(nested_record(ValidationPoint, h, path, f"history[{i}]")
+                              for i, h in enumerate(values["history"]))
+    values["scored"] = tuple(nested_record(ScoredCheckpoint, c, path, f"scored[{i}]")
+                             for i, c in enumerate(values["scored"]))
+    values["last"] = nested_record(ScoredCheckpoint, values["last"], path, "last")
     return TrainingSummary(**values)
 
 

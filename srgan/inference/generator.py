@@ -50,14 +50,14 @@ def save_generator(path: Path, model: SRResNet, *, experiment: str = "", variant
     save_checkpoint(path, generator_checkpoint(state, record))
 
 
-@torch.inference_mode()
 def super_resolve(model: nn.Module, lr_img: Tensor, runtime: Runtime, clamp: bool = True) -> Tensor:
     """Upscale (N, 3, h, w) LR in [0, 1] with `model` (in the mode it is in: eval, normally), the whole
     image at once -> (N, 3, s*h, s*w) float32 on the CPU, clamped to [0, 1] (clamp=False: as computed).
 
     For images too large for one pass, `srgan.inference.tiling.super_resolve_tiled`.
     """
-    with runtime.autocast():
-        sr_img = model(runtime.to_device(lr_img)).float()
-    # .contiguous(): a channels_last model returns NHWC strides; callers get plain NCHW.
-    return (sr_img.clamp_(0, 1) if clamp else sr_img).cpu().contiguous()
+    with torch.inference_mode():
+        with runtime.autocast():
+            sr_img = model(runtime.to_device(lr_img)).float()
+        # .contiguous(): a channels_last model returns NHWC strides; callers get plain NCHW.
+        return (sr_img.clamp_(0, 1) if clamp else sr_img).cpu().contiguous()

@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 import re
-import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +45,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from srgan.core.artifacts import load_checkpoint, save_checkpoint
+from srgan.core.artifacts import load_checkpoint, save_checkpoint, torch_load_safely
 from srgan.core.errors import SrganError
 from srgan.core.records import GeneratorArchitecture, GeneratorRecord, generator_checkpoint
 from srgan.nets.srresnet import SUPPORTED_SCALES, build_generator
@@ -213,20 +211,6 @@ def describe_origin(origin: ImportOrigin) -> str:
 # ---------------------------------------------------------------- reading the source
 
 
-def _torch_load(path: Path) -> Any:
-    """torch.load with weights_only=True; SrganError naming the file for anything it cannot read."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        reasons = [ln for ln in lines if "unsupported" in ln.lower()]
-        first = (reasons or lines or [type(e).__name__])[0]
-        raise SrganError(f"checkpoint {path} was refused by the safe loader (weights_only=True): {first}") from None
-    # A corrupt file trips the safe unpickler in many ways (as srgan.core.artifacts.load_checkpoint lists).
-    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, struct.error) as e:
-        raise SrganError(f"checkpoint {path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
-
-
 def _safetensors_load(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     """(tensors, metadata) of a .safetensors file; SrganError when unreadable or without the package."""
     safetensors = require_export_extra("safetensors", "reading .safetensors files")
@@ -290,7 +274,7 @@ def read_source(path: Path) -> tuple[dict[str, Tensor], str, tuple[str, ...], di
     if path.suffix == ".safetensors":
         obj, metadata = _safetensors_load(path)
     else:
-        obj = _torch_load(path)
+        obj = torch_load_safely(path)
     if isinstance(obj, dict) and isinstance(obj.get("record"), dict) and "model" in obj:
         raise SrganError(f"{path} is already an srgan-pipeline generator checkpoint: pass it to srgan evaluate or "
                          "srgan upscale --model as it is")

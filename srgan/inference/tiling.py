@@ -151,7 +151,6 @@ def _model_scale(model: nn.Module, scale: int | None) -> int:
     return scale
 
 
-@torch.inference_mode()
 def super_resolve_tiled(
     model: nn.Module, lr_img: Tensor, runtime: Runtime, tile_px: int, overlap_px: int, scale: int | None = None
 ) -> Tensor:
@@ -162,15 +161,15 @@ def super_resolve_tiled(
     Holds the full float result on the CPU; for very large images use
     `super_resolve_u8`, whose only full-size buffer is 8-bit.
     """
-    scale = _model_scale(model, scale)
-    n, _, height, width = lr_img.shape
-    out = torch.empty(n, 3, height * scale, width * scale)
-    for top, strip in _iter_sr_strips(model, lr_img, runtime, tile_px, overlap_px, scale):
-        out[:, :, top : top + strip.shape[2]] = strip.clamp(0, 1).cpu()
-    return out
+    with torch.inference_mode():
+        scale = _model_scale(model, scale)
+        n, _, height, width = lr_img.shape
+        out = torch.empty(n, 3, height * scale, width * scale)
+        for top, strip in _iter_sr_strips(model, lr_img, runtime, tile_px, overlap_px, scale):
+            out[:, :, top : top + strip.shape[2]] = strip.clamp(0, 1).cpu()
+        return out
 
 
-@torch.inference_mode()
 def super_resolve_u8(
     model: nn.Module,
     lr_u8: np.ndarray,
@@ -189,23 +188,24 @@ def super_resolve_u8(
     gray image replicated to RGB; the result is the BT.601 luma of the SR image. on_tile(done, all)
     is called after each tile.
     """
-    scale = _model_scale(model, scale)
-    height, width = lr_u8.shape[:2]
-    if tile_px <= 0:
-        tile_px, overlap_px = max(height, width), 0
-    lr_img = torch.from_numpy(np.ascontiguousarray(lr_u8)).permute(2, 0, 1)[None]
-    out = np.empty((height * scale, width * scale) if gray else (height * scale, width * scale, 3), dtype=np.uint8)
-    luma = torch.tensor(BT601_LUMA, device=runtime.device)[:, None, None]
-    lazy = _LazyFloat(lr_img, runtime.device)
-    for top, strip in _iter_sr_strips(model, lazy, runtime, tile_px, overlap_px, scale, on_tile):
-        strip = strip[0].clamp_(0, 1)
-        if gray:
-            strip = (strip * luma).sum(dim=0)
-        strip_u8 = round_u8(strip)
-        if not gray:
-            strip_u8 = strip_u8.permute(1, 2, 0)
-        out[top : top + strip_u8.shape[0]] = strip_u8.cpu().numpy()
-    return out
+    with torch.inference_mode():
+        scale = _model_scale(model, scale)
+        height, width = lr_u8.shape[:2]
+        if tile_px <= 0:
+            tile_px, overlap_px = max(height, width), 0
+        lr_img = torch.from_numpy(np.ascontiguousarray(lr_u8)).permute(2, 0, 1)[None]
+        out = np.empty((height * scale, width * scale) if gray else (height * scale, width * scale, 3), dtype=np.uint8)
+        luma = torch.tensor(BT601_LUMA, device=runtime.device)[:, None, None]
+        lazy = _LazyFloat(lr_img, runtime.device)
+        for top, strip in _iter_sr_strips(model, lazy, runtime, tile_px, overlap_px, scale, on_tile):
+            strip = strip[0].clamp_(0, 1)
+            if gray:
+                strip = (strip * luma).sum(dim=0)
+            strip_u8 = round_u8(strip)
+            if not gray:
+                strip_u8 = strip_u8.permute(1, 2, 0)
+            out[top : top + strip_u8.shape[0]] = strip_u8.cpu().numpy()
+        return out
 
 
 class _LazyFloat:

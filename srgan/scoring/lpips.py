@@ -104,7 +104,6 @@ class LpipsAlex(nn.Module):
         # Always eval: a metric, and AlexNet's dropout-free features must not change.
         return super().train(False)
 
-    @torch.no_grad()
     def forward(self, sr_img: Tensor, hr_img: Tensor, shave_px: int = 0) -> Tensor:
         """Per-image LPIPS-Alex distance; lower is better, 0 for identical images.
 
@@ -114,18 +113,19 @@ class LpipsAlex(nn.Module):
         side must remain. Returns float64 shape (N,) on the inputs' device,
         with no autograd graph.
         """
-        check_pair(sr_img, hr_img)
-        sr, hr = shave(sr_img, shave_px), shave(hr_img, shave_px)
-        if min(sr.shape[-2:]) < LPIPS_MIN_SIDE_PX:
-            raise SrganError(
-                f"LPIPS-Alex needs at least {LPIPS_MIN_SIDE_PX} px per side, got "
-                f"{sr.shape[-2]}x{sr.shape[-1]} after shaving {shave_px} px; use larger images or a smaller shave."
-            )
-        device = next(self.net.parameters()).device
-        sr = sr.detach().to(device=device, dtype=torch.float32).clamp(0.0, 1.0) * 2.0 - 1.0
-        hr = hr.detach().to(device=device, dtype=torch.float32).clamp(0.0, 1.0) * 2.0 - 1.0
-        distance = self.net(sr, hr, normalize=False)  # (N, 1, 1, 1)
-        return distance.reshape(sr.shape[0]).to(device=sr_img.device, dtype=torch.float64)
+        with torch.no_grad():
+            check_pair(sr_img, hr_img)
+            sr, hr = shave(sr_img, shave_px), shave(hr_img, shave_px)
+            if min(sr.shape[-2:]) < LPIPS_MIN_SIDE_PX:
+                raise SrganError(
+                    f"LPIPS-Alex needs at least {LPIPS_MIN_SIDE_PX} px per side, got "
+                    f"{sr.shape[-2]}x{sr.shape[-1]} after shaving {shave_px} px; use larger images or a smaller shave."
+                )
+            device = next(self.net.parameters()).device
+            sr = sr.detach().to(device=device, dtype=torch.float32).clamp(0.0, 1.0) * 2.0 - 1.0
+            hr = hr.detach().to(device=device, dtype=torch.float32).clamp(0.0, 1.0) * 2.0 - 1.0
+            distance = self.net(sr, hr, normalize=False)  # (N, 1, 1, 1)
+            return distance.reshape(sr.shape[0]).to(device=sr_img.device, dtype=torch.float64)
 
 
 def _read_heads() -> dict[str, Tensor]:

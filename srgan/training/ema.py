@@ -43,31 +43,31 @@ class EMA:
                         DtypeGroups(c for a, c in pairs if not a.dtype.is_floating_point))
         self._source = model
 
-    @torch.no_grad()
     def update(self, model: nn.Module, skipped: Tensor | None = None) -> None:
         """Move the average toward `model`; `skipped` (0-d float32 on the device, 1.0 or 0.0): when 1.0
         the step was skipped and the update is a no-op (the count adds 1 - skipped, the weight is
         multiplied by it) — no host sync either way."""
-        self._collect(model)
-        if skipped is None:
-            self.updates.add_(1.0)
-            weight = 1.0 - torch.clamp((1.0 + self.updates) / (10.0 + self.updates), max=self.decay)
-        else:
-            taken = 1.0 - skipped
-            self.updates.add_(taken)
-            weight = (1.0 - torch.clamp((1.0 + self.updates) / (10.0 + self.updates), max=self.decay)) * taken
-        averages, current = self._floats
-        if averages:  # avg += weight * (current - avg): fused kernels, the weight read on the device
-            # (_foreach_lerp_ would turn a tensor weight into a host number: a sync, not capturable).
-            step = torch._foreach_sub(current, averages)
-            torch._foreach_mul_(step, weight)
-            torch._foreach_add_(averages, step)
-        averages, current = self._others
-        if skipped is None:
-            if averages.tensors:
-                torch._foreach_copy_(averages.tensors, current.tensors)
-        else:  # a skipped step keeps the average's integers (the guard put the model's back anyway)
-            averages.keep_where(skipped.bool(), current.cat())
+        with torch.no_grad():
+            self._collect(model)
+            if skipped is None:
+                self.updates.add_(1.0)
+                weight = 1.0 - torch.clamp((1.0 + self.updates) / (10.0 + self.updates), max=self.decay)
+            else:
+                taken = 1.0 - skipped
+                self.updates.add_(taken)
+                weight = (1.0 - torch.clamp((1.0 + self.updates) / (10.0 + self.updates), max=self.decay)) * taken
+            averages, current = self._floats
+            if averages:  # avg += weight * (current - avg): fused kernels, the weight read on the device
+                # (_foreach_lerp_ would turn a tensor weight into a host number: a sync, not capturable).
+                step = torch._foreach_sub(current, averages)
+                torch._foreach_mul_(step, weight)
+                torch._foreach_add_(averages, step)
+            averages, current = self._others
+            if skipped is None:
+                if averages.tensors:
+                    torch._foreach_copy_(averages.tensors, current.tensors)
+            else:  # a skipped step keeps the average's integers (the guard put the model's back anyway)
+                averages.keep_where(skipped.bool(), current.cat())
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "updates": self.updates.detach().clone()}

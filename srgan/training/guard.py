@@ -77,21 +77,21 @@ class StepGuard:
         self._buffers = DtypeGroups(b for net in networks for b in net.buffers())
         self._saved = self._buffers.cat()  # one flat copy per dtype
 
-    @torch.no_grad()
     def begin(self) -> None:
         """Remember the buffers (BatchNorm statistics move in the forward pass): one copy per dtype."""
-        self._buffers.cat_into(self._saved)
+        with torch.no_grad():
+            self._buffers.cat_into(self._saved)
 
-    @torch.no_grad()
     def decide(self, failed: Tensor) -> None:
         """Record the step; when any check failed, set `found_inf` and put the buffers back."""
-        if self.runtime.distributed:  # every process skips alike
-            failed = failed.to(torch.int32)
-            dist.all_reduce(failed, op=dist.ReduceOp.MAX)
-            failed = failed.bool()
-        ok = self.health.record(failed)
-        self.found_inf.copy_((~ok).to(torch.float32))
-        self._buffers.keep_where(ok, self._saved)
+        with torch.no_grad():
+            if self.runtime.distributed:  # every process skips alike
+                failed = failed.to(torch.int32)
+                dist.all_reduce(failed, op=dist.ReduceOp.MAX)
+                failed = failed.bool()
+            ok = self.health.record(failed)
+            self.found_inf.copy_((~ok).to(torch.float32))
+            self._buffers.keep_where(ok, self._saved)
 
     def step(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
         """The optimiser step, skipped on the device when `decide` found a non-finite value."""
