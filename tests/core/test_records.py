@@ -1,9 +1,11 @@
 """Tests for srgan.core.records and srgan.core.evaluation_records: a record written by another version is named,
-with the place and the field it lacks."""
+with the place and the field it lacks; generator records; a checkpoint's label and words; run timing; the
+training curves' TSV files (appended, truncated on resume, read back) byte for byte."""
 
 from __future__ import annotations
 
 import json
+import locale
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,11 +14,21 @@ import pytest
 from srgan.core.errors import SrganError
 from srgan.core.evaluation_records import AsRunScoring, RunEvaluation, read_run_evaluation, write_run_evaluation
 from srgan.core.records import (
+    GeneratorArchitecture,
+    GeneratorRecord,
+    RunTiming,
     ScoredCheckpoint,
     TrainingSummary,
     ValidationPoint,
+    append_scalars,
+    generator_checkpoint,
+    nested_record,
+    read_generator_record,
+    read_scalars,
     read_summary,
+    truncate_scalars,
     write_summary,
+    write_timing,
 )
 
 _BEST = ScoredCheckpoint("best", "best.pt", 4, "step", 4)
@@ -111,6 +123,14 @@ def test_the_second_entry_of_a_list_is_named_by_its_index(tmp_path):
     with pytest.raises(SrganError, match=r"has no 'step' in 'history\[1\]'"):
         read_summary(tmp_path)
 
+
+def test_a_missing_summary_names_the_file_as_a_training_summary(tmp_path):
+    with pytest.raises(SrganError) as info:
+        read_summary(tmp_path)
+    assert str(info.value) == (f"training summary {tmp_path / 'summary.json'} not found; run the stage that writes it "
+                               "(dvc repro) or check the path")
+
+
 _EVALUATION = RunEvaluation(
     experiment="srresnet", variant="mse", seed=0, loss_terms={"mse": 1.0}, feature_weights={"mse": "none"},
     lpips_alex_status="ok", checkpoints=(_BEST, ScoredCheckpoint("point", "step2/last.pt", 2, "step", 2)),
@@ -147,3 +167,200 @@ def test_an_evaluation_record_whose_nested_record_misses_a_field_names_the_file_
         read_run_evaluation(path)
     assert str(info.value) == (f"{path} has no '{where[-1]}' in '{place}'; it was written by another version of "
                                "srgan-pipeline: run the stage that writes it again")
+
+
+# ---------------------------------------------------------------- nested_record
+
+
+_AGAIN = "it was written by another version of srgan-pipeline: run the stage that writes it again"
+
+
+def test_a_nested_record_with_exactly_its_fields_is_built():
+    assert nested_record(ValidationPoint, {"step": 3, "valid_psnr_y_db": 21.5, "valid_ssim_y": 0.6},
+                         Path("s.json"), "history[0]") == ValidationPoint(3, 21.5, 0.6)
+
+
+@pytest.mark.parametrize(("data", "what"), [
+    ({"valid_psnr_y_db": 21.5}, "no 'step'"),  # two missing: the first in the record's field order
+    ({"valid_ssim_y": 0.6, "step": 3}, "no 'valid_psnr_y_db'"),
+    ({"step": 3, "valid_psnr_y_db": 21.5, "valid_ssim_y": 0.6, "lpips": 0.1, "niqe": 5.0},
+     "an unknown field 'lpips'"),  # two unknown: the first in the file's order
+    ({"step": 3, "valid_psnr_y_db": 21.5, "niqe": 5.0}, "no 'valid_ssim_y'"),  # missing and unknown: the missing
+])
+def test_a_nested_record_names_its_first_missing_field_else_its_first_unknown_one(data, what):
+    with pytest.raises(SrganError) as info:
+        nested_record(ValidationPoint, data, Path("runs/s.json"), "history[2]")
+    assert str(info.value) == f"runs/s.json has {what} in 'history[2]'; {_AGAIN}"
+
+
+@pytest.mark.parametrize(("data", "found"), [("best", "str"), (3, "int"), ((1, 2), "tuple")])
+def test_a_nested_value_that_is_no_record_is_named_with_its_type(data, found):
+    with pytest.raises(SrganError) as info:
+        nested_record(ScoredCheckpoint, data, Path("s.json"), "scored[1]")
+    assert str(info.value) == f"s.json has no record at 'scored[1]' (found {found}); {_AGAIN}"
+
+
+# ---------------------------------------------------------------- generator records
+
+
+_RECORD = GeneratorRecord(
+    architecture=GeneratorArchitecture(scale=4, num_blocks=2, channels=8, shared_bn=False, conv_bias=True),
+    experiment="srgan", variant="mse", loss_terms={"mse": 1.0}, feature_weights={}, step=7,
+    valid_psnr_y_db=None, valid_ssim_y=None)
+
+
+def test_a_generator_record_reads_back_from_its_checkpoint():
+    checkpoint = generator_checkpoint({"w": 1}, _RECORD)
+    assert checkpoint["model"] == {"w": 1}
+    assert read_generator_record(checkpoint, Path("g.pt")) == _RECORD
+
+
+@pytest.mark.parametrize("checkpoint", [{"model": {}}, {"record": None}, {"record": [4, 2]}])
+def test_a_checkpoint_without_a_generator_record_is_named_in_one_line(checkpoint):
+    with pytest.raises(SrganError) as info:
+        read_generator_record(checkpoint, Path("models/x/best.pt"))
+    assert str(info.value) == ("checkpoint models/x/best.pt has no generator record (written by another version of "
+                               "srgan-pipeline, or not a generator): rerun the stage that trains it")
+
+
+def test_a_generator_record_without_its_architecture_is_named_in_one_line():
+    data = asdict(_RECORD)
+    del data["architecture"]
+    with pytest.raises(SrganError) as info:
+        read_generator_record({"record": data}, Path("g.pt"))
+    assert str(info.value) == ("checkpoint g.pt has a generator record this version cannot read ('architecture'); "
+                               "rerun the stage that trains it")
+
+
+def test_a_generator_record_missing_a_field_names_pythons_reason():
+    data = asdict(_RECORD)
+    del data["step"]
+    with pytest.raises(TypeError) as python:  # what Python says of the same record
+        GeneratorRecord(**{**data, "architecture": _RECORD.architecture})
+    with pytest.raises(SrganError) as info:
+        read_generator_record({"record": data}, Path("g.pt"))
+    assert "'step'" in str(python.value)
+    assert str(info.value) == (f"checkpoint g.pt has a generator record this version cannot read ({python.value}); "
+                               "rerun the stage that trains it")
+
+
+# ---------------------------------------------------------------- ScoredCheckpoint: label, words
+
+
+@pytest.mark.parametrize(("point", "label", "words"), [
+    (ScoredCheckpoint("best", "best.pt", 40, "step", 40), "best", "best validation PSNR-Y"),
+    (ScoredCheckpoint("last", "last.pt", 40, "epoch", 2), "last", "at the end"),
+    (ScoredCheckpoint("point", "step1/last.pt", 1, "step", 1), "step1", "after 1 step"),
+    (ScoredCheckpoint("point", "step2/last.pt", 2, "step", 2), "step2", "after 2 steps"),
+    (ScoredCheckpoint("point", "epoch100/last.pt", 800, "epoch", 100), "epoch100", "after 100 epochs"),
+    (ScoredCheckpoint("point", "epoch0/last.pt", 0, "epoch", 0), "epoch0", "after 0 epochs"),
+])
+def test_a_checkpoints_label_and_words(point, label, words):
+    assert point.label == label
+    assert point.words() == words
+
+
+# ---------------------------------------------------------------- run timing
+
+
+def test_run_timing_is_written_as_json_to_timing_json(tmp_path):
+    timing = RunTiming(wall_s=12.5, train_step_s=0.25, steady_steps_per_s=None, peak_memory_mib=300.0,
+                       memory_kind="process RSS", resumed_from_step=4, graphed=False,
+                       graph_note="CUDA graphs apply on CUDA only (device cpu)")
+    write_timing(tmp_path / "logs", timing)
+    assert [p.name for p in (tmp_path / "logs").iterdir()] == ["timing.json"]
+    assert json.loads((tmp_path / "logs" / "timing.json").read_text(encoding="utf-8")) == {
+        "wall_s": 12.5, "train_step_s": 0.25, "steady_steps_per_s": None, "peak_memory_mib": 300.0,
+        "memory_kind": "process RSS", "resumed_from_step": 4, "graphed": False,
+        "graph_note": "CUDA graphs apply on CUDA only (device cpu)"}
+
+
+# ---------------------------------------------------------------- training curves (TSV)
+
+
+def _log_three_steps(plots: Path) -> None:
+    append_scalars(plots, 1, {"loss/content": 1 / 3, "valid/psnr_y_db": 20.0})
+    append_scalars(plots, 2, {"loss/content": 123456789.0})
+    append_scalars(plots, 3, {"loss/content": 0.5, "valid/psnr_y_db": 21.25})
+
+
+def test_scalars_append_one_row_per_step_to_a_tsv_per_tag(tmp_path):
+    """Folders are made as needed (the plots folder too); the header is written once; 6 significant digits."""
+    plots = tmp_path / "plots" / "srresnet" / "mse"
+    _log_three_steps(plots)
+    assert sorted(p.relative_to(plots).as_posix() for p in plots.rglob("*.tsv")) == [
+        "loss/content.tsv", "valid/psnr_y_db.tsv"]
+    assert (plots / "loss" / "content.tsv").read_bytes() == b"step\tcontent\n1\t0.333333\n2\t1.23457e+08\n3\t0.5\n"
+    assert (plots / "valid" / "psnr_y_db.tsv").read_bytes() == b"step\tpsnr_y_db\n1\t20\n3\t21.25\n"
+
+
+def test_scalars_of_a_tag_at_any_depth_name_their_column_by_its_last_part(tmp_path):
+    append_scalars(tmp_path, 5, {"lr": 1e-4, "gan/d/real": -2.5})
+    assert (tmp_path / "lr.tsv").read_bytes() == b"step\tlr\n5\t0.0001\n"
+    assert (tmp_path / "gan" / "d" / "real.tsv").read_bytes() == b"step\treal\n5\t-2.5\n"
+    assert read_scalars(tmp_path) == {"gan/d/real": ([5], [-2.5]), "lr": ([5], [0.0001])}
+
+
+def test_scalars_read_back_per_tag_in_name_order(tmp_path):
+    plots = tmp_path / "plots"
+    _log_three_steps(plots)
+    append_scalars(plots, 3, {"adv/d_loss": 0.75})
+    scalars = read_scalars(plots)
+    assert list(scalars) == ["adv/d_loss", "loss/content", "valid/psnr_y_db"]
+    assert scalars == {"adv/d_loss": ([3], [0.75]), "loss/content": ([1, 2, 3], [0.333333, 123457000.0, 0.5]),
+                       "valid/psnr_y_db": ([1, 3], [20.0, 21.25])}
+
+
+def test_scalars_of_a_folder_that_does_not_exist_are_empty(tmp_path):
+    assert read_scalars(tmp_path / "nowhere") == {}
+    truncate_scalars(tmp_path / "nowhere", 3)  # nothing to truncate, no error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_truncating_keeps_the_rows_up_to_the_step_itself_byte_for_byte(tmp_path):
+    """A run killed after logging steps 3 and 4 and resumed from step 2 drops them, logs step 3 again, and its
+    curve files are then an uninterrupted run's."""
+    resumed, uninterrupted = tmp_path / "resumed", tmp_path / "uninterrupted"
+    _log_three_steps(resumed)
+    append_scalars(resumed, 4, {"loss/content": 0.25})
+    truncate_scalars(resumed, 2)
+    assert (resumed / "loss" / "content.tsv").read_bytes() == b"step\tcontent\n1\t0.333333\n2\t1.23457e+08\n"
+    assert (resumed / "valid" / "psnr_y_db.tsv").read_bytes() == b"step\tpsnr_y_db\n1\t20\n"
+    append_scalars(resumed, 3, {"loss/content": 0.5, "valid/psnr_y_db": 21.25})
+    _log_three_steps(uninterrupted)
+    for name in ("loss/content.tsv", "valid/psnr_y_db.tsv"):
+        assert (resumed / name).read_bytes() == (uninterrupted / name).read_bytes()
+
+
+def test_truncating_at_a_step_before_every_row_keeps_the_header(tmp_path):
+    _log_three_steps(tmp_path)
+    truncate_scalars(tmp_path, 0)
+    assert (tmp_path / "loss" / "content.tsv").read_bytes() == b"step\tcontent\n"
+    assert read_scalars(tmp_path) == {"loss/content": ([], []), "valid/psnr_y_db": ([], [])}
+
+
+def test_truncating_finds_the_step_column_by_its_name(tmp_path):
+    """A curve file with the step last, after a column whose name has a space, is cut by its step column."""
+    path = tmp_path / "other.tsv"
+    path.write_bytes(b"the value\tstep\n0.5\t1\n0.25\t2\n0.125\t3\n")
+    truncate_scalars(tmp_path, 2)
+    assert path.read_bytes() == b"the value\tstep\n0.5\t1\n0.25\t2\n"
+
+
+@pytest.fixture
+def ascii_locale():
+    """LC_CTYPE "C" for the test: Python's default text encoding is then ASCII (as under any non-UTF-8 locale)."""
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+
+
+def test_curve_files_are_utf8_whatever_the_locale(tmp_path, ascii_locale):
+    append_scalars(tmp_path, 1, {"loss/contenu_é": 0.5})
+    append_scalars(tmp_path, 2, {"loss/contenu_é": 0.25})
+    truncate_scalars(tmp_path, 1)
+    assert (tmp_path / "loss" / "contenu_é.tsv").read_bytes() == "step\tcontenu_é\n1\t0.5\n".encode("utf-8")
+    assert read_scalars(tmp_path) == {"loss/contenu_é": ([1], [0.5])}
