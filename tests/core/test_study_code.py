@@ -18,6 +18,7 @@ import torch
 import torchvision
 from torch import nn
 
+import srgan.core.study_code as study_code
 from srgan.core.config import load_params
 from srgan.core.errors import SrganError
 from srgan.core.evaluation_records import AsRunScoring
@@ -26,6 +27,9 @@ from srgan.core.runtime import Runtime
 from srgan.core.sections import params_view, view_log
 from srgan.core.study_code import (
     EVALUATE,
+    FEATURE_TRAIN,
+    SRGAN_TRAIN,
+    SRRESNET_EVALUATE,
     TRAIN,
     AsRunProtocol,
     FeatureCode,
@@ -33,8 +37,10 @@ from srgan.core.study_code import (
     GeneratorCode,
     StudyCodeParams,
     TrainingCode,
+    _switch,
     as_run_protocol,
     declared_by,
+    switch_groups,
     training_code,
 )
 from srgan.core.tensors import to_tensor
@@ -100,7 +106,8 @@ def test_asrun_vgg_is_vgg19_bn_up_to_conv4_4_before_its_batchnorm() -> None:
 def test_feature_cuts_as_run_maps_the_study_names_and_only_them() -> None:
     assert [as_run_term(t) for t in ("vgg19_5_4", "res18_4", "res34_3", "res34_5", "res18_3", "mse")] == [
         "asrun/vgg19_5_4", "asrun/res18_4", "asrun/res34_3", "asrun/res34_5", "res18_3", "mse"]
-    loss = feature_content_loss({"mse": 0.6, "vgg19_5_4": 0.4}, "random", code=FeatureCode(as_run_cuts=True, normalise=False))
+    loss = feature_content_loss({"mse": 0.6, "vgg19_5_4": 0.4}, "random",
+                                code=FeatureCode(as_run_cuts=True, normalise=False))
     assert loss.term_weights == {"mse": 0.6, "vgg19_5_4": 0.4}  # the study's names stay the variant's
     assert loss.extractors[0].term.model == "vgg19_bn" and not loss.extractors[0].normalise
     check_variant_terms({"asrun/res18_4": 1.0}, "srgan.variants.x")
@@ -114,7 +121,8 @@ def test_unnormalised_extractors_see_the_raw_image_and_no_rescale() -> None:
     paper = FeatureExtractor(spec, "random", False)
     img = torch.rand(1, 3, 48, 48)
     torch.testing.assert_close(plain(img), plain.body(img)["features"], rtol=0, atol=0)
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     torch.testing.assert_close(paper(img), paper.body((img - mean) / std)["features"] / 12.75, rtol=1e-6, atol=1e-7)
 
 
@@ -398,3 +406,58 @@ def test_the_docs_describe_every_switch() -> None:
     table = (ROOT / "docs" / "study.md").read_text(encoding="utf-8")
     for f in dataclasses.fields(StudyCodeParams):
         assert f"\n| `{f.name}` |" in table, f"docs/study.md has no row for study_code.{f.name}"
+
+
+# ---------------------------------------------------------------- the switches' stage kinds
+
+
+def test_a_switch_field_carries_its_stage_kinds_as_metadata() -> None:
+    switch = _switch("train_a", "evaluate_b")
+    assert dict(switch.metadata) == {"stages": ("train_a", "evaluate_b")}
+    assert dict(_switch().metadata) == {"stages": ()}
+
+
+def test_each_switchs_stage_kinds_pinned() -> None:
+    assert {f.name: dict(f.metadata) for f in dataclasses.fields(StudyCodeParams)} == {
+        "adversarial_gradient": {"stages": SRGAN_TRAIN},
+        "shared_bn": {"stages": TRAIN},
+        "generator_bias": {"stages": TRAIN},
+        "discriminator": {"stages": SRGAN_TRAIN},
+        "feature_cuts": {"stages": FEATURE_TRAIN},
+        "feature_normalisation": {"stages": FEATURE_TRAIN},
+        "mse_range": {"stages": TRAIN},
+        "best_file": {"stages": (*SRRESNET_EVALUATE, *SRGAN_TRAIN)},
+        "eval_bn_mode": {"stages": EVALUATE},
+        "eval_clamp": {"stages": EVALUATE},
+        "rotation": {"stages": TRAIN},
+    }
+
+
+def test_switch_groups_are_the_switches_by_stage_kinds_in_the_sections_order() -> None:
+    assert switch_groups() == [
+        ("adversarial_gradient", "discriminator"),
+        ("shared_bn", "generator_bias", "mse_range", "rotation"),
+        ("feature_cuts", "feature_normalisation"),
+        ("best_file",),
+        ("eval_bn_mode", "eval_clamp"),
+    ]
+
+
+def test_switch_groups_ignore_the_order_the_stage_kinds_are_listed_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Switches:
+        first: bool = _switch("train_b", "train_a")
+        second: bool = _switch("evaluate_a")
+        third: bool = _switch("train_a", "train_b")
+        fourth: bool = _switch()
+
+    monkeypatch.setattr(study_code, "StudyCodeParams", Switches)
+    assert switch_groups() == [("first", "third"), ("second",), ("fourth",)]
+
+
+@pytest.mark.parametrize("kind", ["evaluate_srgan", "prepare", "train", "TRAIN_SRGAN", ""])
+def test_training_code_refuses_a_kind_that_is_not_a_training_stage(kind: str) -> None:
+    study = load_params(ROOT / "params.yaml").study_code
+    with pytest.raises(ValueError) as info:
+        training_code(study, kind)
+    assert str(info.value) == f"not a training stage kind: {kind!r}"
