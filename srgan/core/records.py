@@ -214,7 +214,7 @@ def append_scalars(plots_dir: Path, step: int, values: dict[str, float]) -> None
     """Append one row per scalar: <plots_dir>/<tag>.tsv gets `step<TAB>value` (6 significant digits)."""
     for tag, value in values.items():
         path = plots_dir / f"{tag}.tsv"
-        header = not path.exists()
+        header = not path.exists() or path.stat().st_size == 0  # empty: a run killed before its first row
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
             if header:
@@ -228,7 +228,10 @@ def truncate_scalars(plots_dir: Path, step: int) -> None:
     The kept lines are written back as they were read (`\n` ends, as `append_scalars` writes them),
     so a resumed run's curve files are byte for byte an uninterrupted run's."""
     for path in plots_dir.rglob("*.tsv") if plots_dir.is_dir() else []:
-        header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not lines:  # a run killed before its first row was written: nothing to drop
+            continue
+        header, *rows = lines
         at = header.rstrip("\n").split("\t").index("step")
         kept = [row for row in rows if int(row.split("\t")[at]) <= step]
         path.write_text(header + "".join(kept), encoding="utf-8", newline="")

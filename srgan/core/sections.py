@@ -38,7 +38,7 @@ class Problems(list):
 
 
 def positive(problems: Problems, value: float, key: str, allow_zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
+    if not (value > 0 or (allow_zero and value == 0)):  # NaN too: it compares false with everything
         problems.add(f"params key '{key}' must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
 

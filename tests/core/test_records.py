@@ -364,3 +364,15 @@ def test_curve_files_are_utf8_whatever_the_locale(tmp_path, ascii_locale):
     truncate_scalars(tmp_path, 1)
     assert (tmp_path / "loss" / "contenu_é.tsv").read_bytes() == "step\tcontenu_é\n1\t0.5\n".encode("utf-8")
     assert read_scalars(tmp_path) == {"loss/contenu_é": ([1], [0.5])}
+
+
+def test_an_empty_curve_file_left_by_a_killed_run_is_resumed_with_its_header(tmp_path):
+    """A run killed between creating a curve file and writing its header leaves it empty: the resumed run
+    truncates nothing there and writes the header before its first row."""
+    (tmp_path / "loss").mkdir()
+    (tmp_path / "loss" / "content.tsv").write_text("")
+    truncate_scalars(tmp_path, 2)
+    assert (tmp_path / "loss" / "content.tsv").read_text() == ""
+    append_scalars(tmp_path, 3, {"loss/content": 0.25})
+    assert (tmp_path / "loss" / "content.tsv").read_text() == "step\tcontent\n3\t0.25\n"
+    assert read_scalars(tmp_path) == {"loss/content": ([3], [0.25])}
