@@ -230,7 +230,9 @@ def _power(n: np.ndarray, effect: float, paired: bool, alpha: float) -> np.ndarr
     else:
         df, nc = 2 * n - 2, effect / np.sqrt(2.0 / n)
     crit = scipy_stats.t.ppf(1 - alpha / 2, df)
-    return scipy_stats.nct.sf(crit, df, nc) + scipy_stats.nct.cdf(-crit, df, nc)
+    # The lower tail P(T < -crit | nc) as P(T > crit | -nc): scipy's nct.cdf(-crit, df, nc) is NaN for some large
+    # nc (1 df, nc 8 to 55), which would read as not enough seeds (seeds_needed) or enough (detectable).
+    return scipy_stats.nct.sf(crit, df, nc) + scipy_stats.nct.sf(crit, df, -nc)
 
 
 def seeds_needed(seed_sd: float, difference: float, *, paired: bool = True, power: float = POWER,

@@ -1106,8 +1106,6 @@ def test_detectable_is_where_its_own_designs_power_reaches_the_target() -> None:
     assert found > 4.0 and _power_by_hand(3, found, True) == pytest.approx(0.93, abs=1e-9)
     assert detectable(0.5, 3, power=0.93) == pytest.approx(0.5 * found, rel=1e-12)
 
-@pytest.mark.xfail(strict=True, reason="scipy's nct.cdf(-crit, df, nc) is NaN for some large nc (df 1, nc 8 to 55): "
-                                       "_power reads NaN as not enough (seeds_needed) or enough (detectable)")
 def test_two_paired_seeds_plan_by_the_power_they_have() -> None:
     """Two paired seeds (1 df, t(0.975) = 12.7) detect about 12 seed sd at 80 % power (simulated below); a
     difference of 12.5 sd needs 2 seeds, not more."""
