@@ -21,6 +21,7 @@ from srgan.core.artifacts import atomic_path
 from srgan.core.errors import SrganError
 from srgan.core.images import (
     DEEP_GRAY_MODES,
+    GRAY_MODES,
     IMAGE_SUFFIXES,
     image_type_error,
     list_images,
@@ -52,6 +53,9 @@ _SAVE_OPTIONS = {
     "TIFF": {"compression": "tiff_deflate"},
     "BMP": {},
 }
+# Input modes whose colours are RGB in the space of the file's colour profile (a palette's entries are RGB;
+# RGBX and RGBa are RGB with padding or premultiplied alpha): the profile is kept for an RGB or RGBA output.
+_RGB_FAMILY_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
 
 
 # ---------------------------------------------------------------- inputs
@@ -211,7 +215,8 @@ def upscale_file(
         raise SrganError(f"cannot write {out_path}: unknown suffix; use one of {', '.join(OUTPUT_FORMATS)}")
     src = open_image(in_path)
     icc = src.info.get("icc_profile")
-    in_family = "gray" if src.mode in ("L", "LA") else "rgb" if src.mode in ("RGB", "RGBA") else None
+    in_family = ("gray" if src.mode in GRAY_MODES + DEEP_GRAY_MODES else "rgb" if src.mode in _RGB_FAMILY_MODES
+                 else None)
     try:
         sr = upscale_image(model, src, runtime, scale, tile_px, overlap_px, name=str(in_path), on_tile=on_tile)
     except (torch.cuda.OutOfMemoryError, MemoryError):

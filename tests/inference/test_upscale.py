@@ -361,6 +361,12 @@ def test_an_unknown_output_suffix_is_refused_in_full(tmp_path):
 
 
 def _with_profile(path: Path, mode: str) -> None:
+    if mode in ("P", "1", "I;16"):  # a palette of RGB colours, a bilevel and a 16-bit gray image
+        arr = _u8((4, 5, 3), seed=8)
+        img = {"P": lambda: Image.fromarray(arr).quantize(6), "1": lambda: Image.fromarray(arr[:, :, 0]).convert("1"),
+               "I;16": lambda: Image.fromarray(arr[:, :, 0].astype(np.uint16) * 257)}[mode]()
+        img.save(path, icc_profile=ICC)
+        return
     channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4}[mode]
     arr = _u8((4, 5, channels), seed=8)
     img = Image.fromarray(arr[:, :, 0], "L") if channels == 1 else Image.frombytes(mode, (5, 4), arr.tobytes())
@@ -377,6 +383,11 @@ def _with_profile(path: Path, mode: str) -> None:
     ("L", "a.png", "b.webp", False),  # gray -> RGB: a gray profile does not describe RGB
     ("LA", "a.png", "b.webp", False),  # LA -> RGBA
     ("CMYK", "a.jpg", "b.png", False),  # CMYK -> RGB: a CMYK profile does not describe RGB
+    ("P", "a.png", "b.png", True),  # a palette's colours are RGB in the profile's space
+    ("P", "a.png", "b.jpg", True),
+    ("1", "a.png", "b.png", True),  # bilevel -> L: gray
+    ("I;16", "a.png", "b.png", True),  # 16-bit gray -> 8-bit gray
+    ("I;16", "a.png", "b.webp", False),
 ])
 def test_a_colour_profile_is_kept_only_within_its_colour_family(tmp_path, mode, src, dst, kept):
     _with_profile(tmp_path / src, mode)
