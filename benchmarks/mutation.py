@@ -86,7 +86,8 @@ def with_settings(pyproject: str, settings: dict[str, object]) -> str:
     return "\n".join([*kept, "", *table, ""])
 
 
-def prepare(subpackage: str, modules: list[str], tests: list[str], fresh: bool) -> Path:
+def prepare(subpackage: str, modules: list[str], tests: list[str], fresh: bool,
+            timeout_constant: float | None = None) -> Path:
     """Make .mutation/<subpackage>/ (links to the checkout and its own pyproject.toml); returns it."""
     work = WORK / subpackage
     if fresh and work.exists():
@@ -112,6 +113,8 @@ def prepare(subpackage: str, modules: list[str], tests: list[str], fresh: bool) 
             (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     settings = mutmut_settings(pyproject, subpackage, modules, tests)
+    if timeout_constant is not None:
+        settings["timeout_constant"] = timeout_constant
     (work / "pyproject.toml").write_text(with_settings(pyproject, settings), encoding="utf-8")
     return work
 
@@ -178,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tests", nargs="+", default=None, metavar="PATH",
                         help="pytest paths to run; default: tests/<subpackage>")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--timeout-constant", type=float, default=None, metavar="S",
+                        help="seconds added to a mutant's time limit (pyproject's timeout_constant, 60, covers a "
+                             "slow fixture); a smaller one for modules whose mutants hang, e.g. waiting on a socket")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results of this subpackage")
     parser.add_argument("--survivors", action="store_true",
                         help="print the last run's survivors of the selected modules with their diffs, run nothing")
@@ -210,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("no survivors to test again")
     elif not names and args.retest:
         names = [f"{module}.*" for module in sorted(selected)]
-    work = prepare(args.subpackage, [m.rsplit(".", 1)[1] for m in sorted(selected)], tests, args.fresh)
+    work = prepare(args.subpackage, [m.rsplit(".", 1)[1] for m in sorted(selected)], tests, args.fresh,
+                   args.timeout_constant)
     start = time.monotonic()
     run = _mutmut(work, "run", "--max-children", str(args.max_children), *names)
     wall_s = time.monotonic() - start
