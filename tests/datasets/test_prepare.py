@@ -270,7 +270,8 @@ def _tgz_of_hr_and_lr(path: Path, top: str) -> dict[str, np.ndarray]:
     lr_written = {}
     with tarfile.open(path, "w:gz") as tar:
         for i, (name, arr) in enumerate(HR_IMAGES.items()):
-            lr = np.random.default_rng(10 + i).integers(0, 256, (arr.shape[0] // 4, arr.shape[1] // 4, 3), dtype=np.uint8)
+            lr_shape = (arr.shape[0] // 4, arr.shape[1] // 4, 3)
+            lr = np.random.default_rng(10 + i).integers(0, 256, lr_shape, dtype=np.uint8)
             lr_written[name] = lr
             for sub, data in (("HR", _png_bytes(arr)), ("LRbicx4", _png_bytes(lr))):
                 info = tarfile.TarInfo(f"{top}{sub}/{name}.png")
@@ -500,3 +501,206 @@ def test_prepare_does_not_import_torch(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 33)
+# Equivalent mutants, left alive on purpose:
+# - known_set 1, 7, 12 and _check_count 11: a url of "XXXX" (or "" parsed anyway) has no archive suffix, so it
+#   matches no set, exactly like "".
+# - prepare_dataset 21: "UTF-8" and "utf-8" name the same codec.
+# - folder_eval_images 8: the name _read_source_image hands back is discarded (`_`); it only passes it through.
+
+SKIMAGE_NAMES = (
+    "astronaut, brick, camera, chelsea, clock, coffee, coins, colorwheel, grass, gravel, hubble_deep_field, "
+    "immunohistochemistry, moon, motorcycle_left, motorcycle_right, page, retina, rocket, text"
+)
+
+
+def test_skimage_unknown_name_message_lists_every_image_exactly(tmp_path: Path) -> None:
+    with pytest.raises(SrganError) as info:
+        prepare_dataset("mini", _ds("skimage", ("moon", "lena")), 4, tmp_path / "out", tmp_path / "c")
+    assert str(info.value) == f"unknown skimage image 'lena'; available: {SKIMAGE_NAMES}"
+
+
+def test_skimage_motorcycle_left_and_right_are_the_stereo_pair() -> None:
+    from skimage import data as skdata
+
+    left, right, _ = skdata.stereo_motorcycle()
+    loaded = list(srgan.datasets.prepare._skimage_images(("motorcycle_right", "motorcycle_left")))
+    assert [(name, gray, lr) for name, _, gray, lr in loaded] == [("motorcycle_right", False, None),
+                                                                 ("motorcycle_left", False, None)]
+    np.testing.assert_array_equal(loaded[0][1], right)
+    np.testing.assert_array_equal(loaded[1][1], left)
+    assert loaded[0][1].dtype == np.uint8 and loaded[1][1].dtype == np.uint8
+    assert not np.array_equal(left, right)  # so a swap shows
+
+
+def test_load_skimage_gray_becomes_three_equal_uint8_channels() -> None:
+    gray = np.array([[0, 7, 255], [128, 3, 9]], dtype=np.int64)  # a loader that does not give uint8
+    name, rgb, is_gray, lr = srgan.datasets.prepare._load_skimage("g", lambda: gray)
+    assert (name, is_gray, lr) == ("g", True, None)
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3) and rgb.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(rgb, np.stack([gray] * 3, axis=2).astype(np.uint8))
+
+
+def test_load_skimage_rgba_keeps_rgb_as_contiguous_uint8() -> None:
+    rgba = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4) * 10  # values 0..230, alpha included
+    name, rgb, is_gray, lr = srgan.datasets.prepare._load_skimage("rgba", lambda: rgba)
+    assert (name, is_gray, lr) == ("rgba", False, None)
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3) and rgb.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(rgb, rgba[:, :, :3].astype(np.uint8))
+
+
+def _folder_with_others(root: Path, count: int) -> Path:
+    hr = root / "HR"
+    hr.mkdir(parents=True)
+    (hr / "one.png").write_bytes(_png_bytes(_smooth(8, 8)))
+    for i in range(count):
+        (hr / f"note{i}.txt").write_text("x", encoding="utf-8")
+    return hr
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (1, "note0.txt"),
+        (5, "note0.txt, note1.txt, note2.txt, note3.txt, note4.txt"),
+        (6, "note0.txt, note1.txt, note2.txt, note3.txt, note4.txt, ..."),
+        (7, "note0.txt, note1.txt, note2.txt, note3.txt, note4.txt, ..."),
+    ],
+)
+def test_skipped_files_log_names_at_most_five(tmp_path: Path, caplog, count: int, shown: str) -> None:
+    hr = _folder_with_others(tmp_path / "src", count)
+    with caplog.at_level("INFO", logger="srgan.datasets.prepare"):
+        prepare_dataset("mini", _ds("folder", path=str(tmp_path / "src")), 4, tmp_path / "out", tmp_path / "c")
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "srgan.datasets.prepare"]
+    assert lines == [
+        ("INFO", f"{hr}: skipped {count} files that are not images ({shown})"),
+        ("INFO", f"prepared 1 images of mini from {(tmp_path / 'src').resolve()}"),
+    ]
+
+
+def test_no_skipped_files_log_without_other_files(tmp_path: Path, caplog) -> None:
+    _folder_with_others(tmp_path / "src", 0)
+    with caplog.at_level("INFO", logger="srgan.datasets.prepare"):
+        prepare_dataset("Tiny", _ds("folder", path=str(tmp_path / "src")), 4, tmp_path / "out", tmp_path / "c")
+    assert [r.getMessage() for r in caplog.records if r.name == "srgan.datasets.prepare"] == [
+        f"prepared 1 images of Tiny from {(tmp_path / 'src').resolve()}"
+    ]
+
+
+def test_prepare_folder_that_is_a_file_says_so(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "set.png"
+    not_a_folder.write_bytes(_png_bytes(_smooth(8, 8)))
+    with pytest.raises(SrganError) as info:
+        prepare_dataset("mini", _ds("folder", path=str(not_a_folder)), 4, tmp_path / "out", tmp_path / "c")
+    assert str(info.value) == f"dataset folder {not_a_folder} is a file, not a folder"
+    with pytest.raises(SrganError) as info:
+        folder_eval_images(tmp_path / "absent", 4)
+    assert str(info.value) == f"dataset folder {tmp_path / 'absent'} does not exist"
+
+
+def test_prepare_folder_empty_message_lists_suffixes(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "HR").mkdir(parents=True)
+    with pytest.raises(SrganError) as info:
+        folder_eval_images(tmp_path / "empty", 4)
+    assert str(info.value) == (
+        f"dataset folder {tmp_path / 'empty' / 'HR'} holds no images "
+        "(.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif)"
+    )
+
+
+class _RecordingBar:
+    """Stands in for tqdm: records its keyword arguments and updates."""
+
+    made: list[dict] = []
+
+    def __init__(self, **kwargs: object) -> None:
+        self.kwargs, self.updates = kwargs, 0
+        _RecordingBar.made.append(self.__dict__)
+
+    def __enter__(self) -> _RecordingBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        self.updates += n
+
+
+@pytest.mark.parametrize(("count", "disable"), [(19, True), (20, False), (21, False)])
+def test_read_images_progress_bar_from_twenty_images(tmp_path: Path, monkeypatch, count: int,
+                                                     disable: bool) -> None:
+    src = tmp_path / "src"
+    _write_n_images(src / "HR", count)
+    monkeypatch.setattr(_RecordingBar, "made", [])
+    monkeypatch.setattr(srgan.datasets.prepare, "tqdm", _RecordingBar)
+    monkeypatch.setattr(srgan.datasets.prepare, "write_prepared_set",
+                        lambda out_dir, images, scale, source: {"images": [item[0] for item in images]})
+    manifest = prepare_dataset("valid", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
+    assert manifest["images"] == [f"img{i:03d}" for i in range(count)]
+    assert _RecordingBar.made == [
+        {"kwargs": {"total": count, "desc": "prepare valid", "unit": "image", "disable": disable}, "updates": count}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        (("HR/only_subfolder/x.png",), "."),  # HR/ at the top: the top is the set, never HR/ itself
+        (("HR/x.png",), "."),
+        (("Top/HR/x.png", "Top/LRbicx4/x.png"), "Top"),
+        (("Top/Inner/HR/x.png",), "Top/Inner"),
+        (("Flat/x.png", "Flat/y.png"), "Flat"),
+        (("Flat/x.png", "__MACOSX/Flat/._x.png", ".hidden"), "Flat"),
+        (("A/x.png", "B/y.png"), "."),
+        (("x.png",), "."),
+        (("Top/x.png", "y.png"), "."),
+        (("Top/A/x.png", "Top/B/y.png"), "Top"),
+    ],
+)
+def test_archive_root(tmp_path: Path, layout: tuple[str, ...], expected: str) -> None:
+    extracted = tmp_path / "extracted"
+    for member in layout:
+        (extracted / member).parent.mkdir(parents=True, exist_ok=True)
+        (extracted / member).write_bytes(b"x")
+    assert srgan.datasets.prepare._archive_root(extracted) == extracted / expected
+
+
+def test_archive_root_of_an_empty_folder_is_itself(tmp_path: Path) -> None:
+    (tmp_path / "extracted").mkdir()
+    assert srgan.datasets.prepare._archive_root(tmp_path / "extracted") == tmp_path / "extracted"
+
+
+def test_folder_source_ignores_a_url_left_in_params(tmp_path: Path) -> None:
+    # ds.url names Set5's archive, but the source is a folder: the archive name must not make it a known set.
+    src = tmp_path / "src"
+    _write_hr_folder(src)
+    ds = _ds("folder", path=str(src), url="http://example.org/Set5_HR.zip")
+    manifest = prepare_dataset("mine", ds, 4, tmp_path / "out", tmp_path / "c")
+    assert [e["name"] for e in manifest["images"]] == ["alpha", "beta"]
+
+
+def test_download_cache_layout_and_log(tmp_path: Path, http_root: tuple[Path, str], caplog) -> None:
+    served, base = http_root
+    data = _zip_of_hr(served / "Mini_HR.zip")
+    url = f"{base}/Mini_HR.zip"
+    cache = tmp_path / "cache"
+    with caplog.at_level("INFO", logger="srgan.datasets.prepare"):
+        manifest = prepare_dataset("mini", _ds("download", url=url), 4, tmp_path / "out", cache)
+    url_dir = cache / hashlib.sha256(url.encode("ascii")).hexdigest()[:16]
+    assert sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*")) == [
+        url_dir.name,
+        f"{url_dir.name}/Mini_HR.zip",
+        f"{url_dir.name}/extracted",
+        f"{url_dir.name}/extracted/HR",
+        f"{url_dir.name}/extracted/HR/alpha.png",
+        f"{url_dir.name}/extracted/HR/beta.png",
+    ]
+    assert (url_dir / "Mini_HR.zip").read_bytes() == data
+    source = f"{url} sha256={hashlib.sha256(data).hexdigest()}"
+    assert manifest["source"] == source
+    assert [r.getMessage() for r in caplog.records if r.name == "srgan.datasets.prepare"] == [
+        f"prepared 2 images of mini from {source}"
+    ]
