@@ -376,3 +376,12 @@ def test_an_empty_curve_file_left_by_a_killed_run_is_resumed_with_its_header(tmp
     append_scalars(tmp_path, 3, {"loss/content": 0.25})
     assert (tmp_path / "loss" / "content.tsv").read_text() == "step\tcontent\n3\t0.25\n"
     assert read_scalars(tmp_path) == {"loss/content": ([3], [0.25])}
+
+
+def test_an_empty_curve_file_does_not_stop_the_truncation_of_the_others(tmp_path):
+    """rglob yields a folder's own files before its subfolders': the empty top-level file comes first."""
+    (tmp_path / "empty.tsv").write_text("")
+    append_scalars(tmp_path, 1, {"loss/content": 0.5})
+    append_scalars(tmp_path, 3, {"loss/content": 0.25})
+    truncate_scalars(tmp_path, 2)
+    assert (tmp_path / "loss" / "content.tsv").read_text() == "step\tcontent\n1\t0.5\n"
