@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -26,11 +27,14 @@ from srgan.datasets.patches import (
     PatchDraw,
     PatchPlan,
     PatchSpec,
+    _columns,
+    _round_u8,
     cut_patches,
     device_batches,
     draw_patch,
     fits_on_device,
     max_angle_deg,
+    pack_draws,
 )
 from srgan.datasets.prepared import TrainImage
 
@@ -176,7 +180,8 @@ def test_crops_sit_on_the_lr_grid_and_lr_is_the_prepared_lr_crop() -> None:
         assert draw.top % SCALE == 0 and draw.left % SCALE == 0
         lr_img, hr_img = cut_patches(store, [draw], spec)
         image = images[draw.image]
-        np.testing.assert_array_equal(to_u8(hr_img[0]), image.hr_u8[draw.top : draw.top + 48, draw.left : draw.left + 48])
+        hr_crop = image.hr_u8[draw.top : draw.top + 48, draw.left : draw.left + 48]
+        np.testing.assert_array_equal(to_u8(hr_img[0]), hr_crop)
         t, left = draw.top // SCALE, draw.left // SCALE
         np.testing.assert_array_equal(to_u8(lr_img[0]), image.lr_u8[t : t + 12, left : left + 12])
 
@@ -359,3 +364,235 @@ def test_the_studys_rotation_turns_the_crop_itself_with_black_corners() -> None:
         corners.append(hr[0, 0, 0] == 0 or hr[0, -1, 0] == 0)
         assert (hr[24, 24] == 255).all() and abs(draw.angle_deg) <= 10 and draw.side == 48
     assert sum(corners) >= 10  # nearly every draw turns black in at a corner (|angle| > ~1.2 degrees)
+
+
+# ---------------------------------------------------------------- pinned against numpy, at the thresholds
+
+
+def _random_image(name: str, height: int, width: int, seed: int = 0) -> TrainImage:
+    """Random HR and an independent random LR of HR // SCALE: a crop of either is checked by position alone."""
+    rng = np.random.default_rng(seed)
+    return TrainImage(name, rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
+                      rng.integers(0, 256, (height // SCALE, width // SCALE, 3), dtype=np.uint8))
+
+
+def test_a_step_plan_resumed_after_a_step_starts_at_that_steps_first_item() -> None:
+    plan = PatchPlan("step", 3, 4, 5)
+    assert list(plan.items(1)) == list(range(4, 12)) and list(plan.items(3)) == []
+    assert plan.dataset_length == 12
+
+
+def test_every_check_of_a_training_set_names_it_in_full() -> None:
+    spec = PatchSpec(16, SCALE, "none", 0, False)
+    for sampler in (lambda images: PatchDataset(images, spec, 4),
+                    lambda images: DevicePatches(images, spec, torch.device("cpu"))):
+        with pytest.raises(SrganError) as err:
+            sampler([])
+        assert str(err.value) == "training set is empty"
+        good = _random_image("good", 32, 32)
+        bad = TrainImage("bad_lr", good.hr_u8, good.lr_u8[:7])
+        with pytest.raises(SrganError) as err:
+            sampler([good, bad])
+        assert str(err.value) == "training image bad_lr: its LR image is not HR / 4; re-run prepare"
+
+
+def test_an_hr_image_not_a_multiple_of_the_scale_takes_the_lr_of_its_whole_lr_pixels() -> None:
+    """66x70 HR (16.5 x 17.5 LR pixels) with a 16x17 LR image is accepted, and its patches cut as by hand."""
+    image = _random_image("odd", 66, 70)
+    assert image.lr_u8.shape == (16, 17, 3)
+    spec = PatchSpec(16, SCALE, "none", 0, False)
+    loader = PatchDataset([image], spec, 6)
+    for index in range(6):
+        draw = draw_patch(index, [(66, 70)], spec)
+        lr_img, hr_img = loader[index]
+        np.testing.assert_array_equal(to_u8(hr_img), image.hr_u8[draw.top : draw.top + 16, draw.left : draw.left + 16])
+        t, left = draw.top // SCALE, draw.left // SCALE
+        np.testing.assert_array_equal(to_u8(lr_img), image.lr_u8[t : t + 4, left : left + 4])
+
+
+def test_a_per_epoch_draw_fills_and_reads_the_callers_order_cache() -> None:
+    spec = PatchSpec(16, SCALE, "none", seed=4, per_epoch=True)
+    sizes = [(32, 32)] * 3
+    orders: dict[int, np.ndarray] = {}
+    images = [draw_patch(i, sizes, spec, orders).image for i in range(6)]
+    expected = [np.random.default_rng([4, epoch, 3]).permutation(3) for epoch in (0, 1)]
+    assert sorted(orders) == [0, 1] and all(np.array_equal(orders[e], expected[e]) for e in (0, 1))
+    assert images == [*expected[0], *expected[1]]
+    given = {0: np.array([2, 0, 1])}  # an order the cache already holds is the one drawn from
+    assert [draw_patch(i, sizes, spec, given).image for i in range(3)] == [2, 0, 1] and list(given) == [0]
+
+
+def test_each_sampler_builds_a_passs_image_order_once(monkeypatch) -> None:
+    """Six items of two passes over 3 images: two order generators (seeded (seed, epoch, n)), however the items
+    are asked for (the loader one at a time, the device sampler in two calls); a draw's own generator is (seed, i)."""
+    built: list[int] = []
+    real = np.random.default_rng
+
+    def counting(seed=None):  # noqa: ANN001
+        if isinstance(seed, list) and len(seed) == 3:
+            built.append(seed[1])
+        return real(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", counting)
+    images = [_random_image(f"img{k}", 32, 36, seed=k) for k in range(3)]
+    spec = PatchSpec(16, SCALE, "none", seed=4, per_epoch=True)
+    loader = PatchDataset(images, spec, 6)
+    for index in range(6):
+        loader[index]
+    assert built == [0, 1]
+    built.clear()
+    device = DevicePatches(images, spec, torch.device("cpu"))
+    device.draws(range(3))
+    device.draws(range(6))
+    assert built == [0, 1]
+
+
+@pytest.mark.parametrize(("height", "width", "side"), [(120, 50, 50), (50, 120, 50), (53, 60, 52), (54, 54, 54),
+                                                      (52, 52, 52), (55, 200, 54)])
+def test_rot10_without_room_to_turn_crops_a_window_of_whole_pixels_each_side(height, width, side) -> None:
+    """Images up to patch + 7 px (48 px patch) allow no angle: the window is the patch and the largest even margin
+    that fits the shorter side (at most 3 px a side), and the patch is the crop at its centre, exactly."""
+    spec = PatchSpec(48, SCALE, "rot10_hflip", 0, False)
+    image = _random_image("tight", height, width)
+    store = ImageStore.build([image], SCALE)
+    tops, lefts = set(), set()
+    for index in range(40):
+        draw = draw_patch(index, [(height, width)], spec)
+        assert draw.angle_deg == 0.0 and draw.side == side and type(draw.side) is int
+        tops.add(draw.top)
+        lefts.add(draw.left)
+        _, hr_img = cut_patches(store, [PatchDraw(0, draw.top, draw.left, draw.side, 0, False, 0.0)], spec)
+        off = (side - 48) // 2
+        crop = image.hr_u8[draw.top + off : draw.top + off + 48, draw.left + off : draw.left + off + 48]
+        np.testing.assert_array_equal(to_u8(hr_img[0]), crop)
+    assert tops <= set(range(height - side + 1)) and lefts <= set(range(width - side + 1))
+
+
+def test_a_store_of_two_images_holds_both_back_to_back() -> None:
+    images = [_random_image("a", 20, 24, seed=1), _random_image("b", 16, 28, seed=2)]
+    store = ImageStore.build(images, SCALE)
+    assert torch.equal(store.hr, torch.from_numpy(np.concatenate([i.hr_u8.reshape(-1) for i in images])))
+    assert torch.equal(store.lr, torch.from_numpy(np.concatenate([i.lr_u8.reshape(-1) for i in images])))
+    assert store.hr_offset.tolist() == [0, 20 * 24 * 3] and store.lr_offset.tolist() == [0, 5 * 6 * 3]
+    assert store.height.tolist() == [20, 16] and store.width.tolist() == [24, 28]
+    assert store.sizes_hw == ((20, 24), (16, 28)) and store.scale == SCALE and store.nbytes == 1440 + 1344 + 90 + 84
+    assert [t.dtype for t in (store.hr, store.lr, store.hr_offset, store.lr_offset, store.height, store.width)] == \
+        [torch.uint8] * 2 + [torch.int64] * 4
+    assert not np.shares_memory(store.hr.numpy(), images[0].hr_u8)
+    spec = PatchSpec(8, SCALE, "none", 0, False)
+    lr_img, hr_img = cut_patches(store, [PatchDraw(1, 4, 12, 8, 0, False, 0.0)], spec)
+    np.testing.assert_array_equal(to_u8(hr_img[0]), images[1].hr_u8[4:12, 12:20])
+    np.testing.assert_array_equal(to_u8(lr_img[0]), images[1].lr_u8[1:3, 3:5])
+
+
+def test_a_store_of_one_image_on_the_cpu_is_a_view_of_it() -> None:
+    image = _random_image("one", 20, 24)
+    store = ImageStore.build([image], SCALE)
+    assert np.shares_memory(store.hr.numpy(), image.hr_u8) and np.shares_memory(store.lr.numpy(), image.lr_u8)
+    assert store.hr.shape == (20 * 24 * 3,) and store.lr.shape == (5 * 6 * 3,) and store.scale == SCALE
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_store_on_another_device_holds_every_tensor_there(count: int) -> None:
+    """The meta device stands for CUDA: buffers, offsets and sizes all on it, uint8 and int64."""
+    images = [_random_image(f"img{k}", 20, 24, seed=k) for k in range(count)]
+    store = ImageStore.build(images, SCALE, "meta")
+    tensors = (store.hr, store.lr, store.hr_offset, store.lr_offset, store.height, store.width)
+    assert [t.device.type for t in tensors] == ["meta"] * 6 and store.device == torch.device("meta")
+    assert [t.dtype for t in tensors] == [torch.uint8] * 2 + [torch.int64] * 4
+    assert [tuple(t.shape) for t in tensors] == [(count * 1440,), (count * 90,)] + [(count,)] * 4
+    assert store.scale == SCALE
+
+
+class _Copies(TorchDispatchMode):
+    """Records (device, non_blocking) of every tensor copy to a device (aten._to_copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copies: list[tuple[str, bool]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        if func is torch.ops.aten._to_copy.default and kwargs.get("device") is not None:
+            self.copies.append((kwargs["device"].type, bool(kwargs.get("non_blocking"))))
+        return func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("augment, rotation", [(a, "bicubic") for a in AUGMENTS] + [("rot10_hflip", "nearest_black")])
+def test_the_device_sampler_cuts_on_its_device_alone(augment: str, rotation: str) -> None:
+    """On another device than the host (meta stands for CUDA), the packed draws cross in one non-blocking copy and
+    every step of the cut runs there (a host tensor in the cut would fail): patches float32, NHWC, on it. Not pinned
+    by default off CUDA."""
+    images = [_random_image(f"img{k}", 64, 72, seed=k) for k in range(2)]
+    spec = PatchSpec(32, SCALE, augment, seed=1, per_epoch=False, rotation=rotation)
+    patches = DevicePatches(images, spec, torch.device("meta"))
+    assert patches.pin_memory is False and patches.store.device.type == "meta" and patches.store.scale == SCALE
+    packed = patches.draws(range(5))
+    assert packed.device.type == "cpu" and packed.shape == (5, 7)
+    with _Copies() as copies:
+        lr_img, hr_img = patches.cut(packed)
+    assert copies.copies == [("meta", True)]
+    assert (lr_img.device.type, hr_img.device.type) == ("meta", "meta")
+    assert lr_img.shape == (5, 3, 8, 8) and hr_img.shape == (5, 3, 32, 32)
+    assert lr_img.dtype == hr_img.dtype == torch.float32
+    assert lr_img.is_contiguous(memory_format=torch.channels_last)
+    assert hr_img.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_device_sampler_pins_its_draws_by_default_on_cuda(monkeypatch) -> None:
+    """A store that says it is on CUDA (this machine has none): the draws are pinned unless told otherwise."""
+    monkeypatch.setattr(ImageStore, "device", property(lambda self: torch.device("cuda", 0)))
+    images = [_random_image("img", 32, 32)]
+    spec = PatchSpec(16, SCALE, "none", 0, False)
+    assert DevicePatches(images, spec, torch.device("cpu")).pin_memory is True
+    assert DevicePatches(images, spec, torch.device("cpu"), pin_memory=False).pin_memory is False
+
+
+def test_packed_draws_keep_every_column_and_the_angles_float64_bits() -> None:
+    """An angle given as an int (10) packs as 10.0 degrees; each column unpacks as (B, 1, 1)."""
+    draws = [PatchDraw(1, 8, 12, 52, 3, True, 10), PatchDraw(0, 4, 0, 48, 1, False, 0)]
+    packed = pack_draws(draws)
+    assert packed.dtype == torch.int64 and packed.shape == (2, 7)
+    assert packed[:, :6].tolist() == [[1, 8, 12, 52, 3, 1], [0, 4, 0, 48, 1, 0]]
+    assert packed[:, 6].tolist() == np.array([10.0, 0.0]).view(np.int64).tolist()
+    columns = _columns(packed)
+    assert [tuple(c.shape) for c in columns] == [(2, 1, 1)] * 7
+    assert [c.dtype for c in columns] == [torch.int64] * 5 + [torch.bool, torch.float64]
+    assert columns.angle_deg.view(-1).tolist() == [10.0, 0.0] and columns.flip.view(-1).tolist() == [True, False]
+    angles = [-9.87654321, 1e-300, 7.5]
+    mixed = pack_draws([PatchDraw(0, 0, 0, 48, 0, False, a) for a in angles])
+    assert _columns(mixed).angle_deg.view(-1).tolist() == angles
+
+
+def test_rounding_to_8_bit_clamps_and_sends_ties_up() -> None:
+    x = torch.tensor([-3.0, 0.0, 0.49999, 0.5, 1.5, 2.5, 127.5, 254.49, 254.5, 255.0, 300.0], dtype=torch.float64)
+    got = _round_u8(x.clone())
+    assert got.dtype == torch.uint8 and got.tolist() == [0, 0, 0, 1, 2, 3, 128, 254, 255, 255, 255]
+
+
+@pytest.mark.parametrize("rotation", ["bicubic", "nearest_black"])
+def test_a_rotated_cut_warns_nothing(rotation: str) -> None:
+    """Every resampler is told its corner rule: torch warns once per process on a default one (log noise)."""
+    image = _random_image("img", 96, 96)
+    spec = PatchSpec(48, SCALE, "rot10_hflip", 0, False, rotation=rotation)
+    draws = [draw_patch(i, [(96, 96)], spec) for i in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cut_patches(ImageStore.build([image], SCALE), draws, spec)
+
+
+def test_the_rotation_geometry_is_float64_under_any_default_dtype() -> None:
+    """A window of odd side 515 has its centre on a half pixel (257.5 past its corner): under a bfloat16 default a
+    geometry computed in the default dtype would put it at 258. The patches are the float32 default's."""
+    image = _random_image("big", 560, 560)
+    store = ImageStore.build([image], SCALE)
+    spec = PatchSpec(16, SCALE, "rot10_hflip", 0, False)
+    draws = [PatchDraw(0, 20, 24, 515, 0, False, 3.0), PatchDraw(0, 1, 3, 515, 0, True, -7.25)]
+    expected = cut_patches(store, draws, spec)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        got = cut_patches(store, draws, spec)
+    finally:
+        torch.set_default_dtype(default)
+    assert all(torch.equal(a, b) and a.dtype == torch.float32 for a, b in zip(got, expected, strict=True))
