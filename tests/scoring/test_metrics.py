@@ -184,7 +184,8 @@ def test_study_protocol_sanity(image_name: str) -> None:
     hr_u8 = getattr(skdata, image_name)()
     sr4_u8, hr_u8 = _bicubic_x4_roundtrip(hr_u8)
     hr_pil = Image.fromarray(hr_u8)
-    sr2_u8 = np.asarray(hr_pil.resize((hr_pil.width // 2, hr_pil.height // 2), Image.BICUBIC).resize(hr_pil.size, Image.BICUBIC))
+    half = hr_pil.resize((hr_pil.width // 2, hr_pil.height // 2), Image.BICUBIC)
+    sr2_u8 = np.asarray(half.resize(hr_pil.size, Image.BICUBIC))
     hr_img, sr4_img, sr2_img = _u8_to_tensor(hr_u8), _u8_to_tensor(sr4_u8), _u8_to_tensor(sr2_u8)
 
     expected_db = peak_signal_noise_ratio(hr_u8 / 255.0, sr4_u8 / 255.0, data_range=1.0)
@@ -316,3 +317,116 @@ def test_set14_bicubic_matches_published_figures() -> None:
     scores = _bicubic_benchmark_scores("Set14")
     assert scores["psnr_y_db"] == pytest.approx(26.00, abs=0.1)
     assert scores["ssim_y"] == pytest.approx(0.702, abs=0.002)
+
+
+# ---------------------------------------------------------------- whole messages, thresholds, dtypes, devices
+# Equivalent mutants (no observable change), one line each:
+# rgb_to_y / gray_luma `img[:, 2:4]`: on the (N, 3, H, W) input they take, 2:4 and 2:3 are the same slice.
+# shave, ssim_y (its check and its message), ms_ssim_rgb `shape[+2:]`: on 4-D tensors shape[2:] is shape[-2:].
+# ssim_y size_average=None, ms_ssim_rgb size_average=None: pytorch_msssim only tests its truth (None is False).
+# ssim_y without data_range / win_size / win_sigma / K: pytorch_msssim's defaults are 255, 11, 1.5, (0.01, 0.03).
+
+
+def test_check_pair_messages_name_the_argument() -> None:
+    good = torch.rand(1, 3, 16, 16)
+    cases = [
+        ((np.zeros((1, 3, 16, 16)), good), "sr_img must be a torch.Tensor, got ndarray."),
+        ((good, [0.5]), "hr_img must be a torch.Tensor, got list."),
+        ((torch.rand(3, 16, 16), good), "sr_img must have shape (N, 3, H, W), got (3, 16, 16)."),
+        ((good, torch.rand(1, 1, 16, 16)), "hr_img must have shape (N, 3, H, W), got (1, 1, 16, 16)."),
+        ((good.to(torch.uint8), good), "sr_img must be a float tensor in [0, 1], got dtype torch.uint8."),
+        ((good, good.to(torch.int32)), "hr_img must be a float tensor in [0, 1], got dtype torch.int32."),
+        ((good, torch.rand(1, 3, 16, 20)),
+         "sr_img (1, 3, 16, 16) and hr_img (1, 3, 16, 20) must have the same shape; mod-crop the HR image to a "
+         "multiple of the scale."),
+    ]
+    for args, message in cases:
+        with pytest.raises(SrganError) as info:
+            psnr_rgb(*args)
+        assert str(info.value) == message
+
+
+def test_quantize_u8_message_names_img() -> None:
+    with pytest.raises(SrganError) as info:
+        quantize_u8(torch.rand(2, 4, 3, 3))
+    assert str(info.value) == "img must have shape (N, 3, H, W), got (2, 4, 3, 3)."
+    with pytest.raises(SrganError) as info:
+        quantize_u8("img.png")
+    assert str(info.value) == "img must be a torch.Tensor, got str."
+
+
+def test_lumas_are_float64_for_float32_input() -> None:
+    img_u8 = torch.tensor([255.0, 128.0, 3.0]).view(1, 3, 1, 1)  # float32
+    y, luma = rgb_to_y(img_u8), gray_luma(img_u8)
+    assert y.dtype == torch.float64 and luma.dtype == torch.float64
+    assert y.item() == 16 + (65.481 * 255 + 128.553 * 128 + 24.966 * 3) / 255
+    assert luma.item() == 0.299 * 255 + 0.587 * 128 + 0.114 * 3
+
+
+def test_shave_at_its_limit_and_whole_messages() -> None:
+    img = torch.arange(9 * 10, dtype=torch.float64).view(1, 1, 9, 10)
+    # 9 px high and 4 px per border leave exactly one row: allowed.
+    torch.testing.assert_close(shave(img, 4), img[..., 4:5, 4:6])
+    with pytest.raises(SrganError) as info:
+        shave(torch.zeros(1, 1, 8, 10), 4)
+    assert str(info.value) == ("An image of 8x10 px has nothing left after shaving 4 px per border; use a larger "
+                               "image or a smaller shave.")
+    with pytest.raises(SrganError) as info:
+        shave(img, -2)
+    assert str(info.value) == "shave_px must be >= 0, got -2."
+
+
+def test_ssim_y_window_threshold_and_message() -> None:
+    gen = torch.Generator().manual_seed(5)
+    hr = torch.rand(1, 3, 19, 20, generator=gen)
+    sr = (hr + 0.1 * torch.rand(1, 3, 19, 20, generator=gen)).clamp(0, 1)
+    # 19 px minus 2 x 4 px leaves exactly the 11 px window: one valid row of positions.
+    value = ssim_y(sr, hr, shave_px=4)
+    sr_y = rgb_to_y(quantize_u8(sr))[0, 0, 4:-4, 4:-4].numpy()
+    hr_y = rgb_to_y(quantize_u8(hr))[0, 0, 4:-4, 4:-4].numpy()
+    expected = structural_similarity(hr_y, sr_y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=255)
+    assert value.item() == pytest.approx(expected, abs=1e-4) and value.item() < 0.999
+    with pytest.raises(SrganError) as info:
+        ssim_y(torch.rand(1, 3, 18, 22), torch.rand(1, 3, 18, 22), shave_px=4)
+    assert str(info.value) == "SSIM needs at least 11x11 px after shaving, got (10, 14); use larger images."
+
+
+def test_psnr_rgb_clamps_both_images_at_both_ends_unless_told_not_to() -> None:
+    sr = torch.tensor([-0.5, 0.25, 1.5, 0.5], dtype=torch.float64).view(1, 1, 2, 2).expand(1, 3, 2, 2)
+    hr = torch.tensor([0.1, -0.25, 0.75, 1.25], dtype=torch.float64).view(1, 1, 2, 2).expand(1, 3, 2, 2)
+
+    def psnr(a: list[float], b: list[float]) -> float:
+        return 10 * math.log10(1 / np.mean((np.array(a) - np.array(b)) ** 2))
+
+    clamped = psnr([0.0, 0.25, 1.0, 0.5], [0.1, 0.0, 0.75, 1.0])
+    raw = psnr([-0.5, 0.25, 1.5, 0.5], [0.1, -0.25, 0.75, 1.25])
+    assert psnr_rgb(sr, hr).item() == pytest.approx(clamped, abs=1e-12)
+    assert psnr_rgb(sr, hr, clamp=False).item() == pytest.approx(raw, abs=1e-12)
+    # hr alone outside [0, 1]
+    assert psnr_rgb(hr.clamp(0, 1), hr).item() == math.inf
+    result = psnr_rgb(sr.float(), hr.float())
+    assert result.dtype == torch.float64
+
+
+def test_ms_ssim_rgb_clamps_by_default() -> None:
+    gen = torch.Generator().manual_seed(2)
+    hr = torch.rand(1, 3, 161, 170, generator=gen)
+    sr = hr + 0.4 * (torch.rand(1, 3, 161, 170, generator=gen) - 0.5)  # partly outside [0, 1]
+    default = ms_ssim_rgb(sr, hr)
+    torch.testing.assert_close(default, ms_ssim_rgb(sr.clamp(0, 1), hr), rtol=0, atol=1e-7)
+    assert abs(default.item() - ms_ssim_rgb(sr, hr, clamp=False).item()) > 1e-4
+
+
+def test_ms_ssim_rgb_nan_is_on_the_inputs_device() -> None:
+    img = torch.rand(1, 3, 32, 32)
+    with torch.device("meta"):  # a default device other than the inputs'
+        result = ms_ssim_rgb(img, img)
+    assert result.device == img.device and result.dtype == torch.float64 and torch.isnan(result).all()
+
+
+def test_evaluate_pair_batch_message() -> None:
+    img = torch.rand(2, 3, 20, 20)
+    with pytest.raises(SrganError) as info:
+        evaluate_pair(img, img, scale=4, gray=False)
+    assert str(info.value) == "evaluate_pair scores one image, got a batch of 2."
