@@ -1,6 +1,7 @@
 """Tests for srgan.scoring.niqe: MATLAB reference value, imresize port, fit equivalence, edge cases."""
 
 import math
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -256,3 +257,187 @@ def test_pristine_params_ship_as_package_data() -> None:
     shared = SHARED_DATA / "niqe" / "niqe_pris_params.npz"
     if shared.is_file():
         assert resource.read_bytes() == shared.read_bytes()
+
+
+# --- pinned against hand computations: imresize matrix, fits, NaN statistics, messages, limits -----------
+# Equivalent mutants (no observable change on finite images), one line each:
+# _cubic `ax < 1`, `ax >= 1`, `ax < 2`: both pieces of the kernel are 0 at |x| = 1 and 2, so knots count nowhere.
+# _resize_weights `scale <= 1` (scale 1 gives width 4 either way); `or True` and `scale < 2`: the narrower
+#   window still holds every sample of the kernel's support [-2, 2], only zero-weight taps are dropped.
+# _resize_weights `ceil(width) + 3`, _resize_rows `img[index[:, 1]]` for tap 0 and `range(weights.shape[1])`:
+#   the first and last taps lie outside the kernel's support, so they add 0 * pixel = 0.
+# _blocks / _block_features reshape(-2, ...): numpy treats any negative size as the one inferred size.
+# _nearest_shape clip(pos - 1, 0, None / size + 1): pos <= size, so pos - 1 <= size - 1 already;
+#   clip(pos, None / 1, ...): pos >= 0, and below the grid the lower neighbour (index 0) is the nearer one;
+#   clip(pos - 1, 0, size - 2): only differs for ratio_hat = +inf, which the fit cannot produce (ratio <= 1).
+# niqe_y astype(None): numpy's default dtype is float64.
+
+
+def _cubic_by_hand(x: np.ndarray) -> np.ndarray:
+    ax = np.abs(x)
+    near = (1.5 * ax**3 - 2.5 * ax**2 + 1) * (ax <= 1)
+    far = (-0.5 * ax**3 + 2.5 * ax**2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2))
+    return near + far
+
+
+def _imresize_matrix(n: int, scale: float) -> np.ndarray:
+    """imresize.m's `contributions` for one axis, written as a dense (ceil(scale n), n) matrix, 1-based as there."""
+    m = math.ceil(scale * n)
+    width = 4.0 / scale if scale < 1 else 4.0
+    matrix = np.zeros((m, n))
+    aux = np.concatenate([np.arange(1, n + 1), np.arange(n, 0, -1)])
+    for i in range(1, m + 1):
+        u = i / scale + 0.5 * (1 - 1 / scale)
+        ind = math.floor(u - width / 2) + np.arange(math.ceil(width) + 2)
+        w = scale * _cubic_by_hand(scale * (u - ind)) if scale < 1 else _cubic_by_hand(u - ind)
+        w = w / w.sum()
+        for j, weight in zip(aux[np.mod(ind - 1, 2 * n)], w):
+            matrix[i - 1, j - 1] += weight
+    return matrix
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.3, 0.75, 0.45, 1.0, 1.5, 2.0])
+@pytest.mark.parametrize("shape", [(23, 17), (3, 2), (1, 5)])
+def test_imresize_equals_matlab_contributions_matrix(shape: tuple[int, int], scale: float) -> None:
+    img = np.random.default_rng(7).uniform(0, 255, shape)
+    expected = _imresize_matrix(shape[0], scale) @ img @ _imresize_matrix(shape[1], scale).T
+    out = imresize_bicubic(img, scale)
+    assert out.dtype == np.float64 and out.flags.c_contiguous
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-10)
+    # One pass alone (a sign error in it would cancel over the two passes of imresize_bicubic).
+    rows = _imresize_matrix(shape[0], scale) @ img
+    np.testing.assert_allclose(niqe_mod._resize_rows(img, scale), rows, rtol=0, atol=1e-10)
+
+
+def test_imresize_returns_float64_for_any_input_dtype() -> None:
+    img = np.random.default_rng(3).uniform(0, 255, (9, 8))
+    for dtype in (np.longdouble, np.float32, np.int64, np.uint8):
+        out = imresize_bicubic(img.astype(dtype), 0.5)
+        assert out.dtype == np.float64, dtype
+        np.testing.assert_allclose(out, imresize_bicubic(img.astype(dtype).astype(np.float64), 0.5), rtol=1e-15)
+
+
+def test_nearest_shape_at_the_ends_of_the_grid() -> None:
+    top = np.array([_RATIO[-1], _RATIO[-2], (_RATIO[-1] + 3 * _RATIO[-2]) / 4, (3 * _RATIO[-1] + _RATIO[-2]) / 4,
+                    _RATIO[-1] + 1e-3, _RATIO[0], _RATIO[0] - 1e-3, -np.inf])
+    np.testing.assert_array_equal(niqe_mod._nearest_shape(top), [9800, 9799, 9799, 9800, 9800, 0, 0, 0])
+
+
+def test_aggd_fit_ignores_exact_zeros_like_the_release() -> None:
+    # estimateaggdparam.m: left side x < 0, right side x > 0; zeros only enter the overall moments.
+    vec = np.array([-2.0, -0.5, 0.0, 0.0, 0.0, 1.0, 3.0, 0.25, 0.0, -1.0])
+    alpha, beta_l, beta_r, index = niqe_mod._aggd_fit(vec[None, :])
+    ref_alpha, ref_l, ref_r = _grid_search_aggd(vec)
+    assert alpha[0] == ref_alpha and _GRID[index[0]] == ref_alpha
+    assert beta_l[0] == pytest.approx(ref_l, rel=1e-12) and beta_r[0] == pytest.approx(ref_r, rel=1e-12)
+
+
+def test_aggd_fit_of_one_sided_rows_is_nan_without_warnings() -> None:
+    rows = np.array([
+        [0.5, 1.0, 2.0, 0.0],  # no negative value: beta_l = 0/0
+        [-1.0, 1e-200, -2.0, 0.0],  # the positive square underflows: right std 0, skew x/0
+        [0.0, 0.0, 0.0, 0.0],  # nothing on either side
+    ])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        alpha, beta_l, beta_r, index = niqe_mod._aggd_fit(rows)
+    assert math.isnan(beta_l[0]) and beta_r[0] > 0 and math.isnan(beta_r[2])
+    assert beta_r[1] == 0.0
+    np.testing.assert_array_equal(index, [0, 0, 0])
+    np.testing.assert_array_equal(alpha, [0.2, 0.2, 0.2])
+
+
+def test_nan_mean_cov_equals_nanmean_and_cov_of_complete_rows() -> None:
+    rng = np.random.default_rng(4)
+    feats = rng.normal(size=(7, 3))
+    feats[1, 0] = feats[4, 2] = np.nan
+    mean, cov = niqe_mod._nan_mean_cov(feats)
+    np.testing.assert_allclose(mean, np.nanmean(feats, axis=0), rtol=1e-14)
+    np.testing.assert_allclose(cov, np.cov(feats[[0, 2, 3, 5, 6]], rowvar=False), rtol=1e-12)
+    two = feats[[0, 2]]  # two rows: divided by n - 1 = 1
+    np.testing.assert_allclose(niqe_mod._nan_mean_cov(two)[1], np.cov(two, rowvar=False), rtol=1e-12)
+    mean, cov = niqe_mod._nan_mean_cov(feats[[0, 1, 4]])  # one complete row: zero covariance, like MATLAB's cov
+    np.testing.assert_array_equal(cov, np.zeros((3, 3)))
+    np.testing.assert_allclose(mean, np.nanmean(feats[[0, 1, 4]], axis=0), rtol=1e-14)
+
+
+def test_nan_mean_cov_without_a_complete_row_is_nan_without_warnings() -> None:
+    feats = np.array([[np.nan, 1.0, np.nan], [2.0, np.nan, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, cov = niqe_mod._nan_mean_cov(feats)
+    np.testing.assert_array_equal(mean, [2.0, 1.0, np.nan])
+    assert cov.shape == (3, 3) and cov.dtype == np.float64 and np.isnan(cov).all()
+
+
+def test_niqe_takes_any_real_dtype(astronaut_u8: np.ndarray) -> None:
+    y = _matlab_y(astronaut_u8)[:192, :192]
+    expected = niqe(y)
+    assert niqe(y.astype(np.int64)) == expected
+    assert niqe(y.astype(np.float32)) == expected
+    assert niqe(y.astype(np.uint8).tolist()) == expected
+
+
+def test_niqe_block_size_limits_and_messages(astronaut_u8: np.ndarray) -> None:
+    y = _matlab_y(astronaut_u8)
+    for block_px in (2, 4):  # the smallest even blocks are allowed
+        assert isinstance(niqe(y[:8, :8], block_px=block_px), float)
+    for block_px in (0, 1, 3, 9):
+        with pytest.raises(SrganError) as info:
+            niqe(y, block_px=block_px)
+        assert str(info.value) == f"niqe needs an even block_px >= 2, got {block_px}."
+    with pytest.raises(SrganError) as info:
+        niqe(np.zeros((4, 5, 1)))
+    assert str(info.value) == "niqe takes an (H, W) luma image, got shape (4, 5, 1)."
+
+
+def test_niqe_needs_exactly_two_blocks(astronaut_u8: np.ndarray) -> None:
+    y = _matlab_y(astronaut_u8)
+    assert math.isfinite(niqe(y[:96, :192])) and math.isfinite(niqe(y[:192, :96]))
+    with pytest.raises(SrganError) as info:
+        niqe(y[:191, :95])
+    assert str(info.value) == ("NIQE needs at least two whole 96x96 px blocks (e.g. 96x192 px), got a 191x95 px "
+                               "image; use a larger image.")
+    with pytest.raises(SrganError) as info:
+        niqe(y[:7, :7], block_px=4)
+    assert str(info.value) == ("NIQE needs at least two whole 4x4 px blocks (e.g. 4x8 px), got a 7x7 px "
+                               "image; use a larger image.")
+
+
+def test_niqe_is_nan_when_only_the_covariance_is_undefined(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every column has a finite mean but no block is complete: no covariance, no score.
+    monkeypatch.setattr(niqe_mod, "_nan_mean_cov", lambda feats: (np.zeros(36), np.full((36, 36), np.inf)))
+    assert math.isnan(niqe(np.random.default_rng(0).uniform(16, 235, (96, 192)).round()))
+
+
+def test_niqe_y_messages() -> None:
+    cases = [
+        (np.zeros((200, 200, 3), dtype=np.float32), "niqe_y takes a uint8 numpy array, got float32."),
+        ([[0, 0, 0]], "niqe_y takes a uint8 numpy array, got list."),
+        (np.zeros((200, 200, 4), dtype=np.uint8), "niqe_y takes an (H, W, 3) RGB image, got shape (200, 200, 4)."),
+    ]
+    for img, message in cases:
+        with pytest.raises(SrganError) as info:
+            niqe_y(img, shave_px=0)
+        assert str(info.value) == message
+    with pytest.raises(SrganError) as info:
+        niqe_y(np.zeros((200, 201, 3), dtype=np.uint8), shave_px=-3)
+    assert str(info.value) == "shave_px must be >= 0, got -3."
+
+
+def test_niqe_y_shave_limit() -> None:
+    img = np.zeros((300, 400, 3), dtype=np.uint8)
+    with pytest.raises(SrganError) as info:
+        niqe_y(img, shave_px=150)
+    assert str(info.value) == ("A 300x400 px image has nothing left after shaving 150 px per border; use a larger "
+                               "image or a smaller shave.")
+    with pytest.raises(SrganError) as info:  # 149 px leave 2x102 px: past the shave check, too small for NIQE
+        niqe_y(img, shave_px=149)
+    assert str(info.value) == ("NIQE needs at least two whole 96x96 px blocks (e.g. 96x192 px), got a 2x102 px "
+                               "image; use a larger image.")
+
+
+def test_niqe_y_shaves_the_bottom_border(astronaut_u8: np.ndarray) -> None:
+    # 196 rows minus 2 x 4 leave 188: one block row. Keeping the bottom border would leave 192, two rows.
+    img = astronaut_u8[:196]
+    assert niqe_y(img, shave_px=4) == niqe(_matlab_y(img)[4:-4, 4:-4])
