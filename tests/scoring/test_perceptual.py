@@ -1,5 +1,6 @@
 """LPIPS-Alex: weights from torchvision's cache, never random, never a hanging download."""
 
+import copy
 import urllib.error
 from pathlib import Path
 
@@ -173,3 +174,201 @@ def test_lpips_equals_the_reference_implementation_with_the_same_weights(tmp_pat
         got = ours(sr_img, hr_img, shave_px=shave_px)
         assert float(expected.min()) > 1e-3  # a real distance, not two zeros
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+# --- whole messages, thresholds, dtypes, devices, and how the weights are read ------------------------------
+# Equivalent mutants (no observable change), one line each:
+# __init__ pretrained=None: torchmetrics only tests its truth; net="alex", use_dropout=True, eval_mode=True are
+#   its defaults; eval_mode None/False: LpipsAlex.eval() (and _NoTrainLpips.train) put every module in eval anyway.
+# __init__ strict=None/False/default: _full_state yields exactly the module's keys (a missing source raises
+#   KeyError first; a wrong shape fails in any mode), so the strict key check can never fire. strict=True default.
+# train(mode=False default): train() ignores mode.
+# forward `shape[+2:]` (the check) and `shape[+2]` (the message): on the 4-D inputs check_pair admits, they are
+#   shape[-2:] and shape[-2].
+# forward normalize=None / default: torchmetrics' default is False and it only tests its truth.
+# forward device=None (net device, x4) and result .to(device=None)/no device (x2): only observable with inputs on
+#   another device than the metric; test_lpips_across_devices checks them where CUDA exists (skipped otherwise).
+
+
+@pytest.fixture(scope="module")
+def features_state() -> dict[str, torch.Tensor]:
+    """A seeded random AlexNet's `features.*` weights, all LPIPS reads (the 58M-weight classifier is left out)."""
+    torch.manual_seed(0)
+    return {k: v for k, v in torchvision.models.alexnet(weights=None).state_dict().items() if k.startswith("features.")}
+
+
+@pytest.fixture(scope="module")
+def metric(features_state: dict[str, torch.Tensor]) -> LpipsAlex:
+    return LpipsAlex(features_state, _heads())
+
+
+@pytest.fixture
+def features_file(torch_home: Path, features_state: dict[str, torch.Tensor]) -> Path:
+    """The features-only weights where torchvision's cache expects the ImageNet file (a small file)."""
+    target = torch_home / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
+    target.parent.mkdir(parents=True)
+    torch.save(features_state, target)
+    return target
+
+
+def _heads() -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(4)
+    return {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen)
+            for k, c in enumerate((64, 192, 384, 256, 256))}
+
+
+def test_lpips_alex_reads_no_file_when_built(monkeypatch: pytest.MonkeyPatch,
+                                             features_state: dict[str, torch.Tensor]) -> None:
+    backbone = features_state
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"torch.load{args} called")
+
+    monkeypatch.setattr(torch, "load", no_load)  # torchmetrics' pretrained=True would read its wheel's heads
+    heads = _heads()
+    built = LpipsAlex(backbone, heads)
+    assert torch.equal(built.net.lin2.model[1].weight, heads["lin2.model.1.weight"])
+
+
+def test_lpips_alex_key_errors_name_the_missing_key(features_state: dict[str, torch.Tensor]) -> None:
+    backbone = features_state
+    with pytest.raises(KeyError) as info:
+        LpipsAlex({k: v for k, v in backbone.items() if k != "features.3.bias"}, _heads())
+    assert info.value.args == ("AlexNet state dict has no 'features.3.bias'",)
+    heads = _heads()
+    del heads["lin3.model.1.weight"]
+    with pytest.raises(KeyError) as info:
+        LpipsAlex(backbone, heads)
+    assert info.value.args == ("LPIPS head state dict has no 'lin3.model.1.weight'",)
+
+
+def test_lpips_default_shave_is_zero(metric: LpipsAlex) -> None:
+    hr_img = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(2))
+    ringed = hr_img.clone()
+    ringed[..., 0, :] = 1.0 - ringed[..., 0, :]
+    ringed[..., :, 0] = 1.0 - ringed[..., :, 0]  # only the outermost pixels differ
+    assert metric(ringed, hr_img).item() > 1e-4
+    assert metric(ringed, hr_img).item() == metric(ringed, hr_img, shave_px=0).item()
+    assert metric(ringed, hr_img, shave_px=1).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_lpips_minimum_side_exactly(metric: LpipsAlex) -> None:
+    gen = torch.Generator().manual_seed(3)
+    hr_img, sr_img = torch.rand(2, 1, 3, 39, 47, generator=gen)
+    # 39 - 2 x 4 = 31 px: exactly the minimum, scored.
+    assert metric(sr_img, hr_img, shave_px=4).item() > 1e-4
+    assert metric(sr_img[..., :31, :], hr_img[..., :31, :]).item() > 1e-4
+    with pytest.raises(SrganError) as info:
+        metric(sr_img[..., :38, :], hr_img[..., :38, :], shave_px=4)
+    assert str(info.value) == ("LPIPS-Alex needs at least 31 px per side, got 30x39 after shaving 4 px; use larger "
+                               "images or a smaller shave.")
+    with pytest.raises(SrganError) as info:
+        metric(sr_img[..., :30], hr_img[..., :30])
+    assert str(info.value) == ("LPIPS-Alex needs at least 31 px per side, got 39x30 after shaving 0 px; use larger "
+                               "images or a smaller shave.")
+
+
+def test_lpips_any_float_dtype_and_clamps_hr_too(metric: LpipsAlex) -> None:
+    gen = torch.Generator().manual_seed(6)
+    hr_img = torch.rand(2, 3, 40, 40, generator=gen)
+    sr_img = torch.rand(2, 3, 40, 40, generator=gen)
+    expected = metric(sr_img, hr_img)
+    got = metric(sr_img.double(), hr_img.double())
+    assert got.dtype == torch.float64 and got.device == CPU and not got.requires_grad and got.grad_fn is None
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    # HR outside [0, 1] (both ends) is clamped like SR.
+    wide_hr = hr_img * 3.0 - 1.0
+    torch.testing.assert_close(metric(sr_img, wide_hr), metric(sr_img, wide_hr.clamp(0, 1)), rtol=0, atol=0)
+    assert (metric(sr_img, wide_hr) - metric(sr_img, hr_img)).abs().min() > 1e-3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device besides the CPU")
+def test_lpips_across_devices(metric: LpipsAlex) -> None:
+    gen = torch.Generator().manual_seed(6)
+    hr_img, sr_img = torch.rand(2, 2, 3, 40, 40, generator=gen)
+    expected = metric(sr_img, hr_img)
+    cuda = torch.device("cuda")
+    got = metric(sr_img.to(cuda), hr_img.to(cuda))  # inputs on CUDA, metric on the CPU: result on the inputs'
+    assert got.device.type == "cuda" and got.dtype == torch.float64
+    torch.testing.assert_close(got.cpu(), expected, rtol=0, atol=1e-6)
+    on_cuda = copy.deepcopy(metric).to(cuda)  # the fixture is shared: leave it on the CPU
+    back = on_cuda(sr_img, hr_img)  # inputs on the CPU, metric on CUDA
+    assert back.device == CPU and back.dtype == torch.float64
+    torch.testing.assert_close(back, expected, rtol=0, atol=1e-4)
+
+
+def test_load_lpips_alex_puts_the_metric_on_the_device(features_file: Path) -> None:
+    meta = torch.device("meta")
+    built, reason = load_lpips_alex(meta, required=True)
+    assert reason == "ok" and built is not None
+    assert {p.device for p in built.parameters()} == {meta}
+
+
+def test_load_lpips_alex_reads_weights_only_onto_the_cpu(features_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_load = torch.load
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    def spy(f: object, *args: object, **kwargs: object) -> object:
+        calls.append((Path(str(f)).name, {**dict(zip(("map_location",), args)), **kwargs}))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    built, reason = load_lpips_alex(CPU, required=False)
+    assert reason == "ok" and built is not None
+    assert [(name, kwargs.get("map_location"), kwargs.get("weights_only")) for name, kwargs in calls] == [
+        ("alexnet-owt-7be5be79.pth", "cpu", True), ("alex.pth", "cpu", True)]
+
+
+def test_download_is_quiet_and_hash_checked(torch_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def offline(*args: object, **kwargs: object) -> None:
+        calls.append((args, kwargs))
+        raise urllib.error.URLError("offline (test)")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    assert load_lpips_alex(CPU, required=False)[0] is None
+    (args, kwargs), = calls
+    # download_url_to_file(url, dst, hash_prefix, progress): torchvision's file name carries the sha256 prefix.
+    named = dict(zip(("url", "dst", "hash_prefix", "progress"), args)) | kwargs
+    assert named["url"] == "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+    assert named["hash_prefix"] == "7be5be79"
+    assert named["progress"] is False
+
+
+def test_missing_weights_whole_messages(torch_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    target = alexnet_weight_file()
+    url = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+    with caplog.at_level("WARNING", logger="srgan.scoring.lpips"):
+        metric, reason = load_lpips_alex(CPU, required=False)
+    assert metric is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"LPIPS-Alex is NOT computed: {reason} (URLError: <urlopen error offline (test)>). Put {url} at {target} "
+        "to get it."]
+    with pytest.raises(SrganError) as info:
+        load_lpips_alex(CPU, required=True)
+    assert str(info.value) == (
+        f"LPIPS-Alex needs torchvision's AlexNet ImageNet weights, which are not in {target} (URLError: <urlopen "
+        f"error offline (test)>); download {url} and put it in the cache folder {target.parent} (set TORCH_HOME to "
+        "move the cache: the folder is $TORCH_HOME/hub/checkpoints).")
+
+
+def test_wrong_weight_file_whole_messages(torch_home: Path) -> None:
+    target = alexnet_weight_file()
+    target.parent.mkdir(parents=True)
+    torch.save({"features.0.weight": torch.zeros(1)}, target)
+    metric, reason = load_lpips_alex(CPU, required=False)
+    assert metric is None
+    assert reason == ("unavailable: AlexNet ImageNet weights alexnet-owt-7be5be79.pth in torch's cache are "
+                      "unreadable or not AlexNet (KeyError)")
+    with pytest.raises(SrganError) as info:
+        load_lpips_alex(CPU, required=True)
+    assert str(info.value) == (
+        f"LPIPS-Alex needs torchvision's AlexNet ImageNet weights, which are unreadable or not AlexNet at {target} "
+        "(KeyError: \"AlexNet state dict has no 'features.0.bias'\"); download "
+        f"https://download.pytorch.org/models/alexnet-owt-7be5be79.pth and put it in the cache folder {target.parent} "
+        "(set TORCH_HOME to move the cache: the folder is $TORCH_HOME/hub/checkpoints).")
+    target.write_bytes(b"not a\nzip or pickle\n")  # a multi-line error: only its first line is quoted
+    with pytest.raises(SrganError) as info:
+        load_lpips_alex(CPU, required=True)
+    assert "\n" not in str(info.value)
