@@ -38,17 +38,27 @@ _SUMMARY = TrainingSummary(
     history=(ValidationPoint(4, 20.0, 0.5),), scored=(_BEST,), last=ScoredCheckpoint("last", "last.pt", 4, "step", 4))
 
 
-def _write_without(run_dir: Path, *where: str | int) -> Path:
-    """Write the summary, then drop the key at `where` (a path into its JSON) from the file."""
-    write_summary(run_dir, _SUMMARY)
-    path = run_dir / "summary.json"
+_DROP = object()  # _edit_json: delete the key instead of setting it
+
+
+def _edit_json(path: Path, where: tuple[str | int, ...], value: object = _DROP) -> Path:
+    """Set the key at `where` (a path into the JSON file) to `value`, or drop it; returns `path`."""
     data = json.loads(path.read_text())
     inner = data
     for key in where[:-1]:
         inner = inner[key]
-    del inner[where[-1]]
+    if value is _DROP:
+        del inner[where[-1]]
+    else:
+        inner[where[-1]] = value
     path.write_text(json.dumps(data))
     return path
+
+
+def _write_without(run_dir: Path, *where: str | int) -> Path:
+    """Write the summary, then drop the key at `where` (a path into its JSON) from the file."""
+    write_summary(run_dir, _SUMMARY)
+    return _edit_json(run_dir / "summary.json", where)
 
 
 def test_a_summary_reads_back_as_written(tmp_path):
@@ -84,14 +94,7 @@ def test_a_summary_whose_nested_record_misses_a_field_names_the_file_and_the_fie
 def _write_with(run_dir: Path, value: object, *where: str | int) -> Path:
     """Write the summary, then set the key at `where` (a path into its JSON) to `value`."""
     write_summary(run_dir, _SUMMARY)
-    path = run_dir / "summary.json"
-    data = json.loads(path.read_text())
-    inner = data
-    for key in where[:-1]:
-        inner = inner[key]
-    inner[where[-1]] = value
-    path.write_text(json.dumps(data))
-    return path
+    return _edit_json(run_dir / "summary.json", where, value)
 
 
 def test_a_nested_record_with_a_field_this_version_does_not_know_is_named(tmp_path):
@@ -116,10 +119,7 @@ def test_the_second_entry_of_a_list_is_named_by_its_index(tmp_path):
                                                                  ValidationPoint(4, 20.0, 0.5)),
                                  "scored": (_BEST,), "last": _SUMMARY.last})
     write_summary(tmp_path, summary)
-    path = tmp_path / "summary.json"
-    data = json.loads(path.read_text())
-    del data["history"][1]["step"]
-    path.write_text(json.dumps(data))
+    _edit_json(tmp_path / "summary.json", ("history", 1, "step"))
     with pytest.raises(SrganError, match=r"has no 'step' in 'history\[1\]'"):
         read_summary(tmp_path)
 
@@ -142,13 +142,7 @@ _EVALUATION = RunEvaluation(
 def _evaluation_without(tmp_path: Path, *where: str | int) -> Path:
     path = tmp_path / "mse.json"
     write_run_evaluation(path, _EVALUATION)
-    data = json.loads(path.read_text())
-    inner = data
-    for key in where[:-1]:
-        inner = inner[key]
-    del inner[where[-1]]
-    path.write_text(json.dumps(data))
-    return path
+    return _edit_json(path, where)
 
 
 def test_an_evaluation_record_reads_back_as_written(tmp_path):

@@ -610,30 +610,9 @@ def test_server_closing_without_answer_message(tmp_path: Path, raw_server) -> No
     )
 
 
-class _RecordingBar:
-    """Stands in for tqdm: records its keyword arguments and the sum of its updates."""
-
-    made: list[dict] = []
-
-    def __init__(self, **kwargs: object) -> None:
-        self.kwargs, self.updates = kwargs, 0
-        _RecordingBar.made.append(self.__dict__)
-
-    def __enter__(self) -> _RecordingBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def update(self, n: int) -> None:
-        self.updates += n
-
-
 @pytest.fixture
-def bars(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    monkeypatch.setattr(_RecordingBar, "made", [])
-    monkeypatch.setattr(download_module, "tqdm", _RecordingBar)
-    return _RecordingBar.made
+def bars(record_bars) -> list[dict]:
+    return record_bars(download_module)
 
 
 @pytest.mark.parametrize("progress", [True, False])

@@ -610,37 +610,17 @@ def test_prepare_folder_empty_message_lists_suffixes(tmp_path: Path) -> None:
     )
 
 
-class _RecordingBar:
-    """Stands in for tqdm: records its keyword arguments and updates."""
-
-    made: list[dict] = []
-
-    def __init__(self, **kwargs: object) -> None:
-        self.kwargs, self.updates = kwargs, 0
-        _RecordingBar.made.append(self.__dict__)
-
-    def __enter__(self) -> _RecordingBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def update(self, n: int = 1) -> None:
-        self.updates += n
-
-
 @pytest.mark.parametrize(("count", "disable"), [(19, True), (20, False), (21, False)])
-def test_read_images_progress_bar_from_twenty_images(tmp_path: Path, monkeypatch, count: int,
+def test_read_images_progress_bar_from_twenty_images(tmp_path: Path, monkeypatch, record_bars, count: int,
                                                      disable: bool) -> None:
     src = tmp_path / "src"
     _write_n_images(src / "HR", count)
-    monkeypatch.setattr(_RecordingBar, "made", [])
-    monkeypatch.setattr(srgan.datasets.prepare, "tqdm", _RecordingBar)
+    bars = record_bars(srgan.datasets.prepare)
     monkeypatch.setattr(srgan.datasets.prepare, "write_prepared_set",
                         lambda out_dir, images, scale, source: {"images": [item[0] for item in images]})
     manifest = prepare_dataset("valid", _ds("folder", path=str(src)), 4, tmp_path / "out", tmp_path / "c")
     assert manifest["images"] == [f"img{i:03d}" for i in range(count)]
-    assert _RecordingBar.made == [
+    assert bars == [
         {"kwargs": {"total": count, "desc": "prepare valid", "unit": "image", "disable": disable}, "updates": count}
     ]
 
