@@ -297,6 +297,23 @@ def test_lpips_across_devices(metric: LpipsAlex) -> None:
     torch.testing.assert_close(back, expected, rtol=0, atol=1e-4)
 
 
+def test_lpips_moves_inputs_to_the_metric_and_the_result_back(metric: LpipsAlex) -> None:
+    """Inputs go to the metric's device and the distance comes back to theirs, checked without a GPU: torch's
+    FakeTensorMode makes tensors that claim device cuda (shapes, dtypes and devices only, no values), and a
+    convolution with inputs and weights on different devices fails there as it does on a real GPU."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    cuda = torch.device("cuda")
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        hr_img, sr_img = torch.rand(2, 2, 3, 40, 40, device=cuda)  # fake CUDA inputs, metric on the CPU
+        got = metric(sr_img, hr_img)
+        assert (got.device.type, got.dtype, tuple(got.shape)) == ("cuda", torch.float64, (2,))
+        # Fake CUDA weights and buffers (functional_call swaps them in for the call), inputs on the CPU.
+        on_cuda = {name: t.to(cuda) for name, t in [*metric.named_parameters(), *metric.named_buffers()]}
+        back = torch.func.functional_call(metric, on_cuda, (torch.rand(2, 3, 40, 40), torch.rand(2, 3, 40, 40)))
+        assert (back.device, back.dtype, tuple(back.shape)) == (CPU, torch.float64, (2,))
+
+
 def test_load_lpips_alex_puts_the_metric_on_the_device(features_file: Path) -> None:
     meta = torch.device("meta")
     built, reason = load_lpips_alex(meta, required=True)
