@@ -38,6 +38,8 @@ class _Server(ThreadingHTTPServer):
         self.honor_range = True
         self.wrong_range_once = False  # answer the next Range request with 206 for bytes from 0
         self.always_416 = False  # answer every request with 416 and Content-Range "bytes */0"
+        self.send_content_range = True  # False: a 206 answer to a Range request carries no Content-Range
+        self.send_content_length = True  # False: no Content-Length, the body ends when the connection closes
         self.max_requests = 6  # later requests get 500, so a client that loops fails fast instead of hanging
 
     def url(self, path: str) -> str:
@@ -76,11 +78,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}")
+            if self.server.send_content_range:
+                self.send_header("Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}")
         else:
             self.send_response(200)
         body = payload[start:]
-        self.send_header("Content-Length", str(len(body)))
+        if self.server.send_content_length:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.server.cut_after_bytes is not None:
             # Only the first response is cut: the client's retry must then succeed.
@@ -308,13 +312,18 @@ def test_fetch_archive_rejected_leaves_existing_target(server: _Server, tmp_path
 # Every request below has a socket timeout of at most 5 s (TIMEOUT_S, or the raw server closing after 3 s),
 # and the server answers 500 after `max_requests`, so a broken client fails fast instead of hanging.
 # Equivalent mutants, left alive on purpose:
-# - _CHUNK_BYTES set to any other non-zero size: the same bytes arrive, only in other pieces (0 is caught).
+# - _CHUNK_BYTES set to any other non-zero size, or _sha256_of reading with f.read(None): the same bytes are hashed,
+#   only in other pieces (0 is caught); only the memory held at once differs.
 # - the "Range" key in another case ("range", "RANGE"): urllib's Request capitalizes header names.
-# - e.headers.get("content-range", ...) in another case: HTTP message headers are looked up case-insensitively.
-# - dropping e.close() or _reject's missing_ok: a leaked socket / the .part file always exists there.
-# - the "resolves outside the target" check and message: unreachable, since absolute names and '..' are refused
-#   first and the fresh temporary target holds no links to climb through.
-# - the branch without tarfile.data_filter: this Python (3.11.4+) always has it.
+# - Content-Range / Content-Length looked up in another case (e.headers, response.headers): HTTP message headers
+#   are looked up case-insensitively.
+# - another default for a missing Content-Range ("XXXX" for ""): no digits to equal str(offset), no "bytes N-".
+# - partition instead of rpartition on the 416's Content-Range: a well-formed one ("bytes */N") has one '/'.
+# - dropping e.close() or _reject's missing_ok: a leaked socket / the .part file always exists there (its size
+#   was just read).
+# - tarfile.open without "r:*": its default mode "r" is the same transparent-compression read.
+# - extractall (tar, either branch, or zip) with members=None or without members: that is every member, and
+#   `members` / `infos` already hold every member.
 # - the 416-complete path returning None instead of offset as the expected size: the part is exactly offset bytes.
 
 TIMEOUT_S = 5.0
@@ -808,3 +817,160 @@ def test_safe_extract_replaces_a_file_or_link_target(tmp_path: Path, kind: str) 
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["HR", "HR/a.png", "b.txt"]
     assert sorted(p.name for p in target.parent.iterdir()) == ["Set5"]
     assert (elsewhere / "precious.txt").read_bytes() == b"keep me"  # a link's target is never deleted
+
+
+# ---------------------------------------------------------------- mutation tests, second pass (issue 33)
+
+
+@pytest.mark.parametrize("progress", [True, False])
+@pytest.mark.parametrize("refusal", ["416", "wrong_range"])
+def test_a_restarted_download_keeps_the_progress_setting(server: _Server, tmp_path: Path, bars, refusal: str,
+                                                         progress: bool) -> None:
+    server.files["/data.bin"] = PAYLOAD
+    if refusal == "416":
+        (tmp_path / "data.bin.part").write_bytes(PAYLOAD + b"extra")  # longer than the file: 416, then from zero
+    else:
+        server.wrong_range_once = True
+        (tmp_path / "data.bin.part").write_bytes(PAYLOAD[:5000])
+    assert _get(server, tmp_path / "data.bin", progress=progress) == _sha(PAYLOAD)
+    assert _ranges(server)[1:] == [None]  # the restart: one bar, for the second request
+    assert bars == [{
+        "kwargs": {"total": len(PAYLOAD), "initial": 0, "unit": "B", "unit_scale": True, "unit_divisor": 1024,
+                   "desc": "data.bin", "disable": not progress},
+        "updates": len(PAYLOAD),
+    }]
+
+
+def test_download_file_shows_progress_by_default(server: _Server, tmp_path: Path, bars) -> None:
+    server.files["/data.bin"] = PAYLOAD
+    download_file(server.url("/data.bin"), tmp_path / "data.bin", timeout_s=TIMEOUT_S)
+    assert [(b["kwargs"]["disable"], b["updates"]) for b in bars] == [(False, len(PAYLOAD))]
+
+
+def test_206_without_content_range_restarts_from_zero(server: _Server, tmp_path: Path, logged) -> None:
+    server.files["/data.bin"] = PAYLOAD
+    server.send_content_range = False  # which bytes came back is unknown, so none of the part can be trusted
+    (tmp_path / "data.bin.part").write_bytes(b"x" * 5000)
+    url = server.url("/data.bin")
+    assert _get(server, tmp_path / "data.bin", sha256=_sha(PAYLOAD)) == _sha(PAYLOAD)
+    assert (tmp_path / "data.bin").read_bytes() == PAYLOAD
+    assert _ranges(server) == ["bytes=5000-", None]
+    assert _log(logged) == [
+        ("WARNING", f"{url}: server answered the wrong range, starting again from zero"),
+        ("INFO", f"downloaded {url} to {tmp_path / 'data.bin'} (sha256 {_sha(PAYLOAD)})"),
+    ]
+
+
+@pytest.mark.parametrize("size_bytes", [None, len(PAYLOAD)])
+def test_answer_without_content_length(server: _Server, tmp_path: Path, bars, size_bytes: int | None) -> None:
+    server.files["/data.bin"] = PAYLOAD
+    server.send_content_length = False  # the body ends when the server closes the connection
+    assert _get(server, tmp_path / "data.bin", size_bytes=size_bytes) == _sha(PAYLOAD)
+    assert (tmp_path / "data.bin").read_bytes() == PAYLOAD
+    assert [(b["kwargs"]["total"], b["updates"]) for b in bars] == [(None, len(PAYLOAD))]  # a bar without a total
+
+
+def test_check_name_refuses_a_name_that_resolves_outside_the_root(tmp_path: Path) -> None:
+    """The last line of defence: a root that already holds a link out of it. safe_extract itself checks names
+    against a fresh, empty folder, so the earlier checks (absolute, '..') refuse every escape there first."""
+    root, elsewhere = tmp_path.resolve() / "root", tmp_path.resolve() / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "out").symlink_to(elsewhere)
+    (root / "in").symlink_to(root / "sub")
+    archive = tmp_path / "set.tar"
+    download_module._check_name(archive, "in/ok.txt", root)  # a link that stays inside is fine
+    with pytest.raises(SrganError) as err:
+        download_module._check_name(archive, "out/evil.txt", root)
+    assert str(err.value) == (
+        f"{archive} has an unsafe member 'out/evil.txt' (resolves outside the target); use a trusted archive instead"
+    )
+
+
+@pytest.mark.parametrize(
+    ("member", "why"),
+    [("/abs.txt", "absolute path"), ("C:\\evil.txt", "absolute path"), ("../evil.txt", "'..' in its path")],
+)
+def test_safe_extract_unsafe_zip_name_message(tmp_path: Path, member: str, why: str) -> None:
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ok.txt", b"ok")
+        zf.writestr(member, b"evil")
+    with pytest.raises(SrganError) as err:
+        safe_extract(archive, tmp_path / "out" / "Set5")
+    assert str(err.value) == f"{archive} has an unsafe member {member!r} ({why}); use a trusted archive instead"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["good.zip", "good.tar.gz"])
+def test_safe_extract_makes_missing_parents(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / name
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("HR/a.png", b"aaa")
+    else:
+        _good_tar_gz(archive)
+    target = tmp_path / "data" / "DIV2K" / "valid" / "Set5"  # none of data/DIV2K/valid exists yet
+    assert safe_extract(archive, target) == target
+    assert (target / "HR" / "a.png").read_bytes() == b"aaa"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["Set5"]
+
+
+def test_old_target_is_moved_aside_to_a_hidden_sibling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old target goes to .old-<name>-<suffix> (the temporary folder's name with its first '.tmp-' swapped),
+    then the new one moves in: a crash in between leaves a hidden, recognisable copy, not a second visible set."""
+    archive = tmp_path / "good.tar.gz"
+    _good_tar_gz(archive)
+    target = tmp_path / "data" / "Set5.tmp-1"  # a name that itself holds '.tmp-' keeps it
+    target.mkdir(parents=True)
+    (target / "old.txt").write_text("old")
+    moves: list[tuple[Path, Path]] = []
+    real = os.replace
+
+    def spy(src: Path, dst: Path) -> None:
+        moves.append((Path(src), Path(dst)))
+        real(src, dst)
+
+    monkeypatch.setattr(download_module.os, "replace", spy)
+    safe_extract(archive, target)
+    assert len(moves) == 2
+    (moved, old), (tmp, new) = moves
+    assert (moved, new) == (target, target)
+    assert tmp.parent == target.parent.resolve() and tmp.name.startswith(".tmp-Set5.tmp-1-")
+    assert old == tmp.with_name(".old-" + tmp.name.removeprefix(".tmp-"))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["Set5.tmp-1"]
+    assert sorted(p.name for p in target.iterdir()) == ["HR", "b.txt"]
+
+
+def _modes_tar(path: Path) -> None:
+    """A tar of plain files whose modes carry setuid/setgid, group/other write, or no owner access."""
+    with tarfile.open(path, "w") as tar:
+        for name, mode in [("setuid", 0o6777), ("shared", 0o666), ("locked", 0o000)]:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = 1, mode
+            tar.addfile(info, io.BytesIO(b"x"))
+
+
+@pytest.mark.skipif(not hasattr(tarfile, "data_filter"), reason="this Python has no tarfile data filter")
+def test_safe_extract_tar_uses_the_data_filter(tmp_path: Path) -> None:
+    archive = tmp_path / "modes.tar"
+    _modes_tar(archive)
+    safe_extract(archive, tmp_path / "out")
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
+    # tarfile's 'data' filter: mode & 0o755, no exec bits unless the owner's, owner read/write added.
+    assert modes == {"setuid": 0o755, "shared": 0o644, "locked": 0o600}
+
+
+def test_safe_extract_tar_without_data_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python before 3.10.12 / 3.11.4 has no tarfile.data_filter: the members still go into the target."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "good.tar.gz"
+    _good_tar_gz(archive)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    target = tmp_path / "data" / "Set5"
+    assert safe_extract(archive, target) == target
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["HR", "HR/a.png", "b.txt"]
+    assert list((tmp_path / "cwd").iterdir()) == []
+    assert sorted(p.name for p in target.parent.iterdir()) == ["Set5"]
+
