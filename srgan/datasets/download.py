@@ -176,6 +176,10 @@ def _extract_tar(archive: Path, root: Path) -> None:
         if hasattr(tarfile, "data_filter"):
             tar.extractall(root, members=members, filter="data")
         else:
+            # Python before 3.10.12 / 3.11.4 has no 'data' filter: drop at least the mode bits it drops
+            # (setuid, setgid, sticky, group and other write), so no archive makes a setuid file.
+            for member in members:
+                member.mode &= 0o755
             tar.extractall(root, members=members)
 
 

@@ -974,3 +974,13 @@ def test_safe_extract_tar_without_data_filter(tmp_path: Path, monkeypatch: pytes
     assert list((tmp_path / "cwd").iterdir()) == []
     assert sorted(p.name for p in target.parent.iterdir()) == ["Set5"]
 
+
+def test_safe_extract_tar_without_data_filter_drops_setuid_and_shared_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.chdir(tmp_path)  # so a fallback that extracted into the working directory writes nothing outside
+    archive = tmp_path / "modes.tar"
+    _modes_tar(archive)
+    safe_extract(archive, tmp_path / "out")
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
+    assert modes == {"setuid": 0o755, "shared": 0o644, "locked": 0o000}  # mode & 0o755, nothing added
