@@ -7,6 +7,7 @@ DistributedDataParallel test the host-side choices; a one-process gloo group run
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -202,6 +203,18 @@ def test_a_restored_learning_rate_is_a_float32_tensor_on_the_device(saved_lr):
     assert set(group) == keys
     assert isinstance(group["lr"], torch.Tensor) and group["lr"].dtype == torch.float32
     assert group["lr"].device == CPU.device and float(group["lr"]) == 0.25
+
+
+def test_a_restored_learning_rate_lands_on_the_runtimes_device_not_the_hosts():
+    """The saved rate comes back on the CPU (torch.load's map_location); it must move to the runtime's device,
+    where the fused kernel and a captured graph read it. The meta device stands in for a GPU."""
+    task = _task(lr_schedule="constant")
+    state = task.state_dict()
+    restored = _task(lr_schedule="constant")
+    restored.runtime = dataclasses.replace(restored.runtime, device=torch.device("meta"))
+    restored.load_state_dict(state)
+    (group,) = restored.optimizers["generator"].param_groups
+    assert group["lr"].device == torch.device("meta") and group["lr"].dtype == torch.float32
 
 
 def test_the_loss_scalers_scale_and_growth_are_restored():
