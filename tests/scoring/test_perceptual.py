@@ -186,8 +186,8 @@ def test_lpips_equals_the_reference_implementation_with_the_same_weights(tmp_pat
 # forward `shape[+2:]` (the check) and `shape[+2]` (the message): on the 4-D inputs check_pair admits, they are
 #   shape[-2:] and shape[-2].
 # forward normalize=None / default: torchmetrics' default is False and it only tests its truth.
-# forward device=None (net device, x4) and result .to(device=None)/no device (x2): only observable with inputs on
-#   another device than the metric; test_lpips_across_devices checks them where CUDA exists (skipped otherwise).
+# (The device mutants of forward, inputs not moved to the metric or the result not moved back, are killed on the
+#   CPU by test_lpips_moves_inputs_to_the_metric_and_the_result_back, with fake CUDA tensors.)
 
 
 @pytest.fixture(scope="module")
