@@ -63,8 +63,11 @@ def complete(a: ModelSpec, b: ModelSpec) -> tuple[ModelSpec, ModelSpec]:
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """git's output read as UTF-8, as the report writes its files, whatever the locale (`git show` gives a file's
+    bytes); its messages, in the locale's language and encoding, are not shown."""
     try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return subprocess.run(["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              encoding="utf-8", check=False)
     except FileNotFoundError:
         raise SrganError("git is not installed: srgan compare reads the results from git") from None
 

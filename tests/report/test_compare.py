@@ -3,7 +3,12 @@ of constructed per-image numbers, and one-line errors."""
 
 from __future__ import annotations
 
+import codecs
+import locale
 import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +137,51 @@ def test_one_seed_says_why_there_is_no_verdict(tmp_path: Path, capsys: pytest.Ca
     assert "−4.94" in out and "none: one seed" in out
     assert "No verdict: one seed: cannot be separated from training noise; add seeds." in out
     assert "these runs only: A − B −4.94 dB" in out and "A better on 0 of 3 images" in out
+
+
+def _error(call: Callable[[], object]) -> str:
+    with pytest.raises(SrganError) as caught:
+        call()
+    return str(caught.value)
+
+
+def test_a_revision_without_the_table_is_one_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "README.md").write_text("results come later\n", encoding="utf-8")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "no results yet")
+    capfd.readouterr()
+    assert _error(lambda: git_reader(tmp_path)("HEAD")) == (
+        "revision 'HEAD' holds no report/per_image.csv (results from before the report wrote it, or not committed)")
+    assert capfd.readouterr() == ("", "")  # not git's own "fatal: path ... does not exist" too
+
+
+@contextmanager
+def _ascii_locale() -> Iterator[None]:
+    """Python's locale encoding made ASCII (the C locale), as a non-UTF-8 locale (Latin-1, cp1252) differs from
+    the UTF-8 the report writes."""
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode reads every file as UTF-8 whatever the locale")
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        if codecs.lookup(locale.getpreferredencoding(False)).name == "utf-8":
+            pytest.skip("this platform's C locale is UTF-8")
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+
+
+def test_non_ascii_names_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    table = _table(0.0, images=3)
+    table["image"] = table["image"].map({"0000": "café", "0001": "naïve", "0002": "über"})
+    _git(tmp_path, "init", "-q")
+    _write(tmp_path, table)
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "results")
+    _write(tmp_path, table.assign(psnr_y_db=table["psnr_y_db"] + 0.5 * (table["model"] == "srgan/vgg")))
+    with _ascii_locale():
+        result = compare(parse_spec("srgan/vgg"), parse_spec("HEAD:"), "psnr_y_db", git_reader(tmp_path))
+    pooled = result.rows.iloc[-1]
+    assert pooled[["n_images", "n_dropped"]].tolist() == [3, 0]
+    assert pooled["mean_diff"] == pytest.approx(0.5, abs=1e-9)
