@@ -7,9 +7,10 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from srgan.report.curves import CHARTS
+from srgan.report.curves import CHARTS, Chart, curve_table, write_curve_table
 from srgan.report.plots_html import STYLE, page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +64,58 @@ def test_the_page_puts_two_charts_to_a_row_and_the_charts_fill_the_rows() -> Non
     assert len(CHARTS) % 2 == 0  # no row with one chart and a blank half
     assert STYLE in page("window.vegaEmbed = 1;", "test")
     assert STYLE in (ROOT / ".dvc" / "plots" / "offline.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the long tables the charts read
+
+
+def test_chart_files_and_fields_are_named_after_the_experiment_and_tag() -> None:
+    chart = Chart("srgan", "valid/psnr_y_db", "t", "y")
+    assert (chart.file, chart.field) == ("curves/srgan_valid_psnr_y_db.tsv", "psnr_y_db")
+    nested = Chart("srresnet", "a/b/c", "t", "y")
+    assert (nested.file, nested.field) == ("curves/srresnet_a_b_c.tsv", "c")  # every '/' in the file, the last part
+    assert Chart("srgan", "plain", "t", "y").field == "plain"
+
+
+def test_charts_pinned() -> None:
+    """What dvc.yaml's plots are generated from: experiment, tag and axis label of each chart, in order."""
+    assert [(c.experiment, c.tag, c.y_label) for c in CHARTS] == [
+        ("srresnet", "valid/psnr_y_db", "PSNR-Y (dB)"),
+        ("srresnet", "loss/content", "content loss"),
+        ("srgan", "valid/psnr_y_db", "PSNR-Y (dB)"),
+        ("srgan", "loss/generator", "content + adversarial"),
+        ("srgan", "loss/adversarial", "-log D(SR)"),
+        ("srgan", "loss/discriminator", "-log D(HR) - log(1 - D(SR))"),
+        ("srgan", "d/real_prob", "D(HR)"),
+        ("srgan", "d/fake_prob", "D(SR)")]
+    assert CHARTS[0].title == "Experiment 1 (SRResNet): validation PSNR-Y"
+    assert CHARTS[2].title == "Experiment 2 (SRGAN): validation PSNR-Y"
+
+
+def test_curve_table_is_a_row_per_run_and_step_in_the_order_given() -> None:
+    chart = Chart("srgan", "valid/psnr_y_db", "t", "y")
+    runs = {
+        "vgg19_5_4": {"valid/psnr_y_db": ([10, 20], [25.5, 26.0]), "loss/content": ([10], [0.1])},
+        "mse": {"loss/content": ([5], [0.2])},  # without the tag: left out
+        "resnet": {"valid/psnr_y_db": ((30,), (24.25,))},
+    }
+    table = curve_table(chart, runs)
+    assert list(table.columns) == ["step", "run", "psnr_y_db"]
+    assert table.to_dict("list") == {"step": [10, 20, 30], "run": ["vgg19_5_4", "vgg19_5_4", "resnet"],
+                                     "psnr_y_db": [25.5, 26.0, 24.25]}
+    assert list(table.index) == [0, 1, 2]
+    assert (table["step"].dtype, table["psnr_y_db"].dtype) == (np.int64, np.float64)
+
+
+def test_curve_table_without_any_run_of_the_tag_is_empty_with_the_columns_and_dtypes() -> None:
+    table = curve_table(Chart("srresnet", "loss/content", "t", "y"), {"mse": {"valid/psnr_y_db": ([1], [2.0])}})
+    assert list(table.columns) == ["step", "run", "content"] and len(table) == 0
+    assert (table["step"].dtype, table["content"].dtype) == (np.int64, np.float64)
+
+
+def test_write_curve_table_writes_tabs_newlines_and_six_significant_digits(tmp_path: Path) -> None:
+    chart = Chart("srresnet", "loss/content", "t", "y")
+    table = curve_table(chart, {"mse": {"loss/content": ([1, 1000000], [0.123456789, 12345678.9])}})
+    path = tmp_path / "c.tsv"
+    write_curve_table(path, table)
+    assert path.read_bytes() == b"step\trun\tcontent\n1\tmse\t0.123457\n1000000\tmse\t1.23457e+07\n"
