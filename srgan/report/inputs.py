@@ -104,6 +104,10 @@ def _read_seeds(evaluation_dir: Path, experiment: str, variant: str,
         if runs and [p.label for p in run.checkpoints] != [p.label for p in runs[0][1].checkpoints]:
             raise SrganError(f"{path} scored the checkpoints {[p.label for p in run.checkpoints]}, "
                              f"{runs[0][0]} {[p.label for p in runs[0][1].checkpoints]}: rerun the stale one (dvc repro)")
+        if runs and bool(run.as_run) != bool(runs[0][1].as_run):
+            has, lacks = (path, runs[0][0]) if run.as_run else (runs[0][0], path)
+            raise SrganError(f"{has} has the study protocol as run and {lacks} has not: rerun the stale one "
+                             "(dvc repro)")
         runs.append((path, run))
     return runs
 

@@ -266,6 +266,25 @@ def test_seeds_that_scored_different_checkpoints_name_both_records(tmp_path: Pat
                               "rerun the stale one (dvc repro)")
 
 
+@pytest.mark.parametrize("stale_seed", [0, 1], ids=["first seed lacks it", "later seed lacks it"])
+def test_seeds_with_and_without_the_study_protocol_as_run_name_both_records(tmp_path: Path, stale_seed: int) -> None:
+    """A stale record without the as-run scores beside one with them: one line naming both (was a TypeError
+    traceback when a later seed lacked them, and the as-run scores silently dropped when the first did)."""
+    dirs = fake_pipeline(tmp_path, (0, 1))
+    paths = [dirs["evaluation"] / f"{run_folder('srresnet', 'mse', seed)}.json" for seed in (0, 1)]
+    fresh = paths[1 - stale_seed]
+    run = read_run_evaluation(fresh)
+    as_run = {label: {s: {"psnr_rgb_db": 15.0, "ms_ssim_rgb": 0.8} for s in SETS} for label in run.scores}
+    files = {label: "last.pt" for label in run.scores}
+    write_run_evaluation(fresh, dataclasses.replace(run, as_run=as_run,
+                                                    as_run_scoring=AsRunScoring(files, "train", False)))
+    assert read_run_evaluation(paths[stale_seed]).as_run is None
+    with pytest.raises(SrganError) as err:
+        collect_scored(dirs["evaluation"], dirs["models"], {"srresnet": ["mse"]}, ["set5"], (0, 1))
+    assert str(err.value) == (f"{fresh} has the study protocol as run and {paths[stale_seed]} has not: "
+                              "rerun the stale one (dvc repro)")
+
+
 # ---------------------------------------------------------------- per-image tables
 
 
