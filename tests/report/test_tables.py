@@ -367,3 +367,39 @@ def test_headline_table_and_markdown_whole() -> None:
         "|          0.6600 |          3.000 |",
         "| HR                        |                  – |               – |         3.500 |                   – "
         "|               – |          2.750 |"])
+
+
+def test_headline_markdown_keeps_the_decimals_of_an_all_numeric_column() -> None:
+    """A column whose every cell is a plain number ('7.200', '6.000', '3.500'): tabulate would re-parse it and
+    print 7.2, 6 and 3.5 unless number parsing is off."""
+    scored = _headline_scored()[:2]
+    table = headline_table(scored, ["Set14"], {"Set14": 3.5})
+    assert headline_markdown(table).splitlines()[2:] == [
+        "| bicubic             |               24.00 |         0.7000 |          7.000 |",
+        "| srresnet/mse (best) |               25.50 |         0.7500 |          5.500 |",
+        "| HR                  |                   – |              – |          3.500 |"]
+
+
+def test_to_markdown_of_a_table_without_decimals_shows_three() -> None:
+    table = _frame({"a": [1.0, 2.5], "b − published": [0.25, NAN]}, ["x", "y"])
+    assert to_markdown(table).splitlines() == [
+        "| metric        |      x |     y |",
+        "|:--------------|-------:|------:|",
+        "| a             |  1.000 | 2.500 |",
+        "| b − published | +0.250 |     – |"]
+
+
+def test_colour_table_keeps_family_order_within_each_run_beyond_sixteen_rows() -> None:
+    """27 rows (3 runs x 9 families, interleaved): numpy's quicksort is stable only up to 16 elements (insertion
+    sort), so an unstable sort by run would shuffle the families of a run."""
+    mixes = [{"mse": 1.0}, {"l1": 1.0}, {"vgg19_5_4": 1.0}, {"res18_4": 1.0}, {"vgg19_5_4": 1.0, "mse": 1.0},
+             {"vgg19_5_4": 1.0, "l1": 1.0}, {"res18_4": 1.0, "mse": 1.0}, {"res18_4": 1.0, "l1": 1.0},
+             {"vgg19_5_4": 1.0, "res18_4": 1.0}]
+    families = ["MSE", "L1", "VGG", "ResNet", "VGG + MSE", "VGG + L1", "ResNet + MSE", "ResNet + L1", "VGG + ResNet"]
+    runs = [("srresnet", "best"), ("srgan", "epoch100"), ("srgan", "epoch200")]
+    scored = [_scored(experiment, f"v{k}", {"Set5": {"chroma_ratio": 1.0 + k / 100, "delta_e00": float(k)}},
+                      checkpoint, loss_terms=terms)
+              for k, terms in enumerate(mixes) for experiment, checkpoint in runs]
+    table = colour_table(scored, "Set5")
+    assert list(zip(table["run"], table["family"])) == [(f"{e}@{c}", f) for e, c in runs for f in families]
+    assert list(table["delta_e00"]) == [float(k) for _ in runs for k in range(9)]
