@@ -541,8 +541,12 @@ def planning_text(diff: PairedDifference) -> str:
     seeds = "more than 1000 seeds" if math.isnan(diff.seeds_needed) else f"about {int(diff.seeds_needed)} seeds"
     digits = _decimals([diff.seed_sd, diff.detectable_diff], info.decimals)
     spread = "per-seed differences" if diff.seed_paired else "per-seed means"
-    return (f"{target} at 80 % power: {seeds} ({spread} spread {_number(diff.seed_sd, digits)}{suffix}; "
-            f"{min(diff.seeds_a, diff.seeds_b)} seeds detect {_number(diff.detectable_diff, digits)}{suffix})")
+    fewest = min(diff.seeds_a, diff.seeds_b)
+    if math.isfinite(diff.detectable_diff):
+        detects = f"{fewest} seeds detect {_number(diff.detectable_diff, digits)}{suffix}"
+    else:  # the spread comes from the other side: one seed of a side gives its comparison no degrees of freedom
+        detects = f"with {fewest} seed on one side no difference is detectable"
+    return f"{target} at 80 % power: {seeds} ({spread} spread {_number(diff.seed_sd, digits)}{suffix}; {detects})"
 
 
 def runs_text(diff: PairedDifference, estimate: bool = True) -> str:

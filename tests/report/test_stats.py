@@ -816,6 +816,15 @@ def test_planning_beyond_a_thousand_seeds_says_so() -> None:
                                          "5.00 dB; 3 seeds detect 9.50 dB)")
 
 
+def test_planning_with_one_seed_on_one_side_says_nothing_is_detectable() -> None:
+    """1 seed against 3, not paired (`srgan compare` of a one-seed revision with a three-seed tree): the spread of
+    the three seeds' means is known, but a side with one seed detects nothing (was '1 seeds detect nan dB')."""
+    diff = replace(_diff("psnr_y_db", 0.31, 0.12, 0.50), seed_paired=False, seeds_a=1, seeds_b=3, seed_sd=0.5,
+                   seeds_needed=7, detectable_diff=math.nan)
+    assert stats.planning_text(diff) == ("0.10 dB at 80 % power: about 7 seeds (per-seed means spread 0.50 dB; "
+                                         "with 1 seed on one side no difference is detectable)")
+
+
 def test_a_family_of_two_shows_holms_p() -> None:
     assert verdict_sentence(_diff("psnr_y_db", 0.31, 0.12, 0.50, p=0.004, family=2, p_holm=0.008)) == (
         "A − B = +0.31 dB (95 % CI 0.12 to 0.50); p = 0.004, Holm p = 0.008 of 2; 12 images × 3 seeds, paired: "
