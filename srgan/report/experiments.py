@@ -45,7 +45,8 @@ class ExpRow:
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
+    """{'a': {'b': 1, 'c': {}}} -> {'a.b': 1, 'a.c': {}}: an empty mapping is a value below the top, no keys at it."""
+    if isinstance(data, dict) and (data or not prefix):
         out: dict[str, Any] = {}
         for key, value in data.items():
             out.update(_flatten(value, f"{prefix}{key}."))
@@ -133,7 +134,8 @@ def moved_models(row: ExpRow, base: ExpRow) -> list[Moved]:
         for test_set in dict.fromkeys([*theirs, *mine]):
             values = {key: (mine.get(test_set, {}).get(key, math.nan), theirs.get(test_set, {}).get(key, math.nan))
                       for key in headline_keys()}
-            if any(not (a == b) for a, b in values.values()):  # NaN on one side counts as moved
+            # missing on one side counts as moved; missing on both (a metrics file keeps finite values only) does not
+            if any(not (a == b or math.isnan(a) and math.isnan(b)) for a, b in values.values()):
                 out.append(Moved(model, test_set, values))
     return out
 
