@@ -107,6 +107,11 @@ def test_curve_table_is_a_row_per_run_and_step_in_the_order_given() -> None:
     assert (table["step"].dtype, table["psnr_y_db"].dtype) == (np.int64, np.float64)
 
 
+def test_curve_table_values_are_floats_even_when_logged_as_integers() -> None:
+    table = curve_table(Chart("srgan", "d/real_prob", "t", "y"), {"mse": {"d/real_prob": ([1, 2], [0, 1])}})
+    assert table["real_prob"].dtype == np.float64 and list(table["real_prob"]) == [0.0, 1.0]
+
+
 def test_curve_table_without_any_run_of_the_tag_is_empty_with_the_columns_and_dtypes() -> None:
     table = curve_table(Chart("srresnet", "loss/content", "t", "y"), {"mse": {"valid/psnr_y_db": ([1], [2.0])}})
     assert list(table.columns) == ["step", "run", "content"] and len(table) == 0

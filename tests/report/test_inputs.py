@@ -266,6 +266,18 @@ def test_seeds_that_scored_different_checkpoints_name_both_records(tmp_path: Pat
                               "rerun the stale one (dvc repro)")
 
 
+def test_a_second_of_two_seeds_with_other_checkpoints_names_the_first(tmp_path: Path) -> None:
+    dirs = fake_pipeline(tmp_path, (0, 1))
+    path = dirs["evaluation"] / f"{run_folder('srgan', 'mse', 1)}.json"
+    run = read_run_evaluation(path)
+    write_run_evaluation(path, dataclasses.replace(run, checkpoints=run.checkpoints[1:]))
+    with pytest.raises(SrganError) as err:
+        collect_scored(dirs["evaluation"], dirs["models"], {"srgan": ["mse"]}, ["set5"], (0, 1))
+    first = dirs["evaluation"] / f"{run_folder('srgan', 'mse', 0)}.json"
+    assert str(err.value) == (f"{path} scored the checkpoints ['epoch200'], {first} ['epoch100', 'epoch200']: "
+                              "rerun the stale one (dvc repro)")
+
+
 @pytest.mark.parametrize("stale_seed", [0, 1], ids=["first seed lacks it", "later seed lacks it"])
 def test_seeds_with_and_without_the_study_protocol_as_run_name_both_records(tmp_path: Path, stale_seed: int) -> None:
     """A stale record without the as-run scores beside one with them: one line naming both (was a TypeError

@@ -76,7 +76,7 @@ def test_main_help_names_the_module(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m srgan.report.plots_html [-h] [path]\n")
     assert plots_html.__doc__.splitlines()[0] in " ".join(out.split())  # argparse wraps the description
-    assert "where to write the page" in out
+    assert "\n  path        where to write the page\n" in out
 
 
 def test_the_committed_page_is_what_the_module_writes() -> None:
