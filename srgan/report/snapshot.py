@@ -102,12 +102,15 @@ def load_snapshot(name: str, root: Path = ROOT) -> Snapshot:
 def take_snapshot(name: str, rev: str, source: Source, root: Path = ROOT) -> Path:
     """Copy the report files of git revision `rev` (a commit, branch or DVC experiment) into docs/results/<name>/."""
     folder = root / RESULTS_DIR / name
-    for file in FILES:
+    texts = {}
+    for file in FILES:  # all read before any is written: a failed take leaves an earlier snapshot as it was
         shown = subprocess.run(["git", "show", f"{source.commit}:report/{file}"], cwd=root, capture_output=True,
                                text=True, check=False)
         if shown.returncode:
             raise SrganError(f"revision '{rev}' has no report/{file}: {shown.stderr.strip()}")
-        write_text_atomic(folder / file, shown.stdout)
+        texts[file] = shown.stdout
+    for file, text in texts.items():
+        write_text_atomic(folder / file, text)
     write_text_atomic(folder / "source.json", json.dumps(asdict(source), indent=1) + "\n")
     return folder
 
