@@ -25,6 +25,7 @@ statistics shows up as a stale snapshot, not as docs that disagree with the code
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import json
 import math
@@ -153,6 +154,8 @@ def _seeds(snapshot: Snapshot, model_at: str) -> str:
 
 
 def _differences(snapshot: Snapshot, experiment: str) -> str:
+    if not snapshot.differences["a"].str.startswith(experiment + "/").any():
+        raise SrganError(f"snapshot {snapshot.name}: differences.csv has no comparison of experiment {experiment}")
     return experiment_markdown(snapshot.differences, experiment)
 
 
@@ -165,7 +168,12 @@ def _pairs(words: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _sentences(snapshot: Snapshot, *pairs: str) -> str:
-    return "\n".join(sentence_lines(snapshot.differences, _pairs(pairs)))
+    wanted = _pairs(pairs)
+    compared = set(zip(snapshot.differences["a"], snapshot.differences["b"]))
+    lacking = [f"{a}:{b}" for a, b in wanted if (a, b) not in compared]
+    if lacking:
+        raise SrganError(f"snapshot {snapshot.name}: differences.csv has no comparison {lacking[0]}")
+    return "\n".join(sentence_lines(snapshot.differences, wanted))
 
 
 def _compare(snapshot: Snapshot, a: str, b: str) -> str:
@@ -174,6 +182,8 @@ def _compare(snapshot: Snapshot, a: str, b: str) -> str:
     for name in (a, b):
         model, _, checkpoint = name.partition("@")
         mine = table[table["model"] == model]
+        if mine.empty:
+            raise SrganError(f"snapshot {snapshot.name}: no rows for {model}")
         label = checkpoint or list(dict.fromkeys(mine["checkpoint"]))[-1]
         rows.append((mine[mine["checkpoint"] == label], f"{model}@{label}"))
     comparison = compare_models(rows[0][0], rows[1][0], names=(rows[0][1], rows[1][1]))
@@ -188,12 +198,18 @@ BLOCKS: dict[str, Callable[..., str]] = {
     "compare": _compare,
 }
 FENCED = {"compare"}  # blocks shown as console output
+USAGE = {"headline": "headline MODEL...", "seeds": "seeds MODEL@CHECKPOINT", "differences": "differences EXPERIMENT",
+         "sentences": "sentences A:B...", "compare": "compare A B"}
 
 
 def render(snapshot: Snapshot, words: Sequence[str]) -> str:
-    """The text of one block (without its markers)."""
+    """The text of one block (without its markers); an SrganError for unknown or wrong words (USAGE)."""
     if not words or words[0] not in BLOCKS:
         raise SrganError(f"unknown results block '{' '.join(words)}'; blocks: {', '.join(BLOCKS)}")
+    try:
+        inspect.signature(BLOCKS[words[0]]).bind(snapshot, *words[1:])
+    except TypeError:
+        raise SrganError(f"results block '{' '.join(words)}': write it as {USAGE[words[0]]}") from None
     text = BLOCKS[words[0]](snapshot, *words[1:])
     return f"```\n{text}\n```\n" if words[0] in FENCED else text + "\n"
 

@@ -413,7 +413,6 @@ def test_sentences_block_lists_the_pairs_asked_for_in_the_tables_order(tiny: Pat
         "seed: cannot be separated from training noise; add seeds; these runs only: 95 % CI over the 2 images "
         "−1.25 to −1.25; A better on 0 of 2 images. Planning: 0.10 dB at 80 % power: unknown until two seeds of "
         "each measure the seed spread.")
-    assert render(snap, ["sentences", "srresnet/mse:srresnet/vgg"]) == "\n"
 
 
 def test_compare_block_is_srgan_compares_text_at_the_named_or_last_checkpoint(tiny: Path) -> None:
@@ -724,3 +723,23 @@ def test_main_help_lists_the_actions_and_the_options_of_take(monkeypatch, capsys
             snapshot.main(argv)
         assert stop.value.code == 0
     assert capsys.readouterr().out == HELP
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    (["seeds"], "results block 'seeds': write it as seeds MODEL@CHECKPOINT"),
+    (["seeds", "a@b", "c@d"], "results block 'seeds a@b c@d': write it as seeds MODEL@CHECKPOINT"),
+    (["differences"], "results block 'differences': write it as differences EXPERIMENT"),
+    (["compare", "srresnet/mse"], "results block 'compare srresnet/mse': write it as compare A B"),
+    (["compare", "a", "b", "c"], "results block 'compare a b c': write it as compare A B"),
+    (["differences", "srres"], "snapshot tiny: differences.csv has no comparison of experiment srres"),
+    (["differences", "srresnet/vgg"], "snapshot tiny: differences.csv has no comparison of experiment srresnet/vgg"),
+    (["sentences", "srgan/vgg:srgan/mse", "srresnet/mse:srresnet/vgg", "x:y"],
+     "snapshot tiny: differences.csv has no comparison srresnet/mse:srresnet/vgg"),
+    (["compare", "srresnet/mse", "srresnet/nope"], "snapshot tiny: no rows for srresnet/nope"),
+    (["compare", "nope@best", "srresnet/mse"], "snapshot tiny: no rows for nope"),
+])
+def test_a_block_with_the_wrong_words_is_one_line(tiny: Path, words: list[str], message: str) -> None:
+    """Once a traceback (a word too few or too many, a model not in the table) or a silently empty block."""
+    with pytest.raises(SrganError) as error:
+        render(load_snapshot("tiny", tiny), words)
+    assert str(error.value) == message
