@@ -743,3 +743,8 @@ def test_a_block_with_the_wrong_words_is_one_line(tiny: Path, words: list[str], 
     with pytest.raises(SrganError) as error:
         render(load_snapshot("tiny", tiny), words)
     assert str(error.value) == message
+
+
+def test_the_module_works_on_this_repository_by_default() -> None:
+    assert snapshot.ROOT == ROOT
+    assert snapshot.pages()[0] == ROOT / "README.md"
