@@ -193,7 +193,8 @@ def _write_files(folder: Path, source: Source | None = SOURCE) -> None:
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
-    """A project root with the snapshot docs/results/tiny and the same files as its committed report/."""
+    """A project root (in tmp_path) with a snapshot named tiny under its docs/results folder and the same files
+    as its committed report/."""
     _write_files(tmp_path / "docs" / "results" / "tiny")
     _write_files(tmp_path / "report", source=None)
     (tmp_path / "README.md").write_text("# Tiny\n", encoding="utf-8")
