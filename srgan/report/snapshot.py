@@ -307,14 +307,14 @@ def main(argv: list[str] | None = None) -> None:
                                                                args.steps_per_s, args.date), ROOT)
             print(f"{folder.relative_to(ROOT)}: {', '.join(FILES)} of {args.rev} ({commit[:7]})")
         elif args.action == "write":
-            for page in pages():
+            for page in pages(ROOT):
                 text = page.read_text(encoding="utf-8")
-                fresh = refreshed(text)
+                fresh = refreshed(text, ROOT)
                 if fresh != text:
                     write_text_atomic(page, fresh)
                     print(f"{page.relative_to(ROOT)}: rewritten")
         else:
-            problems = check_snapshot()
+            problems = check_snapshot(ROOT)
             for problem in problems:
                 print(problem)
             if problems:

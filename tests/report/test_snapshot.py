@@ -202,12 +202,9 @@ def tiny(tmp_path: Path) -> Path:
 
 
 def _at(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the module (ROOT and every default root, bound when the module was imported) at `root`."""
+    """Point the command line at `root`: main passes the module's ROOT to every function it calls (their default
+    roots were bound at import and stay this repository's)."""
     monkeypatch.setattr(snapshot, "ROOT", root)
-    for function in (snapshot.load_snapshot, snapshot.take_snapshot, snapshot.refreshed, snapshot.pages,
-                     snapshot.stale_blocks, snapshot.check_snapshot):
-        defaults = tuple(root if isinstance(d, Path) else d for d in function.__defaults__)
-        monkeypatch.setattr(function, "__defaults__", defaults)
 
 
 def test_read_csv_keeps_names_as_text_and_reads_only_empty_and_nan_as_missing() -> None:
