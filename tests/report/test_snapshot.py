@@ -625,6 +625,18 @@ def test_main_take_of_an_unknown_revision_is_one_line_and_writes_nothing(tmp_pat
     assert not (tmp_path / "docs").exists()
 
 
+def test_main_take_of_a_revision_without_a_report_file_names_the_revision(tmp_path: Path, monkeypatch) -> None:
+    _at(tmp_path, monkeypatch)
+    monkeypatch.setattr(snapshot, "resolve_rev", lambda root, rev: "abcdef1234567890")
+    _fake_git(monkeypatch, failing="headline.md")
+    with pytest.raises(SystemExit) as stop:
+        snapshot.main(["take", "x", "--rev", "seeds3", "--command", "c", "--seconds", "1", "--steps-per-s", "1",
+                       "--date", "d"])
+    assert stop.value.code == ("error: revision 'seeds3' has no report/headline.md: fatal: path 'report/headline.md' "
+                               "does not exist")
+    assert not (tmp_path / "docs").exists()
+
+
 @pytest.mark.parametrize("left_out", ["--rev", "--command", "--seconds", "--steps-per-s", "--date"])
 def test_main_take_needs_every_option(tmp_path: Path, monkeypatch, capsys, left_out: str) -> None:
     _at(tmp_path, monkeypatch)
@@ -659,6 +671,19 @@ def test_main_write_rewrites_only_the_stale_pages(tiny: Path, monkeypatch, capsy
     assert {name: (tiny / name).stat().st_mtime_ns for name in before} == before
     snapshot.main(["write"])
     assert capsys.readouterr().out == ""
+
+
+def test_main_write_reads_and_writes_pages_as_utf8_whatever_the_locale(tiny: Path, monkeypatch, capsys) -> None:
+    """The pages hold '−', '✔', 'Δ': under a non-UTF-8 locale (ASCII here) reading them with the locale's
+    encoding stops with a UnicodeDecodeError."""
+    from test_compare import _ascii_locale
+
+    _at(tiny, monkeypatch)
+    (tiny / "README.md").write_text("A − B ✔ ΔE\n" + PAGE_TEXT, encoding="utf-8")
+    with _ascii_locale():
+        snapshot.main(["write"])
+    assert capsys.readouterr().out == "README.md: rewritten\n"
+    assert (tiny / "README.md").read_text(encoding="utf-8") == "A − B ✔ ΔE\n" + PAGE_FRESH
 
 
 def test_main_write_of_a_snapshot_not_taken_is_one_line(tiny: Path, monkeypatch) -> None:
