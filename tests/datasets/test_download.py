@@ -126,6 +126,16 @@ def _good_tar_gz(path: Path) -> bytes:
     return _tar_gz(path, [(folder, None), (tarfile.TarInfo("HR/a.png"), b"aaa"), (tarfile.TarInfo("b.txt"), b"bb")])
 
 
+def _good_archive(path: Path) -> None:
+    """HR/a.png and b.txt as a .zip or (any other name) a .tar.gz."""
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("HR/a.png", b"aaa")
+            zf.writestr("b.txt", b"bb")
+    else:
+        _good_tar_gz(path)
+
+
 def _symlink_tar(path: Path) -> bytes:
     link = tarfile.TarInfo("link")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
@@ -256,12 +266,7 @@ def test_safe_extract_rejects_unsafe_zip(tmp_path: Path, kind: str) -> None:
 @pytest.mark.parametrize("name", ["good.zip", "good.tar.gz"])
 def test_safe_extract_good_archive(tmp_path: Path, name: str) -> None:
     archive = tmp_path / name
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(archive, "w") as zf:
-            zf.writestr("HR/a.png", b"aaa")
-            zf.writestr("b.txt", b"bb")
-    else:
-        _good_tar_gz(archive)
+    _good_archive(archive)
     target = tmp_path / "data" / "Set5"
     assert safe_extract(archive, target) == target
     assert (target / "HR" / "a.png").read_bytes() == b"aaa"
@@ -905,11 +910,7 @@ def test_safe_extract_unsafe_zip_name_message(tmp_path: Path, member: str, why: 
 @pytest.mark.parametrize("name", ["good.zip", "good.tar.gz"])
 def test_safe_extract_makes_missing_parents(tmp_path: Path, name: str) -> None:
     archive = tmp_path / name
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(archive, "w") as zf:
-            zf.writestr("HR/a.png", b"aaa")
-    else:
-        _good_tar_gz(archive)
+    _good_archive(archive)
     target = tmp_path / "data" / "DIV2K" / "valid" / "Set5"  # none of data/DIV2K/valid exists yet
     assert safe_extract(archive, target) == target
     assert (target / "HR" / "a.png").read_bytes() == b"aaa"
