@@ -46,6 +46,14 @@ def alexnet_state(torch_home: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _write_wrong_weight_file() -> Path:
+    """A file in AlexNet's cache place that holds no AlexNet (one unrelated key); returns its path."""
+    target = alexnet_weight_file()
+    target.parent.mkdir(parents=True)
+    torch.save({"features.0.weight": torch.zeros(1)}, target)
+    return target
+
+
 def test_weight_file_follows_torch_home(torch_home: Path) -> None:
     assert alexnet_weight_file() == torch_home / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
 
@@ -119,9 +127,7 @@ def test_missing_weights_required_raises(torch_home: Path) -> None:
 
 
 def test_wrong_weight_file_gives_no_metric(torch_home: Path) -> None:
-    target = alexnet_weight_file()
-    target.parent.mkdir(parents=True)
-    torch.save({"features.0.weight": torch.zeros(1)}, target)
+    target = _write_wrong_weight_file()
     metric, reason = load_lpips_alex(CPU, required=False)
     assert metric is None
     assert reason.startswith(f"unavailable: AlexNet ImageNet weights {target.name} in torch's cache are unreadable or "
@@ -371,9 +377,7 @@ def test_missing_weights_whole_messages(torch_home: Path, caplog: pytest.LogCapt
 
 
 def test_wrong_weight_file_whole_messages(torch_home: Path) -> None:
-    target = alexnet_weight_file()
-    target.parent.mkdir(parents=True)
-    torch.save({"features.0.weight": torch.zeros(1)}, target)
+    target = _write_wrong_weight_file()
     metric, reason = load_lpips_alex(CPU, required=False)
     assert metric is None
     assert reason == ("unavailable: AlexNet ImageNet weights alexnet-owt-7be5be79.pth in torch's cache are "
