@@ -28,6 +28,7 @@ import argparse
 import inspect
 import io
 import json
+import locale
 import math
 import re
 import subprocess
@@ -106,10 +107,11 @@ def take_snapshot(name: str, rev: str, source: Source, root: Path = ROOT) -> Pat
     texts = {}
     for file in FILES:  # all read before any is written: a failed take leaves an earlier snapshot as it was
         shown = subprocess.run(["git", "show", f"{source.commit}:report/{file}"], cwd=root, capture_output=True,
-                               text=True, check=False)
-        if shown.returncode:
-            raise SrganError(f"revision '{rev}' has no report/{file}: {shown.stderr.strip()}")
-        texts[file] = shown.stdout
+                               check=False)
+        if shown.returncode:  # git's message is in the locale's language and encoding
+            message = shown.stderr.decode(locale.getpreferredencoding(False), errors="replace").strip()
+            raise SrganError(f"revision '{rev}' has no report/{file}: {message}")
+        texts[file] = shown.stdout.decode("utf-8")  # the file's bytes, as the report wrote them: UTF-8
     for file, text in texts.items():
         write_text_atomic(folder / file, text)
     write_text_atomic(folder / "source.json", json.dumps(asdict(source), indent=1) + "\n")

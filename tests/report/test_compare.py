@@ -3,17 +3,14 @@ of constructed per-image numbers, and one-line errors."""
 
 from __future__ import annotations
 
-import codecs
-import locale
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from locales import ascii_locale
 from scipy import stats
 
 from srgan.cli import main as cli_main
@@ -277,22 +274,6 @@ def test_a_dvc_experiment_is_read_at_its_commit(tmp_path: Path) -> None:
     assert git_reader(tmp_path)("mse05") == FULL
 
 
-@contextmanager
-def _ascii_locale() -> Iterator[None]:
-    """Python's locale encoding made ASCII (the C locale), as a non-UTF-8 locale (Latin-1, cp1252) differs from
-    the UTF-8 the report writes."""
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode reads every file as UTF-8 whatever the locale")
-    old = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        if codecs.lookup(locale.getpreferredencoding(False)).name == "utf-8":
-            pytest.skip("this platform's C locale is UTF-8")
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, old)
-
-
 def test_non_ascii_names_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
     table = _table(0.0, images=3)
     table["image"] = table["image"].map({"0000": "café", "0001": "naïve", "0002": "über"})
@@ -301,7 +282,7 @@ def test_non_ascii_names_are_read_as_utf8_whatever_the_locale(tmp_path: Path) ->
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "results")
     _write(tmp_path, table.assign(psnr_y_db=table["psnr_y_db"] + 0.5 * (table["model"] == "srgan/vgg")))
-    with _ascii_locale():
+    with ascii_locale():
         result = compare(parse_spec("srgan/vgg"), parse_spec("HEAD:"), "psnr_y_db", git_reader(tmp_path))
     pooled = result.rows.iloc[-1]
     assert pooled[["n_images", "n_dropped"]].tolist() == [3, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import locale
 import math
 import shutil
 from dataclasses import asdict
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from locales import ascii_locale
 from test_report import SEEDS, build, fake_pipeline
 
 from srgan.core.errors import SrganError
@@ -276,8 +278,8 @@ def _fake_git(monkeypatch: pytest.MonkeyPatch, failing: str | None = None) -> li
         calls.append((args, kwargs))
         file = args[2].split(":report/")[1]
         if file == failing:
-            return subprocess.CompletedProcess(args, 128, "", f"fatal: path 'report/{file}' does not exist\n")
-        return subprocess.CompletedProcess(args, 0, f"text of {file}\n", "")
+            return subprocess.CompletedProcess(args, 128, b"", f"fatal: path 'report/{file}' does not exist\n".encode())
+        return subprocess.CompletedProcess(args, 0, f"text of {file} \u2191\n".encode(), b"")
 
     monkeypatch.setattr(snapshot.subprocess, "run", run)
     return calls
@@ -289,12 +291,12 @@ def test_take_snapshot_copies_each_report_file_of_the_commit(tmp_path: Path, mon
     folder = snapshot.take_snapshot("three", "seeds3", source, tmp_path)
     assert folder == tmp_path / "docs" / "results" / "three"
     assert calls == [(["git", "show", f"abc123:report/{name}"],
-                      {"cwd": tmp_path, "capture_output": True, "text": True, "check": False})
+                      {"cwd": tmp_path, "capture_output": True, "check": False})
                      for name in ("per_image.csv", "differences.csv", "headline.md")]
     assert sorted(p.name for p in folder.iterdir()) == ["differences.csv", "headline.md", "per_image.csv",
                                                         "source.json"]
     for name in snapshot.FILES:
-        assert (folder / name).read_text(encoding="utf-8") == f"text of {name}\n"
+        assert (folder / name).read_text(encoding="utf-8") == f"text of {name} ↑\n"
     assert (folder / "source.json").read_text(encoding="utf-8") == (
         '{\n "rev": "seeds3",\n "commit": "abc123",\n "command": "dvc exp run",\n "seconds": 12.5,\n'
         ' "steps_per_s": 0.5,\n "date": "2026-12-07"\n}\n')
@@ -315,6 +317,43 @@ def test_take_snapshot_of_a_revision_without_a_report_file_writes_nothing(tmp_pa
                                 f"fatal: path 'report/{failing}' does not exist")
     for name in (*snapshot.FILES, "source.json"):
         assert (folder / name).read_text(encoding="utf-8") == f"old {name}\n"
+
+
+def test_take_snapshot_names_gits_message_even_when_it_is_not_in_the_locales_encoding(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "utf-8")
+    monkeypatch.setattr(snapshot.subprocess, "run", lambda args, **kwargs: subprocess.CompletedProcess(
+        args, 128, b"", "fatal: le chemin n'existe pas \xe9\n".encode("latin-1")))
+    with pytest.raises(SrganError) as error:
+        snapshot.take_snapshot("three", "mine", Source("mine", "abc", "c", 1.0, 1.0, "d"), tmp_path)
+    assert str(error.value) == "revision 'mine' has no report/per_image.csv: fatal: le chemin n'existe pas \ufffd"
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "latin-1")
+    with pytest.raises(SrganError) as error:
+        snapshot.take_snapshot("three", "mine", Source("mine", "abc", "c", 1.0, 1.0, "d"), tmp_path)
+    assert str(error.value) == "revision 'mine' has no report/per_image.csv: fatal: le chemin n'existe pas \xe9"
+
+
+def test_take_snapshot_copies_the_files_utf8_bytes_whatever_the_locale(tmp_path: Path) -> None:
+    """The report's files hold '↑', '−', 'é': under a non-UTF-8 locale (ASCII here) reading `git show` with the
+    locale's encoding stops with a UnicodeDecodeError or garbles them."""
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "PATH": "/usr/bin:/bin"}
+    (tmp_path / "report").mkdir()
+    texts = {name: f"{name}: PSNR-Y (dB) ↑ − café\n" for name in snapshot.FILES}
+    for name, text in texts.items():
+        (tmp_path / "report" / name).write_text(text, encoding="utf-8")
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "results"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True, env=env)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    with ascii_locale():
+        folder = snapshot.take_snapshot("three", "HEAD", Source("HEAD", commit, "c", 1.0, 1.0, "d"), tmp_path)
+    for name, text in texts.items():
+        assert (folder / name).read_bytes() == text.encode("utf-8")
 
 
 def test_headline_keeps_the_header_and_the_rows_of_the_models_in_the_tables_order(tiny: Path) -> None:
@@ -676,11 +715,9 @@ def test_main_write_rewrites_only_the_stale_pages(tiny: Path, monkeypatch, capsy
 def test_main_write_reads_and_writes_pages_as_utf8_whatever_the_locale(tiny: Path, monkeypatch, capsys) -> None:
     """The pages hold '−', '✔', 'Δ': under a non-UTF-8 locale (ASCII here) reading them with the locale's
     encoding stops with a UnicodeDecodeError."""
-    from test_compare import _ascii_locale
-
     _at(tiny, monkeypatch)
     (tiny / "README.md").write_text("A − B ✔ ΔE\n" + PAGE_TEXT, encoding="utf-8")
-    with _ascii_locale():
+    with ascii_locale():
         snapshot.main(["write"])
     assert capsys.readouterr().out == "README.md: rewritten\n"
     assert (tiny / "README.md").read_text(encoding="utf-8") == "A − B ✔ ΔE\n" + PAGE_FRESH
