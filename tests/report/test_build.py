@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from locales import ascii_locale
 from torch import nn
 
 from srgan.core.config import ReportParams
@@ -217,6 +218,8 @@ def test_per_image_csv_puts_model_and_seed_first_with_four_decimals() -> None:
     assert per_image_csv(table) == ("model,seed,set,image,psnr_y_db\n"
                                     "srgan/mse,1,set5,0801,27.1235\n"
                                     "bicubic,0,set5,baby,30.0000\n")
+    perfect = table.assign(psnr_y_db=[math.inf, math.nan])  # identical images; no score
+    assert per_image_csv(perfect).splitlines()[1:] == ["srgan/mse,1,set5,0801,inf", "bicubic,0,set5,baby,"]
 
 
 def test_groups_are_one_per_experiment_and_checkpoint_in_order_without_bicubic() -> None:
@@ -358,6 +361,32 @@ def test_write_report_writes_index_tables_figures_curves_and_texts(tmp_path: Pat
 def test_write_report_without_curves_or_texts(tmp_path: Path) -> None:
     write_report(tmp_path / "report", [("# R", ["x"])], {}, [])
     assert _files(tmp_path / "report") == {"index.md": "# R\n\nx\n\n"}
+
+
+def test_write_report_writes_infinities_as_inf_and_a_figure_folders_parents(tmp_path: Path) -> None:
+    """A PSNR of a perfect reconstruction is inf: the tables say 'inf' (not '%.4F''s 'INF'); a figure two
+    folders down gets both."""
+    table = pd.DataFrame({"psnr": [math.inf, -math.inf, 1.0]})
+    figure = ReportFigure("# R", "figures/deep/one.png", "one", _writer("one"))
+    write_report(tmp_path / "report", [("# R", ["x"])], {"t": table}, [figure])
+    files = _files(tmp_path / "report")
+    assert files["t.csv"] == ",psnr\n0,inf\n1,-inf\n2,1.0000\n"
+    assert files["t.md"] == ("|    |     psnr |\n"
+                             "|---:|---------:|\n"
+                             "|  0 |  inf     |\n"
+                             "|  1 | -inf     |\n"
+                             "|  2 |    1.000 |\n")
+    assert files["figures/deep/one.png"] == "one"
+
+
+def test_write_report_writes_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """The tables' '↑' under a non-UTF-8 locale (ASCII here): written with the locale's encoding, a
+    UnicodeEncodeError."""
+    inputs = _report_inputs()
+    write_report(tmp_path / "utf8", *inputs)
+    with ascii_locale():
+        write_report(tmp_path / "ascii", *inputs)
+    assert _files(tmp_path / "ascii") == _files(tmp_path / "utf8")
 
 
 def test_write_report_replaces_the_old_report_whole(tmp_path: Path) -> None:
