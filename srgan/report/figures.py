@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -51,7 +50,7 @@ def model_colors(models: Sequence[str]) -> dict[str, str]:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    FigureCanvasAgg(fig)
+    """`fig` as a PNG at `path`, atomically (savefig renders a PNG with Agg; no pyplot, no display)."""
     with atomic_path(path) as tmp:
         # No "Software" entry: the PNG bytes then depend only on the data and the renderer.
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
@@ -192,9 +191,8 @@ class ScalarSeries:
 
 def smoothing_window(points: int) -> int:
     """Width (odd, in points) of the centred moving average for a curve of `points` values:
-    1 (no smoothing) below 20 points, else about a fifteenth of the curve, at most 101."""
-    if points < 20:
-        return 1
+    1 (no smoothing) below 30 points, else about a fifteenth of the curve (2 * (points // 30) + 1),
+    at most 101."""
     return min(101, 2 * (points // 30) + 1)
 
 

@@ -5,8 +5,10 @@ Figure they build (texts, scales, limits, lines, colours) without rendering; onl
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
+import matplotlib
 import matplotlib.colors as mcolors
 import numpy as np
 import pytest
@@ -43,13 +45,21 @@ from srgan.report.figures import (
     training_curves,
 )
 
+# matplotlib settings unlike its defaults (font.size 10, titles 'large', tick labels 'medium', text black, legends
+# framed): a size, colour or frame the figures leave to the user's matplotlibrc shows as a failed assertion.
+UNLIKE_DEFAULTS = {"font.size": 7.0, "axes.titlesize": 8.0, "axes.labelsize": 8.0, "xtick.labelsize": 6.0,
+                   "ytick.labelsize": 6.0, "legend.fontsize": 6.0, "legend.frameon": True, "text.color": "#123456",
+                   "figure.titlesize": 9.0, "axes.grid": False}
+
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Figure, Path]]:
-    """The figures the drawing functions would save, with their paths (nothing is rendered)."""
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Figure, Path]]]:
+    """The figures the drawing functions would save, with their paths (nothing is rendered), drawn under
+    UNLIKE_DEFAULTS."""
     saved: list[tuple[Figure, Path]] = []
     monkeypatch.setattr(figures, "_save", lambda fig, path: saved.append((fig, path)))
-    return saved
+    with matplotlib.rc_context(UNLIKE_DEFAULTS):
+        yield saved
 
 
 # ---------------------------------------------------------------- colours
@@ -388,6 +398,11 @@ def test_comparison_grid_one_row_and_zoom_arguments(captured: list, tmp_path: Pa
     (fig, _), = captured
     assert len(fig.axes) == 1 + 9
     assert fig.axes[0].get_subplotspec().rowspan == range(3)
+    # the default zoom is to about 200 px: 12 for a 16 px crop (200 / 16 = 12.5, rounded half to even)
+    captured.clear()
+    comparison_grid(tmp_path / "g.png", hr, CropBox(0, 0, 16), _grid_panels(1, 16), "t")
+    (fig, _), = captured
+    assert fig.axes[1].images[0].get_array().shape == (16 * 12, 16 * 12, 3)
     # a zoom that rounds to 0 is 1: the crop as it is
     captured.clear()
     comparison_grid(tmp_path / "g.png", hr, CropBox(0, 0, 10), panels, "t", zoom_px=4)
@@ -439,6 +454,7 @@ def test_training_curves_panels_lines_and_notes(captured: list, tmp_path: Path) 
     axes = fig.axes
     assert len(axes) == 6 and [ax.axison for ax in axes] == [True] * 4 + [False] * 2  # 2 rows of 3
     assert fig.get_size_inches() == pytest.approx((4.6 * 3, 3.4 * 2 + 0.9))
+    assert fig.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
     assert [ax.get_title() for ax in axes[:4]] == ["generator loss", "PSNR-Y", "short loss", "never logged"]
     assert [ax.get_xlabel() for ax in axes[:4]] == ["step"] * 4
     assert all(ax.title.get_fontsize() == 12 for ax in axes[:4])
@@ -451,6 +467,7 @@ def test_training_curves_panels_lines_and_notes(captured: list, tmp_path: Path) 
         raw, smoothed = loss.lines[2 * k: 2 * k + 2]
         series = runs[run]["loss/g"]
         np.testing.assert_array_equal(raw.get_ydata(), series.values)
+        np.testing.assert_array_equal(raw.get_xdata(), series.steps)
         np.testing.assert_allclose(smoothed.get_ydata(), _moving_average(series.values, 3), rtol=1e-12)
         np.testing.assert_array_equal(smoothed.get_xdata(), series.steps)
         assert (_hex(raw), _hex(smoothed)) == (colors[run], colors[run])
@@ -462,6 +479,9 @@ def test_training_curves_panels_lines_and_notes(captured: list, tmp_path: Path) 
     for k, run in enumerate(runs):
         line, star = val.lines[2 * k: 2 * k + 2]
         assert line.get_marker() == "o" and line.get_markersize() == 3.5 and _hex(line) == colors[run]
+        assert line.get_linewidth() == 1.4
+        np.testing.assert_array_equal(line.get_xdata(), runs[run]["val/psnr"].steps)
+        np.testing.assert_array_equal(line.get_ydata(), runs[run]["val/psnr"].values)  # NaN kept: a gap
         assert star.get_marker() == "*" and star.get_linestyle() == "None" and _hex(star) == colors[run]
         assert star.get_markersize() == 11 and mcolors.to_hex(star.get_markeredgecolor()) == "#ffffff"
     assert (val.lines[1].get_xdata(), val.lines[1].get_ydata()) == (200, 24.5)  # run0: 24.5 beats 24.0
@@ -469,15 +489,39 @@ def test_training_curves_panels_lines_and_notes(captured: list, tmp_path: Path) 
     # 5 points: too few to smooth, drawn as they are with dots; a small range stays linear even with log_y
     assert len(short.lines) == 2 and [ln.get_marker() for ln in short.lines] == [".", "."]
     assert short.lines[0].get_ydata().tolist() == [3.0, 2.0, 2.5, 1.0, 1.5]
+    assert short.lines[0].get_xdata().tolist() == [0, 1, 2, 3, 4]
+    assert [(_hex(ln), ln.get_linewidth()) for ln in short.lines] == [("#1f77b4", 1.4), ("#000000", 1.4)]
     assert short.get_yscale() == "linear"
     # nothing logged: a note, and no log scale for an empty panel
     assert not absent.lines and [t.get_text() for t in absent.texts] == ["no 'absent' scalars"]
+    note, = absent.texts
+    assert note.get_position() == (0.5, 0.5) and note.get_transform() == absent.transAxes
+    assert (note.get_ha(), note.get_va(), note.get_fontsize(), mcolors.to_hex(note.get_color())) == (
+        "center", "center", 11, "#888888")
     assert absent.get_yscale() == "linear"
     # the legend names each run in its colour
     legend, = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == ["run0", "run1"]
     assert [_hex(h) for h in legend.legend_handles] == ["#1f77b4", "#000000"]
-    assert legend._ncols == 2
+    assert [h.get_linewidth() for h in legend.legend_handles] == [2.5, 2.5]
+    assert legend._ncols == 2 and legend.get_texts()[0].get_fontsize() == 11 and not legend.get_frame_on()
+    assert (legend._loc, legend._outside_loc) == (8, "lower")  # under the panels: 'outside lower center'
+
+
+def test_training_curves_draw_each_run_that_has_the_tag_and_never_smooth_validation(captured: list,
+                                                                                   tmp_path: Path) -> None:
+    """A run without a curve's scalars does not hide the runs after it; a validation curve as long as a loss
+    that is smoothed (40 points) keeps its markers and its star."""
+    steps, values = np.arange(0, 400, 10), 25.0 + np.sin(np.arange(40.0))
+    runs = {"early": {}, "late": {"val/psnr": ScalarSeries(steps, values), "loss/g": ScalarSeries(steps, values)}}
+    curves = (Curve("val/psnr", "PSNR-Y", smooth=False), Curve("loss/g", "loss", smooth=True))
+    training_curves(tmp_path / "t.png", runs, curves, "x", {"early": "#000000", "late": "#2ca02c"})
+    (fig, _), = captured
+    val, loss = fig.axes
+    line, star = val.lines
+    np.testing.assert_array_equal(line.get_ydata(), values)
+    assert line.get_marker() == "o" and star.get_marker() == "*" and not val.texts
+    assert len(loss.lines) == 2 and _hex(loss.lines[1]) == "#2ca02c"
 
 
 def test_training_curves_of_many_runs_show_only_the_averages(captured: list, tmp_path: Path) -> None:
@@ -535,9 +579,11 @@ def test_training_curves_log_axis_only_where_asked_and_ticks_and_grid(captured: 
 
 
 def _panel_axes(points: tuple[PlanePoint, ...], hlines: dict[str, float], height_in: float = 6.0):
-    fig = Figure(figsize=(10, height_in))
-    ax = fig.add_subplot()
-    _plane_panel(ax, PlanePanel("Experiment 1", points), hlines, "PSNR-Y (dB)", "NIQE", height_in)
+    """One panel drawn under UNLIKE_DEFAULTS."""
+    with matplotlib.rc_context(UNLIKE_DEFAULTS):
+        fig = Figure(figsize=(10, height_in))
+        ax = fig.add_subplot()
+        _plane_panel(ax, PlanePanel("Experiment 1", points), hlines, "PSNR-Y (dB)", "NIQE", height_in)
     return ax
 
 
@@ -551,14 +597,20 @@ def test_plane_panel_limits_labels_and_leaders_by_hand() -> None:
               PlanePoint("vgg", 25.0, 6.0, "#1f77b4", "D"))
     ax = _panel_axes(points, {"HR": 3.0, "top": 8.0})
     assert ax.get_title(loc="left") == "Experiment 1" and ax.get_title() == ""
+    assert ax._left_title.get_fontsize() == 12
     assert ax.get_xlim() == pytest.approx((19.2, 30.8))  # 20..30 padded by 8%
     assert ax.get_ylim() == pytest.approx((2.6, 8.4))  # the lines widen 5..7 to 3..8, padded by 8% (0.4)
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("PSNR-Y (dB)", "NIQE")
     # the reference lines: dashed, labelled at the left edge
     hlines = ax.lines[:2]
     assert [ln.get_ydata()[0] for ln in hlines] == [3.0, 8.0] and all(ln.get_linestyle() == "--" for ln in hlines)
-    notes = [(t.get_text(), t.get_position()) for t in ax.texts if not hasattr(t, "xyann")]
-    assert notes == [(" HR", pytest.approx((19.2, 3.0))), (" top", pytest.approx((19.2, 8.0)))]
+    assert [(_hex(ln), ln.get_linewidth()) for ln in hlines] == [("#555555", 1), ("#555555", 1)]
+    notes = [t for t in ax.texts if not hasattr(t, "xyann")]
+    assert [(t.get_text(), t.get_position()) for t in notes] == [(" HR", pytest.approx((19.2, 3.0))),
+                                                                 (" top", pytest.approx((19.2, 8.0)))]
+    for t in notes:
+        assert (t.get_va(), t.get_ha(), t.get_fontsize(), mcolors.to_hex(t.get_color())) == (
+            "bottom", "left", 10, "#555555")
     # each point: a scatter marker, and a faint level line to the right edge
     assert [c.get_offsets().tolist() for c in ax.collections] == [[[30.0, 7.0]], [[20.0, 5.0]], [[25.0, 6.0]]]
     for c, p in zip(ax.collections, points):
@@ -607,11 +659,14 @@ def test_plane_panel_marks_points_beyond_the_bulk_at_the_edges() -> None:
     np.testing.assert_allclose(down.get_paths()[0].vertices, _marker_vertices("v"))
     for c in (up, down):
         assert c.get_sizes().tolist() == [70] and mcolors.to_hex(c.get_edgecolor()[0]) == "#000000"
-        assert not c.get_clip_on()
+        assert mcolors.to_hex(c.get_facecolor()[0]) == "#2ca02c" and c.get_linewidths().tolist() == [0.6]
+        assert not c.get_clip_on() and c.get_zorder() == 4  # above the bulk's markers (3)
+    assert ax.collections[0].get_zorder() == 3
     values = [t for t in ax.texts if t.get_text() in ("90.1", "-61.4")]
     assert [(t.get_text(), t.xy, t.xyann) for t in values] == [
         ("90.1", (27.0, pytest.approx(y_hi - edge)), (5, -10)), ("-61.4", (28.0, pytest.approx(y_lo + edge)), (5, 4))]
     assert [t.get_fontsize() for t in values] == [9, 9]
+    assert [(t.anncoords, mcolors.to_hex(t.get_color())) for t in values] == [("offset points", "#2ca02c")] * 2
     # their level lines run at the edge, where they are drawn
     assert [list(ln.get_ydata()) for ln in ax.lines[7:]] == [[pytest.approx(y_hi - edge)] * 2,
                                                              [pytest.approx(y_lo + edge)] * 2]
@@ -654,6 +709,7 @@ def test_plane_panel_without_finite_points_says_so() -> None:
     ax = _panel_axes(points, {"HR": 3.0})
     assert [t.get_text() for t in ax.texts] == ["no finite scores"]
     assert ax.texts[0].get_position() == (0.5, 0.5) and ax.texts[0].get_transform() == ax.transAxes
+    assert (ax.texts[0].get_ha(), ax.texts[0].get_va(), ax.texts[0].get_fontsize()) == ("center", "center", 11)
     assert not ax.lines and not ax.collections and ax.get_title(loc="left") == "Experiment 1"
 
 
@@ -677,6 +733,8 @@ def test_perception_distortion_plane_rows_heights_and_title(captured: list, tmp_
     assert [(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start) for ax in fig.axes] == [
         (0, 0), (0, 1), (1, 0), (1, 1)]
     assert [ax.get_xlabel() for ax in plots] == ["PSNR-Y", "PSNR-Y"]
+    assert [ax.get_ylabel() for ax in plots] == ["NIQE-Y", "NIQE-Y"]
+    assert fig.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
     assert all(" HR" in [t.get_text() for t in ax.texts] for ax in plots)
     # twelve labels at one height: a gap apart, the gap of this row's own height
     labels = [t for t in plots[1].texts if t.get_text().startswith("m")]
