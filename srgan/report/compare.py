@@ -124,9 +124,11 @@ def _rows(text: str, spec: ModelSpec) -> tuple[pd.DataFrame, str]:
     if lacking:
         raise SrganError(f"{where}{PER_IMAGE_PATH} has no column '{lacking[0]}': not a per-image table the "
                          "report wrote")
+    names = ["model", "checkpoint", "set", "image"]
+    table[names] = table[names].fillna("")  # an empty name cell (a hand edit) names nothing, it is not NaN
     rows = table[table["model"] == spec.model]
     if rows.empty:
-        models = ", ".join(dict.fromkeys(table["model"]))
+        models = ", ".join(m for m in dict.fromkeys(table["model"]) if m)
         raise SrganError(f"{where}{PER_IMAGE_PATH} has no model '{spec.model}'; it has {models}")
     labels = list(dict.fromkeys(rows["checkpoint"]))
     label = spec.checkpoint or labels[-1]

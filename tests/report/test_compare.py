@@ -184,6 +184,19 @@ def test_errors_name_the_working_tree_or_the_revision(a: str, b: str, texts: dic
     assert _error(lambda: compare(parse_spec(a), parse_spec(b), "psnr_y_db", texts.__getitem__)) == message
 
 
+def test_an_empty_name_cell_is_a_name_no_spec_asks_for() -> None:
+    """A hand-edited per_image.csv with an empty model, checkpoint, set or image cell: read as text, never NaN
+    (a NaN model stopped the 'has no model' message with a TypeError)."""
+    table = _table(0.5, images=3)
+    table.loc[0, ["model", "checkpoint", "set", "image"]] = ""
+    text = _csv(table)
+    message = "the working tree's report/per_image.csv has no model 'srgan/nope'; it has srgan/mse, srgan/vgg"
+    assert _error(lambda: compare(parse_spec("srgan/nope"), parse_spec("srgan/mse"), "psnr_y_db",
+                                  {None: text}.__getitem__)) == message
+    result = compare(parse_spec("srgan/vgg"), parse_spec("srgan/mse"), "psnr_y_db", {None: text}.__getitem__)
+    assert result.rows.iloc[-1]["mean_diff"] == pytest.approx(0.5, abs=1e-9)
+
+
 def test_the_metric_asked_for_is_compared() -> None:
     table = _table(0.5, images=3)
     image = table["image"].astype(int)
