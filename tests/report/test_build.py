@@ -484,6 +484,18 @@ def test_plane_figure_with_one_finite_value_is_drawn_and_with_none_is_left_out()
     assert [p.label for p in points if not math.isnan(p.y)] == ["mse@epoch100"]
 
 
+def test_plane_figure_of_lpips_is_drawn_when_no_niqe_is_finite_and_a_missing_psnr_is_nan() -> None:
+    """NIQE missing everywhere (its figure left out) does not stop the LPIPS figure after it; a model
+    without a PSNR-Y is a NaN point (left out by the drawing), not None."""
+    models = [dataclasses.replace(m, results={"my set": {k: v for k, v in m.results["my set"].items()
+                                                         if k != "niqe_y"}}) for m in _plane_models(lpips=True)]
+    models[1] = dataclasses.replace(models[1], results={"my set": {"lpips_alex": 0.6}})
+    out = _plane_figures("## s", "my set", models, 3.5, COLORS)
+    assert [f.path for f in out] == ["figures/plane_lpips_my_set.png"]
+    first = out[0].draw.keywords["panels"][0].points[0]
+    assert first.label == "mse" and math.isnan(first.x) and first.y == 0.6
+
+
 def test_curve_figures_one_per_experiment_with_runs() -> None:
     runs = {"mse": {"loss/content": ScalarSeries(np.array([1]), np.array([0.5]))}}
     out = _curve_figures({"srgan": runs, "srresnet": {"vgg": {}}}, COLORS)
@@ -584,18 +596,25 @@ def test_plane_markers_of_seven_srgan_checkpoints_latest_first_then_circles() ->
 # ---------------------------------------------------------------- build_report, inputs and drawing faked
 
 
-def _fake_inputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds: tuple[int, ...], grid_seed: int = 0) -> dict:
-    """build_report's readers, generators and drawing replaced by fakes that record what they are given."""
-    results = {"s5": {"images": 5, "psnr_y_db": 25.0, "ssim_y": 0.7, "niqe_y": 4.0}}
-    spread = {"s5": {"psnr_y_db": 0.1, "ssim_y": 0.01, "niqe_y": 0.2}} if len(seeds) > 1 else None
+def _fake_inputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds: tuple[int, ...], grid_seed: int = 0,
+                 srgan: bool = False, sets: tuple[str, ...] = ("s5",)) -> dict:
+    """build_report's readers, generators and drawing replaced by fakes that record what they are given:
+    SRResNet-MSE (and with `srgan`, SRGAN-MSE at epochs 100 and 200) scored on `sets`."""
+    results = {name: {"images": 5, "psnr_y_db": 25.0, "ssim_y": 0.7, "niqe_y": 4.0} for name in sets}
+    spread = {name: {"psnr_y_db": 0.1, "ssim_y": 0.01, "niqe_y": 0.2} for name in sets} if len(seeds) > 1 else None
     scored = [Scored("bicubic", "bicubic", "bicubic", results, None, {}, {}),
               _scored("srresnet", "mse", "best", results, weights=tmp_path / "g.pt", seeds=seeds, spread=spread,
                       feature_weights={"mse": "none"}, loss_terms={"mse": 1.0})]
+    models = [("bicubic", "bicubic"), ("srresnet/mse", "best")]
+    if srgan:
+        scored += [_scored("srgan", "mse", label, results, weights=tmp_path / "g.pt", seeds=seeds, spread=spread,
+                           feature_weights={"mse": "none"}, loss_terms={"mse": 1.0})
+                   for label in ("epoch100", "epoch200")]
+        models += [("srgan/mse", "epoch100"), ("srgan/mse", "epoch200")]
     record: dict = {"curves": [], "drawn": []}
-    per_image = pd.DataFrame([{"model": m, "checkpoint": c, "set": "s5", "image": "baby", "seed": seed,
+    per_image = pd.DataFrame([{"model": m, "checkpoint": c, "set": set_name, "image": "baby", "seed": seed,
                                "psnr_y_db": 25.0, "ssim_y": 0.7}
-                              for m, c in (("bicubic", "bicubic"), ("srresnet/mse", "best"))
-                              for seed in (grid_seed, *seeds)])
+                              for m, c in models for set_name in sets for seed in (grid_seed, *seeds)])
     lr = _lr(8, 8, 5)
     series = {"mse": {"valid/psnr_y_db": ScalarSeries(np.array([1, 2]), np.array([20.0, 21.0]))}}
 
@@ -617,7 +636,7 @@ def _fake_inputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds: tuple[i
 
     monkeypatch.setattr(build, "differences_markdown", differences_markdown)
     monkeypatch.setattr(build, "collect_scored", lambda *a: scored)
-    monkeypatch.setattr(build, "read_hr_niqe", lambda *a: {"s5": 3.0})
+    monkeypatch.setattr(build, "read_hr_niqe", lambda *a: dict.fromkeys(sets, 3.0))
     monkeypatch.setattr(build, "load_per_image", lambda *a: per_image)
     monkeypatch.setattr(build, "load_curves", load_curves)
     monkeypatch.setattr(build, "read_lpips_status",
@@ -630,7 +649,8 @@ def _fake_inputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds: tuple[i
         monkeypatch.setattr(build.figures, name, drawer(name))
     build.build_report(evaluation_dir=tmp_path / "evaluation", models_dir=tmp_path / "models",
                        plots_dir=tmp_path / "plots", test_root=tmp_path / "test", out_dir=tmp_path / "report",
-                       metrics_dir=tmp_path / "metrics", experiments={"srresnet": ["mse"], "srgan": []}, sets=["s5"],
+                       metrics_dir=tmp_path / "metrics", experiments={"srresnet": ["mse"], "srgan": ["mse"] * srgan},
+                       sets=list(sets),
                        scale=SCALE, report=ReportParams(grid_images=("s5/baby",), crop_px=8), runtime=CPU, seeds=seeds)
     return record
 
@@ -699,6 +719,55 @@ def test_build_report_of_two_seeds_adds_sd_tables_and_reads_first_seed_curves_fo
     assert ("LPIPS-Alex: offline. Put the file in the cache and rerun the evaluations (`dvc repro -f -s <evaluate "
             "stage>`): DVC cannot see the torch cache.") in lines
     assert (report / "s5_srresnet_best_sd.csv").is_file() and (report / "s5_srresnet_best_sd.md").is_file()
+
+
+def test_build_report_of_both_experiments_and_two_sets_places_every_block(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    """Each set's tables (beside the published rows chosen from the SRGAN checkpoints), colour block and
+    planes in its own section; differences.csv as the differences are, 4 decimals, no index; the curve files
+    of every experiment."""
+    published: list = []
+    real_published_row = build.published_row
+    monkeypatch.setattr(build, "published_row",
+                        lambda point, points: published.append((point, list(points))) or real_published_row(point,
+                                                                                                            points))
+    monkeypatch.setattr(build, "difference_rows", lambda per_image, scored: pd.DataFrame(
+        {"pair": ["vgg − mse"], "mean_diff": [0.123456], "p": [math.inf]}))
+    monkeypatch.setattr(build, "differences_markdown", lambda differences, n_seeds: ["the differences"])
+    colour = pd.DataFrame({"run": ["bicubic", "srresnet@best"], "family": ["bicubic", "MSE"],
+                           "chroma_ratio": [0.91234, 1.0], "delta_e00": [3.14159, 2.5]})
+    monkeypatch.setattr(build, "colour_table", lambda scored, set_name: colour)
+    monkeypatch.setattr(build, "colour_sentences", lambda table, set_name: [f"- colour on {set_name}"])
+    record = _fake_inputs(monkeypatch, tmp_path, (3,), srgan=True, sets=("s5", "s14"))
+    assert published == [(BEST, [EPOCH100, EPOCH200]), (EPOCH100, [EPOCH100, EPOCH200]),
+                         (EPOCH200, [EPOCH100, EPOCH200])] * 2
+    assert [name for kind, name in record["drawn"] if kind == "perception_distortion_plane"] == [
+        "plane_niqe_s5.png", "plane_niqe_s14.png"]
+    report = tmp_path / "report"
+    assert (report / "differences.csv").read_text(encoding="utf-8") == "pair,mean_diff,p\nvgg − mse,0.1235,inf\n"
+    assert (report / "curves" / "srgan_valid_psnr_y_db.tsv").read_text(encoding="utf-8") == (
+        "step\trun\tpsnr_y_db\n1\tmse\t20\n2\tmse\t21\n")
+    lines = (report / "index.md").read_text(encoding="utf-8").splitlines()
+    s5, s14 = lines.index("## s5 (5 images)"), lines.index("## s14 (5 images)")
+    plane = "{0}: perception-distortion plane, PSNR-Y against NIQE-Y (● SRResNet, ■ bicubic, SRGAN ▲ at its last " \
+            "checkpoint, ▼ at the one before; dashed: HR's NIQE)"
+    for start, end, set_name in ((s5, s14, "s5"), (s14, len(lines), "s14")):
+        section = lines[start:end]
+        first = section.index("### Experiment 1: SRResNet per content loss (best validation PSNR-Y)")
+        assert section[first + 1] == "" and section[first + 2].startswith("| metric ")
+        assert section[first + 12:first + 16] == [
+            "", f"As CSV: [{set_name}_srresnet_best.csv]({set_name}_srresnet_best.csv)", "",
+            "### Experiment 2: SRGAN per content loss, from SRResNet-MSE (after 100 epochs)"]
+        colour_at = section.index("### Colour fidelity: does the VGG loss desaturate, compared with the ResNet losses?")
+        assert section[colour_at:] == [
+            section[colour_at], "",
+            "| run           | family   |   chroma_ratio |   delta_e00 |",
+            "|:--------------|:---------|---------------:|------------:|",
+            "| bicubic       | bicubic  |          0.912 |       3.142 |",
+            "| srresnet@best | MSE      |          1.000 |       2.500 |",
+            "", f"- colour on {set_name}", "", "",
+            f"![{plane.format(set_name)}](figures/plane_niqe_{set_name}.png)", "", f"*{plane.format(set_name)}*", "",
+            *([] if set_name == "s5" else lines[lines.index("## Visual comparison"):])]
 
 
 def test_build_report_that_fails_after_reading_keeps_the_old_report_and_metrics(
