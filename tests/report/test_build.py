@@ -745,6 +745,8 @@ def test_build_report_of_both_experiments_and_two_sets_places_every_block(monkey
         "plane_niqe_s5.png", "plane_niqe_s14.png"]
     report = tmp_path / "report"
     assert (report / "differences.csv").read_text(encoding="utf-8") == "pair,mean_diff,p\nvgg − mse,0.1235,inf\n"
+    assert (report / "metrics" / "srgan" / "mse" / "epoch100.json").read_text(encoding="utf-8").startswith(
+        '{\n  "')  # indented by 2
     assert (report / "curves" / "srgan_valid_psnr_y_db.tsv").read_text(encoding="utf-8") == (
         "step\trun\tpsnr_y_db\n1\tmse\t20\n2\tmse\t21\n")
     lines = (report / "index.md").read_text(encoding="utf-8").splitlines()

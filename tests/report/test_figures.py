@@ -622,6 +622,7 @@ def test_plane_panel_limits_labels_and_leaders_by_hand() -> None:
         ([30.0, pytest.approx(30.8)], [7.0, 7.0]), ([20.0, pytest.approx(30.8)], [5.0, 5.0]),
         ([25.0, pytest.approx(30.8)], [6.0, 6.0])]
     assert all(ln.get_linestyle() == ":" and ln.get_alpha() == 0.35 for ln in levels)
+    assert all(ln.get_linewidth() == 0.6 and ln.get_zorder() == 1 for ln in levels)  # under the markers (3)
     assert [_hex(ln) for ln in levels] == ["#000000", "#7f7f7f", "#1f77b4"]
     # labels: in the points' vertical order, at the heights _spread gives for their axes fractions
     labels = [t for t in ax.texts if hasattr(t, "xyann")]
@@ -633,6 +634,16 @@ def test_plane_panel_limits_labels_and_leaders_by_hand() -> None:
     assert [t.xyann for t in labels] == [pytest.approx((1.06, s)) for s in _spread(fractions, gap)]
     assert [t.xyann[1] for t in labels] == pytest.approx(fractions)  # 0.17 apart, more than a gap (0.046)
     assert [mcolors.to_hex(t.get_color()) for t in labels] == ["#7f7f7f", "#1f77b4", "#000000"]
+    for t, color in zip(labels, ["#7f7f7f", "#1f77b4", "#000000"]):
+        assert (t.xycoords, t.anncoords, t.get_va(), t.get_ha(), t.get_fontsize()) == (
+            "axes fraction", "axes fraction", "center", "left", 10)
+        assert t.get_annotation_clip() is False  # drawn in the label column, outside the axes
+        assert t.arrowprops == {"arrowstyle": "-", "color": color, "linewidth": 0.7, "alpha": 0.7, "shrinkA": 0,
+                                "shrinkB": 2}
+    assert ax.xaxis.label.get_fontsize() == 11 and ax.yaxis.label.get_fontsize() == 11
+    assert ax.xaxis.get_major_ticks()[0].label1.get_fontsize() == 10
+    assert ax.yaxis.get_major_ticks()[0].label1.get_fontsize() == 10
+    assert all(g.get_visible() and g.get_alpha() == 0.3 for g in ax.xaxis.get_gridlines())
 
 
 def test_plane_panel_without_lines_uses_the_bulk_and_ties_sort_by_x() -> None:
