@@ -735,7 +735,7 @@ def test_build_report_of_both_experiments_and_two_sets_places_every_block(monkey
         {"pair": ["vgg − mse"], "mean_diff": [0.123456], "p": [math.inf]}))
     monkeypatch.setattr(build, "differences_markdown", lambda differences, n_seeds: ["the differences"])
     colour = pd.DataFrame({"run": ["bicubic", "srresnet@best"], "family": ["bicubic", "MSE"],
-                           "chroma_ratio": [0.91234, 1.0], "delta_e00": [3.14159, 2.5]})
+                           "chroma_ratio": [0.91234, math.nan], "delta_e00": [3.14159, 2.5]})  # NaN: gray images
     monkeypatch.setattr(build, "colour_table", lambda scored, set_name: colour)
     monkeypatch.setattr(build, "colour_sentences", lambda table, set_name: [f"- colour on {set_name}"])
     record = _fake_inputs(monkeypatch, tmp_path, (3,), srgan=True, sets=("s5", "s14"))
@@ -766,7 +766,7 @@ def test_build_report_of_both_experiments_and_two_sets_places_every_block(monkey
             "| run           | family   |   chroma_ratio |   delta_e00 |",
             "|:--------------|:---------|---------------:|------------:|",
             "| bicubic       | bicubic  |          0.912 |       3.142 |",
-            "| srresnet@best | MSE      |          1.000 |       2.500 |",
+            "| srresnet@best | MSE      |        nan     |       2.500 |",
             "", f"- colour on {set_name}", "", "",
             f"![{plane.format(set_name)}](figures/plane_niqe_{set_name}.png)", "", f"*{plane.format(set_name)}*", "",
             *([] if set_name == "s5" else lines[lines.index("## Visual comparison"):])]

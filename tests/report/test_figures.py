@@ -434,7 +434,7 @@ def _training_runs(n_runs: int) -> dict[str, dict[str, ScalarSeries]]:
         psnr = np.array([22.0, 24.5, np.nan, 24.0 + i, 23.0])
         runs[f"run{i}"] = {"loss/g": ScalarSeries(np.arange(0, 400, 10), loss),
                            "val/psnr": ScalarSeries(np.array([100, 200, 300, 400, 500]), psnr),
-                           "loss/short": ScalarSeries(np.arange(5), np.array([3.0, 2.0, 2.5, 1.0, 1.5])),
+                           "loss/short": ScalarSeries(np.arange(10, 60, 10), np.array([3.0, 2.0, 2.5, 1.0, 1.5])),
                            "absent": ScalarSeries(np.array([], dtype=np.int64), np.array([]))}
     return runs
 
@@ -489,7 +489,7 @@ def test_training_curves_panels_lines_and_notes(captured: list, tmp_path: Path) 
     # 5 points: too few to smooth, drawn as they are with dots; a small range stays linear even with log_y
     assert len(short.lines) == 2 and [ln.get_marker() for ln in short.lines] == [".", "."]
     assert short.lines[0].get_ydata().tolist() == [3.0, 2.0, 2.5, 1.0, 1.5]
-    assert short.lines[0].get_xdata().tolist() == [0, 1, 2, 3, 4]
+    assert short.lines[0].get_xdata().tolist() == [10, 20, 30, 40, 50]
     assert [(_hex(ln), ln.get_linewidth()) for ln in short.lines] == [("#1f77b4", 1.4), ("#000000", 1.4)]
     assert short.get_yscale() == "linear"
     # nothing logged: a note, and no log scale for an empty panel
