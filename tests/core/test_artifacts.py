@@ -14,11 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from locales import ascii_locale
 
 from srgan.core.artifacts import (
     atomic_path,
     load_checkpoint,
+    read_json,
     save_checkpoint,
+    torch_load_safely,
     write_json_atomic,
     write_text_atomic,
 )
@@ -128,6 +131,39 @@ def test_write_json_atomic_unserialisable_keeps_old(tmp_path: Path) -> None:
         write_json_atomic(path, {"a": object()})
     assert json.loads(path.read_text(encoding="utf-8")) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["scores.json"]
+
+
+def test_write_json_atomic_is_indented_by_two_in_insertion_order(tmp_path: Path) -> None:
+    path = tmp_path / "scores.json"
+    write_json_atomic(path, {"b": 1, "a": [1.5, "é"]})
+    assert path.read_text(encoding="utf-8") == '{\n  "b": 1,\n  "a": [\n    1.5,\n    "\\u00e9"\n  ]\n}\n'
+
+
+def test_text_and_json_are_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """Under a non-UTF-8 locale (ASCII here) a write with the locale's encoding stops on 'Δ' and a read
+    garbles or stops on it."""
+    with ascii_locale():
+        write_text_atomic(tmp_path / "note.md", "ΔE2000 ↓\n")
+        (tmp_path / "scores.json").write_bytes('{"name": "café"}'.encode())
+        assert read_json(tmp_path / "scores.json", "scores") == {"name": "café"}
+    assert (tmp_path / "note.md").read_bytes() == "ΔE2000 ↓\n".encode()
+
+
+def test_read_json_errors_name_what_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "scores.json"
+    with pytest.raises(SrganError) as error:
+        read_json(path, "evaluation record")
+    assert str(error.value) == (f"evaluation record {path} not found; run the stage that writes it (dvc repro) or "
+                                "check the path")
+    path.write_text("{nope", encoding="utf-8")
+    with pytest.raises(SrganError) as error:
+        read_json(path, "evaluation record")
+    assert str(error.value) == (f"evaluation record {path} is not valid JSON (Expecting property name enclosed in "
+                                "double quotes: line 1 column 2 (char 1)); run the stage that writes it again")
+    path.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SrganError) as error:
+        read_json(path, "evaluation record")
+    assert str(error.value) == f"evaluation record {path} is not a JSON object; run the stage that writes it again"
 
 
 def test_write_text_atomic_overwrites(tmp_path: Path) -> None:
@@ -279,6 +315,43 @@ def test_load_checkpoint_map_location(tmp_path: Path) -> None:
     save_checkpoint(path, {"model": {"w": torch.ones(3)}})
     back = load_checkpoint(path, map_location=torch.device("cpu"))
     assert back["model"]["w"].device.type == "cpu"
+    assert load_checkpoint(path, map_location="meta")["model"]["w"].device.type == "meta"
+    assert load_checkpoint(path)["model"]["w"].device.type == "cpu"  # the default
+    assert torch_load_safely(path, "meta")["model"]["w"].device.type == "meta"
+    assert torch_load_safely(path)["model"]["w"].device.type == "cpu"
+
+
+def test_torch_load_safely_asks_torch_for_weights_only_whatever_its_default(tmp_path: Path, monkeypatch) -> None:
+    """torch >= 2.6 loads weights only by default, 2.4 and 2.5 (which pyproject admits) do not: the loader says so
+    itself."""
+    path = tmp_path / "g.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(3)}})
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append(kwargs) or real_load(*args, **kwargs))
+    torch_load_safely(path, "meta")
+    assert calls == [{"map_location": "meta", "weights_only": True}]
+
+
+@pytest.mark.parametrize(("message", "shown"), [("", "UnpicklingError"), ("\n  \n", "UnpicklingError"),
+                                                ("Weights only load failed.\nretry with weights_only=False",
+                                                 "Weights only load failed.")])
+def test_a_refusal_without_a_reason_names_the_error(tmp_path: Path, monkeypatch, message: str, shown: str) -> None:
+    def refuse(*args, **kwargs):
+        raise pickle.UnpicklingError(message)
+
+    monkeypatch.setattr(torch, "load", refuse)
+    with pytest.raises(SrganError) as error:
+        torch_load_safely(tmp_path / "g.pt")
+    assert str(error.value) == f"checkpoint {tmp_path / 'g.pt'} was refused by the safe loader (weights_only=True): {shown}"
+
+
+def test_an_unreadable_checkpoint_names_the_error_type(tmp_path: Path) -> None:
+    path = tmp_path / "g.pt"
+    path.write_bytes(b"")
+    with pytest.raises(SrganError) as error:
+        torch_load_safely(path)
+    assert str(error.value).startswith(f"checkpoint {path} is not a readable checkpoint (EOFError: ")
 
 
 def test_bump_mtime_moves_the_time_forward_and_keeps_the_bytes(tmp_path: Path) -> None:
@@ -289,7 +362,8 @@ def test_bump_mtime_moves_the_time_forward_and_keeps_the_bytes(tmp_path: Path) -
     future = time.time() + 3600
     os.utime(path, (future, future))
     bump_mtime(path)  # a time in the future still moves forward, by a second at least
-    assert path.stat().st_mtime >= future + 1.0 and path.read_text(encoding="utf-8") == "a: 1\n"
+    assert path.stat().st_mtime == pytest.approx(future + 1.0, abs=0.01)  # by one second, not more
+    assert path.read_text(encoding="utf-8") == "a: 1\n"
     os.utime(path, (1_000_000, 1_000_000))
     bump_mtime(path)
     assert path.stat().st_mtime >= time.time() - 5
