@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from locales import ascii_locale
 
 from srgan.core.config import (
     BASELINE_VARIANT,
@@ -88,8 +90,10 @@ def test_int_is_accepted_where_float_expected(raw_params: dict[str, Any]) -> Non
 
 def test_unknown_variant_is_a_clear_error() -> None:
     params = load_params(PARAMS_YAML)
-    with pytest.raises(SrganError, match="variant 'nope' is not defined"):
+    with pytest.raises(SrganError) as error:
         variant_terms(params.srresnet, "nope")
+    assert str(error.value) == ("variant 'nope' is not defined (defined: mse, vgg19_5_4, res34_3, hybrid_vgg19_5_4, "
+                                "hybrid_res34_3)")
 
 
 def test_declared_values_name_exactly_the_declared_keys() -> None:
@@ -219,6 +223,84 @@ def test_bad_params_raise_one_line_per_problem_naming_the_key(
                                                          "params section", "params keys")) for line in lines), lines
 
 
+SECTIONS = "seeds, runtime, execution, data, model, features, srresnet, srgan, study_code, evaluate, report"
+
+# Whole messages, so a wrong key, bound or word in one fails: (id, edit, the message's lines).
+EXACT_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
+    ("zero processes", _set("runtime", "processes", 0), ["params key 'runtime.processes' must be > 0, got 0"]),
+    ("negative workers", _set("execution", "num_workers", -1),
+     ["params key 'execution.num_workers' must be >= 0, got -1"]),
+    ("zero log_every", _set("execution", "log_every", 0), ["params key 'execution.log_every' must be > 0, got 0"]),
+    ("zero checkpoint_every", _set("execution", "checkpoint_every", 0),
+     ["params key 'execution.checkpoint_every' must be > 0, got 0"]),
+    ("skimage source without images", lambda r: r["data"]["train"].update(source="skimage", images=[]),
+     ["params key 'data.train.images' must list skimage.data image names"]),
+    ("zero blocks", _set("model", "num_blocks", 0), ["params key 'model.num_blocks' must be > 0, got 0"]),
+    ("zero channels", _set("model", "channels", 0), ["params key 'model.channels' must be > 0, got 0",
+                                                     "params key 'model.init' nearest needs model.channels >= 3"]),
+    ("nearest init with 2 channels", _set("model", "channels", 2),
+     ["params key 'model.init' nearest needs model.channels >= 3"]),
+    ("zero batch", _set("srresnet", "batch_size", 0), ["params key 'srresnet.batch_size' must be > 0, got 0"]),
+    ("a variant named like the baseline", lambda r: r["srresnet"]["variants"].__setitem__("mse", {"mse": 2.0}),
+     ["params key 'srresnet.variants.mse': 'mse' (pixel MSE) always runs as the baseline; give this variant another "
+      "name"]),
+    ("infinite weight", lambda r: r["srgan"]["variants"]["hybrid_res34_3"].__setitem__("mse", math.inf),
+     ["params key 'srgan.variants.hybrid_res34_3.mse' must be a finite weight >= 0, got inf"]),
+    ("negative variant_length", _set("srresnet", "variant_length", -1),
+     ["params key 'srresnet.variant_length' must be >= 0, got -1"]),
+    ("negative adversarial weight", _set("srgan", "adversarial_weight", -1.0),
+     ["params key 'srgan.adversarial_weight' must be >= 0, got -1.0"]),
+    ("a checkpoint at 0", _set("srgan", "checkpoints", [0, 10]),
+     ["params key 'srgan.checkpoints' must be increasing step counts >= 1 ending at the run's length (10), got "
+      "[0, 10]"]),
+    ("srgan.patch_px not a multiple of 16", _set("srgan", "patch_px", 40),
+     ["params key 'srgan.patch_px' must be a multiple of 16 (the discriminator halves it 4 times)"]),
+    ("evaluation tile of 31", _set("evaluate", "tile_px", 31),
+     ["params key 'evaluate.tile_px' must be 0 (whole images) or >= 32 LR px (tiles overlap by 16), got 31"]),
+    ("zero crop", _set("report", "crop_px", 0), ["params key 'report.crop_px' must be > 0, got 0"]),
+    ("two seeds twice", lambda r: r.__setitem__("seeds", [0, 1, 0, 1]),
+     ["params key 'seeds' lists 0, 1 more than once (each seed is one run)"]),
+    ("unknown sections, named in text order", lambda r: r.update({"extras": {}, 1: {}}),
+     [f"unknown params section '1'; valid sections: {SECTIONS}",
+      f"unknown params section 'extras'; valid sections: {SECTIONS}"]),
+    ("data missing (the rules that need it skipped)", lambda r: r.pop("data"), ["missing params section 'data'"]),
+    ("srgan.valid_crop_px not a multiple of the scale 8",
+     lambda r: (r["data"].__setitem__("scale", 8), r["srgan"].__setitem__("valid_crop_px", 132)),
+     ["params key 'srgan.valid_crop_px' must be a multiple of data.scale"]),
+    ("srresnet missing does not hide srgan's crop", lambda r: (r.pop("srresnet"), r["srgan"].__setitem__(
+        "valid_crop_px", 130)),
+     ["missing params section 'srresnet'", "params key 'srgan.valid_crop_px' must be a multiple of data.scale"]),
+]
+
+
+@pytest.mark.parametrize(("edit", "lines"), [(e, n) for _, e, n in EXACT_EDITS], ids=[i for i, _, _ in EXACT_EDITS])
+def test_bad_params_messages_whole(raw_params: dict[str, Any], edit: Callable[[dict[str, Any]], None],
+                                   lines: list[str]) -> None:
+    assert _error_for(raw_params, edit).splitlines() == lines
+
+
+# Edits at the edge of a rule that must validate.
+GOOD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    ("scale 2", lambda r: r["data"].__setitem__("scale", 2)),
+    ("scale 8", lambda r: r["data"].__setitem__("scale", 8)),
+    ("nearest init with 3 channels", _set("model", "channels", 3)),
+    ("pytorch init with 2 channels", lambda r: r["model"].update(init="pytorch", channels=2)),
+    ("srresnet of 1 step", lambda r: r["srresnet"].update(steps=1, valid_every=1, variant_length=0)),
+    ("srgan of 1 epoch", lambda r: r["srgan"].update(steps=0, epochs=1, checkpoints=[1])),
+    ("a zero weight in a mix", lambda r: r["srgan"]["variants"]["hybrid_res34_3"].__setitem__("mse", 0.0)),
+    ("variant_length 0", _set("srresnet", "variant_length", 0)),
+    ("adversarial weight 0", _set("srgan", "adversarial_weight", 0.0)),
+    ("three checkpoints", _set("srgan", "checkpoints", [2, 5, 10])),
+    ("evaluation tile of 32", _set("evaluate", "tile_px", 32)),
+]
+
+
+@pytest.mark.parametrize("edit", [e for _, e in GOOD_EDITS], ids=[i for i, _ in GOOD_EDITS])
+def test_edits_at_the_edge_of_a_rule_validate(raw_params: dict[str, Any], edit: Callable[[dict[str, Any]], None]
+                                              ) -> None:
+    assert isinstance(params_from_dict(_variant(raw_params, edit)), Params)
+
+
 @pytest.mark.parametrize(("written", "value"), [("1e-05", 1e-05), ("1.0e-4", 1e-4), ("1e-4", 1e-4), ("5e-3", 5e-3)])
 def test_exponents_read_as_numbers_as_dvc_writes_them(tmp_path: Path, written: str, value: float) -> None:
     # `dvc exp run -S 'srgan.learning_rate=1.0e-5'` writes `1e-05` into params.yaml: YAML 1.2 reads it as a
@@ -294,6 +376,31 @@ def test_load_params_not_utf8(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
+def test_load_params_of_a_folder_names_the_file_to_give(tmp_path: Path) -> None:
+    with pytest.raises(SrganError) as info:
+        load_params(tmp_path)
+    assert str(info.value) == f"params file {tmp_path} is a folder; give the params file (e.g. {tmp_path / 'params.yaml'})"
+
+
+def test_load_params_reads_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """A comment with '—' or 'é' (a user's note) under a non-UTF-8 locale (ASCII here)."""
+    path = tmp_path / "params.yaml"
+    path.write_text("# café — the default profile\n" + PARAMS_YAML.read_text(encoding="utf-8"), encoding="utf-8")
+    with ascii_locale():
+        assert load_params(path) == load_params(PARAMS_YAML)
+
+
+def test_load_params_gives_one_line_per_problem_each_naming_the_file(tmp_path: Path) -> None:
+    text = PARAMS_YAML.read_text(encoding="utf-8").replace("crop_px: 64", "crop_px: 0").replace("processes: 1",
+                                                                                                 "processes: 0")
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SrganError) as info:
+        load_params(path)
+    assert str(info.value) == (f"{path}: params key 'runtime.processes' must be > 0, got 0\n"
+                               f"{path}: params key 'report.crop_px' must be > 0, got 0")
+
+
 def test_load_params_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("# nothing here\n", encoding="utf-8")
@@ -322,6 +429,11 @@ def test_variant_length_shortens_only_the_other_variants() -> None:
     assert short.steps == params.srresnet.variant_length and short.learning_rate == params.srresnet.learning_rate
     fair = dataclasses.replace(params.srresnet, variant_length=0)
     assert fair.for_variant("vgg19_5_4") == fair
+    # valid_every scaled by variant_length / length, rounded down, at least 1
+    assert params.srresnet.steps == 300 and params.srresnet.valid_every == 30
+    assert short.valid_every == 1  # 30 * 10 // 300
+    assert dataclasses.replace(params.srresnet, variant_length=25).for_variant("res34_3").valid_every == 2  # 750 // 300
+    assert dataclasses.replace(params.srresnet, variant_length=5).for_variant("res34_3").valid_every == 1  # not 0
     epochs = dataclasses.replace(params.srresnet, steps=0, epochs=10, variant_length=2)
     assert (epochs.for_variant("res18_4").epochs, epochs.for_variant("res18_4").steps) == (2, 0)
     assert "srresnet.variant_length" in STAGE_PARAMS["train_srresnet"]
