@@ -258,6 +258,11 @@ EXACT_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     ("evaluation tile of 31", _set("evaluate", "tile_px", 31),
      ["params key 'evaluate.tile_px' must be 0 (whole images) or >= 32 LR px (tiles overlap by 16), got 31"]),
     ("zero crop", _set("report", "crop_px", 0), ["params key 'report.crop_px' must be > 0, got 0"]),
+    ("a grid image of a set not tested",
+     lambda r: (r["data"]["test"].__setitem__("other", r["data"]["test"]["sample"]),
+                r["report"].__setitem__("grid_images", ["set5/baby"])),
+     ["params key 'report.grid_images' has 'set5/baby'; write '<set>/<image>' or '<set>/#<k>' with a set from "
+      "data.test (sample, other)"]),
     ("two seeds twice", lambda r: r.__setitem__("seeds", [0, 1, 0, 1]),
      ["params key 'seeds' lists 0, 1 more than once (each seed is one run)"]),
     ("unknown sections, named in text order", lambda r: r.update({"extras": {}, 1: {}}),
