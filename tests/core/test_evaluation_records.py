@@ -110,6 +110,10 @@ def test_per_image_table_keeps_names_as_text_and_missing_scores_as_nan(tmp_path:
     assert back["checkpoint"].tolist() == ["0010", "N/A", "best", "best", "best"]
     np.testing.assert_array_equal(back["psnr_y_db"], [27.1235, math.inf, 20.0, 21.0, 22.0])
     assert np.isnan(back["ssim_y"][2]) and back["ssim_y"].dtype == np.float64
+    numeric = table.iloc[:2].assign(image=["0801", "0802"], checkpoint=["0010", "0020"])  # every name numeric
+    write_per_image(path, numeric)
+    assert read_per_image(path)[["checkpoint", "set", "image"]].values.tolist() == [["0010", "0001", "0801"],
+                                                                                  ["0020", "0001", "0802"]]
     path.write_text("checkpoint,set,image,gray,psnr_y_db\nbest,s,a,False,nan\nbest,s,b,False,NaN\n", encoding="utf-8")
     assert read_per_image(path)["psnr_y_db"].isna().tolist() == [True, True]
 
