@@ -34,9 +34,10 @@ def test_is_main_and_distributed() -> None:
 def test_autocast_only_with_a_dtype_and_without_the_weight_cache() -> None:
     with Runtime(CPU, None, False).autocast():
         assert not torch.is_autocast_enabled("cpu")
-    with Runtime(CPU, torch.bfloat16, False).autocast():
-        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-        assert not torch.is_autocast_cache_enabled()
+    for dtype in (torch.bfloat16, torch.float16):  # bf16 is the CPU's default: fp16 shows the dtype is passed
+        with Runtime(CPU, dtype, False).autocast():
+            assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == dtype
+            assert not torch.is_autocast_cache_enabled()
 
 
 def test_prepare_model_and_to_device_move_and_lay_out_nhwc_only_when_asked() -> None:
@@ -105,13 +106,20 @@ def fake_cuda(monkeypatch):
 
 @pytest.mark.parametrize(("precision", "dtype"), [("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)])
 @pytest.mark.parametrize("device", ["auto", "cuda"])
-def test_cuda_gets_autocast_compile_and_tf32(fake_cuda, device: str, precision: str, dtype) -> None:
-    runtime = resolve_runtime(_params(device=device, precision=precision, compile=True))
+def test_cuda_gets_autocast_compile_and_tf32(fake_cuda, caplog, device: str, precision: str, dtype) -> None:
+    with caplog.at_level(logging.INFO, logger="srgan.core.runtime"):
+        runtime = resolve_runtime(_params(device=device, precision=precision, compile=True))
+    assert caplog.messages == [f"device cuda, autocast {dtype}, channels_last True, compile True, CUDA graphs auto, "
+                               "process 0 of 1"]
     assert runtime == Runtime(torch.device("cuda"), dtype, True, compile=True, cuda_graphs="auto")
     assert torch.backends.cudnn.benchmark and torch.backends.cudnn.allow_tf32
     assert torch.backends.cuda.matmul.allow_tf32
     assert resolve_runtime(_params(device=device, compile=False)).compile is False
     assert resolve_runtime(_params(device="cpu")).device == CPU  # asked for the CPU: the CPU
+    # evaluation: the device asked for, fp32, NHWC, eager, whatever training would use
+    assert resolve_eval_runtime(device) == Runtime(torch.device("cuda"), None, True, compile=False,
+                                                   cuda_graphs="never")
+    assert resolve_eval_runtime("cpu").device == CPU
 
 
 def _fake_dist(monkeypatch, initialized: bool = False) -> list:
@@ -126,7 +134,7 @@ def _fake_dist(monkeypatch, initialized: bool = False) -> list:
 def test_under_torchrun_the_cpu_joins_a_gloo_group(monkeypatch, caplog) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     calls = _fake_dist(monkeypatch)
-    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # the smallest group
     monkeypatch.setenv("LOCAL_RANK", "1")
     with caplog.at_level(logging.INFO, logger="srgan.core.runtime"):
         runtime = resolve_runtime(_params())
