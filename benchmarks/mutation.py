@@ -111,12 +111,27 @@ def prepare(subpackage: str, modules: list[str], tests: list[str], fresh: bool,
         if copy.is_file() and has_mutants and MUTATED_MARK not in copy.read_text(encoding="utf-8"):
             copy.unlink()
             (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    stats = work / "mutants" / "mutmut-stats.json"
+    if stats_are_stale(stats, [ROOT / t for t in tests]):
+        stats.unlink()
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     settings = mutmut_settings(pyproject, subpackage, modules, tests)
     if timeout_constant is not None:
         settings["timeout_constant"] = timeout_constant
     (work / "pyproject.toml").write_text(with_settings(pyproject, settings), encoding="utf-8")
     return work
+
+
+def stats_are_stale(stats: Path, tests: list[Path]) -> bool:
+    """Whether mutmut's record of which tests reach which function (`stats`) is older than a test file under
+    `tests` (files or folders) or a conftest.py above them. mutmut collects it again only for tests it has not
+    seen, so an edited test that now reaches another function would not be run on that function's mutants."""
+    if not stats.is_file():
+        return False
+    files = [f for t in tests for f in ([t] if t.is_file() else t.rglob("*.py"))]
+    files += [c for t in tests for c in (p / "conftest.py" for p in t.resolve().parents) if c.is_file()]
+    newest = max((f.stat().st_mtime for f in files), default=0.0)
+    return newest > stats.stat().st_mtime
 
 
 def _mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
