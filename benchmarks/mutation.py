@@ -26,6 +26,7 @@ that fails on it, or a line in docs/testing.md saying why it is equivalent.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -111,9 +112,13 @@ def prepare(subpackage: str, modules: list[str], tests: list[str], fresh: bool,
         if copy.is_file() and has_mutants and MUTATED_MARK not in copy.read_text(encoding="utf-8"):
             copy.unlink()
             (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
-    stats = work / "mutants" / "mutmut-stats.json"
-    if stats_are_stale(stats, [ROOT / t for t in tests]):
-        stats.unlink()
+    # mutmut collects its record of which tests reach which function again only for tests it has not seen (and
+    # rewrites the file on every run): an edited test that now reaches another function would not be run on that
+    # function's mutants. Drop the record when the selected tests' text changed since the last run.
+    digest, marker = tests_digest([ROOT / t for t in tests]), work / "tests.sha256"
+    if not marker.is_file() or marker.read_text(encoding="utf-8") != digest:
+        (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+        marker.write_text(digest, encoding="utf-8")
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     settings = mutmut_settings(pyproject, subpackage, modules, tests)
     if timeout_constant is not None:
@@ -122,16 +127,15 @@ def prepare(subpackage: str, modules: list[str], tests: list[str], fresh: bool,
     return work
 
 
-def stats_are_stale(stats: Path, tests: list[Path]) -> bool:
-    """Whether mutmut's record of which tests reach which function (`stats`) is older than a test file under
-    `tests` (files or folders) or a conftest.py above them. mutmut collects it again only for tests it has not
-    seen, so an edited test that now reaches another function would not be run on that function's mutants."""
-    if not stats.is_file():
-        return False
-    files = [f for t in tests for f in ([t] if t.is_file() else t.rglob("*.py"))]
-    files += [c for t in tests for c in (p / "conftest.py" for p in t.resolve().parents) if c.is_file()]
-    newest = max((f.stat().st_mtime for f in files), default=0.0)
-    return newest > stats.stat().st_mtime
+def tests_digest(tests: list[Path]) -> str:
+    """sha256 over the paths and bytes of the .py files under `tests` (files or folders) and the conftest.py files
+    above them: what decides which tests reach which function."""
+    files = {f for t in tests for f in ([t] if t.is_file() else t.rglob("*.py"))}
+    files |= {c for t in tests for c in (p / "conftest.py" for p in t.resolve().parents) if c.is_file()}
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:

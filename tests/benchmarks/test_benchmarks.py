@@ -245,25 +245,24 @@ def test_gpu_check_is_one_command_either_way(command: list[str]) -> None:
     assert done.returncode == 0 and "--run-seconds" in done.stdout and "One-command GPU check" in done.stdout
 
 
-def test_mutation_stats_are_stale_once_a_test_file_or_conftest_is_newer(tmp_path: Path) -> None:
-    """An edited test that now reaches another function must be run on that function's mutants: mutmut's record of
-    which tests reach which function is dropped when a test file is newer than it."""
-    import os
 
-    stale = _script("mutation").stats_are_stale
+def test_mutation_tests_digest_changes_with_a_selected_test_file_or_a_conftest_above_it(tmp_path: Path) -> None:
+    """An edited test that now reaches another function must be run on that function's mutants: mutmut's record of
+    which tests reach which function is dropped when the selected tests' digest changes."""
+    digest = _script("mutation").tests_digest
     tests = tmp_path / "tests"
     (tests / "core").mkdir(parents=True)
     for path in (tests / "conftest.py", tests / "core" / "test_a.py", tests / "test_b.py"):
-        path.write_text("", encoding="utf-8")
-        os.utime(path, (1_000, 1_000))
-    stats = tmp_path / "mutmut-stats.json"
-    assert not stale(stats, [tests / "core"])  # no record yet: nothing to drop
-    stats.write_text("{}", encoding="utf-8")
-    os.utime(stats, (2_000, 2_000))
-    assert not stale(stats, [tests / "core", tests / "test_b.py"])
+        path.write_text("x = 1\n", encoding="utf-8")
+    selected = [tests / "core", tests / "test_b.py"]
+    before = digest(selected)
+    assert digest(selected) == before
     for path in (tests / "core" / "test_a.py", tests / "test_b.py", tests / "conftest.py"):
-        os.utime(path, (3_000, 3_000))
-        assert stale(stats, [tests / "core", tests / "test_b.py"])
-        os.utime(path, (1_000, 1_000))
-    os.utime(tests / "test_b.py", (3_000, 3_000))
-    assert not stale(stats, [tests / "core"])  # a test file not selected
+        path.write_text("x = 2\n", encoding="utf-8")
+        assert digest(selected) != before
+        path.write_text("x = 1\n", encoding="utf-8")
+    assert digest(selected) == before
+    (tests / "test_c.py").write_text("y = 1\n", encoding="utf-8")  # not selected
+    assert digest(selected) == before
+    (tests / "core" / "test_d.py").write_text("y = 1\n", encoding="utf-8")  # a new file in a selected folder
+    assert digest(selected) != before
