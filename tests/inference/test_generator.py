@@ -50,3 +50,21 @@ def test_weights_that_do_not_match_the_record_are_one_line(tmp_path: Path) -> No
         load_generator(path, 2, CPU)
     assert str(error.value) == (f"checkpoint {path}: its weights do not match its recorded architecture "
                                 "(Error(s) in loading state_dict for SRResNet:)")
+
+
+class _Overshoot(torch.nn.Module):
+    """Nearest x2, then 3x - 1: values below 0 and above 1, as a generator's raw output can be."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 3 * x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3) - 1
+
+
+def test_super_resolve_clamps_to_0_1_unless_asked_not_to() -> None:
+    from srgan.inference.generator import super_resolve
+
+    lr = torch.tensor([0.0, 0.2, 0.5, 0.9]).view(1, 1, 2, 2).expand(1, 3, 2, 2)
+    raw = 3 * lr.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3) - 1
+    clamped = super_resolve(_Overshoot(), lr, CPU)
+    torch.testing.assert_close(clamped, raw.clamp(0, 1), rtol=0, atol=0)
+    assert clamped.max().item() == 1.0 and clamped.min().item() == 0.0
+    torch.testing.assert_close(super_resolve(_Overshoot(), lr, CPU, clamp=False), raw, rtol=0, atol=0)
