@@ -112,19 +112,22 @@ def resolve_rev(root: Path, rev: str) -> str:
         raise SrganError(f"'{rev}' is neither a git revision nor a DVC experiment of {root}") from None
 
 
+NAME_COLUMNS = ("model", "checkpoint", "set", "image")  # what a per-image row is of: text, never numbers or NaN
+
+
 def _rows(text: str, spec: ModelSpec) -> tuple[pd.DataFrame, str]:
     """The per-image rows of `spec`'s model at one checkpoint, and that checkpoint's label."""
     where = f"{spec.rev}:" if spec.rev is not None else "the working tree's "
     try:
-        table = pd.read_csv(io.StringIO(text), dtype={"set": str, "image": str, "checkpoint": str, "model": str},
+        table = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(NAME_COLUMNS, str),
                             keep_default_na=False, na_values=["", "NaN", "nan"])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         raise SrganError(f"{where}{PER_IMAGE_PATH} is not a per-image table the report wrote ({e})") from None
-    lacking = [c for c in ("model", "checkpoint", "set", "image") if c not in table.columns]
+    lacking = [c for c in NAME_COLUMNS if c not in table.columns]
     if lacking:
         raise SrganError(f"{where}{PER_IMAGE_PATH} has no column '{lacking[0]}': not a per-image table the "
                          "report wrote")
-    names = ["model", "checkpoint", "set", "image"]
+    names = list(NAME_COLUMNS)
     table[names] = table[names].fillna("")  # an empty name cell (a hand edit) names nothing, it is not NaN
     rows = table[table["model"] == spec.model]
     if rows.empty:
